@@ -1,0 +1,1 @@
+"""Training (vLLM-backed GRPO, SFT), evaluation and the SFT-vs-RL comparison."""
