@@ -36,6 +36,7 @@ class ExecRequest:
     args: Sequence[tuple[Any, ...]]
     timeout_s: float = 1.0  # per call, wall clock
     kwargs: Sequence[dict[str, Any]] | None = None  # optional keyword args, aligned with `args`
+    job_timeout_s: float | None = None  # optional wall budget for the whole job; later calls -> TIMEOUT
 
 
 @dataclass(frozen=True)
@@ -48,10 +49,25 @@ class CallResult:
     error_message: str | None = None
     wall_ms: float = 0.0
     python_version: str | None = None  # interpreter that produced the result
+    value_is_repr: bool = False  # True: `value` is the canonical repr of a non-JSON value (tuple, set, ...)
 
     @property
     def ok(self) -> bool:
         return self.status is CallStatus.OK
+
+    def python_value(self) -> Any:
+        """The returned value as a Python object: JSON values as is, repr values literal-evaluated.
+
+        Falls back to the repr string when it is not a literal (e.g. an object's default repr).
+        """
+        if not self.value_is_repr:
+            return self.value
+        import ast
+
+        try:
+            return ast.literal_eval(self.value)
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            return self.value
 
 
 @dataclass(frozen=True)

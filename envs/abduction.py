@@ -1,0 +1,83 @@
+"""The execution-verified question type "abduce": give one latent assignment consistent with the evidence.
+
+Why: an answer like "r = 4" is not checked against a stored key but by running the problem's own
+program `f(x0, 4)` in the sandbox and comparing with the observed `y0` for every observation. Any
+consistent value is right, so the check needs no list of all solutions, only the program.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from envs.parsing import ParsedAnswer
+from envs.values import value_key
+from generators.execution import Job
+from generators.render import call_text, display_program, value_text
+from generators.schema import Problem
+
+ABDUCE_INSTRUCTION_ONE = ("Give your final answer inside <answer></answer> tags as a Python-style list "
+                          "containing one possible value of {name}, e.g. <answer>[{example}]</answer>.")
+ABDUCE_INSTRUCTION_MANY = ("Give your final answer inside <answer></answer> tags as a Python-style list "
+                           "with one possible value for each of {names}, in that order, e.g. "
+                           "<answer>[{example}]</answer>.")
+
+
+def abduce_prompt(problem: Problem) -> str:
+    """Prompt: the program with its random draws, the observation(s), and the question about the draws."""
+    names = list(problem.latents)
+    shown = display_program(problem.program, problem.entry, problem.latents)
+    lines = ["Here is a Python function:", "", "```python", shown.rstrip("\n"), "```", ""]
+    obs = problem.observations
+    if len(obs) == 1:
+        lines.append(f"We called {call_text(problem.entry, obs[0]['args'])} and it returned "
+                     f"{value_text(obs[0]['output'])}.")
+    else:
+        lines.append(f"We called the function {len(obs)} times with the same random draws:")
+        lines += [f"- {call_text(problem.entry, o['args'])} returned {value_text(o['output'])}" for o in obs]
+    what = names[0] if len(names) == 1 else ", ".join(names)
+    lines.append(f"Which value{'s' if len(names) > 1 else ''} of {what} could the function have drawn? "
+                 "There may be more than one possibility; give any one that is consistent with every call.")
+    lines.append("")
+    example = ", ".join(value_text(problem.latents[n][0]) for n in names)
+    if len(names) == 1:
+        lines.append(ABDUCE_INSTRUCTION_ONE.format(name=names[0], example=example))
+    else:
+        lines.append(ABDUCE_INSTRUCTION_MANY.format(names=", ".join(names), example=example))
+    return "\n".join(lines)
+
+
+def assignment_from(problem: Problem, parsed: ParsedAnswer) -> tuple[dict[str, Any] | None, str | None]:
+    """The latent assignment an answer proposes, using the domain's own values; (None, reason) if none.
+
+    Accepts a list of one value per latent (in declared order) or a dict keyed by latent name.
+    More values than latents ("several answers", e.g. the whole domain) is rejected, not searched.
+    """
+    names = list(problem.latents)
+    if parsed.container == "dict":
+        given = parsed.values[0]
+        if set(given) != set(names):
+            return None, f"dict answer must name exactly {names}"
+        proposed = [given[n] for n in names]
+    else:
+        proposed = list(parsed.values)
+        if len(proposed) != len(names):
+            return None, f"expected {len(names)} value(s) (one per latent), got {len(proposed)}"
+    assignment: dict[str, Any] = {}
+    for name, value in zip(names, proposed):
+        domain = {value_key(v): v for v in problem.latents[name]}
+        key = value_key(value)
+        if key not in domain:
+            return None, f"{name}={value!r} is outside its domain"
+        assignment[name] = domain[key]
+    return assignment, None
+
+
+def consistency_job(problem: Problem, assignment: dict[str, Any]) -> Job:
+    """Call `entry(*inputs, *latents)` once per observation; consistent iff every output matches."""
+    latent_values = [assignment[n] for n in problem.latents]
+    arg_lists = [[o["args"][name] for name in problem.inputs] + latent_values for o in problem.observations]
+    return Job(problem.program, problem.entry, arg_lists)
+
+
+def outputs_match(problem: Problem, outputs: list[Any]) -> bool:
+    return len(outputs) == len(problem.observations) and all(
+        value_key(got) == value_key(o["output"]) for got, o in zip(outputs, problem.observations))

@@ -1,0 +1,108 @@
+"""Benchmark: env steps per second on the exact-answer path and on the execution-verified path.
+
+Why realistic completions: parsing cost grows with text length, so each problem is answered with
+its own gold reasoning trace (a few hundred to a few thousand characters), alternating with a wrong
+answer, an unformatted reply and a hedging reply, as a policy early in training would produce.
+An episode is one reset plus one step; "steps/s" counts those pairs on one core.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import gymnasium as gym
+
+
+@dataclass
+class BenchConfig:
+    families: list[str] = field(default_factory=lambda: ["if_else"])
+    num_problems: int = 64  # problems per family in the env's pool
+    exact_steps: int = 50_000
+    exec_steps: int = 256  # execution-verified ("abduce") steps, one sandbox round trip each
+    exec_batch: int = 64  # completions per batched verification (TRL reward-function style)
+    exec_batches: int = 8
+    backend: str = "docker"  # sandbox for the execution-verified path
+    generation_backend: str = "local"  # sandbox used to generate the pool (not timed)
+    seed: int = 0
+
+
+def completions_for(problem: Any, kind: int) -> str:
+    """One of four completion styles for a problem (cycled by the benchmark)."""
+    if kind == 0:
+        return problem.gold_trace
+    if kind == 1:
+        return "Let me think about which values are possible.\n<answer>[123456]</answer>"
+    if kind == 2:
+        return "I am not sure, the function is random so anything can happen."
+    return "It could be <answer>[1]</answer> or maybe <answer>[1, 2, 3]</answer>"
+
+
+def _episodes_per_second(env: gym.Env, completions: dict[str, list[str]], steps: int) -> float:
+    env.reset(seed=0)
+    start = time.perf_counter()
+    for i in range(steps):
+        _, info = env.reset()
+        env.step(completions[info["problem_id"]][i & 3])
+    return steps / (time.perf_counter() - start)
+
+
+def bench_exact(cfg: BenchConfig) -> dict[str, Any]:
+    """Steps/s of `CounterfactualCode-v0` with reward="exact" (raw env and through `gym.make`)."""
+    env = gym.make("envs:CounterfactualCode-v0", families=cfg.families, num_problems=cfg.num_problems,
+                   sandbox_backend=cfg.generation_backend, generation_seed=cfg.seed)
+    raw = env.unwrapped
+    completions = {}
+    for fam in raw.families:
+        for item in raw.pool(fam):
+            completions[item.problem.id] = [completions_for(item.problem, k) for k in range(4)]
+    _episodes_per_second(raw, completions, min(2_000, cfg.exact_steps))  # warm-up
+    raw_rate = _episodes_per_second(raw, completions, cfg.exact_steps)
+    wrapped_rate = _episodes_per_second(env, completions, cfg.exact_steps)
+    mean_chars = sum(len(c) for cs in completions.values() for c in cs) / (4 * len(completions))
+    env.close()
+    return {"steps": cfg.exact_steps, "steps_per_s_raw_env": round(raw_rate, 1),
+            "steps_per_s_gym_make": round(wrapped_rate, 1), "mean_completion_chars": round(mean_chars, 1),
+            "target_steps_per_s": 20_000, "meets_target": raw_rate >= 20_000}
+
+
+def bench_exec(cfg: BenchConfig) -> dict[str, Any]:
+    """Execution-verified ("abduce") path through the sandbox pool: single env steps and batches."""
+    from envs.sandbox_pool import shared_sandbox
+    from envs.scoring import score_batch
+
+    sandbox = shared_sandbox(cfg.backend)
+    env = gym.make("envs:CounterfactualCode-v0", families=cfg.families, num_problems=cfg.num_problems,
+                   question="abduce", sandbox_backend=cfg.backend, generation_seed=cfg.seed).unwrapped
+    items = [item for fam in env.families for item in env.pool(fam)]
+    answers = {it.problem.id: f"<answer>[{', '.join(repr(v[0]) for v in it.problem.latents.values())}]</answer>"
+               for it in items}
+    env.reset(seed=0)
+    env.step(answers[env._item.problem.id])  # warm-up: starts the pool
+    errors = 0
+    start = time.perf_counter()
+    for _ in range(cfg.exec_steps):
+        _, info = env.reset()
+        _, _, _, _, info = env.step(answers[info["problem_id"]])
+        errors += info["verifier_error"] is not None
+    step_rate = cfg.exec_steps / (time.perf_counter() - start)
+    problems = [items[i % len(items)].problem for i in range(cfg.exec_batch)]
+    batch = [answers[p.id] for p in problems]
+    start = time.perf_counter()
+    for _ in range(cfg.exec_batches):
+        scores = score_batch(problems, batch, sandbox=sandbox, question="abduce")
+        errors += sum(s.verifier_error is not None for s in scores)
+    batch_rate = cfg.exec_batch * cfg.exec_batches / (time.perf_counter() - start)
+    env.close()
+    return {"backend": sandbox.backend, "steps": cfg.exec_steps, "steps_per_s_env": round(step_rate, 1),
+            "batch_size": cfg.exec_batch, "completions_per_s_batched": round(batch_rate, 1),
+            "verifier_errors": errors}
+
+
+def run_bench(cfg: BenchConfig, exact: bool = True, execution: bool = True) -> dict[str, Any]:
+    out: dict[str, Any] = {"config": asdict(cfg)}
+    if exact:
+        out["exact"] = bench_exact(cfg)
+    if execution:
+        out["execution_verified"] = bench_exec(cfg)
+    return out

@@ -1,0 +1,37 @@
+"""One shared sandbox per backend for the whole process, created on first need.
+
+Why shared: a vector env of N copies, a TRL reward function and the benchmark would otherwise each
+start their own Docker pool; the sandbox is thread-safe, so one per backend is enough. The exact
+answer path never touches it.
+"""
+from __future__ import annotations
+
+import atexit
+import threading
+
+from sandbox import Sandbox, make_sandbox
+
+_SHARED: dict[str, Sandbox] = {}
+_LOCK = threading.Lock()
+BACKENDS = ("auto", "docker", "local")
+
+
+def shared_sandbox(backend: str = "auto") -> Sandbox:
+    """The process-wide sandbox of `backend` ("auto" | "docker" | "local"); closed at exit."""
+    if backend not in BACKENDS:
+        raise ValueError(f"sandbox backend must be one of {BACKENDS}, got {backend!r}")
+    with _LOCK:
+        sb = _SHARED.get(backend)
+        if sb is None:
+            sb = _SHARED[backend] = make_sandbox(backend)
+        return sb
+
+
+def close_shared_sandboxes() -> None:
+    with _LOCK:
+        for sb in _SHARED.values():
+            sb.close()
+        _SHARED.clear()
+
+
+atexit.register(close_shared_sandboxes)

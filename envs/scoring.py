@@ -1,0 +1,254 @@
+"""Completion -> reward: the verifier shared by the env, the TRL reward function and evaluation.
+
+Rewards (`reward=`):
+  * "exact": 1.0 iff the answer set equals the gold set;
+  * "f1": set F1 between answer and gold, with partial credit only where partial credit means
+    something: interventional questions have one value (F1 = exact, so hedging with several values
+    earns nothing), and an answer that covers *every* output reachable under *any* latent value
+    ignores the observation, so it earns 0 (the "list everything" hack) unless that set is the gold.
+
+Questions (`question=`): "predict" (the problem's own question, checked against `problem.answer`)
+or "abduce" (give one consistent latent value, checked by executing the program: `envs.abduction`).
+
+Sandbox failures never become a silent 0: the score carries `verifier_error`, and the TRL reward
+function returns None for that sample.
+"""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Hashable, Sequence
+
+from envs.abduction import assignment_from, consistency_job, outputs_match
+from envs.parsing import ParsedAnswer, parse_answer
+from envs.values import key_set
+from generators.execution import Job, JobResult, SandboxFailure, latent_combinations, run_jobs
+from generators.schema import Problem
+from sandbox import Sandbox
+
+REWARDS = ("exact", "f1")
+QUESTIONS = ("predict", "abduce")
+
+
+@dataclass
+class Score:
+    """Verdict on one completion. `reward` is 0.0 when `verifier_error` is set (check it)."""
+
+    reward: float
+    correct: bool
+    f1: float
+    parsed_answer: list[Any] | None
+    gold: list[Any]
+    format_ok: bool
+    verifier_error: str | None = None
+    error: str | None = None  # why the answer earned nothing: parse error, hack rule, wrong value
+    question: str = "predict"
+
+    def info(self) -> dict[str, Any]:
+        """A fresh dict (new lists too), as gymnasium requires of `info`."""
+        return {
+            "correct": self.correct,
+            "f1": self.f1,
+            "parsed_answer": None if self.parsed_answer is None else list(self.parsed_answer),
+            "gold": list(self.gold),
+            "format_ok": self.format_ok,
+            "verifier_error": self.verifier_error,
+            "error": self.error,
+            "question": self.question,
+        }
+
+
+def check_reward(reward: str) -> str:
+    if reward not in REWARDS:
+        raise ValueError(f"reward must be one of {REWARDS}, got {reward!r}")
+    return reward
+
+
+def check_question(question: str) -> str:
+    if question not in QUESTIONS:
+        raise ValueError(f"question must be one of {QUESTIONS}, got {question!r}")
+    return question
+
+
+def completion_text(completion: Any) -> str | None:
+    """The text of a completion: a string, or TRL's conversational form (list of message dicts)."""
+    if isinstance(completion, str):
+        return completion
+    if isinstance(completion, dict):
+        completion = [completion]
+    if isinstance(completion, (list, tuple)):
+        messages = [m for m in completion if isinstance(m, dict)]
+        assistant = [m for m in messages if m.get("role", "assistant") == "assistant"] or messages
+        if not assistant:
+            return None
+        content = assistant[-1].get("content")
+        if isinstance(content, list):  # content parts: [{"type": "text", "text": ...}]
+            content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+        return content if isinstance(content, str) else None
+    return None
+
+
+def score_completion(problem: Problem, completion: Any, reward: str = "exact",
+                     sandbox: Sandbox | None = None, question: str = "predict",
+                     gold_keys: frozenset[Hashable] | None = None) -> Score:
+    """Score one completion (see `score_batch`). `gold_keys` is an optional precomputed cache."""
+    if question == "predict" and reward == "exact" and isinstance(completion, str):  # the hot path
+        score = _score_predict(0, problem, parse_answer(completion), reward,
+                               key_set(problem.answer) if gold_keys is None else gold_keys, [])
+        assert score is not None  # exact scoring never needs the sandbox
+        return score
+    return score_batch([problem], [completion], reward, sandbox, question,
+                       gold_keys=None if gold_keys is None else [gold_keys])[0]
+
+
+@dataclass
+class _Pending:
+    """A score waiting for a sandbox job (abduction check or reachable-output set)."""
+
+    index: int
+    job: Job
+    problem: Problem
+    parsed: ParsedAnswer
+    kind: str  # "abduce" | "reachable"
+    answer_keys: frozenset[Hashable] = field(default_factory=frozenset)
+    gold_keys: frozenset[Hashable] = field(default_factory=frozenset)
+
+
+def score_batch(problems: Sequence[Problem], completions: Sequence[Any], reward: str = "exact",
+                sandbox: Sandbox | None = None, question: str | Sequence[str] = "predict",
+                gold_keys: Sequence[frozenset[Hashable] | None] | None = None,
+                sandbox_backend: str = "auto") -> list[Score]:
+    """Score completions; all sandbox work of the batch goes out in one packed request.
+
+    The exact path parses and compares only. The sandbox (given, or the shared `sandbox_backend`
+    one) is used for "abduce" questions and for the F1 hack rule when an answer is a strict superset
+    of the gold set at least as large as the set of all reachable outputs.
+    """
+    check_reward(reward)
+    if len(problems) != len(completions):
+        raise ValueError(f"{len(problems)} problems but {len(completions)} completions")
+    questions = [question] * len(problems) if isinstance(question, str) else list(question)
+    if len(questions) != len(problems):
+        raise ValueError(f"{len(problems)} problems but {len(questions)} questions")
+    scores: list[Score | None] = [None] * len(problems)
+    pending: list[_Pending] = []
+    for i, (problem, completion, q) in enumerate(zip(problems, completions, questions)):
+        check_question(q)
+        text = completion_text(completion)
+        parsed = parse_answer(text) if text is not None else ParsedAnswer(
+            error=f"completion of type {type(completion).__name__} has no text")
+        if q == "abduce":
+            scores[i] = _start_abduce(i, problem, parsed, pending)
+        else:
+            gk = gold_keys[i] if gold_keys is not None and gold_keys[i] is not None else key_set(problem.answer)
+            scores[i] = _score_predict(i, problem, parsed, reward, gk, pending)
+    if pending:
+        _resolve(pending, scores, sandbox, sandbox_backend)
+    return scores  # type: ignore[return-value]
+
+
+def _score_predict(i: int, problem: Problem, parsed: ParsedAnswer, reward: str,
+                   gold: frozenset[Hashable], pending: list[_Pending]) -> Score | None:
+    if not parsed.format_ok:
+        return Score(0.0, False, 0.0, None, problem.answer, False, error=parsed.error)
+    answer = key_set(parsed.values)
+    hit = len(answer & gold)
+    f1 = 2.0 * hit / (len(answer) + len(gold)) if answer or gold else 1.0
+    correct = answer == gold
+    if correct or reward == "exact":
+        return Score(float(correct), correct, f1, parsed.values, problem.answer, True,
+                     error=None if correct else "wrong answer")
+    if problem.mode == "interventional" and not correct:
+        return Score(0.0, False, f1, parsed.values, problem.answer, True,
+                     error="interventional questions have one value: no partial credit")
+    if answer > gold and _may_cover_reachable(problem, answer):
+        cached = _REACHABLE.get(_reachable_key(problem))
+        if cached is None:
+            pending.append(_Pending(i, reachable_job(problem), problem, parsed, "reachable", answer, gold))
+            return None
+        return _f1_verdict(problem, parsed, answer, gold, f1, cached)
+    return Score(f1, False, f1, parsed.values, problem.answer, True, error="wrong answer (partial credit)")
+
+
+def _may_cover_reachable(problem: Problem, answer: frozenset[Hashable]) -> bool:
+    size = problem.meta.get("unconditioned_answer_size") if isinstance(problem.meta, dict) else None
+    return not isinstance(size, int) or len(answer) >= size
+
+
+def _f1_verdict(problem: Problem, parsed: ParsedAnswer, answer: frozenset[Hashable],
+                gold: frozenset[Hashable], f1: float, reachable: frozenset[Hashable]) -> Score:
+    if reachable <= answer:
+        return Score(0.0, False, f1, parsed.values, problem.answer, True,
+                     error="answer lists every reachable output: it ignores the observation")
+    return Score(f1, False, f1, parsed.values, problem.answer, True, error="wrong answer (partial credit)")
+
+
+def _start_abduce(i: int, problem: Problem, parsed: ParsedAnswer, pending: list[_Pending]) -> Score | None:
+    gold = [dict(problem.revealed)] if problem.revealed else []
+    if not parsed.format_ok:
+        return Score(0.0, False, 0.0, None, gold, False, error=parsed.error, question="abduce")
+    assignment, why = assignment_from(problem, parsed)
+    if assignment is None:
+        return Score(0.0, False, 0.0, parsed.values, gold, True, error=why, question="abduce")
+    pending.append(_Pending(i, consistency_job(problem, assignment), problem, parsed, "abduce"))
+    return None
+
+
+def _resolve(pending: list[_Pending], scores: list[Score | None], sandbox: Sandbox | None, backend: str) -> None:
+    try:
+        if sandbox is None:
+            from envs.sandbox_pool import shared_sandbox
+
+            sandbox = shared_sandbox(backend)
+        results = run_jobs(sandbox, [p.job for p in pending])
+    except (SandboxFailure, OSError, RuntimeError) as exc:
+        results = [JobResult("sandbox_error", detail=f"{type(exc).__name__}: {exc}")] * len(pending)
+    for p, result in zip(pending, results):
+        scores[p.index] = _finish(p, result)
+
+
+def _finish(p: _Pending, result: JobResult) -> Score:
+    problem, parsed = p.problem, p.parsed
+    if p.kind == "reachable":
+        if result.status != "ok":
+            return Score(0.0, False, 0.0, parsed.values, problem.answer, True, question="predict",
+                         verifier_error=f"reachable-output check failed: {result.status} {result.detail}".strip())
+        reachable = key_set(result.values or [])
+        _remember_reachable(problem, reachable)
+        hit = len(p.answer_keys & p.gold_keys)
+        f1 = 2.0 * hit / (len(p.answer_keys) + len(p.gold_keys))
+        return _f1_verdict(problem, parsed, p.answer_keys, p.gold_keys, f1, reachable)
+    gold = [dict(problem.revealed)] if problem.revealed else []
+    if result.status == "ok":
+        ok = outputs_match(problem, result.values or [])
+        return Score(float(ok), ok, float(ok), parsed.values, gold, True, question="abduce",
+                     error=None if ok else "inconsistent with the observation")
+    if result.status == "error":  # the program raised for this latent value: it cannot explain y0
+        return Score(0.0, False, 0.0, parsed.values, gold, True, question="abduce",
+                     error=f"program raised: {result.detail}")
+    return Score(0.0, False, 0.0, parsed.values, gold, True, question="abduce",
+                 verifier_error=f"consistency check failed: {result.status} {result.detail}".strip())
+
+
+def reachable_job(problem: Problem) -> Job:
+    """Outputs under the intervention for *every* latent assignment (observation ignored)."""
+    program = problem.intervention.get("program") or problem.program
+    iv_args = [problem.intervention["args"][name] for name in problem.inputs]
+    return Job(program, problem.entry, [iv_args + list(c) for c in latent_combinations(problem.latents)])
+
+
+_REACHABLE: OrderedDict[tuple[str, str], frozenset[Hashable]] = OrderedDict()
+_REACHABLE_LOCK = threading.Lock()
+_REACHABLE_MAX = 4096
+
+
+def _reachable_key(problem: Problem) -> tuple[str, str]:
+    return (problem.id, str(problem.meta.get("program_hash", "")) + str(len(problem.program)))
+
+
+def _remember_reachable(problem: Problem, reachable: frozenset[Hashable]) -> None:
+    with _REACHABLE_LOCK:
+        _REACHABLE[_reachable_key(problem)] = reachable
+        while len(_REACHABLE) > _REACHABLE_MAX:
+            _REACHABLE.popitem(last=False)

@@ -1,0 +1,104 @@
+"""Where an env's problems come from: a suite (file or name) or on-the-fly generation, cached.
+
+Why a cache at module level: `reset` must be cheap and a vector env holds N copies of the same
+env, so each (source, family) pool is loaded or generated once per process and shared. Each item
+is prepared once (prompt text, gold keys), so a step does no per-problem work beyond scoring.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Hashable
+
+from envs.prompts import prompt_text
+from envs.values import key_set
+from generators.schema import Problem
+
+
+@dataclass(frozen=True)
+class Item:
+    """One problem as the env serves it: the record plus what each reset/step would recompute."""
+
+    problem: Problem
+    prompt: str  # user-facing text for the env's question type
+    gold_keys: frozenset[Hashable]
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """Everything that determines a pool of problems (hashable: it is the cache key)."""
+
+    families: tuple[str, ...]
+    mode: str
+    split: str
+    level: int | None
+    question: str
+    suite: str | None = None  # path to a JSONL file, FROZEN_TEST or FROZEN_TRAIN
+    num_problems: int = 128  # per family, on-the-fly generation only
+    generation_seed: int = 0
+    sandbox_backend: str = "auto"
+
+
+_POOLS: dict[tuple[SourceSpec, str], tuple[Item, ...]] = {}
+_SUITES: dict[str, tuple[Problem, ...]] = {}
+_LOCK = threading.RLock()
+
+
+def family_pool(spec: SourceSpec, family: str) -> tuple[Item, ...]:
+    """The items of one family for `spec` (loaded or generated on first use, then cached)."""
+    key = (spec, family)
+    with _LOCK:
+        pool = _POOLS.get(key)
+        if pool is None:
+            problems = _suite_problems(spec, family) if spec.suite else _generated(spec, family)
+            pool = tuple(Item(p, prompt_text(p, spec.question), key_set(p.answer)) for p in problems)
+            if not pool:
+                raise ValueError(f"no problems for family {family!r} (mode={spec.mode}, level={spec.level}, "
+                                 f"split={spec.split}, suite={spec.suite!r})")
+            _POOLS[key] = pool
+        return pool
+
+
+FROZEN_TEST = "frozen:test"  # the frozen held-out suites (`generators.load_suite(family, mode)`)
+FROZEN_TRAIN = "frozen:train"  # the frozen training set (`generators.load_train_set()`)
+
+
+def suite_families(suite: str) -> list[str] | None:
+    """Families present in a suite file or the frozen training set (None for frozen test suites: any)."""
+    if suite == FROZEN_TEST:
+        return None
+    return list(dict.fromkeys(p.family for p in _load(suite)))
+
+
+def _suite_problems(spec: SourceSpec, family: str) -> list[Problem]:
+    suite = spec.suite or ""
+    if suite == FROZEN_TEST:
+        from generators import load_suite
+
+        problems: tuple[Problem, ...] | list[Problem] = load_suite(family, spec.mode)
+    else:
+        problems = _load(suite)
+    return [p for p in problems
+            if p.family == family and p.mode == spec.mode and (spec.level is None or p.level == spec.level)]
+
+
+def _load(suite: str) -> tuple[Problem, ...]:
+    with _LOCK:
+        if suite not in _SUITES:
+            if suite == FROZEN_TRAIN:
+                from generators import load_train_set
+
+                _SUITES[suite] = tuple(load_train_set())
+            else:
+                from generators import load_problems
+
+                _SUITES[suite] = tuple(load_problems(suite))
+        return _SUITES[suite]
+
+
+def _generated(spec: SourceSpec, family: str) -> list[Problem]:
+    from envs.sandbox_pool import shared_sandbox
+    from generators import generate
+
+    return generate(family, spec.mode, spec.num_problems, spec.generation_seed, level=spec.level,
+                    split=spec.split, sandbox=shared_sandbox(spec.sandbox_backend))

@@ -1,0 +1,69 @@
+"""TRL glue: dataset rows whose columns carry the problem, and reward functions with TRL's signature.
+
+TRL's GRPOTrainer calls `reward_fn(prompts=..., completions=..., completion_ids=..., **columns)`
+with every dataset column except "prompt" as a list, and masks `None` rewards (NaN) instead of
+learning from them; a verifier failure therefore returns None, never a silent 0.
+"""
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Any, Callable, Iterable, Sequence
+
+from envs.prompts import render_prompt
+from envs.scoring import check_question, check_reward, score_batch
+from generators.schema import Problem
+from sandbox import Sandbox
+
+
+def trl_rows(problems: Iterable[Problem], style: str = "chat", question: str = "predict") -> list[dict[str, Any]]:
+    """One row per problem: `prompt` (chat messages or text) plus the columns the reward function reads."""
+    check_question(question)
+    return [{
+        "prompt": render_prompt(p, style, question),
+        "problem": p.to_json(),
+        "problem_id": p.id,
+        "family": p.family,
+        "mode": p.mode,
+        "level": p.level,
+        "question": question,
+    } for p in problems]
+
+
+@lru_cache(maxsize=8192)
+def _problem_from_json(text: str) -> Problem:
+    return Problem.from_json(text)
+
+
+def make_reward_fn(reward: str = "exact", sandbox: Sandbox | None = None,
+                   sandbox_backend: str = "auto") -> Callable[..., list[float | None]]:
+    """A TRL reward function: `fn(completions, problem, question=None, **kwargs) -> list[float | None]`.
+
+    `problem` is the column of JSON records made by `trl_rows`; `question` (optional column) selects
+    "predict" or "abduce" per row. If TRL passes `log_metric`, the batch's format and verifier-error
+    rates are logged under `envs/`.
+    """
+    check_reward(reward)
+
+    def reward_fn(completions: Sequence[Any], problem: Sequence[str | Problem] | None = None,
+                  question: Sequence[str] | None = None, **kwargs: Any) -> list[float | None]:
+        if problem is None:
+            raise TypeError("the reward function needs the 'problem' dataset column (build rows with envs.trl_rows)")
+        if len(problem) != len(completions):
+            raise ValueError(f"{len(completions)} completions but {len(problem)} problems")
+        problems = [p if isinstance(p, Problem) else _problem_from_json(p) for p in problem]
+        scores = score_batch(problems, list(completions), reward=reward, sandbox=sandbox,
+                             question=list(question) if question is not None else "predict",
+                             sandbox_backend=sandbox_backend)
+        log_metric = kwargs.get("log_metric")
+        if callable(log_metric) and scores:
+            log_metric("envs/format_ok", sum(s.format_ok for s in scores) / len(scores))
+            log_metric("envs/verifier_error", sum(s.verifier_error is not None for s in scores) / len(scores))
+        return [None if s.verifier_error is not None else s.reward for s in scores]
+
+    reward_fn.__name__ = reward_fn.__qualname__ = "counterfactual_reward" if reward == "exact" else f"counterfactual_{reward}_reward"
+    return reward_fn
+
+
+counterfactual_reward = make_reward_fn("exact")
+counterfactual_f1_reward = make_reward_fn("f1")

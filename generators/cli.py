@@ -1,0 +1,143 @@
+"""`cfcode generate` and `cfcode suites {build,verify,bench}`. Heavy imports stay inside commands."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, List, Optional
+
+import typer
+
+suites_app = typer.Typer(no_args_is_help=True, help="Frozen held-out suites: build, verify, benchmark.")
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code=2)
+
+
+def _parse_knobs(items: list[str]) -> dict[str, Any]:
+    """`--knob latent_max=5 --knob branch_in_loop=true`: values parsed as JSON, else kept as strings."""
+    knobs: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            _fail(f"--knob expects NAME=VALUE, got {item!r}")
+        name, text = item.split("=", 1)
+        try:
+            knobs[name.strip()] = json.loads(text)
+        except json.JSONDecodeError:
+            knobs[name.strip()] = text
+    return knobs
+
+
+def generate_cmd(
+    family: str = typer.Option(..., "--family", "-f", help="Problem family (see `cfcode families`)."),
+    mode: str = typer.Option("counterfactual", "--mode", "-m", help="counterfactual | interventional"),
+    n: int = typer.Option(100, "--n", "-n", help="Number of problems."),
+    seed: int = typer.Option(0, "--seed", "-s", help="Seed; same seed + version -> identical file."),
+    level: Optional[int] = typer.Option(None, "--level", "-l", help="Curriculum level 1-5 (default: family default)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output JSONL path."),
+    split: str = typer.Option("train", help="train | test (train runs avoid all frozen test programs)."),
+    knob: List[str] = typer.Option([], "--knob", "-k", help="Difficulty knob override NAME=VALUE (repeatable)."),
+    backend: str = typer.Option("auto", help="Sandbox backend: auto | docker | local."),
+) -> None:
+    """Generate problems to a JSONL file and print the per-run filter counts."""
+    from generators import write_problems
+    from generators.family import get_family
+    from generators.pipeline import generate_with_stats
+
+    knobs = _parse_knobs(knob)
+    try:
+        get_family(family)
+        with _sandbox(backend) as sandbox:
+            result = generate_with_stats(family, mode, n, seed, level=level, split=split, sandbox=sandbox, **knobs)
+    except ValueError as exc:
+        _fail(str(exc))
+    write_problems(out, result.problems)
+    typer.echo(json.dumps({"out": str(out), "count": len(result.problems), "python_version": result.python_version,
+                           "filter_counts": result.stats.to_dict()}, sort_keys=True))
+
+
+def _sandbox(backend: str):
+    from sandbox import make_sandbox
+
+    try:
+        return make_sandbox(backend)
+    except ValueError as exc:
+        _fail(str(exc))
+
+
+def families_cmd() -> None:
+    """List the registered families and their roles."""
+    from generators import FAMILIES
+
+    for name, spec in sorted(FAMILIES.items()):
+        role = ("OOD" if spec.ood else "train/ID") + (", paper" if spec.paper else ", beyond paper") + \
+               (", math" if spec.math else "")
+        typer.echo(f"{name:14s} {role:28s} {spec.description}")
+
+
+@suites_app.command("build")
+def build_cmd(
+    out_dir: Optional[Path] = typer.Option(None, help="Target directory (default: suites/ of the repository)."),
+    backend: str = typer.Option("docker", help="Sandbox backend; the reference interpreter is Docker's."),
+    test_size: int = typer.Option(300, help="Problems per family per mode."),
+    train_size: int = typer.Option(5000, help="Problems in the if_else training set."),
+    family: List[str] = typer.Option([], "--family", help="Only these families (repeatable; default: all)."),
+) -> None:
+    """(Re)generate every frozen file and the sha256 manifest (byte-identical for the same version)."""
+    from generators.suites import build_suites
+
+    try:
+        manifest = build_suites(out_dir, backend=backend, test_size=test_size, train_size=train_size,
+                                families=family or None, log=lambda m: typer.echo(m, err=True))
+    except ValueError as exc:
+        _fail(str(exc))
+    typer.echo(f"wrote {len(manifest['files'])} files (python {manifest['python_version']})")
+
+
+@suites_app.command("verify")
+def verify_cmd(
+    directory: Optional[Path] = typer.Option(None, "--dir", help="Suites directory (default: suites/)."),
+    rebuild: bool = typer.Option(False, help="Also regenerate everything in a temp dir and compare bytes."),
+    backend: str = typer.Option("docker", help="Backend for --rebuild."),
+) -> None:
+    """Check checksums, counts, records and train/test separation (and, with --rebuild, reproducibility)."""
+    from generators.suites import rebuild_matches, verify_suites
+
+    report = verify_suites(directory)
+    typer.echo(str(report))
+    ok = report.ok
+    if rebuild and ok:
+        mismatches = rebuild_matches(directory, backend=backend)
+        typer.echo("rebuild: byte-identical" if not mismatches else "rebuild differs: " + ", ".join(mismatches))
+        ok = not mismatches
+    if not ok:
+        raise typer.Exit(code=1)
+
+
+@suites_app.command("bench")
+def bench_cmd(
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON line."),
+    family: str = typer.Option("if_else"),
+    mode: str = typer.Option("counterfactual"),
+    n: int = typer.Option(2000),
+    level: Optional[int] = typer.Option(None),
+    backend: str = typer.Option("docker"),
+) -> None:
+    """Problems/s including ground truth through the sandbox pool (target >= 200 for if_else)."""
+    from generators.bench import BenchConfig, run_benchmark
+
+    result = run_benchmark(BenchConfig(family=family, mode=mode, n=n, level=level, backend=backend))
+    if as_json:
+        typer.echo(json.dumps(result, sort_keys=True))
+    else:
+        for key, value in sorted(result.items()):
+            typer.echo(f"{key:24s} {value}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `generate`, `families` and the `suites` sub-app to the top-level `cfcode` app."""
+    app.command("generate")(generate_cmd)
+    app.command("families")(families_cmd)
+    app.add_typer(suites_app, name="suites", help="Frozen held-out suites: build, verify, benchmark.")
+

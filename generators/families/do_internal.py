@@ -1,0 +1,132 @@
+"""do_internal (beyond the paper, OOD): the intervention forces an internal variable, not an input.
+
+    def f(x, r):              # shown as: r = random.randint(0, 9)
+        a = x + r
+        if a > 6:
+            b = a - 4
+        else:
+            b = a * 2
+        c = b + r * 2
+        return c % 5
+
+"We called f(x=3) and got 2. What would it have returned had `b` been forced to 7 (same x, same r)?"
+This is Pearl's do(b = 7): the statement computing `b` is replaced by `b = 7`, everything upstream of
+`b` stops mattering, and the latent still acts downstream. The record carries the rewritten program
+(`intervention.program`), which the pipeline executes for every latent value. At higher levels the
+input changes as well (`do(x = x1, b = 7)`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from random import Random
+from typing import Any
+
+from generators.codegen import Assign, BinOp, Const, Function, If, Return, Var, names_in, rand_condition
+from generators.families.helper_calls import affine
+from generators.family import Draft, FamilyConfig, PromptContext, register_family
+from generators.render import code_prompt
+
+VAR_NAMES = ("a", "b", "c", "d", "e", "g")
+
+
+@dataclass
+class DoInternalConfig(FamilyConfig):
+    latent_max: int = 9  # r in 0..latent_max
+    x_max: int = 20  # inputs in 0..x_max
+    const_max: int = 6  # constants in expressions and conditions
+    steps: int = 3  # internal variables computed one after another (the last one is returned % m)
+    branch_prob: float = 0.5  # probability that a step is an if/else rather than one assignment
+    modulus_max: int = 7  # return v % m with m in 3..modulus_max
+    change_input: float = 0.0  # probability that the intervention also changes the input x
+
+    def validate(self) -> None:
+        if not 1 <= self.latent_max <= 60:
+            raise ValueError(f"latent_max must be in 1..60, got {self.latent_max}")
+        if not 1 <= self.x_max <= 1000:
+            raise ValueError(f"x_max must be in 1..1000, got {self.x_max}")
+        if not 2 <= self.const_max <= 50:
+            raise ValueError(f"const_max must be in 2..50, got {self.const_max}")
+        if not 2 <= self.steps <= len(VAR_NAMES):
+            raise ValueError(f"steps must be in 2..{len(VAR_NAMES)}, got {self.steps}")
+        for knob in ("branch_prob", "change_input"):
+            if not 0.0 <= getattr(self, knob) <= 1.0:
+                raise ValueError(f"{knob} must be in [0, 1], got {getattr(self, knob)}")
+        if not 3 <= self.modulus_max <= 50:
+            raise ValueError(f"modulus_max must be in 3..50, got {self.modulus_max}")
+
+
+LEVELS = {
+    1: dict(latent_max=4, x_max=10, const_max=4, steps=2, branch_prob=0.3, modulus_max=4, change_input=0.0),
+    2: dict(latent_max=6, x_max=15, const_max=5, steps=3, branch_prob=0.4, modulus_max=5, change_input=0.0),
+    3: dict(latent_max=9, x_max=20, const_max=6, steps=3, branch_prob=0.5, modulus_max=7, change_input=0.0),
+    4: dict(latent_max=12, x_max=30, const_max=8, steps=4, branch_prob=0.6, modulus_max=9, change_input=0.5),
+    5: dict(latent_max=15, x_max=50, const_max=9, steps=5, branch_prob=0.6, modulus_max=11, change_input=0.7),
+}
+
+
+def _step(rng: Random, cfg: DoInternalConfig, var: str, names: list[str], must_use: str) -> Any:
+    """One statement defining `var`: an assignment, or an if/else whose branches both assign `var`."""
+    if rng.random() >= cfg.branch_prob:
+        return Assign(var, affine(rng, names, cfg.const_max, 2, must_use=must_use))
+    cond = rand_condition(rng, names, cfg.const_max + cfg.x_max // 2)
+    return If(cond, [Assign(var, affine(rng, names, cfg.const_max, 2, must_use=must_use))],
+              [Assign(var, affine(rng, names, cfg.const_max, 1, must_use=must_use))])
+
+
+def draft(rng: Random, cfg: DoInternalConfig) -> Draft:
+    variables = list(VAR_NAMES[: cfg.steps])
+    target = rng.randrange(cfg.steps - 1)  # never the returned variable: the latent must act after it
+    body: list = []
+    for i, var in enumerate(variables):
+        names = ["x", "r"] + variables[:i]
+        # Chain each step to the previous one; right after the target the latent must act again and
+        # the target must be read, so both the forced value and the latent reach the output.
+        must_use = "x" if i == 0 else ("r" if i == target + 1 else variables[i - 1])
+        stmt = _step(rng, cfg, var, names, must_use)
+        if i == target + 1 and not _mentions(stmt, variables[target]):
+            stmt = _with_extra_term(stmt, variables[target])
+        body.append(stmt)
+    modulus = rng.randint(3, cfg.modulus_max)
+    ret = Return(BinOp("%", Var(variables[-1]), Const(modulus)))
+    forced_value = rng.randint(0, cfg.const_max + cfg.x_max // 2)
+    original = Function("f", ["x", "r"], body + [ret])
+    rewritten = Function("f", ["x", "r"], [Assign(variables[target], Const(forced_value)) if k == target else s
+                                           for k, s in enumerate(body)] + [ret])
+    x0 = rng.randint(0, cfg.x_max)
+    x1 = x0
+    if rng.random() < cfg.change_input:
+        x1 = rng.choice([v for v in range(cfg.x_max + 1) if v != x0])
+    var = variables[target]
+
+    def render(ctx: PromptContext) -> str:
+        same_args = ctx.intervention["args"] == ctx.observations[0]["args"]
+        shown = replace(ctx, intervention={k: v for k, v in ctx.intervention.items() if not (same_args and k == "args")})
+        keep = f"the same argument x={x0}" if same_args else f"the argument x={x1}"
+        return (code_prompt(shown, "f", {"r": []}) + "\n"
+                + f"Forcing {var} = {forced_value} means the statement that computes {var} is replaced by "
+                  f"`{var} = {forced_value}`; the call uses {keep} and everything else runs as written.")
+
+    return Draft(
+        program=original.source(), entry="f", inputs=["x"], latents={"r": list(range(cfg.latent_max + 1))},
+        observations=[{"x": x0}], intervention={"x": x1}, true_latents={"r": rng.randint(0, cfg.latent_max)},
+        template_id=f"do_internal/steps{cfg.steps}_target{target}",
+        intervention_program=rewritten.source(), internal={var: forced_value}, render_prompt=render,
+        extra_meta={"intervened_variable": var, "forced_value": forced_value, "input_changed": x1 != x0},
+    )
+
+
+def _mentions(stmt: Any, name: str) -> bool:
+    if isinstance(stmt, Assign):
+        return name in names_in(stmt.expr)
+    return name in names_in(stmt.cond) or any(_mentions(s, name) for s in stmt.body + stmt.orelse)
+
+
+def _with_extra_term(stmt: Any, name: str) -> Any:
+    """Make the statement read `name` so the intervened variable always flows to the output."""
+    if isinstance(stmt, Assign):
+        return Assign(stmt.name, BinOp("+", stmt.expr, Var(name)))
+    return If(stmt.cond, [_with_extra_term(s, name) for s in stmt.body], [_with_extra_term(s, name) for s in stmt.orelse])
+
+
+register_family("do_internal", DoInternalConfig, draft, levels=LEVELS, default_level=3, paper=False, ood=True,
+                description="the intervention forces an internal variable (do(v = c)); the rewritten program travels with the record")

@@ -1,0 +1,202 @@
+"""gsm: OOD test family - GSM8K-style word problems built from the same causal structures
+(an observed quantity, a random hidden quantity, a threshold branch, a many-to-one step such as
+"left over after packing into boxes"). The prompt is the story only; the executable program travels
+with the record and gives the ground truth.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from random import Random
+from typing import Any, Callable
+
+from generators.family import Draft, FamilyConfig, PromptContext, register_family
+from generators.render import value_text
+
+
+@dataclass
+class GsmConfig(FamilyConfig):
+    latent_max: int = 8  # the hidden random quantity is at most this (at least 1)
+    x_max: int = 30  # the observed quantity is at most this
+    const_max: int = 12  # thresholds, prices, counts
+    modulus_max: int = 8  # box / packet sizes are at most this
+    extra_step: bool = False  # one more arithmetic step in the story
+
+    def validate(self) -> None:
+        if not 2 <= self.latent_max <= 40:
+            raise ValueError(f"latent_max must be in 2..40, got {self.latent_max}")
+        if not 5 <= self.x_max <= 500:
+            raise ValueError(f"x_max must be in 5..500, got {self.x_max}")
+        if not 4 <= self.const_max <= 100:
+            raise ValueError(f"const_max must be in 4..100, got {self.const_max}")
+        if not 3 <= self.modulus_max <= 30:
+            raise ValueError(f"modulus_max must be in 3..30, got {self.modulus_max}")
+
+
+LEVELS = {
+    1: dict(latent_max=4, x_max=15, const_max=6, modulus_max=4, extra_step=False),
+    2: dict(latent_max=6, x_max=20, const_max=9, modulus_max=6, extra_step=False),
+    3: dict(latent_max=8, x_max=30, const_max=12, modulus_max=8, extra_step=False),
+    4: dict(latent_max=10, x_max=50, const_max=15, modulus_max=10, extra_step=True),
+    5: dict(latent_max=15, x_max=80, const_max=20, modulus_max=12, extra_step=True),
+}
+
+
+@dataclass
+class _Story:
+    """One word problem: the program, its single input and latent, and sentences for the prompt."""
+
+    template: str
+    program: str
+    entry: str
+    x_name: str
+    r_name: str
+    r_domain: list[int]
+    x_lo: int
+    setup: str  # the rules of the story; mentions the random quantity but never its value
+    observe: Callable[[int, Any], str]  # (x0, y0) -> what happened
+    reveal: Callable[[int], str]  # r -> the hidden quantity stated (interventional mode)
+    ask: Callable[[int], str]  # x1 -> the counterfactual question
+    label: str  # words naming the latent, for the leak filter
+
+
+def _bakery(rng: Random, cfg: GsmConfig) -> _Story:
+    t, g, b = rng.randint(cfg.x_max // 2, cfg.x_max), rng.randint(2, cfg.const_max), rng.randint(3, cfg.modulus_max)
+    m = rng.randint(2, 3) if cfg.extra_step else 1
+    mult = f" * {m}" if m > 1 else ""
+    prog = (f"def leftover_muffins(morning, afternoon):\n"
+            f"    total = morning + afternoon{mult}\n"
+            f"    if total > {t}:\n"
+            f"        total = total - {g}\n"
+            f"    return total % {b}\n")
+    batch = f"{m} trays of a random number of muffins each" if m > 1 else "a random number of extra muffins"
+    return _Story(
+        "bakery", prog, "leftover_muffins", "morning", "afternoon", list(range(1, cfg.latent_max + 1)), 1,
+        setup=(f"Mia bakes muffins in the morning. In the afternoon she bakes {batch} "
+               f"(between 1 and {cfg.latent_max}{' per tray' if m > 1 else ''}). If she has more than {t} muffins "
+               f"in total, she gives {g} of them to her neighbour. She then packs the muffins into boxes of "
+               f"{b} and keeps the muffins that do not fill a whole box."),
+        observe=lambda x, y: f"One day she baked {x} muffins in the morning and kept {value_text(y)} muffins.",
+        reveal=lambda r: f"That afternoon she baked {r} muffins{' per tray' if m > 1 else ''}.",
+        ask=lambda x: f"How many muffins would she have kept if she had baked {x} muffins in the morning, "
+                      "with the same afternoon baking?",
+        label="afternoon")
+
+
+def _savings(rng: Random, cfg: GsmConfig) -> _Story:
+    chores, t, price, bill = (rng.randint(2, 4), rng.randint(cfg.x_max // 2, cfg.x_max), rng.randint(3, cfg.const_max),
+                              rng.randint(3, cfg.modulus_max))
+    bonus = rng.randint(2, cfg.const_max) if cfg.extra_step else 0
+    prog = (f"def bills(start, per_chore):\n"
+            f"    savings = start + per_chore * {chores}{f' + {bonus}' if bonus else ''}\n"
+            f"    if savings >= {t}:\n"
+            f"        savings = savings - {price}\n"
+            f"    return savings // {bill}\n")
+    return _Story(
+        "savings", prog, "bills", "start", "per_chore", list(range(1, cfg.latent_max + 1)), 0,
+        setup=(f"Leo has some dollars saved. He does {chores} chores, and his aunt pays him the same random whole "
+               f"number of dollars for each chore (between 1 and {cfg.latent_max})."
+               + (f" His grandmother adds {bonus} dollars." if bonus else "")
+               + f" If he then has at least {t} dollars, he buys a book for {price} dollars. Finally he "
+               f"exchanges his money for as many {bill}-dollar bills as he can."),
+        observe=lambda x, y: f"Leo started with {x} dollars and ended up with {value_text(y)} {bill}-dollar bills.",
+        reveal=lambda r: f"His aunt paid him {r} dollars per chore.",
+        ask=lambda x: f"How many {bill}-dollar bills would he have had if he had started with {x} dollars, "
+                      "with the same pay per chore?",
+        label="pay per chore")
+
+
+def _bus(rng: Random, cfg: GsmConfig) -> _Story:
+    extra, cap = rng.randint(cfg.latent_max, cfg.latent_max + cfg.const_max), rng.randint(cfg.x_max // 2, cfg.x_max)
+    fare = rng.randint(2, 4) if cfg.extra_step else 1
+    ret = f"on_bus * {fare}" if fare > 1 else "on_bus"
+    prog = (f"def riders(boarded, left):\n"
+            f"    on_bus = boarded + {extra} - left\n"
+            f"    if on_bus > {cap}:\n"
+            f"        on_bus = {cap}\n"
+            f"    return {ret}\n")
+    what = f"dollars in fares are collected from the riders at the last stop ({fare} dollars each)" if fare > 1 \
+        else "people ride to the last stop"
+    return _Story(
+        "bus", prog, "riders", "boarded", "left", list(range(0, cfg.latent_max + 1)), 0,
+        setup=(f"Some people board a bus at the first stop. At the second stop {extra} more people board, and "
+               f"then a random number of people get off (between 0 and {cfg.latent_max}). The bus only has "
+               f"room for {cap} people, so if more than {cap} are on board, the extra people must get off."),
+        observe=lambda x, y: (f"Today {x} people boarded at the first stop, and {value_text(y)} "
+                              + ("dollars in fares were collected at the last stop." if fare > 1
+                                 else "people rode to the last stop.")),
+        reveal=lambda r: f"Today {r} people got off at the second stop.",
+        ask=lambda x: (f"How many {'dollars' if fare > 1 else 'people'} would there have been if {x} people had "
+                       f"boarded at the first stop, with the same number getting off at the second stop? "
+                       f"(Count {what}.)"),
+        label="got off")
+
+
+def _garden(rng: Random, cfg: GsmConfig) -> _Story:
+    packet, t, spare = rng.randint(3, cfg.modulus_max), rng.randint(cfg.const_max, 3 * cfg.const_max), rng.randint(1, cfg.const_max)
+    prog = (f"def seeds_left(rows, per_row):\n"
+            f"    seeds = rows * per_row\n"
+            f"    if per_row > {max(2, cfg.latent_max // 2)}:\n"
+            f"        seeds = seeds + {spare}\n"
+            f"    return seeds % {packet}\n")
+    return _Story(
+        "garden", prog, "seeds_left", "rows", "per_row", list(range(1, cfg.latent_max + 1)), 1,
+        setup=(f"Nora plants rows of beans. She puts the same random number of seeds in every row (between 1 "
+               f"and {cfg.latent_max}). If that number is more than {max(2, cfg.latent_max // 2)}, she also plants "
+               f"{spare} spare seeds at the end. She counts all the seeds she planted and refills "
+               f"packets of {packet} seeds; the leftover seeds go in a jar."),
+        observe=lambda x, y: f"This spring she planted {x} rows and {value_text(y)} seeds went in the jar.",
+        reveal=lambda r: f"She put {r} seeds in every row.",
+        ask=lambda x: f"How many seeds would have gone in the jar if she had planted {x} rows, with the same "
+                      "number of seeds per row?",
+        label="seeds in every row")
+
+
+def _game(rng: Random, cfg: GsmConfig) -> _Story:
+    star, bonus, t = rng.randint(3, cfg.modulus_max), rng.randint(2, cfg.const_max), rng.randint(2, cfg.latent_max)
+    prog = (f"def stars(points, roll):\n"
+            f"    if roll >= {t}:\n"
+            f"        points = points + roll * 2\n"
+            f"    else:\n"
+            f"        points = points + {bonus}\n"
+            f"    return points // {star}\n")
+    return _Story(
+        "game", prog, "stars", "points", "roll", list(range(1, cfg.latent_max + 1)), 0,
+        setup=(f"In a board game Sam has some points and then rolls a die numbered 1 to {cfg.latent_max}. "
+               f"If the roll is at least {t}, he earns twice the roll in points; otherwise he earns {bonus} "
+               f"points. Every {star} points are worth one star."),
+        observe=lambda x, y: f"Sam had {x} points before the roll and finished with {value_text(y)} stars.",
+        reveal=lambda r: f"Sam rolled a {r}.",
+        ask=lambda x: f"How many stars would Sam have finished with if he had had {x} points before the roll, "
+                      "with the same roll?",
+        label="roll")
+
+
+TEMPLATES = (_bakery, _savings, _bus, _garden, _game)
+
+
+def draft(rng: Random, cfg: GsmConfig) -> Draft:
+    story = rng.choice(TEMPLATES)(rng, cfg)
+    x0 = rng.randint(story.x_lo, cfg.x_max)
+    x1 = rng.randint(story.x_lo, cfg.x_max - 1)
+    x1 += x1 >= x0
+
+    def render(ctx: PromptContext) -> str:
+        obs = ctx.observations[0]
+        parts = [story.setup, story.observe(obs["args"][story.x_name], obs["output"])]
+        if ctx.mode == "interventional":
+            parts.append(story.reveal(ctx.revealed[story.r_name]))  # type: ignore[index]
+        parts.append(story.ask(ctx.intervention["args"][story.x_name]))
+        if ctx.mode == "counterfactual":
+            parts.append("The random quantity is not known, so there may be more than one possible answer.")
+        return " ".join(parts)
+
+    return Draft(
+        program=story.program, entry=story.entry, inputs=[story.x_name], latents={story.r_name: story.r_domain},
+        observations=[{story.x_name: x0}], intervention={story.x_name: x1},
+        true_latents={story.r_name: rng.choice(story.r_domain)}, template_id=f"gsm/{story.template}",
+        display_program=story.program, render_prompt=render, latent_labels={story.r_name: story.label},
+    )
+
+
+register_family("gsm", GsmConfig, draft, levels=LEVELS, default_level=3, paper=True, ood=True, math=True,
+                description="GSM8K-style word problems over the same causal structures (OOD); program in the record")

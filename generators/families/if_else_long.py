@@ -1,0 +1,91 @@
+"""if_else_long: OOD test family - deeper nesting (2-4 levels), elif chains, longer branches.
+
+Every program has a spine of nested conditionals at least two deep, so it never shares a
+structural template with the training family `if_else` (at most one level).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from random import Random
+
+from generators.codegen import Assign, BinOp, Const, Function, If, Return, Var, distinct_pair, rand_arith, rand_condition
+from generators.family import Draft, FamilyConfig, register_family
+
+
+@dataclass
+class IfElseLongConfig(FamilyConfig):
+    latent_max: int = 9  # r in 0..latent_max
+    x_max: int = 30
+    const_max: int = 12
+    nesting: int = 3  # depth of the nested-conditional spine (>= 2)
+    branch_statements: int = 2  # assignments per leaf branch
+    elif_prob: float = 0.4  # chance that an else holds an elif chain link
+    modulus_max: int = 7  # return y % m, m in 2..modulus_max (0: none)
+
+    def validate(self) -> None:
+        if not 1 <= self.latent_max <= 60:
+            raise ValueError(f"latent_max must be in 1..60, got {self.latent_max}")
+        if not 1 <= self.x_max <= 1000:
+            raise ValueError(f"x_max must be in 1..1000, got {self.x_max}")
+        if not 2 <= self.const_max <= 100:
+            raise ValueError(f"const_max must be in 2..100, got {self.const_max}")
+        if not 2 <= self.nesting <= 6:
+            raise ValueError(f"if_else_long nesting must be in 2..6, got {self.nesting}")
+        if not 1 <= self.branch_statements <= 5:
+            raise ValueError(f"branch_statements must be in 1..5, got {self.branch_statements}")
+        if not 0.0 <= self.elif_prob <= 1.0:
+            raise ValueError(f"elif_prob must be in [0, 1], got {self.elif_prob}")
+        if self.modulus_max != 0 and not 2 <= self.modulus_max <= 50:
+            raise ValueError(f"modulus_max must be 0 or in 2..50, got {self.modulus_max}")
+
+
+LEVELS = {
+    1: dict(latent_max=5, x_max=15, const_max=8, nesting=2, branch_statements=1, elif_prob=0.3, modulus_max=5),
+    2: dict(latent_max=7, x_max=20, const_max=10, nesting=2, branch_statements=2, elif_prob=0.4, modulus_max=6),
+    3: dict(latent_max=9, x_max=30, const_max=12, nesting=3, branch_statements=2, elif_prob=0.4, modulus_max=7),
+    4: dict(latent_max=12, x_max=40, const_max=15, nesting=3, branch_statements=3, elif_prob=0.5, modulus_max=9),
+    5: dict(latent_max=15, x_max=60, const_max=20, nesting=4, branch_statements=3, elif_prob=0.5, modulus_max=11),
+}
+
+
+def _leaf(rng: Random, cfg: IfElseLongConfig, names: list[str]) -> list:
+    stmts = []
+    for k in range(cfg.branch_statements):
+        target = "y" if k == cfg.branch_statements - 1 else rng.choice(["a", "b"])
+        stmts.append(Assign(target, rand_arith(rng, names, cfg.const_max, 1, must_use=rng.choice(["x", "r"]))))
+        if target not in names:
+            names = names + [target]
+    return stmts
+
+
+def _block(rng: Random, cfg: IfElseLongConfig, depth: int, names: list[str]) -> list:
+    """A conditional of exactly `depth` nested levels along one spine; other branches are leaves."""
+    if depth == 0:
+        return _leaf(rng, cfg, names)
+    deep_then = rng.random() < 0.5
+    then = _block(rng, cfg, depth - 1, names) if deep_then else _leaf(rng, cfg, names)
+    orelse = _leaf(rng, cfg, names) if deep_then else _block(rng, cfg, depth - 1, names)
+    if deep_then and rng.random() < cfg.elif_prob:
+        orelse = [If(rand_condition(rng, names, cfg.const_max), _leaf(rng, cfg, names), orelse)]
+    return [If(rand_condition(rng, names, max(cfg.const_max, cfg.x_max // 2)), then, orelse)]
+
+
+def draft(rng: Random, cfg: IfElseLongConfig) -> Draft:
+    names = ["x", "r", "s"]
+    body: list = [Assign("s", rand_arith(rng, ["x", "r"], cfg.const_max, 1, must_use="r"))]
+    body += _block(rng, cfg, cfg.nesting, names)
+    if cfg.modulus_max:
+        body.append(Return(BinOp("%", Var("y"), Const(rng.randint(2, cfg.modulus_max)))))
+    else:
+        body.append(Return(Var("y")))
+    fn = Function("f", ["x", "r"], body)
+    x0, x1 = distinct_pair(rng, 0, cfg.x_max)
+    return Draft(
+        program=fn.source(), entry="f", inputs=["x"], latents={"r": list(range(cfg.latent_max + 1))},
+        observations=[{"x": x0}], intervention={"x": x1}, true_latents={"r": rng.randint(0, cfg.latent_max)},
+        template_id=f"if_else_long/depth{cfg.nesting}", explain=lambda args, lat: fn.narrate({**args, **lat}),
+    )
+
+
+register_family("if_else_long", IfElseLongConfig, draft, levels=LEVELS, default_level=3, paper=True, ood=True,
+                description="deeply nested if/elif/else, longer branches (OOD)")

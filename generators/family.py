@@ -1,0 +1,156 @@
+"""The family framework: what a problem family is, how it is configured, and how it is registered.
+
+A family is one file in `generators/families/` (reasoning-gym style) with
+  * a `@dataclass` config (subclass of `FamilyConfig`) whose defaults are the family's default
+    difficulty, plus `validate()`;
+  * `LEVELS`: curriculum level 1-5 -> knob values (overrides of the config defaults);
+  * `draft(rng, cfg) -> Draft`: one candidate program with its observation and intervention.
+    The draft states *what* is asked; the pipeline (`generators.pipeline`) computes the answer by
+    executing the program in the sandbox over the full latent domain, filters, and renders it;
+  * one `register_family(...)` call at the bottom.
+
+Item `idx` of a run is drafted from `item_rng(seed, family, mode, idx)`, so any item is
+reproducible on its own, in any order, in any process.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field, fields
+from random import Random
+from typing import Any, Callable
+
+from generators.schema import MODES
+
+
+@dataclass
+class FamilyConfig:
+    """Base of every family's knob dataclass. Subclasses add knobs with defaults and extend validate()."""
+
+    def validate(self) -> None:
+        """Raise ValueError with a clear message when knobs are out of range. Subclasses extend."""
+
+    def knobs(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class PromptContext:
+    """Everything a custom prompt renderer (e.g. a GSM word problem) may use. Latent values are only
+    present in interventional mode (`revealed`)."""
+
+    mode: str
+    observations: list[dict[str, Any]]  # [{"args": {...}, "output": v}]
+    intervention: dict[str, Any]  # {"args": {...}} (+ "internal" for do_internal)
+    revealed: dict[str, Any] | None
+    display_program: str
+
+
+@dataclass
+class Draft:
+    """One candidate problem as a family proposes it, before execution and filtering.
+
+    `program` defines `entry(*inputs, *latents)`: parameters are the input names in order, then the
+    latent names in the order of `latents`. The pipeline calls it for every latent combination.
+    """
+
+    program: str
+    entry: str
+    inputs: list[str]
+    latents: dict[str, list[Any]]  # latent name -> full finite domain (parameter order = dict order)
+    observations: list[dict[str, Any]]  # args (input name -> value) of each factual observation
+    intervention: dict[str, Any]  # input name -> counterfactual value
+    true_latents: dict[str, Any]  # the latent values that produced the observations
+    template_id: str  # which structural template produced the program (family-prefixed)
+    # do_internal: the rewritten program evaluated under the intervention (same signature), and
+    # the internal assignment it performs, e.g. {"t": 5}. Recorded in the Problem's intervention.
+    intervention_program: str | None = None
+    internal: dict[str, Any] | None = None
+    # Shown in the prompt instead of the default (program with latents drawn via `random`).
+    display_program: str | None = None
+    # Custom prompt body (e.g. a word problem); the answer-format instruction is appended for you.
+    render_prompt: Callable[[PromptContext], str] | None = None
+    # Words naming each latent in a custom prompt, for the leak filter (e.g. {"r": "the bonus"}).
+    latent_labels: dict[str, str] = field(default_factory=dict)
+    # Optional: a one-line derivation of entry(args + latents) for the gold trace, e.g.
+    # "x=4 > 3, so y = 4 + 2 = 6; 6 % 5 = 1". Called with (args dict, latent dict).
+    explain: Callable[[dict[str, Any], dict[str, Any]], str] | None = None
+    extra_meta: dict[str, Any] = field(default_factory=dict)  # anything worth keeping (JSON-safe)
+
+
+DraftFn = Callable[[Random, Any], Draft]
+
+
+@dataclass(frozen=True)
+class FamilySpec:
+    """Registry entry: a family's config class, curriculum and drafting function, plus its role."""
+
+    name: str
+    config_cls: type[FamilyConfig]
+    draft: DraftFn
+    levels: dict[int, dict[str, Any]]
+    default_level: int = 3
+    paper: bool = True  # one of the paper's five families (False: beyond the paper)
+    ood: bool = False  # out-of-distribution test family (never used for training)
+    math: bool = False  # word problem (GSM-style) rather than plain code
+    modes: tuple[str, ...] = MODES
+    description: str = ""
+
+    def config(self, level: int | None = None, **knobs: Any) -> FamilyConfig:
+        """Config for a curriculum level (default: `default_level`) with explicit knob overrides."""
+        lvl = self.default_level if level is None else level
+        if lvl not in self.levels:
+            raise ValueError(f"family {self.name!r}: level must be one of {sorted(self.levels)}, got {level!r}")
+        known = {f.name for f in fields(self.config_cls)}
+        unknown = set(knobs) - known
+        if unknown:
+            raise ValueError(f"family {self.name!r}: unknown knobs {sorted(unknown)}; known: {sorted(known)}")
+        cfg = self.config_cls(**{**self.levels[lvl], **knobs})
+        cfg.validate()
+        return cfg
+
+
+FAMILIES: dict[str, FamilySpec] = {}
+
+
+def register_family(
+    name: str,
+    config_cls: type[FamilyConfig],
+    draft: DraftFn,
+    *,
+    levels: dict[int, dict[str, Any]],
+    default_level: int = 3,
+    paper: bool = True,
+    ood: bool = False,
+    math: bool = False,
+    description: str = "",
+) -> FamilySpec:
+    """Add a family to `FAMILIES`. Levels must be exactly 1-5, and every level's config must validate."""
+    if name in FAMILIES:
+        raise ValueError(f"family {name!r} is already registered")
+    if sorted(levels) != [1, 2, 3, 4, 5]:
+        raise ValueError(f"family {name!r}: levels must be 1..5, got {sorted(levels)}")
+    spec = FamilySpec(name=name, config_cls=config_cls, draft=draft, levels=levels,
+                      default_level=default_level, paper=paper, ood=ood, math=math,
+                      description=description)
+    for lvl in levels:
+        spec.config(lvl)  # fail at import time, not at generation time
+    FAMILIES[name] = spec
+    return spec
+
+
+def item_seed(seed: int, family: str, mode: str, idx: int) -> int:
+    """Stable 64-bit seed for one item; independent of Python's hash randomisation and of run order."""
+    digest = hashlib.sha256(f"cfcode|{seed}|{family}|{mode}|{idx}".encode()).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
+def item_rng(seed: int, family: str, mode: str, idx: int) -> Random:
+    return Random(item_seed(seed, family, mode, idx))
+
+
+def get_family(name: str) -> FamilySpec:
+    from generators import families  # noqa: F401  (registers every family on first use)
+
+    if name not in FAMILIES:
+        raise ValueError(f"unknown family {name!r}; known: {sorted(FAMILIES)}")
+    return FAMILIES[name]

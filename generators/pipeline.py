@@ -1,0 +1,259 @@
+"""Draft -> Problem: execute over the full latent domain in the sandbox (batched), compute the answer,
+apply the quality filters with counts, render prompt and gold trace.
+
+Item `idx` is drafted from `item_rng(seed, family, mode, idx)` and either becomes a problem or is
+rejected for a counted reason; a run keeps the first `n` accepted indices. Every problem records
+its `idx`, so it can be rebuilt on its own (`build_item`).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from generators.execution import Job, latent_combinations, run_jobs
+from generators.family import Draft, FamilySpec, PromptContext, get_family, item_rng
+from generators.filters import FilterStats, find_latent_leaks, program_hash, skeleton_hash
+from generators.render import build_prompt, canonical, display_program, gold_trace
+from generators.schema import MODES, Problem, sort_answer
+from generators.version import GENERATOR_VERSION
+from sandbox import Sandbox
+
+MAX_DRAFTS_PER_PROBLEM = 60  # give up (clear error) if the knobs make acceptable problems this rare
+
+
+@dataclass
+class GenerationResult:
+    problems: list[Problem]
+    stats: FilterStats
+    python_version: str
+
+
+@dataclass
+class Exclusions:
+    """Programs and templates a run must not produce (train/test separation, OOD templates)."""
+
+    program_hashes: frozenset[str] = frozenset()
+    skeleton_hashes: frozenset[str] = frozenset()
+
+
+@dataclass
+class _Candidate:
+    idx: int
+    draft: Draft
+    phash: str
+    shash: str
+    jobs: list[Job] = field(default_factory=list)
+
+
+def generate(family: str, mode: str, n: int, seed: int, level: int | None = None, split: str = "train",
+             sandbox: Sandbox | None = None, **knobs: Any) -> list[Problem]:
+    """`n` problems of `family` in `mode`, deterministic in (family, mode, n, seed, level, knobs, version)."""
+    return generate_with_stats(family, mode, n, seed, level=level, split=split, sandbox=sandbox, **knobs).problems
+
+
+def generate_with_stats(family: str, mode: str, n: int, seed: int, level: int | None = None,
+                        split: str = "train", sandbox: Sandbox | None = None,
+                        exclusions: Exclusions | None = None, batch_size: int = 256,
+                        **knobs: Any) -> GenerationResult:
+    """Like `generate`, also returning per-run filter/rejection counts.
+
+    For the train split, programs of the frozen test suites (and, for OOD families, the templates of
+    the training set) are excluded automatically unless `exclusions` is given.
+    """
+    spec = get_family(family)
+    _check_args(spec, mode, n, split)
+    cfg = spec.config(level, **knobs)
+    if exclusions is None:
+        exclusions = default_exclusions(spec, split)
+    own_sandbox = sandbox is None
+    if own_sandbox:
+        from sandbox import make_sandbox
+
+        sandbox = make_sandbox("auto")
+    try:
+        stats = FilterStats()
+        problems: list[Problem] = []
+        seen: set[str] = set()
+        idx = 0
+        while len(problems) < n:
+            if stats.drafted >= MAX_DRAFTS_PER_PROBLEM * n + 100:
+                raise RuntimeError(f"{family}/{mode}: only {len(problems)} of {n} problems after "
+                                   f"{stats.drafted} drafts; knobs too restrictive? counts={stats.to_dict()}")
+            rate = stats.accepted / stats.drafted if stats.drafted else 0.6
+            want = min(batch_size, max(8, math.ceil(1.15 * (n - len(problems)) / max(rate, 0.05))))
+            batch = range(idx, idx + want)
+            idx += want
+            for problem in _build_batch(spec, mode, seed, batch, cfg, split, level, sandbox, stats, exclusions, seen):
+                if len(problems) < n:
+                    problems.append(problem)
+                    stats.accepted += 1
+        return GenerationResult(problems, stats, sandbox.python_version)
+    finally:
+        if own_sandbox:
+            sandbox.close()
+
+
+def build_item(family: str, mode: str, seed: int, idx: int, level: int | None = None, split: str = "train",
+               sandbox: Sandbox | None = None, **knobs: Any) -> Problem | None:
+    """Rebuild item `idx` alone (None if that index is rejected by a per-item filter)."""
+    spec = get_family(family)
+    _check_args(spec, mode, 1, split)
+    cfg = spec.config(level, **knobs)
+    own = sandbox is None
+    if own:
+        from sandbox import make_sandbox
+
+        sandbox = make_sandbox("auto")
+    try:
+        out = _build_batch(spec, mode, seed, [idx], cfg, split, level, sandbox, FilterStats(), Exclusions(), set())
+        return out[0] if out else None
+    finally:
+        if own:
+            sandbox.close()
+
+
+def draft_item(family: str, mode: str, seed: int, idx: int, level: int | None = None, **knobs: Any) -> Draft:
+    """The raw draft of item `idx` (including its true latents): for tests and debugging."""
+    spec = get_family(family)
+    return spec.draft(item_rng(seed, family, mode, idx), spec.config(level, **knobs))
+
+
+def _check_args(spec: FamilySpec, mode: str, n: int, split: str) -> None:
+    if mode not in MODES or mode not in spec.modes:
+        raise ValueError(f"mode must be one of {list(spec.modes)}, got {mode!r}")
+    if not isinstance(n, int) or n < 0:
+        raise ValueError(f"n must be a non-negative integer, got {n!r}")
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+
+
+def default_exclusions(spec: FamilySpec, split: str) -> Exclusions:
+    """Train runs avoid every frozen test program and test runs every frozen training program; OOD
+    families avoid every template of the frozen training set."""
+    from generators.suites import test_program_hashes, train_program_hashes, train_skeleton_hashes
+
+    return Exclusions(program_hashes=test_program_hashes() if split == "train" else train_program_hashes(),
+                      skeleton_hashes=train_skeleton_hashes() if spec.ood else frozenset())
+
+
+def _build_batch(spec: FamilySpec, mode: str, seed: int, indices: Iterable[int], cfg: Any, split: str,
+                 level: int | None, sandbox: Sandbox, stats: FilterStats, exclusions: Exclusions,
+                 seen: set[str]) -> list[Problem]:
+    candidates: list[_Candidate] = []
+    for idx in indices:
+        draft = spec.draft(item_rng(seed, spec.name, mode, idx), cfg)
+        _check_draft(spec.name, draft)
+        stats.drafted += 1
+        cand = _Candidate(idx, draft, program_hash(draft.program, draft.intervention_program),
+                          skeleton_hash(draft.program, draft.intervention_program))
+        # Cheap filters first, so no sandbox time is spent on programs we would drop anyway.
+        if cand.phash in seen:
+            stats.reject("duplicate")
+            continue
+        if cand.phash in exclusions.program_hashes:
+            stats.reject("test_overlap")
+            continue
+        if cand.shash in exclusions.skeleton_hashes:
+            stats.reject("train_template")
+            continue
+        seen.add(cand.phash)
+        combos = [list(c) for c in latent_combinations(draft.latents)]
+        for obs in draft.observations:
+            cand.jobs.append(Job(draft.program, draft.entry, [_args(draft, obs) + c for c in combos]))
+        cand.jobs.append(Job(draft.intervention_program or draft.program, draft.entry,
+                             [_args(draft, draft.intervention) + c for c in combos]))
+        candidates.append(cand)
+    results = run_jobs(sandbox, [job for c in candidates for job in c.jobs])
+    problems, pos = [], 0
+    version = sandbox.python_version
+    for cand in candidates:
+        mine = results[pos: pos + len(cand.jobs)]
+        pos += len(cand.jobs)
+        bad = next((r for r in mine if r.status != "ok"), None)
+        if bad is not None:
+            stats.reject({"error": "program_error", "unsupported": "unsupported_output"}.get(bad.status, "program_timeout"))
+            continue
+        problem = _assemble(spec, mode, seed, cand, [r.values for r in mine], cfg, split, level, version, stats)
+        if problem is not None:
+            problems.append(problem)
+    return problems
+
+
+def _args(draft: Draft, args: dict[str, Any]) -> list[Any]:
+    return [args[name] for name in draft.inputs]
+
+
+def _check_draft(family: str, draft: Draft) -> None:
+    """Family bugs should fail loudly, not turn into odd problems."""
+    for obs in [*draft.observations, draft.intervention]:
+        if list(obs) != list(draft.inputs):
+            raise ValueError(f"{family}: args {list(obs)} must name exactly the inputs {draft.inputs} in order")
+    if not draft.observations:
+        raise ValueError(f"{family}: a draft needs at least one observation")
+    if set(draft.true_latents) != set(draft.latents):
+        raise ValueError(f"{family}: true_latents must assign every latent")
+    for name, value in draft.true_latents.items():
+        if value not in draft.latents[name]:
+            raise ValueError(f"{family}: true value {value!r} of {name} is outside its domain")
+
+
+def _assemble(spec: FamilySpec, mode: str, seed: int, cand: _Candidate, outputs: list[list[Any]], cfg: Any,
+              split: str, level: int | None, python_version: str, stats: FilterStats) -> Problem | None:
+    draft = cand.draft
+    names = list(draft.latents)
+    combos = latent_combinations(draft.latents)
+    true_k = combos.index(tuple(draft.true_latents[n] for n in names))
+    factual, intervened = outputs[:-1], outputs[-1]
+    observed = [f[true_k] for f in factual]
+    consistent = [k for k in range(len(combos))
+                  if all(canonical(f[k]) == canonical(y) for f, y in zip(factual, observed))]
+    if mode == "counterfactual":
+        answer = sort_answer(intervened[k] for k in consistent)
+        if len(answer) >= len(sort_answer(intervened)):
+            stats.reject("no_abduction")
+            return None
+        revealed = None
+    else:
+        answer = [intervened[true_k]]
+        revealed = dict(draft.true_latents)
+    observations = [{"args": dict(a), "output": y} for a, y in zip(draft.observations, observed)]
+    intervention: dict[str, Any] = {"args": dict(draft.intervention)}
+    if draft.internal is not None:
+        intervention["internal"] = dict(draft.internal)
+    if draft.intervention_program is not None:
+        intervention["program"] = draft.intervention_program
+    shown = draft.display_program or display_program(draft.program, draft.entry, draft.latents)
+    ctx = PromptContext(mode=mode, observations=observations, intervention=intervention, revealed=revealed,
+                        display_program=shown)
+    prompt = build_prompt(draft, ctx)
+    if mode == "counterfactual" and find_latent_leaks(prompt, draft.true_latents, draft.latent_labels):
+        stats.reject("latent_leak")
+        return None
+    trace = gold_trace(draft, mode, observations, intervention, combos, consistent, factual, intervened,
+                       answer, revealed)
+    meta = {
+        "idx": cand.idx,
+        "seed": seed,
+        "template_id": draft.template_id,
+        "knobs": cfg.knobs(),
+        "program_hash": cand.phash,
+        "skeleton_hash": cand.shash,
+        "n_latent_combinations": len(combos),
+        "n_consistent": len(consistent),
+        "role": _role(spec),
+        **({"unconditioned_answer_size": len(sort_answer(intervened))} if mode == "counterfactual" else {}),
+        **draft.extra_meta,
+    }
+    return Problem(
+        id=f"{spec.name}:{mode}:{split}:{seed}:{cand.idx}",
+        family=spec.name, mode=mode, split=split, level=spec.default_level if level is None else level,
+        program=draft.program, entry=draft.entry, inputs=list(draft.inputs),
+        latents={k: list(v) for k, v in draft.latents.items()}, observations=observations,
+        intervention=intervention, answer=answer, prompt=prompt, python_version=python_version,
+        revealed=revealed, meta=meta, gold_trace=trace, generator_version=GENERATOR_VERSION,
+    )
+
+
+def _role(spec: FamilySpec) -> str:
+    return ("ood" if spec.ood else "in_distribution") + ("/paper" if spec.paper else "/beyond_paper")

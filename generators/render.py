@@ -1,0 +1,211 @@
+"""What the model sees: the displayed program (latents drawn with `random` inside the function, as
+in the paper), the prompt, and the gold step-by-step reasoning trace used for SFT."""
+from __future__ import annotations
+
+import ast
+import json
+from typing import Any
+
+from generators.family import Draft, PromptContext
+
+ANSWER_INSTRUCTIONS = {
+    "counterfactual": ("Give your final answer inside <answer></answer> tags as a Python-style list of all "
+                       "possible values, e.g. <answer>[3, 7]</answer>."),
+    "interventional": ("Give your final answer inside <answer></answer> tags as a Python-style list "
+                       "containing the value, e.g. <answer>[5]</answer>."),
+}
+
+TRACE_TABLE_LIMIT = 24  # list every latent value when the domain is at most this big
+TRACE_LIST_LIMIT = 12  # otherwise list at most this many fitting combinations
+
+
+def value_text(value: Any) -> str:
+    """Python literal text of a JSON value (strings quoted), as it appears in prompts and answers."""
+    return repr(value)
+
+
+def answer_text(values: list[Any]) -> str:
+    return "[" + ", ".join(value_text(v) for v in values) + "]"
+
+
+def call_text(entry: str, args: dict[str, Any]) -> str:
+    return f"{entry}(" + ", ".join(f"{k}={value_text(v)}" for k, v in args.items()) + ")"
+
+
+def latent_draw(name: str, domain: list[Any]) -> str:
+    """`random.randint(lo, hi)` for a contiguous integer range, else `random.choice([...])`."""
+    ints = all(isinstance(v, int) and not isinstance(v, bool) for v in domain)
+    if ints and domain and list(domain) == list(range(domain[0], domain[0] + len(domain))):
+        return f"{name} = random.randint({domain[0]}, {domain[-1]})"
+    return f"{name} = random.choice({answer_text(list(domain))})"
+
+
+def display_program(program: str, entry: str, latents: dict[str, list[Any]]) -> str:
+    """The paper's presentation: the latent parameters of `entry` become random draws in its body."""
+    tree = ast.parse(program)
+    fn = next((n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == entry), None)
+    if fn is None:
+        raise ValueError(f"program does not define {entry!r}")
+    lines = program.splitlines()
+    params = [a.arg for a in fn.args.args]
+    if params[-len(latents):] != list(latents):
+        raise ValueError(f"{entry} parameters {params} must end with the latents {list(latents)}")
+    kept = params[: len(params) - len(latents)]
+    header = lines[fn.lineno - 1]
+    indent = header[: len(header) - len(header.lstrip())]
+    body_indent = " " * fn.body[0].col_offset
+    new_header = f"{indent}def {entry}({', '.join(kept)}):"
+    if fn.body[0].lineno != fn.lineno + 1 or fn.end_lineno is None:
+        raise ValueError("entry header must fit on one line, body starting on the next")
+    draws = [body_indent + latent_draw(name, dom) for name, dom in latents.items()]
+    out = lines[: fn.lineno - 1] + [new_header] + draws + lines[fn.lineno:]
+    return "import random\n\n" + "\n".join(out).strip("\n") + "\n"
+
+
+def code_prompt(ctx: PromptContext, entry: str, latents: dict[str, list[Any]]) -> str:
+    """Default prompt for code families: function, observation(s), intervention, question."""
+    names = list(latents)
+    latent_words = _join(names)
+    plural = len(names) > 1
+    lines = [
+        "Here is a Python function:",
+        "",
+        "```python",
+        ctx.display_program.rstrip("\n"),
+        "```",
+        "",
+        f"Inside the function, {latent_words} {'are' if plural else 'is'} drawn at random.",
+    ]
+    obs = ctx.observations
+    if len(obs) == 1:
+        lines.append(f"We called {call_text(entry, obs[0]['args'])} and it returned {value_text(obs[0]['output'])}.")
+    else:
+        lines.append(f"We called the function {len(obs)} times with the same random draw{'s' if plural else ''}:")
+        lines += [f"- {call_text(entry, o['args'])} returned {value_text(o['output'])}" for o in obs]
+    if ctx.mode == "interventional":
+        shown = ", ".join(f"{k} = {value_text(v)}" for k, v in (ctx.revealed or {}).items())
+        lines.append(f"In that call the random draw{'s were' if plural else ' was'}: {shown}.")
+    question = _intervention_clause(ctx, entry)
+    keep = f"the same value{'s' if plural else ''} of {latent_words}"
+    if ctx.mode == "counterfactual":
+        lines.append(f"What would the function have returned if {question}, keeping {keep}? "
+                     "There may be more than one possible value.")
+    else:
+        lines.append(f"What would the function have returned if {question}, with {keep}?")
+    return "\n".join(lines)
+
+
+def _intervention_clause(ctx: PromptContext, entry: str) -> str:
+    iv = ctx.intervention
+    parts = []
+    if iv.get("args"):
+        parts.append(f"we had called {call_text(entry, iv['args'])} instead")
+    if iv.get("internal"):
+        sets = ", ".join(f"{k} = {value_text(v)}" for k, v in iv["internal"].items())
+        parts.append(f"the variable assignment{'s' if len(iv['internal']) > 1 else ''} inside the function "
+                     f"had been forced to {sets}")
+    return " and ".join(parts) or "nothing had changed"
+
+
+def _join(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def build_prompt(draft: Draft, ctx: PromptContext) -> str:
+    body = draft.render_prompt(ctx) if draft.render_prompt else code_prompt(ctx, draft.entry, draft.latents)
+    return body.rstrip() + "\n\n" + ANSWER_INSTRUCTIONS[ctx.mode]
+
+
+def gold_trace(draft: Draft, mode: str, observations: list[dict[str, Any]], intervention: dict[str, Any],
+               combos: list[tuple[Any, ...]], consistent: list[int], factual_outputs: list[list[Any]],
+               intervened_outputs: list[Any], answer: list[Any], revealed: dict[str, Any] | None) -> str:
+    """Step-by-step solution from the generator's knowledge: abduction (which latent values fit the
+    observation and why), intervention, prediction; ends in the answer line."""
+    names = list(draft.latents)
+    entry = draft.entry
+    iv_args = intervention.get("args", {})
+
+    def assign(k: int) -> dict[str, Any]:
+        return dict(zip(names, combos[k]))
+
+    def assign_text(k: int) -> str:
+        return ", ".join(f"{n}={value_text(v)}" for n, v in assign(k).items())
+
+    def why(args: dict[str, Any], k: int) -> str:
+        return f" ({draft.explain(args, assign(k))})" if draft.explain else ""
+
+    obs_text = "; ".join(f"{call_text(entry, o['args'])} = {value_text(o['output'])}" for o in observations)
+    out: list[str] = []
+    if mode == "interventional":
+        k = combos.index(tuple(revealed[n] for n in names))  # type: ignore[index]
+        out.append(f"Step 1 - abduction: the latent value{'s are' if len(names) > 1 else ' is'} given: "
+                   f"{assign_text(k)}. Check: {obs_text}.")
+        out.append(f"Step 2 - intervention: {_iv_step(intervention)}, keeping {assign_text(k)}.")
+        out.append(f"Step 3 - prediction: {call_text(entry, iv_args)} with {assign_text(k)} returns "
+                   f"{value_text(intervened_outputs[k])}{why(iv_args, k)}.")
+    else:
+        domains = "; ".join(f"{n} in {_domain_text(d)}" for n, d in draft.latents.items())
+        single = observations[0]["args"] if len(observations) == 1 else None
+        fits = set(consistent)
+
+        def gives(k: int) -> str:
+            got = ", ".join(value_text(f[k]) for f in factual_outputs)
+            return f"gives {got}{why(single, k) if single is not None else ''}"
+
+        out.append(f"Step 1 - abduction: the hidden values range over {domains} "
+                   f"({len(combos)} possibilities). Keep those that reproduce {obs_text}.")
+        if len(combos) <= TRACE_TABLE_LIMIT:
+            out += [f"  {assign_text(k)}: {gives(k)} -> {'fits' if k in fits else 'does not fit'}"
+                    for k in range(len(combos))]
+        else:
+            shown = consistent[:TRACE_LIST_LIMIT]
+            out += [f"  {assign_text(k)}: {gives(k)} -> fits" for k in shown]
+            if len(consistent) > len(shown):
+                out.append(f"  ... and {len(consistent) - len(shown)} more combinations fit")
+            out.append(f"  the other {len(combos) - len(consistent)} combinations give a different output.")
+        listed = "; ".join(assign_text(k) for k in consistent[:TRACE_LIST_LIMIT])
+        more = f"; ... ({len(consistent)} in all)" if len(consistent) > TRACE_LIST_LIMIT else ""
+        out.append(f"So the observation leaves {len(consistent)} possibilit{'y' if len(consistent) == 1 else 'ies'}: "
+                   f"{listed}{more}.")
+        out.append(f"Step 2 - intervention: {_iv_step(intervention)}, keeping the hidden values above.")
+        out.append("Step 3 - prediction:")
+        if len(consistent) <= TRACE_LIST_LIMIT:
+            out += [f"  {assign_text(k)}: {call_text(entry, iv_args)} returns {value_text(intervened_outputs[k])}"
+                    f"{why(iv_args, k)}" for k in consistent]
+        else:
+            groups: dict[str, list[int]] = {}
+            for k in consistent:
+                groups.setdefault(canonical(intervened_outputs[k]), []).append(k)
+            for ks in groups.values():
+                k = ks[0]
+                others = f" (and {len(ks) - 1} more combination{'s' if len(ks) > 2 else ''} give the same)" if len(ks) > 1 else ""
+                out.append(f"  {assign_text(k)}: {call_text(entry, iv_args)} returns "
+                           f"{value_text(intervened_outputs[k])}{why(iv_args, k)}{others}")
+        out.append(f"The distinct possible outputs are {answer_text(answer)}.")
+    out.append(f"<answer>{answer_text(answer)}</answer>")
+    return "\n".join(out)
+
+
+def _iv_step(intervention: dict[str, Any]) -> str:
+    parts = []
+    if intervention.get("args"):
+        parts.append("set " + ", ".join(f"{k} = {value_text(v)}" for k, v in intervention["args"].items()))
+    if intervention.get("internal"):
+        parts.append("force " + ", ".join(f"{k} = {value_text(v)}" for k, v in intervention["internal"].items())
+                     + " inside the function")
+    return " and ".join(parts)
+
+
+def _domain_text(domain: list[Any]) -> str:
+    ints = all(isinstance(v, int) and not isinstance(v, bool) for v in domain)
+    if ints and len(domain) > 3 and list(domain) == list(range(domain[0], domain[0] + len(domain))):
+        return f"{domain[0]}..{domain[-1]}"
+    return "{" + ", ".join(value_text(v) for v in domain) + "}"
+
+
+def canonical(value: Any) -> Any:
+    """Exact, type-aware comparison key for outputs (True != 1, "1" != 1); fast for ints and strings."""
+    kind = type(value)
+    if kind is int or kind is str:
+        return kind.__name__, value
+    return "json", json.dumps(value, sort_keys=True)

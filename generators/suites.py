@@ -1,0 +1,229 @@
+"""Frozen held-out suites and the frozen training set, with a sha256 manifest.
+
+Layout (repository root):
+    suites/test/<family>.<mode>.jsonl      300 problems per family per mode (split "test")
+    suites/train/if_else.counterfactual.jsonl   5,000 training problems
+    suites/manifest.json                  sha256, count and recipe of every file
+
+Build order makes the train/test separation hold by construction, and uses only in-memory results
+of the same build (never files from an earlier build), so a rebuild is byte-identical:
+  1. in-distribution test suites (the training family);
+  2. the training set, excluding every program of step 1;
+  3. every other suite, excluding the training set's programs and, for OOD families, its templates.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable
+
+from generators.schema import MODES, Problem
+
+TRAIN_FAMILY = "if_else"
+TRAIN_MODE = "counterfactual"
+TEST_SEED = 20251001
+TRAIN_SEED = 7
+DEFAULT_TEST_SIZE = 300
+DEFAULT_TRAIN_SIZE = 5000
+MANIFEST = "manifest.json"
+
+
+def suites_dir() -> Path:
+    """`$CFCODE_SUITES_DIR`, else `suites/` at the repository root."""
+    return Path(os.environ.get("CFCODE_SUITES_DIR") or Path(__file__).resolve().parent.parent / "suites")
+
+
+@dataclass(frozen=True)
+class SuiteSpec:
+    """Recipe of one frozen file."""
+
+    family: str
+    mode: str
+    split: str
+    n: int
+    seed: int
+
+    @property
+    def relpath(self) -> str:
+        return f"{self.split}/{self.family}.{self.mode}.jsonl"
+
+
+def suite_specs(test_size: int = DEFAULT_TEST_SIZE, train_size: int = DEFAULT_TRAIN_SIZE,
+                families: list[str] | None = None) -> list[SuiteSpec]:
+    """All frozen files, in build order."""
+    from generators.family import FAMILIES, get_family
+
+    get_family(TRAIN_FAMILY)  # registers families
+    names = families or sorted(FAMILIES)
+    first = [SuiteSpec(TRAIN_FAMILY, m, "test", test_size, TEST_SEED) for m in MODES if TRAIN_FAMILY in names]
+    train = [SuiteSpec(TRAIN_FAMILY, TRAIN_MODE, "train", train_size, TRAIN_SEED)] if train_size else []
+    rest = [SuiteSpec(f, m, "test", test_size, TEST_SEED) for f in names if f != TRAIN_FAMILY for m in MODES]
+    return first + train + rest
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def build_suites(out_dir: Path | None = None, *, backend: str = "docker", test_size: int = DEFAULT_TEST_SIZE,
+                 train_size: int = DEFAULT_TRAIN_SIZE, families: list[str] | None = None,
+                 log: Callable[[str], None] = print) -> dict:
+    """Generate every frozen file into `out_dir` and write the manifest; returns the manifest."""
+    from generators.family import get_family
+    from generators.filters import FilterStats
+    from generators.io import write_problems
+    from generators.pipeline import Exclusions, generate_with_stats
+    from sandbox import make_sandbox
+
+    out_dir = Path(out_dir or suites_dir())
+    specs = suite_specs(test_size, train_size, families)
+    manifest: dict = {"files": {}, "recipe": {"test_size": test_size, "train_size": train_size,
+                                              "families": sorted({s.family for s in specs})}}
+    test_hashes: set[str] = set()
+    train_programs: frozenset[str] = frozenset()
+    train_skeletons: frozenset[str] = frozenset()
+    with make_sandbox(backend) as sandbox:
+        manifest["python_version"] = sandbox.python_version
+        for spec in specs:
+            fam = get_family(spec.family)
+            if spec.split == "train":
+                excl = Exclusions(program_hashes=frozenset(test_hashes))
+            else:
+                excl = Exclusions(program_hashes=train_programs,
+                                  skeleton_hashes=train_skeletons if fam.ood else frozenset())
+            result = generate_with_stats(spec.family, spec.mode, spec.n, spec.seed, split=spec.split,
+                                         sandbox=sandbox, exclusions=excl)
+            path = write_problems(out_dir / spec.relpath, result.problems)
+            if spec.split == "train":
+                train_programs = frozenset(p.meta["program_hash"] for p in result.problems)
+                train_skeletons = frozenset(p.meta["skeleton_hash"] for p in result.problems)
+            else:
+                test_hashes.update(p.meta["program_hash"] for p in result.problems)
+            stats: FilterStats = result.stats
+            manifest["files"][spec.relpath] = {**asdict(spec), "sha256": _sha256(path), "count": len(result.problems),
+                                               "filter_counts": stats.to_dict()}
+            log(f"built {spec.relpath}: {len(result.problems)} problems, counts {stats.to_dict()}")
+    from generators.version import GENERATOR_VERSION
+
+    manifest["generator_version"] = GENERATOR_VERSION
+    (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    _cached_hashes.cache_clear()
+    return manifest
+
+
+@dataclass
+class VerifyReport:
+    ok: bool
+    problems: list[str]
+    files: int
+
+    def __str__(self) -> str:
+        return ("OK" if self.ok else "FAILED") + f": {self.files} files checked" + "".join(f"\n  - {p}" for p in self.problems)
+
+
+def verify_suites(directory: Path | None = None) -> VerifyReport:
+    """Checksums, counts, record validity, and train/test program separation."""
+    from generators.io import load_problems
+
+    directory = Path(directory or suites_dir())
+    manifest_path = directory / MANIFEST
+    if not manifest_path.is_file():
+        return VerifyReport(False, [f"no manifest at {manifest_path}; run `cfcode suites build`"], 0)
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    issues: list[str] = []
+    train_hashes: set[str] = set()
+    test_hashes: set[str] = set()
+    for rel, entry in sorted(manifest["files"].items()):
+        path = directory / rel
+        if not path.is_file():
+            issues.append(f"{rel}: missing")
+            continue
+        if _sha256(path) != entry["sha256"]:
+            issues.append(f"{rel}: sha256 mismatch")
+        try:
+            problems = load_problems(path)
+        except ValueError as exc:
+            issues.append(str(exc))
+            continue
+        if len(problems) != entry["count"]:
+            issues.append(f"{rel}: {len(problems)} records, manifest says {entry['count']}")
+        for p in problems:
+            if (p.family, p.mode, p.split) != (entry["family"], entry["mode"], entry["split"]):
+                issues.append(f"{rel}: record {p.id} has family/mode/split {(p.family, p.mode, p.split)}")
+                break
+        (train_hashes if entry["split"] == "train" else test_hashes).update(p.meta["program_hash"] for p in problems)
+    overlap = train_hashes & test_hashes
+    if overlap:
+        issues.append(f"{len(overlap)} normalized programs appear in both train and test")
+    return VerifyReport(not issues, issues, len(manifest["files"]))
+
+
+def rebuild_matches(directory: Path | None = None, backend: str = "docker") -> list[str]:
+    """Regenerate the manifest's recipe into a temporary directory; the files whose bytes differ."""
+    import tempfile
+
+    directory = Path(directory or suites_dir())
+    manifest = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
+    recipe = manifest["recipe"]
+    with tempfile.TemporaryDirectory(prefix="cfcode-suites-") as tmp:
+        fresh = build_suites(Path(tmp), backend=backend, test_size=recipe["test_size"],
+                             train_size=recipe["train_size"], families=recipe["families"], log=lambda m: None)
+    return sorted(rel for rel in set(manifest["files"]) | set(fresh["files"])
+                  if manifest["files"].get(rel, {}).get("sha256") != fresh["files"].get(rel, {}).get("sha256"))
+
+
+def _suite_path(family: str, mode: str, split: str = "test") -> Path:
+    return suites_dir() / f"{split}/{family}.{mode}.jsonl"
+
+
+def load_suite(family: str, mode: str) -> list[Problem]:
+    """The frozen test suite of a family and mode."""
+    from generators.io import load_problems
+
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {list(MODES)}, got {mode!r}")
+    path = _suite_path(family, mode)
+    if not path.is_file():
+        raise FileNotFoundError(f"no frozen suite {path}; run `cfcode suites build` (known families: "
+                                f"{sorted(p.name.split('.')[0] for p in path.parent.glob('*.jsonl'))})")
+    return load_problems(path)
+
+
+def load_train_set() -> list[Problem]:
+    """The frozen training set (if_else, counterfactual)."""
+    from generators.io import load_problems
+
+    return load_problems(_suite_path(TRAIN_FAMILY, TRAIN_MODE, "train"))
+
+
+@lru_cache(maxsize=8)
+def _cached_hashes(directory: str, split: str, key: str) -> frozenset[str]:
+    out: set[str] = set()
+    for path in sorted(Path(directory, split).glob("*.jsonl")):
+        with path.open(encoding="utf-8") as fh:
+            for line in fh:
+                if line.strip():
+                    out.add(json.loads(line)["meta"][key])
+    return frozenset(out)
+
+
+def test_program_hashes() -> frozenset[str]:
+    """Normalized program hashes of every frozen test suite (a train run must avoid them)."""
+    return _cached_hashes(str(suites_dir()), "test", "program_hash")
+
+
+def train_program_hashes() -> frozenset[str]:
+    return _cached_hashes(str(suites_dir()), "train", "program_hash")
+
+
+def train_skeleton_hashes() -> frozenset[str]:
+    """Structural templates of the frozen training set (an OOD family must avoid them)."""
+    return _cached_hashes(str(suites_dir()), "train", "skeleton_hash")

@@ -1,0 +1,70 @@
+"""Side-by-side comparison of policies (base / SFT / RL / baselines), like the paper's table and plot.
+
+Why evaluations are cached per label: comparing is cheap only if each model's evaluation is done
+once; a re-run with the same evaluation settings reuses `evals/<label>/eval.json`.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Sequence
+
+from rl.evaluation import EvalConfig, EvalResult, evaluate, load_eval, save_eval
+
+COMPARE_JSON = "compare.json"
+
+
+def parse_entry(entry: str) -> tuple[str, str]:
+    """`LABEL=SPEC` -> (label, spec); a bare SPEC gets its default label."""
+    label, sep, spec = entry.partition("=")
+    if sep and label and "/" not in label and ":" not in label:
+        return label, spec
+    return "", entry
+
+
+def _same_settings(a: dict, b: dict) -> bool:
+    return {k: v for k, v in a.items() if k != "label"} == {k: v for k, v in b.items() if k != "label"}
+
+
+def evaluate_cached(cfg: EvalConfig, out_dir: Path, *, sandbox=None) -> EvalResult:
+    """Evaluate unless `out_dir` already holds an evaluation with exactly these settings."""
+    summary = out_dir / "eval.json"
+    if summary.is_file():
+        cached = load_eval(summary)
+        if _same_settings(cached.config, asdict(cfg)):
+            return cached
+    result, records = evaluate(cfg, sandbox=sandbox)
+    save_eval(out_dir, result, records)
+    return result
+
+
+def collect(entries: Sequence[str], base: EvalConfig, out_dir: Path, *, sandbox=None) -> list[EvalResult]:
+    """Each entry is an eval directory / eval.json (loaded) or `[LABEL=]SPEC` (evaluated and cached)."""
+    results = []
+    for entry in entries:
+        path = Path(entry)
+        if (path.is_dir() and (path / "eval.json").is_file()) or (path.is_file() and path.name == "eval.json"):
+            results.append(load_eval(path))
+            continue
+        label, spec = parse_entry(entry)
+        cfg = replace(base, model=spec, label=label)
+        results.append(evaluate_cached(cfg, out_dir / "evals" / cfg.display_label(), sandbox=sandbox))
+    labels = [r.label for r in results]
+    dupes = sorted({x for x in labels if labels.count(x) > 1})
+    if dupes:
+        raise ValueError(f"duplicate labels {dupes}: name entries as LABEL=SPEC")
+    return results
+
+
+def write_comparison(out_dir: Path, results: Sequence[EvalResult], metric: str = "exact_match") -> list[Path]:
+    """compare.json (all numbers), compare.md (paper-style table) and compare.png (grouped bars)."""
+    from rl.report import write_comparison_report
+
+    if metric not in ("exact_match", "f1", "format_rate"):
+        raise ValueError(f"metric must be exact_match, f1 or format_rate, got {metric!r}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    js = out_dir / COMPARE_JSON
+    js.write_text(json.dumps({"metric": metric, "results": [r.to_dict() for r in results]}, indent=2,
+                             sort_keys=True, default=repr) + "\n", encoding="utf-8")
+    return [js, *write_comparison_report(out_dir, results, metric)]

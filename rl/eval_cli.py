@@ -1,0 +1,141 @@
+"""`cfcode eval`, `cfcode compare`, `cfcode analyze-traces` and `cfcode experiment`.
+
+Heavy imports (vLLM, torch, matplotlib) stay inside the commands so `cfcode --help` stays fast.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+SUITES_HELP = "Comma-separated suite names (families), or 'all' for every frozen suite."
+MODES_HELP = "Comma-separated modes: counterfactual, interventional (default both)."
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _eval_config(model: str, label: str, suites: str, modes: str, limit: Optional[int], samples: int,
+                 max_tokens: int, temperature: float, seed: int, sandbox: str, suites_dir: Optional[str],
+                 prompt_style: Optional[str]):
+    from rl.evaluation import EvalConfig
+
+    return EvalConfig(model=model, label=label, suites=_split(suites), modes=_split(modes), limit=limit,
+                      samples=samples, max_tokens=max_tokens, temperature=temperature, seed=seed,
+                      sandbox=sandbox, suites_dir=suites_dir, prompt_style=prompt_style)
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(2)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("eval")
+    def eval_cmd(
+        model: str = typer.Option(..., "--model", "-m", help="vllm:PATH | hf:PATH | openai:BASE_URL#MODEL | "
+                                  "PATH (vLLM) | oracle | skip-abduction | prior"),
+        suites: str = typer.Option("all", help=SUITES_HELP),
+        modes: str = typer.Option("counterfactual,interventional", help=MODES_HELP),
+        out: Path = typer.Option(Path("runs/eval"), "--out", "-o", help="Output directory."),
+        label: str = typer.Option("", help="Name in tables (default: baseline or model directory name)."),
+        limit: Optional[int] = typer.Option(None, help="First N problems per suite and mode."),
+        samples: int = typer.Option(1, help="Completions per problem."),
+        max_tokens: int = typer.Option(1024),
+        temperature: float = typer.Option(0.0),
+        seed: int = typer.Option(0),
+        sandbox: str = typer.Option("auto", help="Sandbox backend for baselines: auto | docker | local."),
+        suites_dir: Optional[str] = typer.Option(None, help="Directory of frozen suites (default: suites/)."),
+        prompt_style: Optional[str] = typer.Option(None, help="envs.render_prompt style."),
+    ) -> None:
+        """Evaluate a model or baseline per suite and mode: exact match, F1, format rate, length, 95% CIs."""
+        from rl.evaluation import evaluate, save_eval
+        from rl.report import eval_markdown
+
+        try:
+            cfg = _eval_config(model, label, suites, modes, limit, samples, max_tokens, temperature, seed,
+                               sandbox, suites_dir, prompt_style)
+            result, records = evaluate(cfg)
+        except (ValueError, FileNotFoundError) as exc:
+            _fail(str(exc))
+        save_eval(out, result, records)
+        typer.echo(eval_markdown(result))
+        typer.echo(f"wrote {out}/eval.json, samples.jsonl, eval.md, eval.png ({result.seconds:.1f}s)")
+
+    @app.command("compare")
+    def compare_cmd(
+        entries: list[str] = typer.Argument(..., help="Eval directories (from `cfcode eval`) or "
+                                            "[LABEL=]SPEC to evaluate, e.g. base=hf:models/base sft=... oracle"),
+        out: Path = typer.Option(Path("runs/compare"), "--out", "-o"),
+        metric: str = typer.Option("exact_match", help="exact_match | f1 | format_rate"),
+        suites: str = typer.Option("all", help=SUITES_HELP),
+        modes: str = typer.Option("counterfactual,interventional", help=MODES_HELP),
+        limit: Optional[int] = typer.Option(None, help="First N problems per suite and mode."),
+        samples: int = typer.Option(1),
+        max_tokens: int = typer.Option(1024),
+        temperature: float = typer.Option(0.0),
+        seed: int = typer.Option(0),
+        sandbox: str = typer.Option("auto"),
+        suites_dir: Optional[str] = typer.Option(None),
+        prompt_style: Optional[str] = typer.Option(None),
+    ) -> None:
+        """Base / SFT / RL (and baselines) side by side on in-distribution and every OOD suite."""
+        from rl.compare import collect, write_comparison
+        from rl.report import comparison_markdown
+
+        try:
+            base = _eval_config("", "", suites, modes, limit, samples, max_tokens, temperature, seed, sandbox,
+                                suites_dir, prompt_style)
+            results = collect(entries, base, out)
+            paths = write_comparison(out, results, metric)
+        except (ValueError, FileNotFoundError) as exc:
+            _fail(str(exc))
+        typer.echo(comparison_markdown(results, metric))
+        typer.echo("wrote " + ", ".join(str(p) for p in paths))
+
+    @app.command("analyze-traces")
+    def analyze_traces_cmd(
+        evals: list[str] = typer.Argument(..., help="Eval directories holding samples.jsonl."),
+        out: Path = typer.Option(Path("runs/traces"), "--out", "-o"),
+        judge: str = typer.Option("", help="Optional LLM judge: openai:BASE_URL#MODEL."),
+        judge_limit: int = typer.Option(20, help="Samples per model, suite and mode sent to the judge."),
+        suites_dir: Optional[str] = typer.Option(None),
+    ) -> None:
+        """Tag abduction / intervention / prediction steps in every completion; report per model."""
+        from rl.trace_analysis import traces_markdown
+        from rl.trace_analysis import analyze_eval_dirs
+
+        try:
+            stats = analyze_eval_dirs([Path(e) for e in evals], out, judge=judge or None,
+                                      judge_limit=judge_limit, suites_dir=suites_dir)
+        except (ValueError, FileNotFoundError) as exc:
+            _fail(str(exc))
+        typer.echo(traces_markdown(stats))
+        typer.echo(f"wrote {out}/traces.json, traces.md")
+
+    @app.command("experiment")
+    def experiment_cmd(
+        config: Path = typer.Argument(..., help="Experiment TOML, e.g. configs/quickstart.toml."),
+        out: Optional[Path] = typer.Option(None, "--out", "-o", help="Report directory (default: from config)."),
+        fresh: bool = typer.Option(False, help="Ignore finished stages and start over."),
+    ) -> None:
+        """generate -> (tiny model) -> SFT -> GRPO -> eval -> compare -> traces, resumable, one report dir."""
+        from rl.experiment import ExperimentError, load_experiment, run_experiment
+
+        try:
+            cfg = load_experiment(config)
+            if out is not None:
+                cfg.experiment.out_dir = str(out)
+        except (ValueError, FileNotFoundError) as exc:
+            _fail(str(exc))
+        try:
+            report = run_experiment(cfg, fresh=fresh, config_text=config.read_text(encoding="utf-8"))
+        except ExperimentError as exc:
+            _fail(str(exc))
+        except KeyboardInterrupt:
+            typer.secho("interrupted: run the same command again to resume from the last finished stage",
+                        fg=typer.colors.YELLOW, err=True)
+            raise typer.Exit(130)
+        typer.echo(f"report: {report}")

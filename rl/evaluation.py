@@ -1,0 +1,304 @@
+"""Evaluate one policy (a model engine or a no-model baseline) on frozen suites, per suite and mode.
+
+Why one function for models and baselines: both produce completions in the same text format and go
+through the same env scorer, so a baseline's numbers are directly comparable with a model's.
+Outputs per run: `eval.json` (summary), `samples.jsonl` (every completion and its score, input to
+trace analysis), `eval.md` and `eval.png` (written by rl.report).
+"""
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from generators.schema import MODES, Problem
+from rl.metrics import Estimate, bootstrap_mean
+
+SUMMARY_FILE = "eval.json"
+SAMPLES_FILE = "samples.jsonl"
+TIMING_FILE = "timing.json"
+METRICS: tuple[str, ...] = ("exact_match", "f1", "format_rate", "mean_length")
+
+
+@dataclass
+class EvalConfig:
+    """What to evaluate and how; every field is recorded in eval.json so runs are reproducible."""
+
+    model: str  # engine spec ("vllm:PATH", "hf:PATH", "openai:URL#MODEL", a bare path) or a baseline
+    suites: list[str] = field(default_factory=lambda: ["all"])
+    modes: list[str] = field(default_factory=lambda: list(MODES))
+    label: str = ""  # name in tables; defaults to the baseline name or the model's directory name
+    limit: int | None = None  # first N problems per suite and mode (None: all)
+    samples: int = 1  # completions per problem; metrics average them per problem first
+    max_tokens: int = 1024
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int = 0
+    prompt_style: str | None = None  # envs.render_prompt style; None: the env's default
+    reward: str = "exact"
+    sandbox: str = "auto"
+    suites_dir: str | None = None  # directory of frozen suites; None: the generators' default
+    bootstrap_resamples: int = 1000
+    engine_kwargs: dict[str, Any] = field(default_factory=dict)  # passed to rl.engines.make_engine
+
+    def display_label(self) -> str:
+        if self.label:
+            return self.label
+        from rl.baselines import is_baseline
+
+        if is_baseline(self.model):
+            return self.model
+        tail = self.model.split("#")[-1].rstrip("/")
+        return Path(tail.split(":", 1)[-1]).name or tail
+
+
+@dataclass
+class SampleRecord:
+    """One scored completion."""
+
+    suite: str
+    mode: str
+    problem_id: str
+    sample: int
+    text: str
+    n_tokens: int
+    finish_reason: str
+    reward: float | None
+    correct: bool
+    f1: float
+    format_ok: bool
+    parsed_answer: Any
+    gold: Any
+    verifier_error: str | None
+
+
+@dataclass
+class GroupMetrics:
+    """Metrics of one (suite, mode) group with 95% bootstrap intervals over problems."""
+
+    suite: str
+    mode: str
+    n_problems: int
+    n_samples: int
+    exact_match: Estimate
+    f1: Estimate
+    format_rate: Estimate
+    mean_length: Estimate
+    verifier_errors: int
+    truncated: int
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        for m in METRICS:
+            out[m] = getattr(self, m).to_dict()
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "GroupMetrics":
+        kw = dict(data)
+        for m in METRICS:
+            kw[m] = Estimate.from_dict(data[m])
+        return cls(**kw)
+
+
+@dataclass
+class EvalResult:
+    label: str
+    model: str
+    config: dict[str, Any]
+    groups: list[GroupMetrics]
+    seconds: float = 0.0
+
+    def group(self, suite: str, mode: str) -> GroupMetrics | None:
+        return next((g for g in self.groups if g.suite == suite and g.mode == mode), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Timing is left out so the same seed gives a byte-identical eval.json (see timing.json)."""
+        return {"label": self.label, "model": self.model, "config": self.config,
+                "groups": [g.to_dict() for g in self.groups]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "EvalResult":
+        return cls(label=data["label"], model=data["model"], config=data["config"],
+                   groups=[GroupMetrics.from_dict(g) for g in data["groups"]])
+
+
+# ---------------------------------------------------------------------------------------- suites
+
+def load_eval_problems(cfg: EvalConfig) -> dict[tuple[str, str], list[Problem]]:
+    """(suite, mode) -> problems, in suite order, the first `limit` of each group."""
+    from rl.suites import load_named_suites
+
+    if cfg.limit is not None and cfg.limit < 1:
+        raise ValueError(f"limit must be >= 1, got {cfg.limit}")
+    groups = {(suite, mode): problems[:cfg.limit] if cfg.limit else problems
+              for suite, mode, problems in load_named_suites(cfg.suites, cfg.modes, cfg.suites_dir)}
+    groups = {k: v for k, v in groups.items() if v}
+    if not groups:
+        raise ValueError(f"no problems found for suites {cfg.suites} and modes {cfg.modes}")
+    return groups
+
+
+# -------------------------------------------------------------------------------------- policies
+
+Completer = Callable[[Sequence[Problem]], list[list[Any]]]  # problems -> per problem, list of Completion
+
+
+def _baseline_completer(cfg: EvalConfig, sandbox) -> Completer:
+    from rl.baselines import BaselinePolicy
+
+    policy = BaselinePolicy(cfg.model, sandbox, seed=cfg.seed)
+
+    def complete(problems: Sequence[Problem]) -> list[list[Any]]:
+        return [[c] * cfg.samples for c in policy.complete(problems)]  # deterministic: one is enough
+
+    return complete
+
+
+def _engine_completer(cfg: EvalConfig, engine) -> Completer:
+    import envs
+    from rl.engines import SamplingConfig
+
+    sampling = SamplingConfig(n=cfg.samples, max_tokens=cfg.max_tokens, temperature=cfg.temperature,
+                              top_p=cfg.top_p, seed=cfg.seed)
+
+    def complete(problems: Sequence[Problem]) -> list[list[Any]]:
+        prompts = [envs.render_prompt(p, cfg.prompt_style) if cfg.prompt_style else envs.render_prompt(p)
+                   for p in problems]
+        return engine.generate(prompts, sampling)
+
+    return complete
+
+
+def engine_spec(model: str) -> str:
+    """A bare path means the default local engine (vLLM); explicit specs pass through."""
+    if model.split(":", 1)[0] in ("vllm", "hf", "openai"):
+        return model
+    return f"vllm:{model}"
+
+
+# ------------------------------------------------------------------------------------ evaluation
+
+def _score_all(groups: dict[tuple[str, str], list[Problem]], completions: list[list[Any]],
+               cfg: EvalConfig, sandbox=None) -> list[SampleRecord]:
+    """Score through the env's verifier, one batch for everything (its sandbox work goes out packed)."""
+    from envs.scoring import score_batch
+
+    flat = [(key, p) for key, problems in groups.items() for p in problems]
+    if len(flat) != len(completions):
+        raise RuntimeError(f"the policy returned {len(completions)} completion lists for {len(flat)} prompts")
+    rows = [(key, p, i, c) for (key, p), samples in zip(flat, completions) for i, c in enumerate(samples)]
+    scores = score_batch([p for _, p, _, _ in rows], [c.text for _, _, _, c in rows], reward=cfg.reward,
+                         sandbox=sandbox, sandbox_backend=cfg.sandbox)
+    return [SampleRecord(suite=key[0], mode=key[1], problem_id=p.id, sample=i, text=c.text,
+                         n_tokens=int(c.n_tokens), finish_reason=str(c.finish_reason), reward=s.reward,
+                         correct=bool(s.correct), f1=float(s.f1), format_ok=bool(s.format_ok),
+                         parsed_answer=s.parsed_answer, gold=s.gold, verifier_error=s.verifier_error)
+            for (key, p, i, c), s in zip(rows, scores)]
+
+
+def summarize(records: Sequence[SampleRecord], *, seed: int = 0,
+              resamples: int = 1000) -> list[GroupMetrics]:
+    """Per (suite, mode): per-problem means over samples, then bootstrap over problems."""
+    by_group: dict[tuple[str, str], dict[str, list[SampleRecord]]] = defaultdict(lambda: defaultdict(list))
+    for r in records:
+        by_group[(r.suite, r.mode)][r.problem_id].append(r)
+    out: list[GroupMetrics] = []
+    for (suite, mode), per_problem in by_group.items():
+        samples = list(per_problem.values())
+
+        def est(fn: Callable[[SampleRecord], float]) -> Estimate:
+            vals = [sum(fn(r) for r in rs) / len(rs) for rs in samples]
+            return bootstrap_mean(vals, seed=seed, resamples=resamples)
+
+        out.append(GroupMetrics(
+            suite=suite, mode=mode, n_problems=len(samples), n_samples=sum(len(rs) for rs in samples),
+            exact_match=est(lambda r: float(r.correct)), f1=est(lambda r: r.f1),
+            format_rate=est(lambda r: float(r.format_ok)), mean_length=est(lambda r: float(r.n_tokens)),
+            verifier_errors=sum(1 for rs in samples for r in rs if r.verifier_error),
+            truncated=sum(1 for rs in samples for r in rs if r.finish_reason == "length")))
+    return out
+
+
+def _complete(cfg: EvalConfig, problems: list[Problem], engine, sandbox) -> list[list[Any]]:
+    from rl.baselines import is_baseline
+
+    if is_baseline(cfg.model):
+        return _baseline_completer(cfg, sandbox)(problems)
+    if engine is not None:
+        return _engine_completer(cfg, engine)(problems)
+    from rl.engines import make_engine
+
+    with make_engine(engine_spec(cfg.model), **cfg.engine_kwargs) as own:
+        return _engine_completer(cfg, own)(problems)
+
+
+def evaluate(cfg: EvalConfig, *, engine=None, sandbox=None) -> tuple[EvalResult, list[SampleRecord]]:
+    """Run one policy on the configured suites. Pass `engine`/`sandbox` to reuse live ones."""
+    from rl.baselines import is_baseline
+
+    if cfg.samples < 1:
+        raise ValueError("samples must be >= 1")
+    groups = load_eval_problems(cfg)
+    problems = [p for ps in groups.values() for p in ps]
+    start = time.perf_counter()
+    own_sandbox = None
+    if sandbox is None and is_baseline(cfg.model):
+        from sandbox import make_sandbox
+
+        sandbox = own_sandbox = make_sandbox(cfg.sandbox)
+    try:
+        completions = _complete(cfg, problems, engine, sandbox)
+        records = _score_all(groups, completions, cfg, sandbox)
+    finally:
+        if own_sandbox is not None:
+            own_sandbox.close()
+    metrics = summarize(records, seed=cfg.seed, resamples=cfg.bootstrap_resamples)
+    result = EvalResult(label=cfg.display_label(), model=cfg.model, config=asdict(cfg), groups=metrics,
+                        seconds=round(time.perf_counter() - start, 3))
+    return result, records
+
+
+# ------------------------------------------------------------------------------------------ I/O
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    return repr(value)
+
+
+def save_eval(out_dir: str | Path, result: EvalResult, records: Sequence[SampleRecord]) -> Path:
+    """Write eval.json, samples.jsonl, eval.md and eval.png into `out_dir`; return the directory."""
+    from rl.report import write_eval_report
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / SAMPLES_FILE, "w", encoding="utf-8") as fh:
+        for r in records:
+            fh.write(json.dumps(asdict(r), sort_keys=True, ensure_ascii=False, default=_json_default) + "\n")
+    (out / SUMMARY_FILE).write_text(json.dumps(result.to_dict(), indent=2, sort_keys=True,
+                                               default=_json_default) + "\n", encoding="utf-8")
+    (out / TIMING_FILE).write_text(json.dumps({"seconds": result.seconds}) + "\n", encoding="utf-8")
+    write_eval_report(out, result)
+    return out
+
+
+def load_eval(path: str | Path) -> EvalResult:
+    """Read an eval.json (or the directory holding one)."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / SUMMARY_FILE
+    if not p.is_file():
+        raise FileNotFoundError(f"no {SUMMARY_FILE} at {path}")
+    return EvalResult.from_dict(json.loads(p.read_text(encoding="utf-8")))
+
+
+def load_samples(path: str | Path) -> list[SampleRecord]:
+    p = Path(path)
+    if p.is_dir():
+        p = p / SAMPLES_FILE
+    with open(p, encoding="utf-8") as fh:
+        return [SampleRecord(**json.loads(line)) for line in fh if line.strip()]

@@ -1,0 +1,589 @@
+"""`cfcode experiment CONFIG.toml`: generate -> (tiny model) -> SFT -> GRPO -> eval -> compare -> traces.
+
+Why stages with fingerprints: the main job runs for minutes (CPU quickstart) to days (paper
+configs), so an interruption must cost little. Each finished stage is recorded in `state.json` with a
+fingerprint of the configuration it depends on; a re-run skips finished stages whose fingerprint
+still matches, and SFT / GRPO continue from their latest checkpoint (the trainers resume by
+themselves). Heavy stages (model build, training, model evaluation) run in a child process with
+their output in `logs/<stage>.log`: each gets a fresh vLLM / torch state, memory is returned when it
+ends, and the progress display stays readable.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing as mp
+import os
+import shutil
+import signal
+import time
+import tomllib
+import traceback
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Callable
+
+from generators.schema import MODES
+
+STATE_FILE = "state.json"
+REPORT_FILE = "REPORT.md"
+MODEL_LABELS = ("base", "sft", "rl")
+
+
+class ExperimentError(RuntimeError):
+    """A stage failed or the configuration is invalid; the message says which and where to look."""
+
+
+# ------------------------------------------------------------------------------------ config
+
+@dataclass
+class ExperimentSection:
+    name: str = "experiment"
+    out_dir: str = "runs/experiment"
+    seed: int = 0
+    sandbox: str = "auto"
+
+
+@dataclass
+class DataSection:
+    """Training problems: generated here (`n_train` per mode), or an existing JSONL (`train_file`)."""
+
+    family: str = "if_else"
+    modes: list[str] = field(default_factory=lambda: ["counterfactual"])
+    n_train: int = 5000
+    level: int | None = None
+    train_file: str = ""  # e.g. suites/train/if_else.counterfactual.jsonl; overrides generation
+
+
+@dataclass
+class ModelSection:
+    """`base = "tiny"` builds a small random-weight model locally; otherwise a checkpoint directory."""
+
+    base: str = "tiny"
+    tiny_seed: int = 0
+
+
+@dataclass
+class EvalSection:
+    engine: str = "vllm"  # vllm | hf: how local checkpoints are served for evaluation
+    suites: list[str] = field(default_factory=lambda: ["all"])
+    modes: list[str] = field(default_factory=lambda: list(MODES))
+    limit: int | None = None
+    samples: int = 1
+    max_tokens: int = 1024
+    temperature: float = 0.0
+    top_p: float = 1.0
+    prompt_style: str | None = None
+    suites_dir: str | None = None
+    baselines: list[str] = field(default_factory=lambda: ["oracle", "skip-abduction", "prior"])
+    engine_kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class CompareSection:
+    metric: str = "exact_match"
+
+
+@dataclass
+class TracesSection:
+    judge: str = ""  # optional openai:BASE_URL#MODEL
+    judge_limit: int = 20
+
+
+@dataclass
+class ExperimentConfig:
+    experiment: ExperimentSection
+    data: DataSection
+    model: ModelSection
+    sft: dict[str, Any] | None  # SFTRunConfig fields (model / output_dir / train_file are filled in)
+    grpo: dict[str, Any] | None  # GRPORunConfig fields, plus `init = "base" | "sft"`
+    eval: EvalSection
+    compare: CompareSection
+    traces: TracesSection
+
+    @property
+    def out(self) -> Path:
+        return Path(self.experiment.out_dir)
+
+
+_SECTIONS: dict[str, type] = {"experiment": ExperimentSection, "data": DataSection, "model": ModelSection,
+                              "eval": EvalSection, "compare": CompareSection, "traces": TracesSection}
+_FILLED = ("model", "output_dir", "train_file")  # training keys the runner sets itself
+
+
+def _section(cls: type, table: dict[str, Any], name: str) -> Any:
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ValueError(f"[{name}]: unknown keys {unknown}; known keys: {sorted(known)}")
+    return cls(**table)
+
+
+def _training_table(table: dict[str, Any] | None, name: str, extra: tuple[str, ...]) -> dict[str, Any] | None:
+    """None when the stage is disabled; validated early so a typo fails before hours of work."""
+    if table is None or not table.get("enabled", True):
+        return None
+    from rl.train_config import GRPORunConfig, SFTRunConfig
+
+    cls = SFTRunConfig if name == "sft" else GRPORunConfig
+    body = {k: v for k, v in table.items() if k not in ("enabled", *extra)}
+    clash = sorted(set(body) & set(_FILLED))
+    if clash:
+        raise ValueError(f"[{name}]: {clash} are set by the experiment runner; remove them")
+    cls.from_dict({**body, "model": "placeholder"})
+    return {k: v for k, v in table.items() if k != "enabled"}
+
+
+def parse_experiment(data: dict[str, Any], source: str = "<config>") -> ExperimentConfig:
+    unknown = sorted(set(data) - set(_SECTIONS) - {"sft", "grpo"})
+    if unknown:
+        raise ValueError(f"{source}: unknown tables {unknown}; known: {sorted([*_SECTIONS, 'sft', 'grpo'])}")
+    try:
+        sections = {name: _section(cls, data.get(name, {}), name) for name, cls in _SECTIONS.items()}
+        sft = _training_table(data.get("sft"), "sft", ())
+        grpo = _training_table(data.get("grpo"), "grpo", ("init",))
+    except TypeError as exc:
+        raise ValueError(f"{source}: {exc}") from exc
+    if grpo is not None and grpo.get("init", "base") not in ("base", "sft"):
+        raise ValueError(f"{source}: [grpo] init must be 'base' or 'sft'")
+    if grpo is not None and grpo.get("init") == "sft" and sft is None:
+        raise ValueError(f"{source}: [grpo] init = 'sft' needs an enabled [sft] stage")
+    ev: EvalSection = sections["eval"]
+    if ev.engine not in ("vllm", "hf"):
+        raise ValueError(f"{source}: [eval] engine must be 'vllm' or 'hf', got {ev.engine!r}")
+    from rl.baselines import BASELINES
+
+    bad = [b for b in ev.baselines if b not in BASELINES]
+    if bad:
+        raise ValueError(f"{source}: [eval] unknown baselines {bad}; choose from {list(BASELINES)}")
+    if sections["model"].base != "tiny" and not Path(sections["model"].base).exists():
+        raise ValueError(f"{source}: [model] base {sections['model'].base!r} is neither 'tiny' nor a directory")
+    return ExperimentConfig(sft=sft, grpo=grpo, **sections)
+
+
+def load_experiment(path: str | Path) -> ExperimentConfig:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no experiment config at {path}")
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{path}: invalid TOML: {exc}") from exc
+    return parse_experiment(data, str(path))
+
+
+# ------------------------------------------------------------------------------------ stages
+
+@dataclass
+class Stage:
+    name: str
+    title: str
+    deps: tuple[str, ...]  # config sections the stage depends on (besides earlier stages)
+    isolated: bool  # run in a child process (heavy: torch / vLLM)
+    output_dirs: tuple[str, ...] = ()  # relative dirs wiped when the stage's inputs change
+
+
+def plan_stages(cfg: ExperimentConfig) -> list[Stage]:
+    stages = [Stage("data", "generate training problems", ("experiment", "data"), False, ("data",))]
+    if cfg.model.base == "tiny":
+        stages.append(Stage("model", "build the tiny base model", ("model",), True, ("models/base",)))
+    if cfg.sft is not None:
+        stages.append(Stage("sft", "SFT on reasoning traces", ("sft",), True, ("models/sft",)))
+    if cfg.grpo is not None:
+        stages.append(Stage("grpo", "GRPO with verifier rewards", ("grpo",), True, ("models/rl",)))
+    for label in _model_labels(cfg):
+        stages.append(Stage(f"eval:{label}", f"evaluate {label}", ("eval",), True, (f"eval/{label}",)))
+    for name in cfg.eval.baselines:
+        stages.append(Stage(f"eval:{name}", f"evaluate baseline {name}", ("eval",), False, (f"eval/{name}",)))
+    stages += [Stage("compare", "compare side by side", ("compare",), False, ("compare",)),
+               Stage("traces", "analyse reasoning traces", ("traces",), False, ("traces",)),
+               Stage("report", "write the report", (), False)]
+    return stages
+
+
+def _model_labels(cfg: ExperimentConfig) -> list[str]:
+    return ["base"] + (["sft"] if cfg.sft is not None else []) + (["rl"] if cfg.grpo is not None else [])
+
+
+def _fingerprints(cfg: ExperimentConfig, stages: list[Stage]) -> dict[str, str]:
+    """Each stage's fingerprint covers its own sections and every earlier stage (a linear pipeline)."""
+    raw = asdict(cfg)
+    out, prev = {}, ""
+    for st in stages:
+        body = json.dumps({"stage": st.name, "prev": prev, **{d: raw[d] for d in st.deps}}, sort_keys=True,
+                          default=repr)
+        prev = out[st.name] = hashlib.sha256(body.encode()).hexdigest()[:16]
+    return out
+
+
+@dataclass
+class Context:
+    cfg: ExperimentConfig
+    outputs: dict[str, dict[str, Any]]  # finished stage -> its outputs
+    _sandbox: Any = None
+
+    @property
+    def out(self) -> Path:
+        return self.cfg.out
+
+    def sandbox(self):
+        if self._sandbox is None:
+            from sandbox import make_sandbox
+
+            self._sandbox = make_sandbox(self.cfg.experiment.sandbox)
+        return self._sandbox
+
+    def close(self) -> None:
+        if self._sandbox is not None:
+            self._sandbox.close()
+            self._sandbox = None
+
+
+def _stage_data(ctx: Context) -> dict[str, Any]:
+    from generators import generate, write_problems
+
+    d = ctx.cfg.data
+    if d.train_file:
+        if not Path(d.train_file).is_file():
+            raise ExperimentError(f"[data] train_file {d.train_file} does not exist")
+        return {"train_file": str(Path(d.train_file).resolve()), "generated": 0}
+    problems = []
+    for mode in d.modes:
+        problems += generate(d.family, mode, d.n_train, ctx.cfg.experiment.seed, level=d.level, split="train",
+                             sandbox=ctx.sandbox())
+    path = write_problems(ctx.out / "data" / "train.jsonl", problems)
+    return {"train_file": str(path.resolve()), "generated": len(problems)}
+
+
+def _stage_model(ctx: Context) -> dict[str, Any]:
+    from generators import load_problems
+    from rl.tiny_model import build_tiny_model
+
+    problems = load_problems(ctx.outputs["data"]["train_file"])
+    corpus = [t for p in problems for t in (p.prompt, p.gold_trace) if t]
+    path = build_tiny_model(ctx.out / "models" / "base", corpus=corpus, seed=ctx.cfg.model.tiny_seed)
+    return {"path": str(Path(path).resolve())}
+
+
+def _base_path(ctx: Context) -> str:
+    return ctx.outputs["model"]["path"] if "model" in ctx.outputs else str(Path(ctx.cfg.model.base).resolve())
+
+
+def _train_kwargs(ctx: Context, table: dict[str, Any], init: str, out_name: str) -> dict[str, Any]:
+    body = {k: v for k, v in table.items() if k != "init"}
+    body.setdefault("seed", ctx.cfg.experiment.seed)
+    return {**body, "model": init, "output_dir": str((ctx.out / "models" / out_name).resolve()),
+            "train_file": ctx.outputs["data"]["train_file"]}
+
+
+def _training_outputs(result: Any, output_dir: str) -> dict[str, Any]:
+    """Final model path plus whether this run resumed from a checkpoint (from the run summary)."""
+    from rl.checkpoints import read_summary
+
+    final = getattr(result, "final_dir", result)
+    out: dict[str, Any] = {"path": str(Path(final).resolve())}
+    try:
+        summary = read_summary(output_dir)
+    except (OSError, ValueError, TypeError):
+        return out
+    return {**out, "global_step": summary.global_step, "steps_this_run": summary.steps_this_run,
+            "resumed_from": summary.resumed_from or ""}
+
+
+def _stage_sft(ctx: Context) -> dict[str, Any]:
+    from rl.sft import run_sft
+    from rl.train_config import SFTRunConfig
+
+    cfg = SFTRunConfig.from_dict(_train_kwargs(ctx, ctx.cfg.sft or {}, _base_path(ctx), "sft"))
+    return _training_outputs(run_sft(cfg), cfg.output_dir)
+
+
+def _stage_grpo(ctx: Context) -> dict[str, Any]:
+    from rl.grpo import run_grpo
+    from rl.train_config import GRPORunConfig
+
+    table = ctx.cfg.grpo or {}
+    init = ctx.outputs["sft"]["path"] if table.get("init", "base") == "sft" else _base_path(ctx)
+    cfg = GRPORunConfig.from_dict(_train_kwargs(ctx, table, init, "rl"))
+    return _training_outputs(run_grpo(cfg), cfg.output_dir)
+
+
+def _eval_config(ctx: Context, label: str, model: str):
+    from rl.evaluation import EvalConfig
+
+    e = ctx.cfg.eval
+    return EvalConfig(model=model, label=label, suites=list(e.suites), modes=list(e.modes), limit=e.limit,
+                      samples=e.samples, max_tokens=e.max_tokens, temperature=e.temperature, top_p=e.top_p,
+                      seed=ctx.cfg.experiment.seed, prompt_style=e.prompt_style,
+                      sandbox=ctx.cfg.experiment.sandbox, suites_dir=e.suites_dir,
+                      engine_kwargs=dict(e.engine_kwargs))
+
+
+def _stage_eval(ctx: Context, label: str) -> dict[str, Any]:
+    from rl.evaluation import evaluate, save_eval
+
+    if label in MODEL_LABELS:
+        path = {"base": _base_path(ctx), "sft": ctx.outputs.get("sft", {}).get("path"),
+                "rl": ctx.outputs.get("grpo", {}).get("path")}[label]
+        cfg, sandbox = _eval_config(ctx, label, f"{ctx.cfg.eval.engine}:{path}"), None
+    else:
+        cfg, sandbox = _eval_config(ctx, label, label), ctx.sandbox()
+    result, records = evaluate(cfg, sandbox=sandbox)
+    out = save_eval(ctx.out / "eval" / label, result, records)
+    return {"dir": str(out.resolve()), "seconds": result.seconds}
+
+
+def _eval_dirs(ctx: Context) -> list[Path]:
+    return [Path(v["dir"]) for k, v in ctx.outputs.items() if k.startswith("eval:")]
+
+
+def _stage_compare(ctx: Context) -> dict[str, Any]:
+    from rl.compare import write_comparison
+    from rl.evaluation import load_eval
+
+    results = [load_eval(d) for d in _eval_dirs(ctx)]
+    paths = write_comparison(ctx.out / "compare", results, ctx.cfg.compare.metric)
+    return {"files": [str(p) for p in paths]}
+
+
+def _stage_traces(ctx: Context) -> dict[str, Any]:
+    from rl.trace_analysis import analyze_eval_dirs
+
+    t = ctx.cfg.traces
+    analyze_eval_dirs(_eval_dirs(ctx), ctx.out / "traces", judge=t.judge or None, judge_limit=t.judge_limit,
+                      suites_dir=ctx.cfg.eval.suites_dir)
+    return {"dir": str((ctx.out / "traces").resolve())}
+
+
+def _stage_report(ctx: Context) -> dict[str, Any]:
+    from rl.report import COMPARE_MD, COMPARE_PNG
+    from rl.trace_analysis import TRACES_MD
+
+    state = _read_state(ctx.out)
+    lines = [f"# Experiment report: {ctx.cfg.experiment.name}", "",
+             f"Configuration: `config.toml` (copied from the command line). Stage logs: `logs/`.", "",
+             "| stage | seconds | outputs |", "|---|---:|---|"]
+    for name, rec in state.get("stages", {}).items():
+        outs = ", ".join(f"{k}={v}" for k, v in rec.get("outputs", {}).items() if not isinstance(v, list))
+        lines.append(f"| {name} | {rec.get('seconds', 0):.1f} | {outs} |")
+    lines += ["", f"![comparison](compare/{COMPARE_PNG})", ""]
+    for rel in (f"compare/{COMPARE_MD}", f"traces/{TRACES_MD}"):
+        p = ctx.out / rel
+        if p.is_file():
+            lines += [p.read_text(encoding="utf-8").replace("\n# ", "\n## ").replace("# ", "## ", 1), ""]
+    path = ctx.out / REPORT_FILE
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return {"report": str(path.resolve())}
+
+
+_RUNNERS: dict[str, Callable[[Context], dict[str, Any]]] = {
+    "data": _stage_data, "model": _stage_model, "sft": _stage_sft, "grpo": _stage_grpo,
+    "compare": _stage_compare, "traces": _stage_traces, "report": _stage_report,
+}
+
+
+def _run_stage(name: str, ctx: Context) -> dict[str, Any]:
+    if name.startswith("eval:"):
+        return _stage_eval(ctx, name.split(":", 1)[1])
+    return _RUNNERS[name](ctx)
+
+
+# ------------------------------------------------------------------------- child processes
+
+def _die_with_parent() -> None:
+    """Linux: the child gets SIGKILL when the runner dies, so no training outlives an interruption."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _child_main(name: str, cfg: ExperimentConfig, outputs: dict[str, Any], log_path: str,
+                result_path: str) -> None:
+    _die_with_parent()
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    import sys
+
+    sys.stdout = open(1, "w", buffering=1, closefd=False)
+    sys.stderr = open(2, "w", buffering=1, closefd=False)
+    ctx = Context(cfg, outputs)
+    try:
+        result = _run_stage(name, ctx)
+    except BaseException:
+        traceback.print_exc()
+        sys.stderr.flush()
+        os._exit(1)
+    finally:
+        ctx.close()
+    Path(result_path).write_text(json.dumps(result), encoding="utf-8")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)  # skip interpreter teardown: vLLM / torch atexit hooks can hang on CPU
+
+
+def _tail(path: Path, n: int = 25) -> str:
+    try:
+        return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-n:])
+    except OSError:
+        return ""
+
+
+def _last_line(path: Path) -> str:
+    lines = [ln for ln in _tail(path, 5).splitlines() if ln.strip()]
+    return lines[-1][:100] if lines else ""
+
+
+def _run_isolated(name: str, ctx: Context, on_tick: Callable[[str], None]) -> dict[str, Any]:
+    logs = ctx.out / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    safe = name.replace(":", "_")
+    log_path, result_path = logs / f"{safe}.log", logs / f".{safe}.result.json"
+    result_path.unlink(missing_ok=True)
+    with log_path.open("a", encoding="utf-8") as fh:
+        fh.write(f"\n===== {name} started {time.strftime('%Y-%m-%d %H:%M:%S')} =====\n")
+    proc = mp.get_context("spawn").Process(
+        target=_child_main, args=(name, ctx.cfg, ctx.outputs, str(log_path), str(result_path)), daemon=False)
+    proc.start()
+    try:
+        while proc.is_alive():
+            proc.join(0.5)
+            on_tick(_last_line(log_path))
+    except BaseException:  # KeyboardInterrupt / SystemExit: stop the child before leaving
+        proc.terminate()
+        proc.join(10)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+        raise
+    if proc.exitcode != 0 or not result_path.is_file():
+        raise ExperimentError(f"stage {name} failed (exit code {proc.exitcode}); log: {log_path}\n"
+                              f"{_tail(log_path)}")
+    result = json.loads(result_path.read_text(encoding="utf-8"))
+    result_path.unlink()
+    return result
+
+
+# ------------------------------------------------------------------------------------ state
+
+def _read_state(out: Path) -> dict[str, Any]:
+    path = out / STATE_FILE
+    if not path.is_file():
+        return {"stages": {}, "started": {}}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ExperimentError(f"{path} is corrupt ({exc}); delete it or run with --fresh") from exc
+
+
+def _write_state(out: Path, state: dict[str, Any]) -> None:
+    tmp = out / (STATE_FILE + ".tmp")
+    tmp.write_text(json.dumps(state, indent=2, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, out / STATE_FILE)
+
+
+def _wipe(out: Path, rels: tuple[str, ...]) -> None:
+    for rel in rels:
+        shutil.rmtree(out / rel, ignore_errors=True)
+
+
+def _outputs_present(rec: dict[str, Any]) -> bool:
+    """A recorded stage counts as done only if the files it produced are still there."""
+    paths = [v for k, v in rec.get("outputs", {}).items() if k in ("path", "dir", "train_file", "report")]
+    return all(Path(p).exists() for p in paths)
+
+
+# ------------------------------------------------------------------------------------ runner
+
+@dataclass
+class StageEvent:
+    """What the progress display is told: a stage started, ticked, finished or was skipped."""
+
+    stage: Stage
+    kind: str  # "skip" | "start" | "tick" | "done"
+    detail: str = ""
+    seconds: float = 0.0
+
+
+def run_stages(cfg: ExperimentConfig, *, fresh: bool = False,
+               on_event: Callable[[StageEvent], None] = lambda e: None) -> Path:
+    """Run every stage that is not finished with the current configuration; return the report path."""
+    out = cfg.out
+    stages = plan_stages(cfg)
+    if fresh:
+        _wipe(out, tuple(d for st in stages for d in st.output_dirs) + ("logs",))
+        (out / STATE_FILE).unlink(missing_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    fps = _fingerprints(cfg, stages)
+    state = _read_state(out)
+    state["stages"] = {k: v for k, v in state.get("stages", {}).items() if k in fps}
+    ctx = Context(cfg, {})
+    try:
+        for st in stages:
+            rec = state["stages"].get(st.name)
+            if rec and rec.get("fingerprint") == fps[st.name] and _outputs_present(rec):
+                ctx.outputs[st.name] = rec["outputs"]
+                on_event(StageEvent(st, "skip", seconds=rec.get("seconds", 0.0)))
+                continue
+            started = state.setdefault("started", {}).get(st.name)
+            if rec or (started and started != fps[st.name]):
+                _wipe(out, st.output_dirs)  # inputs changed: stale checkpoints must not be resumed
+            state["stages"].pop(st.name, None)
+            state["started"][st.name] = fps[st.name]
+            _write_state(out, state)
+            on_event(StageEvent(st, "start"))
+            t0 = time.perf_counter()
+            if st.isolated:
+                result = _run_isolated(st.name, ctx, lambda line, st=st: on_event(StageEvent(st, "tick", line)))
+            else:
+                try:
+                    result = _run_stage(st.name, ctx)
+                except ExperimentError:
+                    raise
+                except Exception as exc:
+                    raise ExperimentError(f"stage {st.name} failed: {type(exc).__name__}: {exc}") from exc
+            seconds = round(time.perf_counter() - t0, 3)
+            ctx.outputs[st.name] = result
+            state["stages"][st.name] = {"fingerprint": fps[st.name], "outputs": result, "seconds": seconds}
+            _write_state(out, state)
+            on_event(StageEvent(st, "done", seconds=seconds))
+    finally:
+        ctx.close()
+    return Path(ctx.outputs["report"]["report"])
+
+
+def run_experiment(cfg: ExperimentConfig, *, fresh: bool = False, config_text: str | None = None) -> Path:
+    """`run_stages` with a rich progress display (one row per stage, elapsed time, last log line)."""
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    if config_text is not None:
+        (cfg.out / "config.toml").write_text(config_text, encoding="utf-8")
+    t0 = time.perf_counter()
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  TextColumn("[dim]{task.fields[detail]}"), console=console, transient=False) as progress:
+        tasks: dict[str, Any] = {}
+
+        def on_event(ev: StageEvent) -> None:
+            name = ev.stage.name
+            if ev.kind == "skip":
+                progress.add_task(f"[green]✓[/] {name}: {ev.stage.title} [dim](done earlier)", total=1,
+                                  completed=1, detail="", start=False)
+            elif ev.kind == "start":
+                tasks[name] = progress.add_task(f"{name}: {ev.stage.title}", total=1, detail="")
+            elif ev.kind == "tick":
+                progress.update(tasks[name], detail=ev.detail)
+            elif ev.kind == "done":
+                progress.update(tasks[name], completed=1, detail="",
+                                description=f"[green]✓[/] {name}: {ev.stage.title}")
+                progress.stop_task(tasks[name])
+
+        report = run_stages(cfg, fresh=fresh, on_event=on_event)
+    console.print(f"experiment {cfg.experiment.name} finished in {time.perf_counter() - t0:.1f}s: {report}")
+    return report

@@ -1,0 +1,149 @@
+"""GRPO with TRL's `GRPOTrainer`: env verifier rewards, vLLM rollouts, weights synced every step.
+
+TRL syncs the policy into vLLM before each generation, i.e. after every optimizer step (we set
+`steps_per_generation = gradient_accumulation_steps`, `num_iterations = 1`). On CPU the sync goes
+through vLLM's in-place reload (see `rl.weight_sync`); both the sync and the rollouts run under
+deadlines. A per-step timer splits each step into generation, reward, weight sync and optimisation.
+"""
+from __future__ import annotations
+
+import functools
+import gc
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from rl.checkpoints import RunSummary, StepCounter, latest_checkpoint, load_policy, save_final
+from rl.engines import cpu_vllm_env
+from rl.train_config import GRPORunConfig
+from rl.weight_sync import SyncStats, guard_vllm_generation
+
+
+@dataclass
+class StepTiming:
+    step: int
+    step_s: float
+    generation_s: float
+    reward_s: float
+    sync_s: float
+
+    @property
+    def optimisation_s(self) -> float:
+        return max(0.0, self.step_s - self.generation_s - self.reward_s - self.sync_s)
+
+    def to_dict(self) -> dict[str, float]:
+        return {**asdict(self), "optimisation_s": self.optimisation_s,
+                "reward_fraction": self.reward_s / self.step_s if self.step_s else 0.0}
+
+
+@dataclass
+class GRPORunResult:
+    final_dir: Path
+    timings: list[StepTiming] = field(default_factory=list)
+    sync: SyncStats = field(default_factory=SyncStats)
+    trainer: Any = None  # kept only when run_grpo(keep_trainer=True)
+
+
+def timed_reward(fn: Callable[..., list], sink: list[float]) -> Callable[..., list]:
+    """Same reward function (same name for TRL's logs), recording its wall time per call."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> list:
+        start = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            sink.append(time.perf_counter() - start)
+
+    return wrapper
+
+
+def _step_timer(timings: list[StepTiming], reward_s: list[float], sync: SyncStats):
+    from transformers import TrainerCallback
+
+    class StepTimer(TrainerCallback):
+        def on_step_begin(self, args, state, control, **kwargs):
+            self.mark = (time.perf_counter(), len(reward_s), len(sync.rollout_s), len(sync.sync_s))
+
+        def on_step_end(self, args, state, control, **kwargs):
+            start, n_reward, n_rollout, n_sync = self.mark
+            timings.append(StepTiming(step=state.global_step, step_s=time.perf_counter() - start,
+                                      generation_s=sum(sync.rollout_s[n_rollout:]),
+                                      reward_s=sum(reward_s[n_reward:]), sync_s=sum(sync.sync_s[n_sync:])))
+
+    return StepTimer()
+
+
+def build_grpo_trainer(cfg: GRPORunConfig, *, problems: Sequence[Any] | None = None,
+                       reward_funcs: Sequence[Callable[..., list]] | None = None,
+                       callbacks: Sequence[Any] = ()) -> tuple[Any, Any, GRPORunResult, list[float]]:
+    """A ready GRPOTrainer (vLLM engine started and guarded) plus the timing sinks."""
+    from accelerate import PartialState
+    from trl import GRPOTrainer
+
+    from rl.train_data import grpo_rows, load_train_problems, to_dataset
+
+    device = cfg.resolved_device()
+    if device == "cpu":
+        cpu_vllm_env(cfg.vllm_kv_cache_gib)
+    if problems is None:
+        problems = load_train_problems(cfg.train_file, cfg.family, cfg.modes, cfg.n_problems, cfg.data_seed,
+                                       cfg.level)
+    dataset = to_dataset(grpo_rows(problems))
+    if reward_funcs is None:
+        from envs import make_reward_fn
+
+        reward_funcs = [make_reward_fn(cfg.reward)]
+    reward_s: list[float] = []
+    rewards = [timed_reward(f, reward_s) for f in reward_funcs]
+    model, tokenizer = load_policy(cfg.model, device, cfg.resolved_bf16())
+    args = cfg.to_trl(world_size=PartialState().num_processes)
+    result = GRPORunResult(final_dir=Path(cfg.output_dir) / "final")
+    trainer = GRPOTrainer(model=model, reward_funcs=rewards, args=args, train_dataset=dataset,
+                          processing_class=tokenizer, peft_config=cfg.peft_config(), callbacks=list(callbacks))
+    if args.use_vllm:
+        result.sync = guard_vllm_generation(trainer.vllm_generation, sync_timeout_s=cfg.sync_timeout_s,
+                                            rollout_timeout_s=cfg.rollout_timeout_s,
+                                            use_inplace_reload=device == "cpu")
+    trainer.add_callback(_step_timer(result.timings, reward_s, result.sync))
+    return trainer, tokenizer, result, reward_s
+
+
+def run_grpo(cfg: GRPORunConfig, *, problems: Sequence[Any] | None = None,
+             reward_funcs: Sequence[Callable[..., list]] | None = None, callbacks: Sequence[Any] = (),
+             keep_trainer: bool = False) -> GRPORunResult:
+    """Train; resume from the latest checkpoint in `cfg.output_dir` if there is one. Writes `final/`."""
+    start = time.perf_counter()
+    Path(cfg.output_dir).mkdir(parents=True, exist_ok=True)
+    resume = latest_checkpoint(cfg.output_dir) if cfg.resume else None
+    counter = StepCounter()
+    trainer, tokenizer, result, _ = build_grpo_trainer(cfg, problems=problems, reward_funcs=reward_funcs,
+                                                       callbacks=[*callbacks, counter.callback])
+    trainer.train(resume_from_checkpoint=resume)
+    result.final_dir = save_final(trainer, tokenizer, cfg.output_dir)
+    RunSummary(kind="grpo", model=cfg.model, final_dir=str(result.final_dir), resumed_from=resume,
+               global_step=trainer.state.global_step, steps_this_run=counter.steps,
+               wall_s=time.perf_counter() - start, config=asdict(cfg),
+               last_log=trainer.state.log_history[-1] if trainer.state.log_history else {},
+               extra={"step_timings": [t.to_dict() for t in result.timings],
+                      "weight_syncs": result.sync.syncs}).write(cfg.output_dir)
+    if keep_trainer:
+        result.trainer = trainer
+    else:
+        release_trainer(trainer)
+    return result
+
+
+def release_trainer(trainer: Any) -> None:
+    """Free the colocated vLLM engine and the model (a later run in this process needs the memory)."""
+    vg = getattr(trainer, "vllm_generation", None)
+    llm = getattr(vg, "llm", None)
+    if llm is not None:
+        try:
+            llm.llm_engine.engine_core.shutdown()
+        except Exception:  # best effort
+            pass
+        vg.llm = None
+    del trainer
+    gc.collect()

@@ -1,0 +1,50 @@
+"""SFT with TRL's `SFTTrainer` on reasoning traces: the generators' gold traces or distilled teacher traces.
+
+Rows are conversational prompt/completion pairs, so the loss covers the trace only (the prompt is
+context), and the chat template's end-of-turn token is learned as the stop signal.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Sequence
+
+from rl.checkpoints import RunSummary, StepCounter, latest_checkpoint, load_policy, save_final
+from rl.train_config import SFTRunConfig
+
+
+def sft_rows(cfg: SFTRunConfig, problems: Sequence[Any] | None = None) -> list[dict[str, Any]]:
+    from rl.train_data import gold_sft_rows, load_trace_rows, load_train_problems
+
+    if cfg.traces != "gold":
+        return load_trace_rows(cfg.traces)
+    if problems is None:
+        problems = load_train_problems(cfg.train_file, cfg.family, cfg.modes, cfg.n_problems, cfg.data_seed,
+                                       cfg.level)
+    return gold_sft_rows(problems)
+
+
+def run_sft(cfg: SFTRunConfig, *, problems: Sequence[Any] | None = None, callbacks: Sequence[Any] = ()) -> Path:
+    """Train; resume from the latest checkpoint in `cfg.output_dir` if there is one. Returns `final/`."""
+    from trl import SFTTrainer
+
+    from rl.train_data import to_dataset
+
+    start = time.perf_counter()
+    Path(cfg.output_dir).mkdir(parents=True, exist_ok=True)
+    resume = latest_checkpoint(cfg.output_dir) if cfg.resume else None
+    model, tokenizer = load_policy(cfg.model, cfg.resolved_device(), cfg.resolved_bf16())
+    counter = StepCounter()
+    trainer = SFTTrainer(model=model, args=cfg.to_trl(), train_dataset=to_dataset(sft_rows(cfg, problems)),
+                         processing_class=tokenizer, peft_config=cfg.peft_config(),
+                         callbacks=[*callbacks, counter.callback])
+    trainer.train(resume_from_checkpoint=resume)
+    final = save_final(trainer, tokenizer, cfg.output_dir)
+    RunSummary(kind="sft", model=cfg.model, final_dir=str(final), resumed_from=resume,
+               global_step=trainer.state.global_step, steps_this_run=counter.steps,
+               wall_s=time.perf_counter() - start, config=asdict(cfg),
+               last_log=trainer.state.log_history[-1] if trainer.state.log_history else {},
+               extra={"losses": [h["loss"] for h in trainer.state.log_history if "loss" in h]}
+               ).write(cfg.output_dir)
+    return final

@@ -1,0 +1,77 @@
+"""Which frozen suites an evaluation runs on, and the order tables list them in.
+
+A suite name is a family with frozen test files (`suites/test/<family>.<mode>.jsonl`), `all` for
+every family that has them, or a path to any JSONL file of problems (its modes are read from the
+records). Tables put the in-distribution family first, then the paper's OOD families, then the rest.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from generators.schema import MODES, Problem
+
+PAPER_OOD_ORDER: tuple[str, ...] = ("if_else_long", "while", "multi_r", "gsm")
+
+
+def _root(suites_dir: str | Path | None) -> Path:
+    from generators.suites import suites_dir as default_dir
+
+    return Path(suites_dir) if suites_dir else default_dir()
+
+
+def _test_file(root: Path, family: str, mode: str) -> Path:
+    from generators.suites import SuiteSpec
+
+    return root / SuiteSpec(family, mode, "test", 0, 0).relpath
+
+
+def available_suites(suites_dir: str | Path | None = None) -> list[str]:
+    """Families with at least one frozen test file."""
+    root = _root(suites_dir)
+    names = {p.name.split(".")[0] for p in (root / "test").glob("*.jsonl")}
+    return ordered_suites(names)
+
+
+def is_in_distribution(suite: str) -> bool:
+    from generators.suites import TRAIN_FAMILY
+
+    return suite == TRAIN_FAMILY
+
+
+def ordered_suites(names: Sequence[str] | set[str]) -> list[str]:
+    rank = {name: i for i, name in enumerate(PAPER_OOD_ORDER)}
+    return sorted(names, key=lambda s: (not is_in_distribution(s), rank.get(s, len(rank)), s))
+
+
+def load_named_suites(names: Sequence[str], modes: Sequence[str], suites_dir: str | Path | None = None
+                      ) -> Iterator[tuple[str, str, list[Problem]]]:
+    """Yield (suite, mode, problems) for every requested suite and mode, in table order."""
+    from generators.io import load_problems
+
+    bad_modes = [m for m in modes if m not in MODES]
+    if bad_modes or not modes:
+        raise ValueError(f"modes must be a non-empty subset of {list(MODES)}, got {list(modes)}")
+    root = _root(suites_dir)
+    wanted: list[str] = []
+    for name in names:
+        if name == "all":
+            found = available_suites(root)
+            if not found:
+                raise FileNotFoundError(f"no frozen suites under {root / 'test'}; run `cfcode suites build`")
+            wanted += found
+        else:
+            wanted.append(name)
+    for name in dict.fromkeys(wanted):
+        if name.endswith(".jsonl"):
+            problems = load_problems(name)
+            for mode in modes:
+                yield Path(name).name.split(".")[0], mode, [p for p in problems if p.mode == mode]
+            continue
+        files = {m: _test_file(root, name, m) for m in modes}
+        if not any(f.is_file() for f in files.values()):
+            raise FileNotFoundError(f"no frozen suite {name!r} under {root / 'test'} "
+                                    f"(available: {', '.join(available_suites(root)) or 'none'})")
+        for mode, path in files.items():
+            if path.is_file():
+                yield name, mode, load_problems(path)

@@ -1,0 +1,65 @@
+"""Deadlines for blocking calls (rollouts, weight syncs) so a stalled engine fails loudly, never hangs.
+
+A watchdog thread raises `StallTimeout` in the main thread when a deadline passes; if the stalled call
+is stuck in native code and does not return to Python within a grace period, the watchdog dumps every
+thread's stack and exits the process with a clear message: a dead run beats a silently hung one.
+"""
+from __future__ import annotations
+
+import _thread
+import faulthandler
+import os
+import sys
+import threading
+from contextlib import contextmanager
+from typing import Iterator
+
+STALL_EXIT_CODE = 75
+
+
+class StallTimeout(TimeoutError):
+    """A rollout or weight sync exceeded its deadline."""
+
+
+@contextmanager
+def deadline(seconds: float | None, what: str, grace_s: float = 30.0) -> Iterator[None]:
+    """Run the body under a deadline of `seconds` (None or <= 0: no deadline).
+
+    In the main thread the body is interrupted with `StallTimeout`; elsewhere (and if interrupting does
+    not work within `grace_s`) the process is terminated with exit code `STALL_EXIT_CODE`.
+    """
+    if not seconds or seconds <= 0:
+        yield
+        return
+    message = (f"{what} stalled: no result after {seconds:.0f} s. The engine is hung or far too slow; "
+               f"raise the timeout if this is expected.")
+    in_main = threading.current_thread() is threading.main_thread()
+    fired = threading.Event()
+    done = threading.Event()
+
+    def watchdog() -> None:
+        if done.wait(seconds):
+            return
+        fired.set()
+        print(f"[cfcode] {message}", file=sys.stderr, flush=True)
+        if in_main:
+            _thread.interrupt_main()
+            if done.wait(grace_s):
+                return
+        print(f"[cfcode] {what} did not return after the interrupt; dumping stacks and exiting.",
+              file=sys.stderr, flush=True)
+        faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+        os._exit(STALL_EXIT_CODE)
+
+    thread = threading.Thread(target=watchdog, name=f"deadline:{what}", daemon=True)
+    thread.start()
+    try:
+        yield
+    except KeyboardInterrupt:
+        if fired.is_set():
+            raise StallTimeout(message) from None
+        raise
+    finally:
+        done.set()
+    if fired.is_set():  # the interrupt landed after the body finished: still report the stall
+        raise StallTimeout(message)

@@ -1,0 +1,81 @@
+"""Training data: problems (from a suite file or the generators) as TRL datasets.
+
+GRPO rows carry the chat prompt plus the serialized problem, which TRL hands to the reward function
+as a keyword column; SFT rows are prompt/completion conversations (the completion is a reasoning trace).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+from generators.schema import Problem
+
+
+def problem_messages(problem: Problem) -> list[dict[str, str]]:
+    """The chat prompt a policy sees for a problem: the env's rendering, so training matches evaluation."""
+    from envs import render_prompt
+
+    return render_prompt(problem, "chat")
+
+
+def load_train_problems(train_file: str | None, family: str, modes: Sequence[str], n_problems: int,
+                        data_seed: int, level: int | None = None) -> list[Problem]:
+    """Problems from `train_file` (filtered to `modes`) or freshly generated (`n_problems` per mode)."""
+    if train_file:
+        from generators.io import load_problems
+
+        problems = [p for p in load_problems(train_file) if p.mode in modes]
+        if not problems:
+            raise ValueError(f"{train_file}: no problems in modes {list(modes)}")
+        return problems
+    from generators.pipeline import generate
+
+    problems = []
+    for mode in modes:
+        problems.extend(generate(family, mode, n_problems, data_seed, level=level, split="train"))
+    return problems
+
+
+def grpo_rows(problems: Sequence[Problem]) -> list[dict[str, Any]]:
+    """Chat prompt + the columns `envs.make_reward_fn` reads (the env's own `trl_rows`)."""
+    from envs import trl_rows
+
+    return trl_rows(problems, style="chat")
+
+
+def gold_sft_rows(problems: Sequence[Problem]) -> list[dict[str, Any]]:
+    """Conversational prompt/completion rows from the generators' gold traces."""
+    missing = [p.id for p in problems if not p.gold_trace.strip()]
+    if missing:
+        raise ValueError(f"{len(missing)} problems have no gold trace (first: {missing[:3]})")
+    return [{"prompt": problem_messages(p), "completion": [{"role": "assistant", "content": p.gold_trace}]}
+            for p in problems]
+
+
+def load_trace_rows(path: str | Path) -> list[dict[str, Any]]:
+    """Teacher traces written by `cfcode distill` (JSONL of prompt/completion conversations)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no trace file at {path}")
+    rows = []
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                if not (isinstance(row.get("prompt"), list) and isinstance(row.get("completion"), list)):
+                    raise ValueError("needs 'prompt' and 'completion' message lists")
+            except ValueError as exc:
+                raise ValueError(f"{path}:{lineno}: not a trace record: {exc}") from exc
+            rows.append({"prompt": row["prompt"], "completion": row["completion"]})
+    if not rows:
+        raise ValueError(f"{path}: no traces")
+    return rows
+
+
+def to_dataset(rows: list[dict[str, Any]]):
+    from datasets import Dataset
+
+    return Dataset.from_list(rows)

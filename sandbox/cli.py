@@ -1,0 +1,57 @@
+"""`cfcode sandbox ...`: build the image, run the benchmark. Heavy imports stay inside commands."""
+from __future__ import annotations
+
+import json
+import logging
+from typing import Optional
+
+import typer
+
+app = typer.Typer(no_args_is_help=True, help="Docker execution sandbox: image, benchmark.")
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="[%(name)s] %(message)s")
+
+
+@app.command("build-image")
+def build_image_cmd(
+    suite: str = typer.Option("bookworm", help="Debian suite of the rootfs."),
+    mirror: Optional[str] = typer.Option(None, help="Debian mirror URI (default: read from the apt sources)."),
+    force: bool = typer.Option(False, help="Rebuild even if an image for this recipe exists."),
+    dockerfile: bool = typer.Option(False, help="Build from sandbox/docker/Dockerfile instead (needs a registry)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Build the sandbox image (debootstrap + docker import), tagged with a content hash; cached."""
+    _logging(not quiet)
+    if dockerfile:
+        from sandbox.image import build_from_dockerfile
+
+        result = build_from_dockerfile()
+    else:
+        from sandbox.image import ImageRecipe, build_image
+
+        result = build_image(ImageRecipe(suite=suite, mirror=mirror or ""), force=force)
+    typer.echo(f"{result.tag} python={result.python_version} {'(cached)' if result.cached else '(built)'}")
+
+
+@app.command("bench")
+def bench_cmd(
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON line."),
+    jobs: int = typer.Option(600, help="Jobs per measured configuration (pool, fork worker, in-process)."),
+    naive_jobs: int = typer.Option(10, help="Jobs for the slow naive `docker run --rm` baseline."),
+    calls: int = typer.Option(100, help="Argument tuples per job."),
+    size: Optional[int] = typer.Option(None, help="Pool size (default: one per core)."),
+    image: Optional[str] = typer.Option(None, help="Sandbox image (default cfcode-sandbox:latest)."),
+) -> None:
+    """Jobs/s of the warm pool vs naive docker run vs fork worker vs in-process exec (one run)."""
+    _logging(False)
+    from sandbox.bench import BenchConfig, run_benchmark
+
+    cfg = BenchConfig(jobs=jobs, naive_jobs=naive_jobs, calls=calls, size=size, **({"image": image} if image else {}))
+    result = run_benchmark(cfg)
+    if as_json:
+        typer.echo(json.dumps(result, sort_keys=True))
+    else:
+        for key, value in sorted(result.items()):
+            typer.echo(f"{key:32s} {value}")

@@ -1,0 +1,176 @@
+"""DockerSandbox: a warm pool of hardened containers, each running the worker as PID 1.
+
+Why PID 1 on an attached socket: the host talks to each worker over the engine's attach stream (no
+`docker exec` per job, no extra process), and a container's PID 1 ignores every signal sent from
+inside its namespace that it has no handler for, SIGKILL included, so programs cannot kill their worker.
+Hardening per container: no network, read-only root, small tmpfs /tmp, all capabilities dropped,
+no-new-privileges, a distinct unprivileged uid, pids limit, memory limit without swap, CPU quota.
+Containers carry labels naming their owner process; stale ones (owner dead) are removed at start and a
+pool removes its own on close.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import uuid
+from typing import Any
+
+from sandbox.api import SandboxLimits
+from sandbox.image import DEFAULT_IMAGE
+from sandbox.local import worker_argv, worker_env
+from sandbox.pool import PooledSandbox, SandboxUnavailable, Slot
+from sandbox.runc_check import RuncCheck, check_engine_runc
+from sandbox.transport import AttachedSocketConnection, WorkerConnection
+
+log = logging.getLogger(__name__)
+
+LABEL = "org.cfcode.sandbox"  # value: owner "<host>:<pid>:<process start time>"
+POOL_LABEL = "org.cfcode.sandbox.pool"  # value: one pool instance
+_UID_BASE = 1_700_000_000
+_runc_checked: dict[str, RuncCheck] = {}
+_runc_lock = threading.Lock()
+
+
+def _process_start_time(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read()
+        return stat[stat.rfind(b")") + 2:].split()[19].decode()
+    except (OSError, IndexError):
+        return "?"
+
+
+def owner_token(pid: int | None = None) -> str:
+    pid = pid or os.getpid()
+    return f"{socket.gethostname()}:{pid}:{_process_start_time(pid)}"
+
+
+def owner_alive(token: str) -> bool:
+    """Is the process that created a container still running (on this host)?"""
+    try:
+        host, pid_text, start = token.rsplit(":", 2)
+        pid = int(pid_text)
+    except ValueError:
+        return False
+    if host != socket.gethostname():
+        return True  # another machine sharing the engine: not ours to judge
+    return os.path.exists(f"/proc/{pid}") and _process_start_time(pid) == start
+
+
+def remove_stale_containers(client, pool_id: str | None = None) -> int:
+    """Remove pool containers whose owner process is gone (or all of pool `pool_id`). Returns how many."""
+    removed = 0
+    for c in client.containers.list(all=True, filters={"label": LABEL}):
+        owner = c.labels.get(LABEL, "")
+        if (c.labels.get(POOL_LABEL) == pool_id) if pool_id else not owner_alive(owner):
+            try:
+                c.remove(force=True)
+                removed += 1
+            except Exception as exc:  # already gone (auto-remove) is fine
+                if "No such container" not in str(exc) and "already in progress" not in str(exc):
+                    log.warning("could not remove sandbox container %s: %s", c.short_id, exc)
+    return removed
+
+
+class DockerSandbox(PooledSandbox):
+    backend = "docker"
+
+    def __init__(self, size: int | None = None, limits: SandboxLimits | None = None, image: str = DEFAULT_IMAGE,
+                 client=None, **kwargs: Any) -> None:
+        import docker
+
+        try:
+            self.client = client or docker.from_env(timeout=120)
+            self.client.ping()
+        except Exception as exc:
+            raise SandboxUnavailable(f"no Docker engine answers ({exc}); start dockerd or use backend='local'") from exc
+        try:
+            self.image = self.client.images.get(image)
+        except docker.errors.ImageNotFound:
+            raise SandboxUnavailable(f"sandbox image {image!r} not found: run `cfcode sandbox build-image`") from None
+        self.image_name = image
+        self.runc = self._check_runc()
+        self.owner = owner_token()
+        self.pool_id = uuid.uuid4().hex
+        self._containers: dict[int, Any] = {}
+        self._uid_base = _UID_BASE + (os.getpid() % 100_000) * 4096 + (id(self) // 16 % 64) * 64
+        stale = remove_stale_containers(self.client)
+        if stale:
+            log.info("removed %d leaked sandbox container(s) from an earlier run", stale)
+        super().__init__(size or os.cpu_count() or 1, limits, **kwargs)
+
+    def _check_runc(self) -> RuncCheck:
+        key = self.client.api.base_url
+        with _runc_lock:
+            if key not in _runc_checked:
+                _runc_checked[key] = check_engine_runc(self.client)
+            return _runc_checked[key]
+
+    # ------------------------------------------------------------------ containers
+    def _host_config(self) -> dict[str, Any]:
+        lim = self.limits
+        mem = f"{lim.container_memory_mb}m"
+        return self.client.api.create_host_config(
+            network_mode="none", read_only=True, privileged=False,
+            tmpfs={"/tmp": f"rw,nosuid,nodev,noexec,size={lim.tmpfs_mb}m,mode=1777"},
+            cap_drop=["ALL"], security_opt=["no-new-privileges"], pids_limit=lim.container_pids,
+            mem_limit=mem, memswap_limit=mem, mem_swappiness=0, nano_cpus=int(lim.container_cpus * 1e9),
+            ipc_mode="private", auto_remove=True, init=False, oom_kill_disable=False,
+        )
+
+    def _start_worker(self, slot: Slot) -> WorkerConnection:
+        import docker
+
+        uid = self._uid_base + slot.index
+        config = self.worker_config(uid=None, isolate=False, workdir="/tmp/work")
+        try:
+            spec = self.client.api.create_container_config(
+                self.image.id, command=worker_argv("python3", config), user=f"{uid}:{uid}",
+                environment=worker_env("/tmp"), working_dir="/tmp", stdin_open=True, tty=False,
+                network_disabled=True, labels={LABEL: self.owner, POOL_LABEL: self.pool_id, f"{LABEL}.slot": str(slot.index)},
+                host_config=self._host_config())
+            spec["StdinOnce"] = True  # our socket closing = EOF for the worker, which then exits
+            created = self.client.api.create_container_from_config(spec)
+            cid = created["Id"]
+            self._containers[slot.index] = cid
+            raw = self.client.api.attach_socket(cid, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
+            sock = getattr(raw, "_sock", raw)
+            self.client.api.start(cid)
+        except docker.errors.DockerException as exc:
+            raise SandboxUnavailable(f"cannot start a sandbox container: {exc}") from exc
+        conn = AttachedSocketConnection(sock)
+        conn.keepalive = raw  # the HTTP response owning the socket must outlive it
+        return conn
+
+    def _stop_worker(self, slot: Slot) -> None:
+        try:
+            super()._stop_worker(slot)
+        finally:
+            cid = self._containers.pop(slot.index, None)
+            if cid is not None:
+                try:
+                    self.client.api.remove_container(cid, force=True)
+                except Exception:  # auto-removed already, or engine gone: nothing to leak then
+                    pass
+
+    def kill_container(self, slot_index: int) -> None:
+        """Kill one pool container (fault injection for tests; the pool replaces it on next use)."""
+        cid = self._containers.get(slot_index)
+        if cid is not None:
+            self.client.api.kill(cid)
+
+    @property
+    def container_ids(self) -> list[str]:
+        return list(self._containers.values())
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            try:
+                remove_stale_containers(self.client, pool_id=self.pool_id)
+            except Exception:
+                pass

@@ -1,0 +1,93 @@
+"""LocalSandbox: the sandbox worker as host subprocesses (no Docker engine needed).
+
+Why: the embedded default where no engine runs, and the container-less baseline of the benchmark.
+Isolation is weaker than Docker's; what is available is used: own process group, the same rlimits,
+a scrubbed environment, and when root (or with unprivileged user namespaces) a private network
+namespace, a private /tmp, and a distinct unprivileged uid per worker so jobs cannot touch each other.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import itertools
+import threading
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from sandbox.api import SandboxLimits
+from sandbox.pool import PooledSandbox, Slot
+from sandbox.transport import PipeConnection, WorkerConnection
+
+log = logging.getLogger(__name__)
+
+# Unprivileged uids handed to local workers when running as root: far above any real account,
+# distinct per process and slot so a hostile job can neither signal nor read another job.
+_UID_BASE = 1_500_000_000
+_warned = threading.Event()
+_instances = itertools.count()
+
+
+@lru_cache(maxsize=1)
+def worker_source() -> str:
+    return (Path(__file__).with_name("worker.py")).read_text()
+
+
+def default_python() -> str:
+    """Debian's /usr/bin/python3 when present: the same interpreter build as the Docker image."""
+    system = Path("/usr/bin/python3")
+    return str(system) if system.exists() else sys.executable
+
+
+def worker_env(home: str) -> dict[str, str]:
+    """Nothing from the caller's environment leaks in; the hash seed is fixed for determinism."""
+    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
+            "HOME": home, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+
+
+def worker_argv(python: str, config: dict[str, Any]) -> list[str]:
+    # -S: no site-packages (programs see the bare standard library, as in the image); -s: no user site
+    return [python, "-S", "-s", "-B", "-c", worker_source(), json.dumps(config, separators=(",", ":"))]
+
+
+class LocalSandbox(PooledSandbox):
+    backend = "local"
+
+    def __init__(self, size: int | None = None, limits: SandboxLimits | None = None, python: str | None = None,
+                 isolate: bool = True, **kwargs: Any) -> None:
+        self.python = python or default_python()
+        self.isolate = isolate
+        self._root = os.geteuid() == 0
+        self._uid_base = _UID_BASE + (os.getpid() % 100_000) * 4096 + (next(_instances) % 64) * 64
+        self._host_dirs: list[str] = []
+        super().__init__(size or os.cpu_count() or 1, limits, **kwargs)
+
+    def _start_worker(self, slot: Slot) -> WorkerConnection:
+        uid = self._uid_base + slot.index if self._root else None
+        # inside the worker's private /tmp when it gets one, else a fresh host directory
+        host_dir = tempfile.mkdtemp(prefix=f"cfcode-sandbox-{slot.index}-")
+        self._host_dirs.append(host_dir)
+        config = self.worker_config(uid=uid, isolate=self.isolate, workdir=host_dir)
+        proc = subprocess.Popen(worker_argv(self.python, config), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, env=worker_env(host_dir), cwd="/",
+                                start_new_session=True, close_fds=True)
+        return PipeConnection(proc)
+
+    def _on_hello(self, slot: Slot, hello: dict[str, Any]) -> None:
+        have = set(hello.get("isolation", ()))
+        missing = [f for f in ("netns", "private_tmp") if f not in have]
+        if not self._root:
+            missing.append("uid separation")
+        if missing and self.isolate and not _warned.is_set():
+            _warned.set()
+            log.warning("LocalSandbox isolation is weaker than Docker's: no %s on this host", ", ".join(missing))
+
+    def close(self) -> None:
+        super().close()
+        for d in self._host_dirs:
+            shutil.rmtree(d, ignore_errors=True)

@@ -1,0 +1,173 @@
+"""Byte streams to one worker: a host subprocess's pipes, or a container's attached socket.
+
+Why: the pool logic (sandbox/pool.py) only needs "send a frame / receive a frame before a deadline /
+is it gone"; how the bytes travel differs per backend and lives here.
+"""
+from __future__ import annotations
+
+import abc
+import os
+import select
+import socket
+import struct
+import subprocess
+import time
+from typing import Any
+
+from sandbox.worker import FrameReader, encode_frame
+
+MAX_RESULT_FRAME = 512 << 20
+
+
+class WorkerLost(RuntimeError):
+    """The worker stopped answering (process or container gone, stream closed, hung, garbage)."""
+
+
+class WorkerConnection(abc.ABC):
+    """A framed, bidirectional stream to one running worker."""
+
+    def __init__(self) -> None:
+        self._reader = FrameReader(MAX_RESULT_FRAME)
+        self._ready: list[Any] = []
+        self.hello: dict[str, Any] = {}
+
+    def send(self, obj: dict[str, Any]) -> None:
+        try:
+            self._send_bytes(encode_frame(obj))
+        except (OSError, ValueError) as exc:
+            raise WorkerLost(f"cannot write to worker: {exc}") from exc
+
+    def recv(self, timeout_s: float) -> dict[str, Any]:
+        """Next frame; WorkerLost on EOF, garbage, or nothing within `timeout_s`."""
+        deadline = time.monotonic() + timeout_s
+        while not self._ready:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise WorkerLost(f"worker silent for {timeout_s:.1f} s (hung)")
+            data = self._recv_bytes(remaining)
+            if data is None:
+                continue
+            if not data:
+                raise WorkerLost("worker stream closed")
+            try:
+                self._reader.feed(data)
+                self._ready.extend(self._reader.frames())
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise WorkerLost(f"garbled frame from worker: {exc}") from exc
+        frame = self._ready.pop(0)
+        if not isinstance(frame, dict):
+            raise WorkerLost("frame from worker is not an object")
+        return frame
+
+    def handshake(self, timeout_s: float) -> dict[str, Any]:
+        frame = self.recv(timeout_s)
+        if frame.get("t") != "hello":
+            raise WorkerLost(f"expected hello from worker, got {str(frame)[:200]}")
+        self.hello = frame
+        return frame
+
+    @abc.abstractmethod
+    def _send_bytes(self, data: bytes) -> None: ...
+
+    @abc.abstractmethod
+    def _recv_bytes(self, timeout_s: float) -> bytes | None:
+        """Some bytes; b"" at EOF; None if nothing arrived within timeout_s."""
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+
+class PipeConnection(WorkerConnection):
+    """A worker running as a host subprocess, talking over its stdin/stdout pipes."""
+
+    def __init__(self, proc: subprocess.Popen) -> None:
+        super().__init__()
+        self.proc = proc
+        self._out = proc.stdout.fileno()
+        self._in = proc.stdin.fileno()
+        self._poll = select.poll()
+        self._poll.register(self._out, select.POLLIN | select.POLLHUP | select.POLLERR)
+
+    def _send_bytes(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self._in, view):]
+
+    def _recv_bytes(self, timeout_s: float) -> bytes | None:
+        if not self._poll.poll(max(0, int(timeout_s * 1000) + 1)):
+            return None
+        return os.read(self._out, 1 << 20)
+
+    def close(self) -> None:
+        import signal
+
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        for f in (self.proc.stdin, self.proc.stdout):
+            try:
+                f.close()
+            except OSError:
+                pass
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+_DEMUX = struct.Struct(">BxxxL")
+
+
+class AttachedSocketConnection(WorkerConnection):
+    """A worker that is PID 1 of a container, reached through the engine's attach socket.
+
+    Without a TTY the engine multiplexes stdout/stderr on the socket in frames of an 8-byte header
+    (stream id, 3 zero bytes, big-endian length) + payload; only stdout (1) carries protocol bytes.
+    """
+
+    def __init__(self, sock: socket.socket, on_close=None) -> None:
+        super().__init__()
+        self.sock = sock
+        self._raw = bytearray()
+        self._on_close = on_close
+        self.stderr_tail = b""
+
+    def _send_bytes(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def _recv_bytes(self, timeout_s: float) -> bytes | None:
+        self.sock.settimeout(max(timeout_s, 0.001))
+        try:
+            data = self.sock.recv(1 << 20)
+        except socket.timeout:
+            return None
+        except OSError:
+            return b""
+        if not data:
+            return b""
+        self._raw += data
+        out = bytearray()
+        while len(self._raw) >= 8:
+            stream, size = _DEMUX.unpack_from(self._raw)
+            if len(self._raw) < 8 + size:
+                break
+            payload = bytes(self._raw[8:8 + size])
+            del self._raw[:8 + size]
+            if stream == 1:
+                out += payload
+            else:
+                self.stderr_tail = (self.stderr_tail + payload)[-4096:]
+        return bytes(out) if out else None
+
+    def close(self) -> None:
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        if self._on_close is not None:
+            self._on_close()
