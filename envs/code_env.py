@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 
@@ -52,7 +52,7 @@ class CounterfactualCodeEnv(gym.Env[str, str]):
         verifier itself failed (mask such samples, do not learn from them).
     """
 
-    metadata = {"render_modes": ["ansi"], "render_fps": 1}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "render_fps": 1}
     math_families = False
 
     def __init__(self, families: str | list[str] | None = None, mode: str = "counterfactual",
@@ -122,9 +122,7 @@ class CounterfactualCodeEnv(gym.Env[str, str]):
             raise gym.error.ResetNeeded("call reset() before step(); each episode is a single step")
         item = self._item
         score = score_completion(item.problem, action, reward=self.reward_kind, question=self.question,
-                                 gold_keys=item.gold_keys if self.question == "predict" else None,
-                                 sandbox=None if self.question == "predict" and self.reward_kind == "exact"
-                                 else self._sandbox())
+                                 gold_keys=item.gold_keys, sandbox_backend=self.source.sandbox_backend)
         self._done = True
         self._last = action if isinstance(action, str) else repr(action)
         info = score.info()
@@ -140,11 +138,6 @@ class CounterfactualCodeEnv(gym.Env[str, str]):
         return text + (f"\n--- completion ---\n{self._last}\n" if self._last else "")
 
     # -- helpers -------------------------------------------------------------------------------
-    def _sandbox(self):
-        from envs.sandbox_pool import shared_sandbox
-
-        return shared_sandbox(self.source.sandbox_backend)
-
     def _observation(self, item: Item) -> str:
         if self.prompt_style == "chat":
             return json.dumps([{"role": "user", "content": item.prompt}], ensure_ascii=False)
@@ -159,7 +152,12 @@ class CounterfactualCodeEnv(gym.Env[str, str]):
         """The prepared problems of one family (loaded or generated on first use; shared per process)."""
         pool = self._pools.get(family)
         if pool is None:
-            pool = self._pools[family] = family_pool(self.source, family)
+            pool = family_pool(self.source, family)
+            too_long = [it.problem.id for it in pool if not self.observation_space.contains(self._observation(it))]
+            if too_long:
+                raise ValueError(f"{len(too_long)} prompt(s) of {family!r} exceed max_prompt_chars="
+                                 f"{self.observation_space.max_length}, e.g. {too_long[0]}; raise max_prompt_chars")
+            self._pools[family] = pool
         return pool
 
     def _pinned(self, options: dict[str, Any]) -> Item:

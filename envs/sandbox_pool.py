@@ -2,11 +2,13 @@
 
 Why shared: a vector env of N copies, a TRL reward function and the benchmark would otherwise each
 start their own Docker pool; the sandbox is thread-safe, so one per backend is enough. The exact
-answer path never touches it.
+answer path never touches it. A forked child (e.g. an `AsyncVectorEnv` worker) forgets the parent's
+sandboxes without closing them, since closing would shut down workers the parent still uses.
 """
 from __future__ import annotations
 
 import atexit
+import os
 import threading
 
 from sandbox import Sandbox, make_sandbox
@@ -34,4 +36,11 @@ def close_shared_sandboxes() -> None:
         _SHARED.clear()
 
 
+def _forget_in_child() -> None:
+    global _LOCK
+    _SHARED.clear()
+    _LOCK = threading.Lock()
+
+
 atexit.register(close_shared_sandboxes)
+os.register_at_fork(after_in_child=_forget_in_child)

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Hashable, Sequence
+from typing import Any
 
 from envs.abduction import assignment_from, consistency_job, outputs_match
 from envs.parsing import ParsedAnswer, parse_answer
@@ -91,7 +92,7 @@ def completion_text(completion: Any) -> str | None:
 
 def score_completion(problem: Problem, completion: Any, reward: str = "exact",
                      sandbox: Sandbox | None = None, question: str = "predict",
-                     gold_keys: frozenset[Hashable] | None = None) -> Score:
+                     gold_keys: frozenset[Hashable] | None = None, sandbox_backend: str = "auto") -> Score:
     """Score one completion (see `score_batch`). `gold_keys` is an optional precomputed cache."""
     if question == "predict" and reward == "exact" and isinstance(completion, str):  # the hot path
         score = _score_predict(0, problem, parse_answer(completion), reward,
@@ -99,7 +100,7 @@ def score_completion(problem: Problem, completion: Any, reward: str = "exact",
         assert score is not None  # exact scoring never needs the sandbox
         return score
     return score_batch([problem], [completion], reward, sandbox, question,
-                       gold_keys=None if gold_keys is None else [gold_keys])[0]
+                       gold_keys=None if gold_keys is None else [gold_keys], sandbox_backend=sandbox_backend)[0]
 
 
 @dataclass

@@ -7,8 +7,8 @@ is prepared once (prompt text, gold keys), so a step does no per-problem work be
 from __future__ import annotations
 
 import threading
+from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import Hashable
 
 from envs.prompts import prompt_text
 from envs.values import key_set

@@ -6,9 +6,9 @@ learning from them; a verifier failure therefore returns None, never a silent 0.
 """
 from __future__ import annotations
 
-import json
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 from envs.prompts import render_prompt
 from envs.scoring import check_question, check_reward, score_batch

@@ -7,7 +7,8 @@ for a list, `3.0` for `3`, float noise below 12 significant digits).
 from __future__ import annotations
 
 import math
-from typing import Any, Hashable, Iterable
+from collections.abc import Hashable, Iterable
+from typing import Any
 
 
 def value_key(value: Any) -> Hashable:

@@ -49,57 +49,62 @@ class FilterStats:
         self.rejected.update(other.rejected)
 
 
-class _Normalizer(ast.NodeTransformer):
-    """Renames user-defined identifiers to v0, v1, ... in order of first appearance (builtins kept);
-    optionally replaces every constant by its type, giving the program's structural skeleton."""
+def _normalized_tree(source: str) -> ast.AST:
+    """Parse, drop docstrings, and rename user-defined identifiers to v0, v1, ... in breadth-first
+    order of appearance (builtins kept), so the tree no longer depends on names or layout."""
+    tree = ast.parse(source)
+    names: dict[str, str] = {}
 
-    def __init__(self, skeleton: bool) -> None:
-        self.skeleton = skeleton
-        self.names: dict[str, str] = {}
+    def rename(name: str) -> str:
+        return name if name in _BUILTINS else names.setdefault(name, f"v{len(names)}")
 
-    def _rename(self, name: str) -> str:
-        if name in _BUILTINS:
-            return name
-        return self.names.setdefault(name, f"v{len(self.names)}")
-
-    def visit_Name(self, node: ast.Name) -> ast.AST:
-        node.id = self._rename(node.id)
-        return node
-
-    def visit_arg(self, node: ast.arg) -> ast.AST:
-        node.arg = self._rename(node.arg)
-        node.annotation = None
-        return node
-
-    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
-        node.name = self._rename(node.name)
-        if (node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)
-                and isinstance(node.body[0].value.value, str)):
-            node.body = node.body[1:] or [ast.Pass()]  # docstrings carry no structure
-        node.returns = None
-        self.generic_visit(node)
-        return node
-
-    def visit_Constant(self, node: ast.Constant) -> ast.AST:
-        if self.skeleton:
-            return ast.Constant(value=type(node.value).__name__)
-        return node
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            node.id = rename(node.id)
+        elif isinstance(node, ast.arg):
+            node.arg = rename(node.arg)
+            node.annotation = None
+        elif isinstance(node, ast.FunctionDef):
+            node.name = rename(node.name)
+            node.returns = None
+            first = node.body[0]
+            if (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+                    and isinstance(first.value.value, str)):
+                node.body = node.body[1:] or [ast.Pass()]
+    return tree
 
 
-def _hash_tree(source: str, skeleton: bool) -> str:
-    tree = _Normalizer(skeleton).visit(ast.parse(source))
-    text = ast.dump(tree, annotate_fields=False, include_attributes=False)
+def _dump(node: object, skeleton: bool) -> str:
+    """Compact structural text of a tree (much faster than ast.dump); constants become their type
+    name in skeleton mode."""
+    if isinstance(node, ast.AST):
+        if skeleton and isinstance(node, ast.Constant):
+            return f"Constant({type(node.value).__name__})"
+        return node.__class__.__name__ + "(" + ",".join(_dump(getattr(node, f, None), skeleton)
+                                                        for f in node._fields) + ")"
+    if isinstance(node, list):
+        return "[" + ",".join(_dump(n, skeleton) for n in node) + "]"
+    return repr(node)
+
+
+def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def program_hashes(*sources: str | None) -> tuple[str, str]:
+    """(program hash, skeleton hash) from one parse: see `program_hash` and `skeleton_hash`."""
+    tree = _normalized_tree("\n".join(s for s in sources if s))
+    return _digest(_dump(tree, False)), _digest(_dump(tree, True))
 
 
 def program_hash(*sources: str | None) -> str:
     """Normalized-AST hash: identical up to identifier names, comments, docstrings and layout."""
-    return _hash_tree("\n".join(s for s in sources if s), skeleton=False)
+    return program_hashes(*sources)[0]
 
 
 def skeleton_hash(*sources: str | None) -> str:
     """Structural template hash: like `program_hash` but every constant is abstracted to its type."""
-    return _hash_tree("\n".join(s for s in sources if s), skeleton=True)
+    return program_hashes(*sources)[1]
 
 
 def find_latent_leaks(prompt: str, true_latents: dict[str, Any], labels: dict[str, str] | None = None) -> list[str]:
@@ -112,7 +117,7 @@ def find_latent_leaks(prompt: str, true_latents: dict[str, Any], labels: dict[st
         alt_value = re.escape(repr(value))
         for who in filter(None, [name, (labels or {}).get(name)]):
             pattern = (rf"(?<![\w.]){re.escape(who)}\s*(?:(?<![=!<>])=(?!=)|\bis\b|\bwas\b|\bequals\b|:)\s*"
-                       rf"(?:{value_text}|{alt_value})(?![\w.])")
+                       rf"(?:{value_text}|{alt_value})(?!\w|\.\d)")
             for m in re.finditer(pattern, prompt):
                 leaks.append(m.group(0))
     return leaks

@@ -18,6 +18,9 @@ def write_problems(path: str | os.PathLike, problems: Iterable[Problem]) -> Path
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             for problem in problems:
                 fh.write(problem.to_json() + "\n")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; frozen files should read like any file
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -13,7 +13,7 @@ from typing import Any, Iterable
 
 from generators.execution import Job, latent_combinations, run_jobs
 from generators.family import Draft, FamilySpec, PromptContext, get_family, item_rng
-from generators.filters import FilterStats, find_latent_leaks, program_hash, skeleton_hash
+from generators.filters import FilterStats, find_latent_leaks, program_hashes
 from generators.render import build_prompt, canonical, display_program, gold_trace
 from generators.schema import MODES, Problem, sort_answer
 from generators.version import GENERATOR_VERSION
@@ -145,8 +145,7 @@ def _build_batch(spec: FamilySpec, mode: str, seed: int, indices: Iterable[int],
         draft = spec.draft(item_rng(seed, spec.name, mode, idx), cfg)
         _check_draft(spec.name, draft)
         stats.drafted += 1
-        cand = _Candidate(idx, draft, program_hash(draft.program, draft.intervention_program),
-                          skeleton_hash(draft.program, draft.intervention_program))
+        cand = _Candidate(idx, draft, *program_hashes(draft.program, draft.intervention_program))
         # Cheap filters first, so no sandbox time is spent on programs we would drop anyway.
         if cand.phash in seen:
             stats.reject("duplicate")

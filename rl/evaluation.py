@@ -174,10 +174,13 @@ def _engine_completer(cfg: EvalConfig, engine) -> Completer:
 
 
 def engine_spec(model: str) -> str:
-    """A bare path means the default local engine (vLLM); explicit specs pass through."""
-    if model.split(":", 1)[0] in ("vllm", "hf", "openai"):
-        return model
-    return f"vllm:{model}"
+    """Check a local model path before any engine starts (a missing path must not become a hub lookup)."""
+    kind, sep, rest = model.partition(":")
+    path = rest if sep and kind in ("vllm", "hf") else (model if not sep else "")
+    if path and (Path(path).is_absolute() or path.startswith((".", "~"))) and not Path(path).expanduser().exists():
+        raise FileNotFoundError(f"no model directory at {path!r} (specs: vllm:PATH, hf:PATH, "
+                                f"openai:BASE_URL#MODEL, or a baseline: oracle, skip-abduction, prior)")
+    return model
 
 
 # ------------------------------------------------------------------------------------ evaluation

@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing as mp
 import os
 import shutil
 import signal
 import time
 import tomllib
-import traceback
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
@@ -401,29 +399,16 @@ def _die_with_parent() -> None:
         pass
 
 
-def _child_main(name: str, cfg: ExperimentConfig, outputs: dict[str, Any], log_path: str,
-                result_path: str) -> None:
-    _die_with_parent()
-    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    os.dup2(fd, 1)
-    os.dup2(fd, 2)
-    import sys
-
-    sys.stdout = open(1, "w", buffering=1, closefd=False)
-    sys.stderr = open(2, "w", buffering=1, closefd=False)
-    ctx = Context(cfg, outputs)
+def _child_main(job_path: str) -> None:
+    """`python -m rl.experiment JOB.json`: run one stage; write its outputs next to the job file."""
+    job = json.loads(Path(job_path).read_text(encoding="utf-8"))
+    cfg = parse_experiment(job["config"], "<stage job>")
+    ctx = Context(cfg, job["outputs"])
     try:
-        result = _run_stage(name, ctx)
-    except BaseException:
-        traceback.print_exc()
-        sys.stderr.flush()
-        os._exit(1)
+        result = _run_stage(job["stage"], ctx)
     finally:
         ctx.close()
-    Path(result_path).write_text(json.dumps(result), encoding="utf-8")
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)  # skip interpreter teardown: vLLM / torch atexit hooks can hang on CPU
+    Path(job["result"]).write_text(json.dumps(result), encoding="utf-8")
 
 
 def _tail(path: Path, n: int = 25) -> str:
@@ -439,32 +424,44 @@ def _last_line(path: Path) -> str:
 
 
 def _run_isolated(name: str, ctx: Context, on_tick: Callable[[str], None]) -> dict[str, Any]:
+    """Run a stage in a fresh interpreter (not multiprocessing: no re-import of the caller's __main__)."""
+    import subprocess
+    import sys
+
     logs = ctx.out / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     safe = name.replace(":", "_")
-    log_path, result_path = logs / f"{safe}.log", logs / f".{safe}.result.json"
+    log_path, job_path, result_path = logs / f"{safe}.log", logs / f".{safe}.job.json", logs / f".{safe}.result.json"
     result_path.unlink(missing_ok=True)
-    with log_path.open("a", encoding="utf-8") as fh:
-        fh.write(f"\n===== {name} started {time.strftime('%Y-%m-%d %H:%M:%S')} =====\n")
-    proc = mp.get_context("spawn").Process(
-        target=_child_main, args=(name, ctx.cfg, ctx.outputs, str(log_path), str(result_path)), daemon=False)
-    proc.start()
-    try:
-        while proc.is_alive():
-            proc.join(0.5)
-            on_tick(_last_line(log_path))
-    except BaseException:  # KeyboardInterrupt / SystemExit: stop the child before leaving
-        proc.terminate()
-        proc.join(10)
-        if proc.is_alive():
-            proc.kill()
-            proc.join()
-        raise
-    if proc.exitcode != 0 or not result_path.is_file():
-        raise ExperimentError(f"stage {name} failed (exit code {proc.exitcode}); log: {log_path}\n"
+    job_path.write_text(json.dumps({"stage": name, "config": asdict(ctx.cfg), "outputs": ctx.outputs,
+                                    "result": str(result_path)}, default=str), encoding="utf-8")
+    with log_path.open("a", encoding="utf-8") as log:
+        log.write(f"\n===== {name} started {time.strftime('%Y-%m-%d %H:%M:%S')} =====\n")
+        log.flush()
+        proc = subprocess.Popen([sys.executable, "-m", "rl.experiment", str(job_path)], stdout=log,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        try:
+            while proc.poll() is None:
+                try:
+                    proc.wait(0.5)
+                except subprocess.TimeoutExpired:
+                    pass
+                on_tick(_last_line(log_path))
+        except BaseException:  # KeyboardInterrupt / SystemExit: stop the child before leaving
+            proc.terminate()
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            raise
+    if proc.returncode != 0 or not result_path.is_file():
+        raise ExperimentError(f"stage {name} failed (exit code {proc.returncode}); log: {log_path}\n"
                               f"{_tail(log_path)}")
     result = json.loads(result_path.read_text(encoding="utf-8"))
     result_path.unlink()
+    job_path.unlink(missing_ok=True)
     return result
 
 
@@ -587,3 +584,14 @@ def run_experiment(cfg: ExperimentConfig, *, fresh: bool = False, config_text: s
         report = run_stages(cfg, fresh=fresh, on_event=on_event)
     console.print(f"experiment {cfg.experiment.name} finished in {time.perf_counter() - t0:.1f}s: {report}")
     return report
+
+
+if __name__ == "__main__":
+    import sys
+
+    if len(sys.argv) != 2:
+        raise SystemExit("usage: python -m rl.experiment STAGE_JOB.json (internal: run by `cfcode experiment`)")
+    _child_main(sys.argv[1])
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)  # skip interpreter teardown: vLLM / torch atexit hooks can hang on CPU

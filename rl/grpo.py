@@ -2,7 +2,7 @@
 
 TRL syncs the policy into vLLM before each generation, i.e. after every optimizer step (we set
 `steps_per_generation = gradient_accumulation_steps`, `num_iterations = 1`). On CPU the sync goes
-through vLLM's in-place reload (see `rl.weight_sync`); both the sync and the rollouts run under
+through TRL's own `load_weights` path on plain (non-oneDNN) vLLM layers (see `rl.weight_sync`); both the sync and the rollouts run under
 deadlines. A per-step timer splits each step into generation, reward, weight sync and optimisation.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 from rl.checkpoints import RunSummary, StepCounter, latest_checkpoint, load_policy, save_final
 from rl.engines import cpu_vllm_env
 from rl.train_config import GRPORunConfig
-from rl.weight_sync import SyncStats, guard_vllm_generation
+from rl.weight_sync import SyncStats, guard_vllm_generation, prepare_cpu_colocate
 
 
 @dataclass
@@ -85,8 +85,9 @@ def build_grpo_trainer(cfg: GRPORunConfig, *, problems: Sequence[Any] | None = N
     from rl.train_data import grpo_rows, load_train_problems, to_dataset
 
     device = cfg.resolved_device()
-    if device == "cpu":
+    if device == "cpu" and cfg.use_vllm:
         cpu_vllm_env(cfg.vllm_kv_cache_gib)
+        prepare_cpu_colocate()
     if problems is None:
         problems = load_train_problems(cfg.train_file, cfg.family, cfg.modes, cfg.n_problems, cfg.data_seed,
                                        cfg.level)
@@ -104,8 +105,7 @@ def build_grpo_trainer(cfg: GRPORunConfig, *, problems: Sequence[Any] | None = N
                           processing_class=tokenizer, peft_config=cfg.peft_config(), callbacks=list(callbacks))
     if args.use_vllm:
         result.sync = guard_vllm_generation(trainer.vllm_generation, sync_timeout_s=cfg.sync_timeout_s,
-                                            rollout_timeout_s=cfg.rollout_timeout_s,
-                                            use_inplace_reload=device == "cpu")
+                                            rollout_timeout_s=cfg.rollout_timeout_s)
     trainer.add_callback(_step_timer(result.timings, reward_s, result.sync))
     return trainer, tokenizer, result, reward_s
 

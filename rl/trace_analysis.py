@@ -22,7 +22,7 @@ STEPS: tuple[str, ...] = ("abduction", "intervention", "prediction")
 TRACES_JSON, TRACES_MD = "traces.json", "traces.md"
 
 _ABDUCTION_WORD = r"\babduc|\binfer|\bdeduc"
-_EVIDENCE = (r"\bconsistent|\bfits?\b|\bmatch|\bsatisf|\bexplain|\breproduc|\bobserv|\bpossib|\bcandidate"
+_EVIDENCE = (r"\bconsistent|\bfits?\b|\bmatch|\bsatisf|\bexplain|\breproduc|\bpossib|\bcandidate"
              r"|\bmust (?:be|have)|\brule[sd]? out|\beliminat|✓|✗|\bonly (?:value|option|possib)|\bnarrow"
              r"|\bsolve for|\bleaves?\b|\bworks\b")
 _NEGATION = (r"\bignor|\bwithout (?:using|looking)|\bregardless|\bassum|\bguess|\bnot needed|\bno need"
@@ -79,7 +79,9 @@ def split_steps(text: str) -> list[str]:
 
 
 def _cues(problem: Problem | None) -> _Cues:
-    latent, intervention, prediction = [_LATENT_WORDS], [_INTERVENTION], [_PREDICTION]
+    """Without the problem the latent names are unknown, so evidence alone marks abduction."""
+    latent = [_LATENT_WORDS] if problem is not None else [r".?"]
+    intervention, prediction = [_INTERVENTION], [_PREDICTION]
     if problem is not None:
         latent += [rf"\b{re.escape(name)}\b" for name in problem.latents]
         args = problem.intervention.get("args", {})

@@ -34,7 +34,7 @@ class _RunConfig:
     num_train_epochs: float = 1.0
     per_device_train_batch_size: int = 8
     gradient_accumulation_steps: int = 1
-    warmup_ratio: float = 0.0
+    warmup_steps: float = 0  # < 1: fraction of the run (transformers semantics)
     lr_scheduler_type: str = "constant"
     weight_decay: float = 0.0
     max_grad_norm: float = 1.0
@@ -119,7 +119,7 @@ class _RunConfig:
             output_dir=self.output_dir, seed=self.seed, data_seed=self.data_seed,
             learning_rate=self.learning_rate, max_steps=self.max_steps, num_train_epochs=self.num_train_epochs,
             per_device_train_batch_size=self.per_device_train_batch_size,
-            gradient_accumulation_steps=self.gradient_accumulation_steps, warmup_ratio=self.warmup_ratio,
+            gradient_accumulation_steps=self.gradient_accumulation_steps, warmup_steps=self.warmup_steps,
             lr_scheduler_type=self.lr_scheduler_type, weight_decay=self.weight_decay,
             max_grad_norm=self.max_grad_norm, gradient_checkpointing=self.gradient_checkpointing,
             save_strategy="steps", save_steps=self.save_steps, save_total_limit=self.save_total_limit,

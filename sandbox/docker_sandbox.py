@@ -15,7 +15,11 @@ import logging
 import os
 import socket
 import threading
+import itertools
+import shutil
+import tempfile
 import uuid
+from pathlib import Path
 from typing import Any
 
 from sandbox.api import SandboxLimits
@@ -23,7 +27,7 @@ from sandbox.image import DEFAULT_IMAGE
 from sandbox.local import worker_argv, worker_env
 from sandbox.pool import PooledSandbox, SandboxUnavailable, Slot
 from sandbox.runc_check import RuncCheck, check_engine_runc
-from sandbox.transport import AttachedSocketConnection, WorkerConnection
+from sandbox.transport import AttachedSocketConnection, UnixSocketConnection, WorkerConnection
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +36,14 @@ POOL_LABEL = "org.cfcode.sandbox.pool"  # value: one pool instance
 _UID_BASE = 1_700_000_000
 _runc_checked: dict[str, RuncCheck] = {}
 _runc_lock = threading.Lock()
+
+
+def _socket_base() -> str:
+    if os.geteuid() == 0:
+        return "/run/cfcode-sandbox"
+    base = os.path.join(tempfile.gettempdir(), f"cfcode-sandbox-{os.geteuid()}")
+    os.makedirs(base, mode=0o700, exist_ok=True)
+    return base
 
 
 def _process_start_time(pid: int) -> str:
@@ -79,7 +91,9 @@ class DockerSandbox(PooledSandbox):
     backend = "docker"
 
     def __init__(self, size: int | None = None, limits: SandboxLimits | None = None, image: str = DEFAULT_IMAGE,
-                 client=None, **kwargs: Any) -> None:
+                 client=None, transport: str = "auto", **kwargs: Any) -> None:
+        """transport: "socket" (a Unix socket bind-mounted per container: fastest, local engines only),
+        "attach" (the engine's attach stream: works with any engine), or "auto"."""
         import docker
 
         try:
@@ -95,7 +109,12 @@ class DockerSandbox(PooledSandbox):
         self.runc = self._check_runc()
         self.owner = owner_token()
         self.pool_id = uuid.uuid4().hex
-        self._containers: dict[int, Any] = {}
+        if transport not in ("auto", "socket", "attach"):
+            raise ValueError(f"transport must be auto, socket or attach, not {transport!r}")
+        local_engine = self.client.api.base_url.startswith("http+docker://localhost")
+        self.transport = transport if transport != "auto" else ("socket" if local_engine else "attach")
+        self._generation = itertools.count()
+        self._socket_root = os.path.join(_socket_base(), self.pool_id)
         self._uid_base = _UID_BASE + (os.getpid() % 100_000) * 4096 + (id(self) // 16 % 64) * 64
         stale = remove_stale_containers(self.client)
         if stale:
@@ -110,7 +129,7 @@ class DockerSandbox(PooledSandbox):
             return _runc_checked[key]
 
     # ------------------------------------------------------------------ containers
-    def _host_config(self) -> dict[str, Any]:
+    def _host_config(self, binds: dict[str, Any] | None = None) -> dict[str, Any]:
         lim = self.limits
         mem = f"{lim.container_memory_mb}m"
         return self.client.api.create_host_config(
@@ -118,53 +137,116 @@ class DockerSandbox(PooledSandbox):
             tmpfs={"/tmp": f"rw,nosuid,nodev,noexec,size={lim.tmpfs_mb}m,mode=1777"},
             cap_drop=["ALL"], security_opt=["no-new-privileges"], pids_limit=lim.container_pids,
             mem_limit=mem, memswap_limit=mem, mem_swappiness=0, nano_cpus=int(lim.container_cpus * 1e9),
-            ipc_mode="private", auto_remove=True, init=False, oom_kill_disable=False,
+            ipc_mode="private", auto_remove=True, init=False, oom_kill_disable=False, binds=binds,
         )
 
     def _start_worker(self, slot: Slot) -> WorkerConnection:
+        if self.transport == "socket":
+            return self._start_socket_worker(slot)
+        return self._start_attached_worker(slot)
+
+    def _create(self, slot: Slot, config: dict[str, Any], **extra: Any) -> str:
+        uid = self._uid_base + slot.index
+        binds = extra.pop("binds", None)
+        spec = self.client.api.create_container_config(
+            self.image.id, command=worker_argv("python3", config), user=f"{uid}:{uid}",
+            environment=worker_env("/tmp"), working_dir="/tmp", tty=False, network_disabled=True,
+            labels={LABEL: self.owner, POOL_LABEL: self.pool_id, f"{LABEL}.slot": str(slot.index)},
+            host_config=self._host_config(binds), **extra)
+        return spec
+
+    def _start_attached_worker(self, slot: Slot) -> WorkerConnection:
+        """Talk through the engine's attach stream (works with remote engines too)."""
+        import docker
+
+        config = self.worker_config(uid=None, isolate=False, workdir="/tmp/work")
+        cid = None
+        try:
+            spec = self._create(slot, config, stdin_open=True)
+            spec["StdinOnce"] = True  # our socket closing = EOF for the worker, which then exits
+            cid = self.client.api.create_container_from_config(spec)["Id"]
+            raw = self.client.api.attach_socket(cid, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
+            self.client.api.start(cid)
+        except docker.errors.DockerException as exc:
+            if cid is not None:
+                self._remove(cid)
+            raise SandboxUnavailable(f"cannot start a sandbox container: {exc}") from exc
+        conn = AttachedSocketConnection(getattr(raw, "_sock", raw))
+        conn.keepalive = raw  # the HTTP response owning the socket must outlive it
+        conn.container_id = cid
+        return conn
+
+    def _start_socket_worker(self, slot: Slot) -> WorkerConnection:
+        """The worker connects to a Unix socket in a bind-mounted directory of its own.
+
+        The host accepts exactly one connection (the worker's, before any program runs), then removes
+        the socket file and directory, so nothing else in the container can ever connect.
+        """
         import docker
 
         uid = self._uid_base + slot.index
-        config = self.worker_config(uid=None, isolate=False, workdir="/tmp/work")
+        sock_dir = Path(self._socket_root, f"{slot.index}-{next(self._generation)}")
+        sock_dir.mkdir(mode=0o700, parents=True)
+        path = sock_dir / "w.sock"
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        cid = None
         try:
-            spec = self.client.api.create_container_config(
-                self.image.id, command=worker_argv("python3", config), user=f"{uid}:{uid}",
-                environment=worker_env("/tmp"), working_dir="/tmp", stdin_open=True, tty=False,
-                network_disabled=True, labels={LABEL: self.owner, POOL_LABEL: self.pool_id, f"{LABEL}.slot": str(slot.index)},
-                host_config=self._host_config())
-            spec["StdinOnce"] = True  # our socket closing = EOF for the worker, which then exits
-            created = self.client.api.create_container_from_config(spec)
-            cid = created["Id"]
-            self._containers[slot.index] = cid
-            raw = self.client.api.attach_socket(cid, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
-            sock = getattr(raw, "_sock", raw)
-            self.client.api.start(cid)
-        except docker.errors.DockerException as exc:
-            raise SandboxUnavailable(f"cannot start a sandbox container: {exc}") from exc
-        conn = AttachedSocketConnection(sock)
-        conn.keepalive = raw  # the HTTP response owning the socket must outlive it
+            listener.bind(str(path))
+            listener.listen(1)
+            if os.geteuid() == 0:
+                os.chown(sock_dir, uid, uid)
+                os.chown(path, uid, uid)
+            else:  # the container uid is not ours to give files to; the parent directory stays private
+                os.chmod(sock_dir, 0o777)
+                os.chmod(path, 0o666)
+            config = self.worker_config(uid=None, isolate=False, workdir="/tmp/work", connect="/run/cfcode/w.sock")
+            try:
+                spec = self._create(slot, config, binds={str(sock_dir): {"bind": "/run/cfcode", "mode": "ro"}})
+                cid = self.client.api.create_container_from_config(spec)["Id"]
+                self.client.api.start(cid)
+            except docker.errors.DockerException as exc:
+                raise SandboxUnavailable(f"cannot start a sandbox container: {exc}") from exc
+            listener.settimeout(self.start_timeout_s)
+            try:
+                worker_sock, _ = listener.accept()
+            except socket.timeout:
+                raise SandboxUnavailable(f"sandbox container did not connect within {self.start_timeout_s:.0f} s") from None
+        except BaseException:
+            if cid is not None:
+                self._remove(cid)
+            raise
+        finally:
+            listener.close()
+            path.unlink(missing_ok=True)
+            try:
+                sock_dir.rmdir()
+            except OSError:
+                pass
+        conn = UnixSocketConnection(worker_sock)
+        conn.container_id = cid
         return conn
 
-    def _stop_worker(self, slot: Slot) -> None:
+    def _remove(self, cid: str) -> None:
         try:
-            super()._stop_worker(slot)
+            self.client.api.remove_container(cid, force=True)
+        except Exception:  # auto-removed already, or engine gone: nothing to leak then
+            pass
+
+    def _discard_worker(self, slot: Slot, conn: WorkerConnection) -> None:
+        try:
+            conn.close()
         finally:
-            cid = self._containers.pop(slot.index, None)
-            if cid is not None:
-                try:
-                    self.client.api.remove_container(cid, force=True)
-                except Exception:  # auto-removed already, or engine gone: nothing to leak then
-                    pass
+            self._remove(conn.container_id)
 
     def kill_container(self, slot_index: int) -> None:
-        """Kill one pool container (fault injection for tests; the pool replaces it on next use)."""
-        cid = self._containers.get(slot_index)
-        if cid is not None:
-            self.client.api.kill(cid)
+        """Kill one pool container from outside (fault injection for tests; the pool replaces it)."""
+        conn = self._slots[slot_index].conn
+        if conn is not None:
+            self.client.api.kill(conn.container_id)
 
     @property
     def container_ids(self) -> list[str]:
-        return list(self._containers.values())
+        return [s.conn.container_id for s in self._slots if s.conn is not None]
 
     def close(self) -> None:
         try:
@@ -174,3 +256,4 @@ class DockerSandbox(PooledSandbox):
                 remove_stale_containers(self.client, pool_id=self.pool_id)
             except Exception:
                 pass
+            shutil.rmtree(self._socket_root, ignore_errors=True)

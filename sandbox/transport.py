@@ -8,9 +8,11 @@ from __future__ import annotations
 import abc
 import os
 import select
+import signal
 import socket
 import struct
 import subprocess
+import threading
 import time
 from typing import Any
 
@@ -30,6 +32,8 @@ class WorkerConnection(abc.ABC):
         self._reader = FrameReader(MAX_RESULT_FRAME)
         self._ready: list[Any] = []
         self.hello: dict[str, Any] = {}
+        self._io_lock = threading.Lock()  # reads vs. close: never touch a closed (reused) descriptor
+        self._closed = False
 
     def send(self, obj: dict[str, Any]) -> None:
         try:
@@ -37,14 +41,15 @@ class WorkerConnection(abc.ABC):
         except (OSError, ValueError) as exc:
             raise WorkerLost(f"cannot write to worker: {exc}") from exc
 
-    def recv(self, timeout_s: float) -> dict[str, Any]:
-        """Next frame; WorkerLost on EOF, garbage, or nothing within `timeout_s`."""
+    def recv(self, timeout_s: float) -> dict[str, Any] | None:
+        """Next frame, or None if none arrived within `timeout_s`; WorkerLost on EOF or garbage."""
         deadline = time.monotonic() + timeout_s
         while not self._ready:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise WorkerLost(f"worker silent for {timeout_s:.1f} s (hung)")
-            data = self._recv_bytes(remaining)
+                return None
+            with self._io_lock:
+                data = b"" if self._closed else self._recv_bytes(remaining)
             if data is None:
                 continue
             if not data:
@@ -61,6 +66,8 @@ class WorkerConnection(abc.ABC):
 
     def handshake(self, timeout_s: float) -> dict[str, Any]:
         frame = self.recv(timeout_s)
+        if frame is None:
+            raise WorkerLost(f"worker did not say hello within {timeout_s:.0f} s")
         if frame.get("t") != "hello":
             raise WorkerLost(f"expected hello from worker, got {str(frame)[:200]}")
         self.hello = frame
@@ -73,8 +80,21 @@ class WorkerConnection(abc.ABC):
     def _recv_bytes(self, timeout_s: float) -> bytes | None:
         """Some bytes; b"" at EOF; None if nothing arrived within timeout_s."""
 
+    def close(self) -> None:
+        """Stop the worker, then release the stream once no read is in progress."""
+        self._stop()
+        with self._io_lock:
+            if not self._closed:
+                self._closed = True
+                self._release()
+
     @abc.abstractmethod
-    def close(self) -> None: ...
+    def _stop(self) -> None:
+        """Make the worker go away (a blocked read then returns promptly)."""
+
+    @abc.abstractmethod
+    def _release(self) -> None:
+        """Close descriptors."""
 
 
 class PipeConnection(WorkerConnection):
@@ -94,26 +114,45 @@ class PipeConnection(WorkerConnection):
             view = view[os.write(self._in, view):]
 
     def _recv_bytes(self, timeout_s: float) -> bytes | None:
-        if not self._poll.poll(max(0, int(timeout_s * 1000) + 1)):
-            return None
-        return os.read(self._out, 1 << 20)
+        try:
+            if not self._poll.poll(max(0, int(timeout_s * 1000) + 1)):
+                return None
+            return os.read(self._out, 1 << 20)
+        except OSError:
+            return b""
 
-    def close(self) -> None:
-        import signal
-
+    def _stop(self) -> None:
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except OSError:
             pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def _release(self) -> None:
         for f in (self.proc.stdin, self.proc.stdout):
             try:
                 f.close()
             except OSError:
                 pass
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
+
+
+def _poller(sock: socket.socket) -> select.poll:
+    sock.setblocking(True)  # no socket timeout: it would also cut a long sendall() short
+    poller = select.poll()
+    poller.register(sock.fileno(), select.POLLIN | select.POLLHUP | select.POLLERR)
+    return poller
+
+
+def _poll_recv(sock: socket.socket, poller: select.poll, timeout_s: float) -> bytes | None:
+    try:
+        if not poller.poll(max(0, int(timeout_s * 1000) + 1)):
+            return None
+        return sock.recv(1 << 20)
+    except OSError:
+        return b""
 
 
 _DEMUX = struct.Struct(">BxxxL")
@@ -126,26 +165,22 @@ class AttachedSocketConnection(WorkerConnection):
     (stream id, 3 zero bytes, big-endian length) + payload; only stdout (1) carries protocol bytes.
     """
 
-    def __init__(self, sock: socket.socket, on_close=None) -> None:
+    def __init__(self, sock: socket.socket) -> None:
         super().__init__()
         self.sock = sock
+        self._poll = _poller(sock)
         self._raw = bytearray()
-        self._on_close = on_close
+        self.container_id: str | None = None
+        self.keepalive: Any = None
         self.stderr_tail = b""
 
     def _send_bytes(self, data: bytes) -> None:
         self.sock.sendall(data)
 
     def _recv_bytes(self, timeout_s: float) -> bytes | None:
-        self.sock.settimeout(max(timeout_s, 0.001))
-        try:
-            data = self.sock.recv(1 << 20)
-        except socket.timeout:
-            return None
-        except OSError:
-            return b""
+        data = _poll_recv(self.sock, self._poll, timeout_s)
         if not data:
-            return b""
+            return data
         self._raw += data
         out = bytearray()
         while len(self._raw) >= 8:
@@ -160,14 +195,42 @@ class AttachedSocketConnection(WorkerConnection):
                 self.stderr_tail = (self.stderr_tail + payload)[-4096:]
         return bytes(out) if out else None
 
-    def close(self) -> None:
+    def _stop(self) -> None:
         try:
             self.sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
+
+    def _release(self) -> None:
         try:
             self.sock.close()
         except OSError:
             pass
-        if self._on_close is not None:
-            self._on_close()
+
+
+class UnixSocketConnection(WorkerConnection):
+    """A worker connected to a Unix socket the host listens on: no engine in the data path."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__()
+        self.sock = sock
+        self._poll = _poller(sock)
+        self.container_id: str | None = None
+
+    def _send_bytes(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def _recv_bytes(self, timeout_s: float) -> bytes | None:
+        return _poll_recv(self.sock, self._poll, timeout_s)
+
+    def _stop(self) -> None:
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def _release(self) -> None:
+        try:
+            self.sock.close()
+        except OSError:
+            pass

@@ -34,6 +34,8 @@ SHM_CALL = struct.Struct("<qd")
 SHM_BYTES = 8 << 20  # results of one child; beyond this they go through the pipe
 MAX_HOST_FRAME = 256 << 20
 FLUSH_INTERVAL_S = 0.05
+COMPILE_IN_WORKER_MAX = 64 << 10
+CODE_CACHE_SIZE = 256
 # Imported once in the worker so every forked child has them for free (and a child that dropped
 # to an unprivileged uid can use them even where the interpreter's files are not readable to it).
 PRELOAD = ("ast", "math", "itertools", "functools", "collections", "re", "string", "operator", "heapq",
@@ -273,19 +275,17 @@ class Channel:
         self.off = SHM_HEADER.size
         self.overflow = False
 
-    def emit(self, row):
+    def emit(self, row, next_index=-1, now=0.0):
+        """Publish a row, and with it that call `next_index` starts at `now` (one header write)."""
         data = (row if type(row) is str else _ENCODE(row) + "\n").encode("utf-8", "surrogatepass")
         end = self.off + len(data)
         if not self.overflow and end <= len(self.shm):
             self.shm[self.off:end] = data
             self.off = end
-            SHM_WRITTEN.pack_into(self.shm, 0, end)
+            SHM_HEADER.pack_into(self.shm, 0, end, next_index, now)
         else:
             self.overflow = True
             write_all(self.wfd, data)
-
-    def started(self, index, t0):
-        SHM_CALL.pack_into(self.shm, 8, index, t0)
 
 
 def run_child(job, start, chan, cfg):
@@ -318,7 +318,10 @@ def run_child(job, start, chan, cfg):
 
     glb = {"__name__": "__sandbox__", "__builtins__": __builtins__}
     try:
-        exec(compile(job["src"], "<program>", "exec"), glb)
+        code = job.get("code")
+        if code is None:
+            code = compile(job["src"], "<program>", "exec")
+        exec(code, glb)
         fn = glb[job["entry"]]
         if not callable(fn):
             raise TypeError("entry %r is not callable" % job["entry"])
@@ -330,14 +333,12 @@ def run_child(job, start, chan, cfg):
             etype, emsg = describe(exc)
         chan.emit(["E", status, etype, emsg])
         os._exit(0)
-    chan.emit(["L"])
-
     clock = time.monotonic
+    t0 = clock()
+    chan.emit(["L"], start, t0)
     for i in range(start, len(all_args)):
         out_state[0] = 0
         out_state[2] = False
-        t0 = clock()
-        chan.started(i, t0)
         try:
             kw = all_kwargs[i] if all_kwargs else None
             result = fn(*all_args[i], **kw) if kw else fn(*all_args[i])
@@ -357,7 +358,8 @@ def run_child(job, start, chan, cfg):
             if out_state[2]:
                 etype, emsg = "OutputTooLarge", "printed output exceeds %d bytes" % cap
             row = ["R", i, status, None, False, etype, emsg, round(wall * 1000.0, 4)]
-        chan.emit(row)
+        t0 = clock()
+        chan.emit(row, i + 1, t0)
     os._exit(0)
 
 
@@ -371,6 +373,7 @@ class Worker:
         self.limits = cfg["limits"]
         self.child_frame_limit = int(self.limits["max_output_bytes"]) * 2 + 65536
         self.oom_file = self._find_oom_counter()
+        self.code_cache = {}  # source -> code object, least recently used first
 
     # -- host I/O
     def send(self, obj):
@@ -392,7 +395,28 @@ class Worker:
                 self.send({"t": "pong"})
 
     # -- one job
+    def compile_cached(self, job):
+        """Compile in the worker (a forked child pays page faults for it) and remember the result.
+
+        Compiling runs no program code. Very large sources are left to the child, where the time
+        limit applies; syntax errors surface there as ERROR results like any other.
+        """
+        src = job["src"]
+        if len(src) > COMPILE_IN_WORKER_MAX:
+            return
+        code = self.code_cache.pop(src, None)
+        if code is None:
+            try:
+                code = compile(src, "<program>", "exec")
+            except BaseException:
+                return
+        self.code_cache[src] = code
+        if len(self.code_cache) > CODE_CACHE_SIZE:
+            del self.code_cache[next(iter(self.code_cache))]
+        job["code"] = code
+
     def run_job(self, job):
+        self.compile_cached(job)
         n = len(job["args_repr"] if "args_repr" in job else job["args"])
         timeout = float(job["timeout"])
         budget_end = time.monotonic() + float(job["budget"]) if job.get("budget") else None
@@ -433,8 +457,8 @@ class Worker:
                 try:
                     os.setpgid(0, 0)
                     os.close(rfd)
-                    os.close(self.in_fd)
-                    os.close(self.out_fd)
+                    for fd in {self.in_fd, self.out_fd}:
+                        os.close(fd)
                     run_child(job, start, Channel(shm, wfd), self.cfg)
                 finally:
                     os._exit(70)
@@ -465,10 +489,13 @@ class Worker:
             return n
         poller = select.poll()
         poller.register(rfd, select.POLLIN | select.POLLHUP | select.POLLERR)
+        pidfd = self.open_pidfd(pid)  # exit is the child's exit, not its pipe closing
+        if pidfd is not None:
+            poller.register(pidfd, select.POLLIN)
         pipe_buf = bytearray()
         state = {"i": i, "loaded": False, "problem": None, "setup": None}
         shm_off = SHM_HEADER.size
-        eof = False
+        exited = False
         killed_for_timeout = False
         try:
             while True:
@@ -490,11 +517,11 @@ class Worker:
                         raise ValueError("row too long")
                 except (ValueError, UnicodeDecodeError) as exc:
                     state["problem"] = (CRASHED, "ProtocolError", "program corrupted the result channel: %s" % exc)
-                if state["problem"] or state["i"] >= n or eof:
+                if state["problem"] or state["i"] >= n or exited:
                     break
                 now = time.monotonic()
                 if (state["i"], state["loaded"]) != mark:
-                    index, t0 = SHM_CALL.unpack_from(shm, 8)
+                    index, t0 = SHM_CALL.unpack_from(shm, SHM_WRITTEN.size)
                     progress_at = min(max(t0, progress_at), now) if index == state["i"] else now
                 limit = progress_at + timeout
                 if budget_end is not None:
@@ -505,28 +532,33 @@ class Worker:
                 wait = limit - now
                 if pending or state["i"] > i:
                     wait = min(wait, FLUSH_INTERVAL_S)
-                if poller.poll(max(1, int(wait * 1000) + 1)):
-                    data = os.read(rfd, 1 << 20)
-                    if not data:
-                        eof = True
-                    elif state["setup"] is None:
+                for fd, _ in poller.poll(max(1, int(wait * 1000) + 1)):
+                    if fd == pidfd:
+                        exited = True
+                        data = self.read_available(rfd)
+                    else:
+                        data = os.read(rfd, 1 << 20)
+                        if not data:  # pipe closed; without a pidfd that is our only sign of exit
+                            poller.unregister(rfd)
+                            exited = exited or pidfd is None
+                    if data and state["setup"] is None:
                         state["setup"] = data[:1] == b"S"
-                        if state["setup"]:
-                            pipe_buf += data[1:]
-                        else:  # the child could not even be set up: no program code ran
-                            message = (data[1:] + self.read_rest(rfd))[:4000].decode("utf-8", "replace")
+                        if not state["setup"]:  # the child could not even be set up: no program code ran
+                            message = (data[1:] + self.read_available(rfd))[:4000].decode("utf-8", "replace")
                             pending.extend([k, SANDBOX_ERROR, None, False, "SandboxError",
                                             "job setup failed: " + message, 0.0] for k in range(i, n))
                             return n
-                    else:
-                        pipe_buf += data
+                        data = data[1:]
+                    pipe_buf += data
                 self.maybe_flush(job, pending, True)
         finally:
             status_code = self.reap(pid)
             self.kill_strays()
             if state["setup"] is None:  # nothing read from the pipe yet: did setup finish at all?
-                state["setup"] = self.read_rest(rfd, 1)[:1] == b"S"
+                state["setup"] = self.read_available(rfd)[:1] == b"S"
             os.close(rfd)
+            if pidfd is not None:
+                os.close(pidfd)
             shm.close()
         i = state["i"]
         if i >= n:
@@ -547,15 +579,29 @@ class Worker:
         return i + 1
 
     @staticmethod
-    def read_rest(fd, limit=65536):
+    def read_available(fd, limit=1 << 20):
+        """Whatever is in the pipe now (a surviving grandchild may keep it open: never block)."""
         chunks, size = [], 0
-        while size < limit:
-            data = os.read(fd, limit)
-            if not data:
-                break
-            chunks.append(data)
-            size += len(data)
+        os.set_blocking(fd, False)
+        try:
+            while size < limit:
+                data = os.read(fd, limit)
+                if not data:
+                    break
+                chunks.append(data)
+                size += len(data)
+        except (BlockingIOError, OSError):
+            pass
+        finally:
+            os.set_blocking(fd, True)
         return b"".join(chunks)
+
+    @staticmethod
+    def open_pidfd(pid):
+        try:
+            return os.pidfd_open(pid)
+        except (AttributeError, OSError):
+            return None
 
     @staticmethod
     def apply_frames(frames, state, n, pending):
@@ -734,7 +780,13 @@ def main():
             pass
     cfg.setdefault("limits", {"cpu_seconds": 10, "address_space_mb": 512, "file_size_mb": 8,
                               "open_files": 64, "processes": 64, "max_output_bytes": 1 << 20})
-    in_fd, out_fd = os.dup(0), os.dup(1)
+    if cfg.get("connect"):  # a Unix socket the host listens on (bind-mounted into the container)
+        import socket
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.connect(cfg["connect"])
+        in_fd = out_fd = sock.detach()
+    else:
+        in_fd, out_fd = os.dup(0), os.dup(1)
     for fd in (in_fd, out_fd):
         os.set_inheritable(fd, False)
     devnull = os.open(os.devnull, os.O_RDWR)

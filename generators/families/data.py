@@ -13,10 +13,12 @@ the gold trace (the answer itself comes from executing the program in the sandbo
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from random import Random
-from typing import Any, Callable
+from typing import Any
 
+from generators.families.helper_calls import check_ranges
 from generators.family import Draft, FamilyConfig, register_family
 
 ALPHABET = "abcdefghijklmnop"
@@ -37,20 +39,8 @@ class DataConfig(FamilyConfig):
     def validate(self) -> None:
         if self.kind not in (*KINDS, "mixed"):
             raise ValueError(f"kind must be 'str', 'list' or 'mixed', got {self.kind!r}")
-        if not 1 <= self.n_ops <= 6:
-            raise ValueError(f"n_ops must be in 1..6, got {self.n_ops}")
-        if self.n_latents not in (1, 2):
-            raise ValueError(f"n_latents must be 1 or 2, got {self.n_latents}")
-        if not 1 <= self.latent_max <= 20:
-            raise ValueError(f"latent_max must be in 1..20, got {self.latent_max}")
-        if not 2 <= self.length <= 12:
-            raise ValueError(f"length must be in 2..12, got {self.length}")
-        if not 2 <= self.alphabet <= len(ALPHABET):
-            raise ValueError(f"alphabet must be in 2..{len(ALPHABET)}, got {self.alphabet}")
-        if not 2 <= self.value_max <= 99:
-            raise ValueError(f"value_max must be in 2..99, got {self.value_max}")
-        if not 0 <= self.take <= 12:
-            raise ValueError(f"take must be in 0..12, got {self.take}")
+        check_ranges(self, n_ops=(1, 6), n_latents=(1, 2), latent_max=(1, 20), length=(2, 12),
+                     alphabet=(2, len(ALPHABET)), value_max=(2, 99), take=(0, 12))
 
 
 LEVELS = {
@@ -189,7 +179,7 @@ def draft(rng: Random, cfg: DataConfig) -> Draft:
         steps = [f"t = {t!r}"]
         for op in ops:
             t = op.apply(t, values)
-            steps.append(f"{op.name} -> {t!r}")
+            steps.append(f"{' '.join(line.strip() for line in op.lines)} -> {t!r}")
         result = t[: cfg.take] if cfg.take else t
         return "; ".join(steps) + f"; returns {result!r}"
 

@@ -22,7 +22,7 @@ from random import Random
 from typing import Any
 
 from generators.codegen import Assign, BinOp, Const, Function, If, Return, Var, names_in, rand_condition
-from generators.families.helper_calls import affine
+from generators.families.helper_calls import affine, check_ranges
 from generators.family import Draft, FamilyConfig, PromptContext, register_family
 from generators.render import code_prompt
 
@@ -40,24 +40,14 @@ class DoInternalConfig(FamilyConfig):
     change_input: float = 0.0  # probability that the intervention also changes the input x
 
     def validate(self) -> None:
-        if not 1 <= self.latent_max <= 60:
-            raise ValueError(f"latent_max must be in 1..60, got {self.latent_max}")
-        if not 1 <= self.x_max <= 1000:
-            raise ValueError(f"x_max must be in 1..1000, got {self.x_max}")
-        if not 2 <= self.const_max <= 50:
-            raise ValueError(f"const_max must be in 2..50, got {self.const_max}")
-        if not 2 <= self.steps <= len(VAR_NAMES):
-            raise ValueError(f"steps must be in 2..{len(VAR_NAMES)}, got {self.steps}")
-        for knob in ("branch_prob", "change_input"):
-            if not 0.0 <= getattr(self, knob) <= 1.0:
-                raise ValueError(f"{knob} must be in [0, 1], got {getattr(self, knob)}")
-        if not 3 <= self.modulus_max <= 50:
-            raise ValueError(f"modulus_max must be in 3..50, got {self.modulus_max}")
+        # 3+ steps: with 2, the program could mirror the if_else "pre" template
+        check_ranges(self, latent_max=(1, 60), x_max=(1, 1000), const_max=(2, 50), steps=(3, len(VAR_NAMES)),
+                     branch_prob=(0.0, 1.0), modulus_max=(3, 50), change_input=(0.0, 1.0))
 
 
 LEVELS = {
-    1: dict(latent_max=4, x_max=10, const_max=4, steps=2, branch_prob=0.3, modulus_max=4, change_input=0.0),
-    2: dict(latent_max=6, x_max=15, const_max=5, steps=3, branch_prob=0.4, modulus_max=5, change_input=0.0),
+    1: dict(latent_max=4, x_max=10, const_max=4, steps=3, branch_prob=0.2, modulus_max=4, change_input=0.0),
+    2: dict(latent_max=6, x_max=15, const_max=5, steps=3, branch_prob=0.3, modulus_max=5, change_input=0.0),
     3: dict(latent_max=9, x_max=20, const_max=6, steps=3, branch_prob=0.5, modulus_max=7, change_input=0.0),
     4: dict(latent_max=12, x_max=30, const_max=8, steps=4, branch_prob=0.6, modulus_max=9, change_input=0.5),
     5: dict(latent_max=15, x_max=50, const_max=9, steps=5, branch_prob=0.6, modulus_max=11, change_input=0.7),

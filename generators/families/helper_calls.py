@@ -19,11 +19,23 @@ helpers), latent domain, input range, expression depth, modulus.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from random import Random
-from typing import Any, Callable
+from typing import Any
 
-from generators.codegen import Assign, BinOp, Call, Compare, Const, Function, If, Return, Var, distinct_pair
+from generators.codegen import (
+    Assign,
+    BinOp,
+    Call,
+    Const,
+    Function,
+    If,
+    Return,
+    Var,
+    distinct_pair,
+    rand_condition,
+)
 from generators.family import Draft, FamilyConfig, register_family
 
 HELPER_NAMES = ("shift", "scale", "clip", "fold", "mix", "bump", "wrap", "squash", "twist", "nudge", "blend",
@@ -42,20 +54,8 @@ class HelperCallsConfig(FamilyConfig):
     modulus_max: int = 7  # entry returns y % m with m in 3..modulus_max
 
     def validate(self) -> None:
-        if not 1 <= self.latent_max <= 60:
-            raise ValueError(f"latent_max must be in 1..60, got {self.latent_max}")
-        if not 1 <= self.x_max <= 1000:
-            raise ValueError(f"x_max must be in 1..1000, got {self.x_max}")
-        if not 2 <= self.const_max <= 50:
-            raise ValueError(f"const_max must be in 2..50, got {self.const_max}")
-        if not 1 <= self.chain <= 6:
-            raise ValueError(f"chain must be in 1..6, got {self.chain}")
-        if not 0.0 <= self.fan_out <= 1.0:
-            raise ValueError(f"fan_out must be in [0, 1], got {self.fan_out}")
-        if not 1 <= self.expr_depth <= 3:
-            raise ValueError(f"expr_depth must be in 1..3, got {self.expr_depth}")
-        if not 3 <= self.modulus_max <= 50:
-            raise ValueError(f"modulus_max must be in 3..50, got {self.modulus_max}")
+        check_ranges(self, latent_max=(1, 60), x_max=(1, 1000), const_max=(2, 50), chain=(1, 6), fan_out=(0.0, 1.0),
+                     expr_depth=(1, 3), modulus_max=(3, 50))
 
 
 LEVELS = {
@@ -67,7 +67,16 @@ LEVELS = {
 }
 
 
-# ------------------------------------------------------- evaluating IR functions that call each other
+# ------------------------------------------------------- building blocks shared by the beyond-paper families
+
+
+def check_ranges(cfg: FamilyConfig, **ranges: tuple[float, float]) -> None:
+    """Raise a clear ValueError for the first knob outside its inclusive range."""
+    for knob, (lo, hi) in ranges.items():
+        value = getattr(cfg, knob)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
+            raise ValueError(f"{knob} must be in {lo}..{hi}, got {value!r}")
+
 
 
 def ir_callables(functions: list[Function], log: list[str] | None = None,
@@ -139,21 +148,29 @@ def affine(rng: Random, names: list[str], const_max: int, terms: int = 1, must_u
     return expr
 
 
+def small_arg(rng: Random, names: list[str], const_max: int) -> Any:
+    """An argument passed down the chain: a shift or a remainder, so values stay in the range the
+    helpers' guards test (otherwise every guard fires at once and the chain is cut short)."""
+    v = Var(rng.choice(names))
+    return rng.choice([BinOp("+", v, Const(rng.randint(1, const_max))), BinOp("-", v, Const(rng.randint(1, const_max))),
+                       BinOp("%", v, Const(rng.randint(5, 12))), v])
+
+
 def _helper(rng: Random, cfg: HelperCallsConfig, name: str, alias: str, callees: list[str]) -> Function:
     """One helper `name(v, alias)`: optional local, optional early return, a return that calls `callees`."""
     names = ["v", alias]
     body: list = []
     if rng.random() < 0.5:
-        body.append(Assign("w", affine(rng, names, cfg.const_max, cfg.expr_depth + 1, must_use="v")))
+        body.append(Assign("w", affine(rng, names, cfg.const_max, cfg.expr_depth, must_use="v")))
         names = ["w", alias] if rng.random() < 0.5 else ["v", "w", alias]
     if rng.random() < 0.5:
-        guard_var = Var(rng.choice([n for n in names if n != alias]))
-        body.append(If(Compare(rng.choice([">", "<", ">="]), guard_var, Const(rng.randint(2, max(3, cfg.x_max // 2)))),
-                       [Return(affine(rng, names, cfg.const_max, 1))]))
+        # guards test the running value or the latent itself (threshold, parity, comparison)
+        guard = rand_condition(rng, names, max(3, cfg.x_max // 2))
+        body.append(If(guard, [Return(affine(rng, names, cfg.const_max, 1, must_use=alias))]))
     plain = [n for n in names if n != alias]
     result: Any = None
     for callee in callees:
-        call = Call(callee, (affine(rng, plain, cfg.const_max, 1), Var(alias)))
+        call = Call(callee, (small_arg(rng, plain, cfg.const_max), Var(alias)))
         result = call if result is None else BinOp(rng.choice(["+", "-"]), result, call)
     if result is None:  # the leaf must use the latent, otherwise the output would not depend on it
         result = affine(rng, names, cfg.const_max, cfg.expr_depth + 1, must_use=alias)
@@ -173,24 +190,30 @@ def draft(rng: Random, cfg: HelperCallsConfig) -> Draft:
             callees.append(names[rng.randint(i + 2, cfg.chain - 1)])
             fan += 1
         helpers.insert(0, _helper(rng, cfg, names[i], aliases[i], callees))
-    start = Call(names[0], (affine(rng, ["x"], cfg.const_max, 1), Var("r")))
+    start = Call(names[0], (small_arg(rng, ["x"], cfg.const_max), Var("r")))
     modulus = rng.randint(3, cfg.modulus_max)
     entry = Function("f", ["x", "r"], [Assign("y", start), Return(BinOp("%", Var("y"), Const(modulus)))])
-    order = helpers + [entry] if rng.random() < 0.7 else [entry] + helpers
+    return call_graph_draft(rng, cfg, helpers, entry, f"helper_calls/chain{cfg.chain}_fan{fan}",
+                            {"helpers": names, "fan_out_calls": fan}, entry_last=rng.random() < 0.7)
+
+
+def call_graph_draft(rng: Random, cfg: Any, functions: list[Function], entry: Function, template_id: str,
+                     extra_meta: dict[str, Any], entry_last: bool = True) -> Draft:
+    """Draft for a program of several IR functions with entry `f(x, r)`, x in 0..cfg.x_max and r in
+    0..cfg.latent_max; the gold trace lists the calls made (innermost first) and the entry's steps."""
+    order = functions + [entry] if entry_last else [entry] + functions
     program = "\n\n".join(fn.source().rstrip("\n") for fn in order) + "\n"
     x0, x1 = distinct_pair(rng, 0, cfg.x_max)
 
     def explain(args: dict[str, Any], latents: dict[str, Any]) -> str:
         log: list[str] = []
-        table = ir_callables(helpers, log)
-        y = table[names[0]](start.args[0].eval({**args}), latents["r"])
-        return f"{call_chain_text(log)}; y = {y!r}, y % {modulus} = {y % modulus!r}"
+        steps = entry.narrate({**args, **latents, **ir_callables(functions, log)})
+        return f"calls, innermost first: {call_chain_text(log)}; then {steps}"
 
     return Draft(
-        program=program, entry="f", inputs=["x"], latents={"r": list(range(cfg.latent_max + 1))},
+        program=program, entry=entry.name, inputs=["x"], latents={"r": list(range(cfg.latent_max + 1))},
         observations=[{"x": x0}], intervention={"x": x1}, true_latents={"r": rng.randint(0, cfg.latent_max)},
-        template_id=f"helper_calls/chain{cfg.chain}_fan{fan}", explain=explain,
-        extra_meta={"helpers": names, "fan_out_calls": fan},
+        template_id=template_id, explain=explain, extra_meta=extra_meta,
     )
 
 

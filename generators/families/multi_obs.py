@@ -20,7 +20,7 @@ from random import Random
 from typing import Any
 
 from generators.codegen import Assign, BinOp, Const, Function, If, Return, Var, rand_condition
-from generators.families.helper_calls import affine
+from generators.families.helper_calls import affine, check_ranges
 from generators.family import Draft, FamilyConfig, register_family
 
 LATENT_NAMES = ("a", "b", "c")
@@ -38,23 +38,12 @@ class MultiObsConfig(FamilyConfig):
     modulus_max: int = 9  # return y % m with m in 5..modulus_max
 
     def validate(self) -> None:
-        if not 2 <= self.n_latents <= len(LATENT_NAMES):
-            raise ValueError(f"n_latents must be in 2..{len(LATENT_NAMES)}, got {self.n_latents}")
-        if not 1 <= self.latent_max <= 30:
-            raise ValueError(f"latent_max must be in 1..30, got {self.latent_max}")
-        if (self.latent_max + 1) ** self.n_latents > MAX_COMBINATIONS:
-            raise ValueError(f"(latent_max + 1) ** n_latents must be <= {MAX_COMBINATIONS}, got "
-                             f"{(self.latent_max + 1) ** self.n_latents}")
-        if not 2 <= self.n_observations <= 6:
-            raise ValueError(f"n_observations must be in 2..6, got {self.n_observations}")
-        if not self.n_observations + 1 <= self.x_max <= 1000:
-            raise ValueError(f"x_max must be in n_observations+1..1000 (distinct inputs), got {self.x_max}")
-        if not 2 <= self.const_max <= 50:
-            raise ValueError(f"const_max must be in 2..50, got {self.const_max}")
-        if not 0.0 <= self.branch_prob <= 1.0:
-            raise ValueError(f"branch_prob must be in [0, 1], got {self.branch_prob}")
-        if not 5 <= self.modulus_max <= 50:
-            raise ValueError(f"modulus_max must be in 5..50, got {self.modulus_max}")
+        check_ranges(self, n_latents=(2, len(LATENT_NAMES)), latent_max=(1, 30), n_observations=(2, 6),
+                     x_max=(self.n_observations + 1, 1000), const_max=(2, 50), branch_prob=(0.0, 1.0),
+                     modulus_max=(5, 50))  # x_max > n_observations: the inputs are distinct
+        combinations = (self.latent_max + 1) ** self.n_latents
+        if combinations > MAX_COMBINATIONS:
+            raise ValueError(f"(latent_max + 1) ** n_latents must be <= {MAX_COMBINATIONS}, got {combinations}")
 
 
 LEVELS = {

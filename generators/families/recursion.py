@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from random import Random
 from typing import Any
 
-from generators.codegen import Assign, BinOp, Call, Compare, Const, Function, If, Return, Var, distinct_pair
-from generators.families.helper_calls import affine, call_chain_text, ir_callables
+from generators.codegen import Assign, BinOp, Call, Compare, Const, Function, If, Return, Var
+from generators.families.helper_calls import affine, call_graph_draft, check_ranges
 from generators.family import Draft, FamilyConfig, register_family
 
 SHAPES = ("linear", "accumulate", "halving", "binary", "mutual")
@@ -44,17 +44,9 @@ class RecursionConfig(FamilyConfig):
         return [s for s in self.shapes.split(",") if s]
 
     def validate(self) -> None:
-        if not 1 <= self.latent_max <= 60:
-            raise ValueError(f"latent_max must be in 1..60, got {self.latent_max}")
-        if not 1 <= self.x_max <= 1000:
-            raise ValueError(f"x_max must be in 1..1000, got {self.x_max}")
-        if not 2 <= self.depth_max <= 16:
-            raise ValueError(f"depth_max must be in 2..16 (recursion stays far below Python's limit), "
-                             f"got {self.depth_max}")
-        if not 2 <= self.const_max <= 50:
-            raise ValueError(f"const_max must be in 2..50, got {self.const_max}")
-        if not 3 <= self.modulus_max <= 50:
-            raise ValueError(f"modulus_max must be in 3..50, got {self.modulus_max}")
+        # depth_max <= 16 keeps every recursion far below Python's limit
+        check_ranges(self, latent_max=(1, 60), x_max=(1, 1000), depth_max=(2, 16), const_max=(2, 50),
+                     modulus_max=(3, 50))
         bad = [s for s in self.shape_list() if s not in SHAPES]
         if bad or not self.shape_list():
             raise ValueError(f"shapes must be a comma-separated non-empty subset of {SHAPES}, got {self.shapes!r}")
@@ -164,22 +156,8 @@ def draft(rng: Random, cfg: RecursionConfig) -> Draft:
     modulus = rng.randint(3, cfg.modulus_max)
     entry = Function("f", ["x", "r"], [Assign("n", depth_expr), Assign("y", call),
                                       Return(BinOp("%", Var("y"), Const(modulus)))])
-    program = "\n\n".join(fn.source().rstrip("\n") for fn in functions + [entry]) + "\n"
-    x0, x1 = distinct_pair(rng, 0, cfg.x_max)
-
-    def explain(args: dict[str, Any], latents: dict[str, Any]) -> str:
-        log: list[str] = []
-        env = {**args, **latents, **ir_callables(functions, log)}
-        n_value = depth_expr.eval(env)
-        y = call.eval({**env, "n": n_value})
-        return f"n = {n_value}; {call_chain_text(log)}; y = {y!r}, y % {modulus} = {y % modulus!r}"
-
-    return Draft(
-        program=program, entry="f", inputs=["x"], latents={"r": list(range(cfg.latent_max + 1))},
-        observations=[{"x": x0}], intervention={"x": x1}, true_latents={"r": rng.randint(0, cfg.latent_max)},
-        template_id=f"recursion/{shape}", explain=explain,
-        extra_meta={"shape": shape, "max_recursion_depth": max_depth},
-    )
+    return call_graph_draft(rng, cfg, functions, entry, f"recursion/{shape}",
+                            {"shape": shape, "max_recursion_depth": max_depth})
 
 
 register_family("recursion", RecursionConfig, draft, levels=LEVELS, default_level=3, paper=False, ood=True,

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import make_problem
+from envs_problems import make_problem
 
 from envs import make_reward_fn, render_prompt, score_batch, score_completion
 
@@ -73,3 +73,16 @@ def test_execution_verified_path_through_docker(mod_problem):
                                              "<answer>[9]</answer>"], question="abduce", sandbox=sandbox)
     assert [s.correct for s in scores] == [True, True, False, False]
     assert all(s.verifier_error is None for s in scores)
+
+
+@pytest.mark.docker
+def test_env_execution_verified_steps_through_docker():
+    import gymnasium as gym
+
+    env = gym.make("envs:CounterfactualCode-v0", families=["if_else"], mode="interventional", num_problems=4,
+                   question="abduce", sandbox_backend="docker")
+    for item in env.unwrapped.pool("if_else"):
+        env.reset(options={"problem_id": item.problem.id})
+        truth = item.problem.revealed["r"]
+        _, reward, _, _, info = env.step(f"<answer>[{truth}]</answer>")
+        assert reward == 1.0 and info["verifier_error"] is None

@@ -14,7 +14,7 @@ import envs  # noqa: F401  (registers the ids)
 from envs import CounterfactualCodeEnv
 
 ROOT = Path(__file__).resolve().parents[2]
-SMALL = dict(families=["if_else"], num_problems=12, sandbox_backend="local")
+SMALL = {"families": ["if_else"], "num_problems": 12, "sandbox_backend": "local"}
 
 
 def make(**kwargs):
@@ -54,7 +54,7 @@ def test_episode_contract_and_determinism():
     prompt, info = env.reset(options={"problem_id": problem.id})
     assert info["problem_id"] == problem.id
     gold = "<answer>" + repr(problem.answer) + "</answer>"
-    obs, reward, terminated, truncated, info = env.step("Reasoning.\n" + gold)
+    _, reward, terminated, truncated, info = env.step("Reasoning.\n" + gold)
     assert (reward, terminated, truncated) == (1.0, True, False)
     assert info["correct"] and info["format_ok"] and info["gold"] == problem.answer
     assert info["parsed_answer"] == problem.answer and info["verifier_error"] is None
@@ -103,11 +103,18 @@ def test_bad_kwargs_raise_clearly(kwargs, message):
         CounterfactualCodeEnv(**{**SMALL, **kwargs})
 
 
-def test_make_vec():
-    venv = gym.make_vec("CounterfactualCode-v0", num_envs=3, **SMALL)
+def test_prompts_longer_than_the_declared_space_are_refused():
+    env = CounterfactualCodeEnv(**SMALL, max_prompt_chars=50)
+    with pytest.raises(ValueError, match="exceed max_prompt_chars=50"):
+        env.reset(seed=0)
+
+
+@pytest.mark.parametrize("vectorization_mode", ["sync", "async"])
+def test_make_vec(vectorization_mode):
+    venv = gym.make_vec("CounterfactualCode-v0", num_envs=3, vectorization_mode=vectorization_mode, **SMALL)
     obs, info = venv.reset(seed=0)
     assert len(obs) == 3 and len(info["problem_id"]) == 3
-    pool = {it.problem.id: it.problem for it in venv.envs[0].unwrapped.pool("if_else")}
+    pool = {it.problem.id: it.problem for it in CounterfactualCodeEnv(**SMALL).pool("if_else")}
     actions = ["<answer>" + repr(pool[pid].answer) + "</answer>" for pid in info["problem_id"]]
     actions[1] = "no idea"
     obs, reward, terminated, truncated, info = venv.step(actions)
@@ -135,6 +142,7 @@ def test_math_env_serves_the_gsm_family():
     problem = env.unwrapped.pool("gsm")[0].problem
     env.reset(options={"problem_id": problem.id})
     assert env.step(problem.gold_trace)[1] == 1.0
+    check_env(env.unwrapped)
 
 
 def test_generated_gold_traces_earn_full_reward():
@@ -151,7 +159,7 @@ def test_generated_gold_traces_earn_full_reward():
 def test_make_with_module_prefix_needs_no_import():
     code = ("import gymnasium as gym; env = gym.make('envs:CounterfactualCode-v0', families=['if_else'], "
             "num_problems=4, sandbox_backend='local'); print(env.reset(seed=0)[1]['family'])")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+    out = subprocess.run([sys.executable, "-c", code], check=False, cwd=ROOT, capture_output=True, text=True, timeout=120,
                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().endswith("if_else")

@@ -1,0 +1,268 @@
+"""Property tests for the five beyond-paper families (multi_obs, recursion, helper_calls, do_internal, data).
+
+The answer of every generated problem is re-derived here by an independent brute force: the record's
+program is executed *in this test process* over the full latent domain (generation itself only
+executes programs in the sandbox). Generation runs through the real LocalSandbox backend (the
+session-wide `sandbox` fixture of tests/generators/conftest.py).
+"""
+from __future__ import annotations
+
+import ast
+import itertools
+import json
+import re
+import sys
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from generators import FAMILIES, Problem, generate, sort_answer
+from generators.pipeline import Exclusions, draft_item, generate_with_stats
+from generators.schema import MODES
+
+EXTRA = ("multi_obs", "recursion", "helper_calls", "do_internal", "data")
+PER_RUN = 3  # problems per generated batch: enough to exercise a family, cheap on 2 cores
+SETTINGS = settings(max_examples=25, deadline=None, derandomize=True,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+
+
+def _generate(sandbox, family: str, mode: str, seed: int, level: int, n: int = PER_RUN) -> list[Problem]:
+    return generate_with_stats(family, mode, n, seed=seed, level=level, split="test", sandbox=sandbox,
+                               exclusions=Exclusions()).problems
+
+
+def _load(source: str, entry: str):
+    namespace: dict[str, Any] = {}
+    exec(compile(source, "<test program>", "exec"), namespace)  # noqa: S102 - test-only oracle
+    return namespace[entry]
+
+
+def _brute_force(p: Problem) -> list[Any]:
+    """The answer from first principles: latents consistent with *every* observation, then the
+    (possibly rewritten) program at the intervention inputs."""
+    f = _load(p.program, p.entry)
+    g = _load(p.intervention.get("program", p.program), p.entry)
+    iv_args = [p.intervention["args"][name] for name in p.inputs]
+    if p.mode == "interventional":
+        return [g(*iv_args, *(p.revealed[name] for name in p.latents))]
+    combos = itertools.product(*p.latents.values())
+    consistent = [c for c in combos
+                  if all(json.dumps(f(*[o["args"][n] for n in p.inputs], *c)) == json.dumps(o["output"])
+                         for o in p.observations)]
+    assert consistent, "no latent value explains the observations"
+    return sort_answer(g(*iv_args, *c) for c in consistent)
+
+
+families = st.sampled_from(EXTRA)
+modes = st.sampled_from(MODES)
+seeds = st.integers(min_value=0, max_value=10_000)
+levels = st.integers(min_value=1, max_value=5)
+
+
+# ------------------------------------------------------------------ shared properties
+
+
+@SETTINGS
+@given(family=families, mode=modes, seed=seeds, level=levels)
+def test_answer_matches_brute_force_and_schema(sandbox, family: str, mode: str, seed: int, level: int) -> None:
+    for p in _generate(sandbox, family, mode, seed, level):
+        assert p.answer == _brute_force(p)
+        assert p.answer == sort_answer(p.answer) and len(p.answer) >= 1
+        assert Problem.from_json(p.to_json()) == p
+        assert (p.family, p.mode, p.level, p.split) == (family, mode, level, "test")
+        assert p.meta["role"] == "ood/beyond_paper"
+        assert p.meta["template_id"].startswith(f"{family}/")
+        assert list(p.intervention["args"]) == p.inputs
+        assert all(list(o["args"]) == p.inputs for o in p.observations)
+        assert p.gold_trace.rstrip().endswith(f"<answer>{_answer_text(p.answer)}</answer>")
+        # the observations really are what the true latents produce
+        true = draft_item(family, mode, seed, p.meta["idx"], level=level).true_latents
+        f = _load(p.program, p.entry)
+        for o in p.observations:
+            assert f(*o["args"].values(), *(true[n] for n in p.latents)) == o["output"]
+        if mode == "interventional":
+            assert p.revealed == true
+        else:
+            assert p.revealed is None
+            assert len(p.answer) < p.meta["unconditioned_answer_size"]  # abduction matters
+            assert not _leaks(p.prompt, true)
+
+
+def _answer_text(values: list[Any]) -> str:
+    return "[" + ", ".join(repr(v) for v in values) + "]"
+
+
+def _leaks(prompt: str, latents: dict[str, Any]) -> list[str]:
+    """Independent leak check: `name = value`, `name is value`, `name was value`, `name: value`."""
+    found = []
+    for name, value in latents.items():
+        texts = {repr(value), json.dumps(value)}
+        for text in texts:
+            pattern = rf"(?<![\w.]){re.escape(name)}\s*(?:=(?!=)|\bis\b|\bwas\b|\bequals\b|:)\s*{re.escape(text)}(?![\w.])"
+            found += re.findall(pattern, prompt)
+    return found
+
+
+@pytest.mark.parametrize("family", EXTRA)
+def test_same_seed_gives_byte_identical_output(sandbox, family: str) -> None:
+    for mode in MODES:
+        a = [p.to_json() for p in _generate(sandbox, family, mode, seed=11, level=3, n=4)]
+        b = [p.to_json() for p in _generate(sandbox, family, mode, seed=11, level=3, n=4)]
+        c = [p.to_json() for p in _generate(sandbox, family, mode, seed=12, level=3, n=4)]
+        assert a == b
+        assert a != c
+
+
+@pytest.mark.parametrize("family", EXTRA)
+def test_registration_levels_and_knob_validation(family: str) -> None:
+    spec = FAMILIES[family]
+    assert (spec.paper, spec.ood, spec.math) == (False, True, False)
+    assert sorted(spec.levels) == [1, 2, 3, 4, 5]
+    for level in spec.levels:
+        spec.config(level)  # every level validates
+    with pytest.raises(ValueError, match="unknown knobs"):
+        spec.config(3, no_such_knob=1)
+    with pytest.raises(ValueError):
+        spec.config(3, latent_max=10_000)
+
+
+def test_counterfactual_prompt_never_names_the_true_latent(sandbox) -> None:
+    """Deterministic sweep over all families: no counterfactual prompt states the hidden values."""
+    for family in EXTRA:
+        for p in _generate(sandbox, family, "counterfactual", seed=5, level=5, n=8):
+            true = draft_item(family, "counterfactual", 5, p.meta["idx"], level=5).true_latents
+            assert not _leaks(p.prompt, true)
+            assert "random draw was" not in p.prompt and "random draws were" not in p.prompt
+
+
+# ------------------------------------------------------------------ family-specific properties
+
+
+@SETTINGS
+@given(seed=seeds, level=levels)
+def test_multi_obs_has_several_distinct_observations(sandbox, seed: int, level: int) -> None:
+    cfg = FAMILIES["multi_obs"].config(level)
+    for p in _generate(sandbox, "multi_obs", "counterfactual", seed, level):
+        xs = [o["args"]["x"] for o in p.observations]
+        assert len(xs) == cfg.n_observations >= 2
+        assert len(set(xs + [p.intervention["args"]["x"]])) == len(xs) + 1
+        assert len(p.latents) == cfg.n_latents >= 2
+
+
+def test_multi_obs_later_observations_usually_narrow_the_answer(sandbox) -> None:
+    """The point of the family: the first observation alone leaves more possibilities than all of them."""
+    problems = _generate(sandbox, "multi_obs", "counterfactual", seed=2, level=3, n=30)
+    narrowed = 0
+    for p in problems:
+        first_only = _brute_force(Problem.from_json(json.dumps({**p.to_dict(), "observations": p.observations[:1]})))
+        assert set(map(json.dumps, p.answer)) <= set(map(json.dumps, first_only))
+        narrowed += len(first_only) > len(p.answer)
+    assert narrowed >= len(problems) // 2, f"only {narrowed}/{len(problems)} problems need the extra observations"
+
+
+@SETTINGS
+@given(seed=seeds, level=levels)
+def test_recursion_depth_is_bounded_for_every_domain_value(sandbox, seed: int, level: int) -> None:
+    for p in _generate(sandbox, "recursion", "counterfactual", seed, level):
+        f = _load(p.program, p.entry)
+        deepest = 0
+        for args in [o["args"] for o in p.observations] + [p.intervention["args"]]:
+            for combo in itertools.product(*p.latents.values()):
+                deepest = max(deepest, _max_call_depth(f, [*args.values(), *combo]))
+        # the entry frame plus at most max_recursion_depth recursive frames, far below Python's limit
+        assert deepest <= p.meta["max_recursion_depth"] + 1 <= 40
+        helpers = {fn.name: fn for fn in ast.parse(p.program).body
+                   if isinstance(fn, ast.FunctionDef) and fn.name != p.entry}
+        assert any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in helpers
+                   for fn in helpers.values() for n in ast.walk(fn)), "nothing recurses"
+
+
+def _max_call_depth(fn, args: list[Any]) -> int:
+    depth = deepest = 0
+
+    def profile(frame, event, arg):
+        nonlocal depth, deepest
+        if frame.f_code.co_filename != "<test program>":
+            return
+        if event == "call":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif event == "return":
+            depth -= 1
+
+    sys.setprofile(profile)
+    try:
+        fn(*args)
+    finally:
+        sys.setprofile(None)
+    return deepest
+
+
+@SETTINGS
+@given(seed=seeds, level=levels)
+def test_helper_calls_chain_has_the_configured_length(sandbox, seed: int, level: int) -> None:
+    cfg = FAMILIES["helper_calls"].config(level)
+    for p in _generate(sandbox, "helper_calls", "interventional", seed, level):
+        functions = [n for n in ast.parse(p.program).body if isinstance(n, ast.FunctionDef)]
+        assert len(functions) == cfg.chain + 1
+        called = {n.func.id for fn in functions for n in ast.walk(fn)
+                  if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+        assert {fn.name for fn in functions if fn.name != p.entry} <= called  # every helper is on the chain
+        assert p.meta["helpers"][0] in {n.func.id for n in ast.walk(functions[[f.name for f in functions].index(p.entry)])
+                                        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+
+
+@SETTINGS
+@given(seed=seeds, level=levels, mode=modes)
+def test_do_internal_rewrites_exactly_the_forced_variable(sandbox, seed: int, level: int, mode: str) -> None:
+    for p in _generate(sandbox, "do_internal", mode, seed, level):
+        (var, value), = p.intervention["internal"].items()
+        assert (p.meta["intervened_variable"], p.meta["forced_value"]) == (var, value)
+        before = ast.parse(p.program).body[0].body
+        after = ast.parse(p.intervention["program"]).body[0].body
+        assert len(before) == len(after)
+        changed = [(b, a) for b, a in zip(before, after) if ast.dump(b) != ast.dump(a)]
+        assert len(changed) == 1
+        original, forced = changed[0]
+        assert ast.unparse(forced) == f"{var} = {value!r}"
+        assert var in {t.id for n in ast.walk(original) if isinstance(n, ast.Assign) for t in n.targets}
+        assert var not in {t.id for s in after if s is not forced for n in ast.walk(s)
+                           if isinstance(n, ast.Assign) for t in n.targets}
+        assert f"{var} = {value}" in p.prompt
+        assert p.intervention["program"] not in p.prompt  # the model must do the rewrite itself
+
+
+@SETTINGS
+@given(seed=seeds, level=levels, mode=modes)
+def test_data_answers_are_strings_or_lists(sandbox, seed: int, level: int, mode: str) -> None:
+    for p in _generate(sandbox, "data", mode, seed, level):
+        kind = p.meta["kind"]
+        expected = str if kind == "str" else list
+        assert all(isinstance(v, expected) for v in p.answer)
+        assert json.loads(json.dumps(p.answer)) == p.answer
+        arg = p.inputs[0]
+        assert isinstance(p.intervention["args"][arg], expected)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(family=st.sampled_from(("data", "helper_calls", "recursion", "multi_obs")), seed=seeds, level=levels,
+       idx=st.integers(min_value=0, max_value=500))
+def test_gold_trace_explanations_agree_with_execution(family: str, seed: int, level: int, idx: int) -> None:
+    """The generator narrates runs from its own model of the program; that model must match Python."""
+    d = draft_item(family, "counterfactual", seed, idx, level=level)
+    f = _load(d.program, d.entry)
+    for args in [*d.observations, d.intervention]:
+        actual = f(*args.values(), *d.true_latents.values())
+        text = d.explain(args, dict(d.true_latents))
+        assert re.search(rf"(?:= |returns ){re.escape(repr(actual))}\)?$", text), (text, actual)
+
+
+def test_generate_rejects_bad_knobs_clearly() -> None:
+    with pytest.raises(ValueError, match="depth_max"):
+        generate("recursion", "counterfactual", 1, seed=0, depth_max=500)
+    with pytest.raises(ValueError, match="n_latents"):
+        generate("multi_obs", "counterfactual", 1, seed=0, n_latents=1)
+    with pytest.raises(ValueError, match="kind"):
+        generate("data", "counterfactual", 1, seed=0, kind="float")

@@ -1,0 +1,114 @@
+"""Side-by-side comparison and the rule-based reasoning-trace analysis."""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+
+from rl.compare import collect, write_comparison
+from rl.evaluation import evaluate, save_eval
+from rl.trace_analysis import (_parse_judgement, analyze_eval_dirs, analyze_samples, tag_completion,
+                               traces_markdown)
+from tests.rl_eval.conftest import eval_config
+
+
+@pytest.fixture(scope="module")
+def baseline_dirs(mini_suites, local_sandbox, tmp_path_factory):
+    root = tmp_path_factory.mktemp("evals")
+    dirs = []
+    for name in ("oracle", "skip-abduction", "prior"):
+        cfg = eval_config(mini_suites, name, suites=["if_else", "while", "multi_r", "gsm"], limit=6)
+        dirs.append(save_eval(root / name, *evaluate(cfg, sandbox=local_sandbox)))
+    return dirs
+
+
+def test_comparison_table_and_plot_put_models_side_by_side(baseline_dirs, mini_suites, tmp_path):
+    base = eval_config(mini_suites, "")
+    results = collect([str(d) for d in baseline_dirs], base, tmp_path)
+    files = write_comparison(tmp_path, results)
+    assert [f.name for f in files] == ["compare.json", "compare.md", "compare.png"]
+    md = (tmp_path / "compare.md").read_text()
+    assert "| suite | oracle | skip-abduction | prior |" in md
+    cf = md.split("## counterfactual")[1].split("## interventional")[0]
+    iv = md.split("## interventional")[1]
+    rows = [line.split(" | ")[0].lstrip("| ") for line in cf.splitlines() if line.startswith("| ") and "---" not in line]
+    assert rows == ["suite", "if_else (ID)", "if_else_long", "while", "multi_r", "gsm"][0:1] + [
+        "if_else (ID)", "while", "multi_r", "gsm"]  # ID first, then the paper's OOD order
+    assert "| while | 100.0 [100.0, 100.0] | 100.0 [100.0, 100.0] |" in iv  # skip-abduction exact when revealed
+    data = json.loads((tmp_path / "compare.json").read_text())
+    assert [r["label"] for r in data["results"]] == ["oracle", "skip-abduction", "prior"]
+
+
+def test_compare_evaluates_label_spec_entries_once_and_caches(mini_suites, tmp_path):
+    base = eval_config(mini_suites, "", suites=["if_else"], limit=3)
+    first = collect(["truth=oracle", "prior"], base, tmp_path)
+    assert [r.label for r in first] == ["truth", "prior"]
+    stamp = (tmp_path / "evals" / "truth" / "eval.json").stat().st_mtime_ns
+    again = collect(["truth=oracle"], base, tmp_path)
+    assert (tmp_path / "evals" / "truth" / "eval.json").stat().st_mtime_ns == stamp
+    assert again[0].to_dict() == first[0].to_dict()
+    with pytest.raises(ValueError, match="duplicate labels"):
+        collect(["oracle", "oracle"], base, tmp_path)
+    changed = collect(["truth=oracle"], replace(base, limit=2), tmp_path)  # new settings: re-evaluated
+    assert changed[0].groups[0].n_problems == 2
+
+
+def test_tagger_separates_abduction_from_guessing_and_ignoring(mini_suites, local_sandbox):
+    from generators import load_problems
+    from rl.baselines import BaselinePolicy
+
+    problems = load_problems(mini_suites / "test" / "if_else.counterfactual.jsonl")
+    for name, full_chain in (("oracle", True), ("skip-abduction", False), ("prior", False)):
+        for p, c in zip(problems, BaselinePolicy(name, local_sandbox).complete(problems)):
+            tags = tag_completion(c.text, p)
+            assert tags.full_chain is full_chain, (name, c.text, tags)
+            assert tags.intervention and tags.prediction
+    for p in problems:  # the generators' gold traces do all three steps, in order
+        tags = tag_completion(p.gold_trace, p)
+        assert tags.full_chain and tags.abduction[0] < tags.intervention[0] <= tags.prediction[-1]
+
+
+def test_tagger_on_free_text():
+    text = ("We observed f(x=2) = 5. Since 2 + r must be 5 mod 7, r is consistent only with 3 or 10.\n"
+            "Now set x = 4, keeping r fixed.\nThen f(x=4) would be 0 or 7.\n<answer>[0, 7]</answer>")
+    tags = tag_completion(text)
+    assert tags.abduction == [1] and tags.intervention == [2] and tags.prediction == [3, 4]
+    assert not tag_completion("I think the answer is 3. <answer>[3]</answer>").abduction
+    assert not tag_completion("").full_chain
+
+
+def test_trace_report_per_model(baseline_dirs, mini_suites, tmp_path):
+    stats = analyze_eval_dirs(baseline_dirs, tmp_path, suites_dir=str(mini_suites))
+    by = {(s.label, s.suite, s.mode): s for s in stats}
+    assert by[("oracle", "while", "counterfactual")].full_chain == 1.0
+    assert by[("prior", "while", "counterfactual")].abduction == 0.0
+    assert by[("skip-abduction", "gsm", "counterfactual")].acc_full_chain is None
+    md = (tmp_path / "traces.md").read_text()
+    assert md == traces_markdown(stats) and "| oracle | if_else | counterfactual | 6 | 100.0 |" in md
+    assert json.loads((tmp_path / "traces.json").read_text())[0]["label"] == "oracle"
+
+
+def test_analyze_samples_accuracy_split_by_chain():
+    from rl.evaluation import SampleRecord
+
+    def rec(text, ok):
+        return SampleRecord("s", "counterfactual", "p", 0, text, 1, "stop", None, ok, 0.0, True, None, [], None)
+
+    chain = ("The observation fits r = 3 only.\nIntervention: set x = 4.\nTherefore the output would be 2."
+             "\n<answer>[2]</answer>")
+    (s,) = analyze_samples("m", [rec(chain, True), rec(chain, False), rec("<answer>[2]</answer>", True)])
+    assert s.n == 3 and s.full_chain == pytest.approx(2 / 3, abs=1e-6)
+    assert s.acc_full_chain == 0.5 and s.acc_without == 1.0
+
+
+@pytest.mark.parametrize("text, verdict", [
+    ('{"abduction": true, "intervention": false, "prediction": true}',
+     {"abduction": True, "intervention": False, "prediction": True}),
+    ('Sure! ```json\n{"abduction": false, "intervention": true, "prediction": true}\n```',
+     {"abduction": False, "intervention": True, "prediction": True}),
+    ('{"abduction": "yes", "intervention": true, "prediction": true}', None),
+    ("no json here", None),
+])
+def test_judge_replies_are_parsed_strictly(text, verdict):
+    assert _parse_judgement(text) == verdict
