@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from random import Random
 from typing import Any, Union
 
+from generators.family import Draft
+
 _BIN = {"+": operator.add, "-": operator.sub, "*": operator.mul, "//": operator.floordiv, "%": operator.mod}
 _CMP = {">": operator.gt, "<": operator.lt, ">=": operator.ge, "<=": operator.le, "==": operator.eq,
         "!=": operator.ne}
@@ -229,6 +231,24 @@ def _assigned(body: list[Stmt]) -> list[str]:
 
 
 # ---------------------------------------------------------------- random building blocks
+
+
+def final_return(rng: Random, var: str, modulus_max: int) -> Return:
+    """`return var % m` with m in 2..modulus_max (the many-to-one step that makes abduction matter),
+    or `return var` when modulus_max is 0."""
+    if modulus_max:
+        return Return(BinOp("%", Var(var), Const(rng.randint(2, modulus_max))))
+    return Return(Var(var))
+
+
+def single_latent_draft(rng: Random, fn: Function, *, x_max: int, latent_max: int, template_id: str) -> Draft:
+    """The paper's shape: `f(x, r)`, x in 0..x_max, r in 0..latent_max, one observation, one intervention."""
+    x0, x1 = distinct_pair(rng, 0, x_max)
+    return Draft(
+        program=fn.source(), entry=fn.name, inputs=["x"], latents={"r": list(range(latent_max + 1))},
+        observations=[{"x": x0}], intervention={"x": x1}, true_latents={"r": rng.randint(0, latent_max)},
+        template_id=template_id, explain=lambda args, lat: fn.narrate({**args, **lat}),
+    )
 
 
 def rand_arith(rng: Random, names: list[str], const_max: int, depth: int = 1, ops: tuple[str, ...] = ("+", "-", "*"),

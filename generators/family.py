@@ -29,6 +29,15 @@ class FamilyConfig:
     def validate(self) -> None:
         """Raise ValueError with a clear message when knobs are out of range. Subclasses extend."""
 
+    def check_ranges(self, zero_ok: tuple[str, ...] = (), **ranges: tuple[float, float]) -> None:
+        """`self.check_ranges(latent_max=(1, 60), modulus_max=(2, 50), zero_ok=("modulus_max",))`:
+        each knob must lie in its inclusive range (or be 0 when listed in `zero_ok`)."""
+        for name, (lo, hi) in ranges.items():
+            value = getattr(self, name)
+            if not (lo <= value <= hi or (name in zero_ok and value == 0)):
+                either = "0 or " if name in zero_ok else ""
+                raise ValueError(f"{name} must be {either}in {lo}..{hi}, got {value!r}")
+
     def knobs(self) -> dict[str, Any]:
         return asdict(self)
 

@@ -2,8 +2,9 @@
 
 TRL syncs the policy into vLLM before each generation, i.e. after every optimizer step (we set
 `steps_per_generation = gradient_accumulation_steps`, `num_iterations = 1`). On CPU the sync goes
-through TRL's own `load_weights` path on plain (non-oneDNN) vLLM layers (see `rl.weight_sync`); both the sync and the rollouts run under
-deadlines. A per-step timer splits each step into generation, reward, weight sync and optimisation.
+through TRL's own `load_weights` on plain (non-oneDNN) vLLM layers (see `rl.weight_sync`); the sync
+and the rollouts run under deadlines. A per-step timer splits each step into generation, reward,
+weight sync and optimisation.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from typing import Any, Callable, Sequence
 from rl.checkpoints import RunSummary, StepCounter, latest_checkpoint, load_policy, save_final
 from rl.engines import cpu_vllm_env
 from rl.train_config import GRPORunConfig
-from rl.weight_sync import SyncStats, guard_vllm_generation, prepare_cpu_colocate
+from rl.weight_sync import VLLMGuard, guard_vllm_generation, prepare_cpu_colocate
 
 
 @dataclass
@@ -41,7 +42,7 @@ class StepTiming:
 class GRPORunResult:
     final_dir: Path
     timings: list[StepTiming] = field(default_factory=list)
-    sync: SyncStats = field(default_factory=SyncStats)
+    guard: VLLMGuard | None = None  # None when rollouts do not use vLLM
     trainer: Any = None  # kept only when run_grpo(keep_trainer=True)
 
 
@@ -59,18 +60,21 @@ def timed_reward(fn: Callable[..., list], sink: list[float]) -> Callable[..., li
     return wrapper
 
 
-def _step_timer(timings: list[StepTiming], reward_s: list[float], sync: SyncStats):
+def _step_timer(timings: list[StepTiming], reward_s: list[float], sync: VLLMGuard | None):
     from transformers import TrainerCallback
+
+    rollout_s = sync.rollout_s if sync else []
+    sync_s = sync.sync_s if sync else []
 
     class StepTimer(TrainerCallback):
         def on_step_begin(self, args, state, control, **kwargs):
-            self.mark = (time.perf_counter(), len(reward_s), len(sync.rollout_s), len(sync.sync_s))
+            self.mark = (time.perf_counter(), len(reward_s), len(rollout_s), len(sync_s))
 
         def on_step_end(self, args, state, control, **kwargs):
             start, n_reward, n_rollout, n_sync = self.mark
             timings.append(StepTiming(step=state.global_step, step_s=time.perf_counter() - start,
-                                      generation_s=sum(sync.rollout_s[n_rollout:]),
-                                      reward_s=sum(reward_s[n_reward:]), sync_s=sum(sync.sync_s[n_sync:])))
+                                      generation_s=sum(rollout_s[n_rollout:]),
+                                      reward_s=sum(reward_s[n_reward:]), sync_s=sum(sync_s[n_sync:])))
 
     return StepTimer()
 
@@ -104,9 +108,9 @@ def build_grpo_trainer(cfg: GRPORunConfig, *, problems: Sequence[Any] | None = N
     trainer = GRPOTrainer(model=model, reward_funcs=rewards, args=args, train_dataset=dataset,
                           processing_class=tokenizer, peft_config=cfg.peft_config(), callbacks=list(callbacks))
     if args.use_vllm:
-        result.sync = guard_vllm_generation(trainer.vllm_generation, sync_timeout_s=cfg.sync_timeout_s,
+        result.guard = guard_vllm_generation(trainer.vllm_generation, sync_timeout_s=cfg.sync_timeout_s,
                                             rollout_timeout_s=cfg.rollout_timeout_s)
-    trainer.add_callback(_step_timer(result.timings, reward_s, result.sync))
+    trainer.add_callback(_step_timer(result.timings, reward_s, result.guard))
     return trainer, tokenizer, result, reward_s
 
 
@@ -127,7 +131,7 @@ def run_grpo(cfg: GRPORunConfig, *, problems: Sequence[Any] | None = None,
                wall_s=time.perf_counter() - start, config=asdict(cfg),
                last_log=trainer.state.log_history[-1] if trainer.state.log_history else {},
                extra={"step_timings": [t.to_dict() for t in result.timings],
-                      "weight_syncs": result.sync.syncs}).write(cfg.output_dir)
+                      "weight_syncs": result.guard.syncs if result.guard else 0}).write(cfg.output_dir)
     if keep_trainer:
         result.trainer = trainer
     else:

@@ -1,14 +1,15 @@
 """Deadlines for blocking calls (rollouts, weight syncs) so a stalled engine fails loudly, never hangs.
 
-A watchdog thread raises `StallTimeout` in the main thread when a deadline passes; if the stalled call
-is stuck in native code and does not return to Python within a grace period, the watchdog dumps every
-thread's stack and exits the process with a clear message: a dead run beats a silently hung one.
+A watchdog thread sends SIGINT to the main thread when a deadline passes (a real signal, so blocking
+waits wake up), which surfaces as `StallTimeout`; if the stalled call is stuck in native code and does
+not return to Python within a grace period, the watchdog dumps every thread's stack and exits the
+process with a clear message: a dead run beats a silently hung one.
 """
 from __future__ import annotations
 
-import _thread
 import faulthandler
 import os
+import signal
 import sys
 import threading
 from contextlib import contextmanager
@@ -43,7 +44,7 @@ def deadline(seconds: float | None, what: str, grace_s: float = 30.0) -> Iterato
         fired.set()
         print(f"[cfcode] {message}", file=sys.stderr, flush=True)
         if in_main:
-            _thread.interrupt_main()
+            signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
             if done.wait(grace_s):
                 return
         print(f"[cfcode] {what} did not return after the interrupt; dumping stacks and exiting.",

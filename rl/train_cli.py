@@ -78,7 +78,8 @@ def train_grpo(config: Path = typer.Argument(..., help="TOML file ([grpo] table,
     except (ValueError, TypeError) as exc:
         _fail(str(exc))
     result = run_grpo(cfg)
-    typer.echo(f"GRPO done: {result.final_dir} ({result.sync.syncs} weight syncs)")
+    syncs = result.guard.syncs if result.guard else 0
+    typer.echo(f"GRPO done: {result.final_dir} ({syncs} weight syncs to vLLM)")
 
 
 def distill(config: Optional[Path] = typer.Argument(None, help="TOML file with a [distill] table (optional)."),

@@ -24,31 +24,33 @@ def prepare_cpu_colocate() -> None:
 
 
 @dataclass
-class SyncStats:
-    """Counts and wall times of the guarded calls (read by the GRPO-step benchmark and the tests)."""
+class VLLMGuard:
+    """Deadlines of the guarded calls (read at call time, so they can be changed mid-run) and their timings."""
 
+    sync_timeout_s: float
+    rollout_timeout_s: float
     syncs: int = 0
     sync_s: list[float] = field(default_factory=list)
     rollouts: int = 0
     rollout_s: list[float] = field(default_factory=list)
 
 
-def guard_vllm_generation(vllm_generation: Any, *, sync_timeout_s: float, rollout_timeout_s: float) -> SyncStats:
+def guard_vllm_generation(vllm_generation: Any, *, sync_timeout_s: float, rollout_timeout_s: float) -> VLLMGuard:
     """Wrap a TRL `VLLMGeneration`'s `sync_weights` and `generate` with deadlines and timers."""
-    stats = SyncStats()
+    stats = VLLMGuard(sync_timeout_s=sync_timeout_s, rollout_timeout_s=rollout_timeout_s)
     original_sync = vllm_generation.sync_weights
     original_generate = vllm_generation.generate
 
     def sync_weights() -> None:
         start = time.perf_counter()
-        with deadline(sync_timeout_s, "weight sync to vLLM"):
+        with deadline(stats.sync_timeout_s, "weight sync to vLLM"):
             original_sync()
         stats.syncs += 1
         stats.sync_s.append(time.perf_counter() - start)
 
     def generate(*args: Any, **kwargs: Any) -> Any:
         start = time.perf_counter()
-        with deadline(rollout_timeout_s, "vLLM rollout"):
+        with deadline(stats.rollout_timeout_s, "vLLM rollout"):
             out = original_generate(*args, **kwargs)
         stats.rollouts += 1
         stats.rollout_s.append(time.perf_counter() - start)

@@ -238,11 +238,17 @@ class DockerSandbox(PooledSandbox):
         finally:
             self._remove(conn.container_id)
 
-    def kill_container(self, slot_index: int) -> None:
-        """Kill one pool container from outside (fault injection for tests; the pool replaces it)."""
+    def kill_worker(self, slot_index: int) -> None:
+        """Kill one pool container from outside (fault injection; the pool replaces it)."""
         conn = self._slots[slot_index].conn
         if conn is not None:
             self.client.api.kill(conn.container_id)
+
+    def freeze_worker(self, slot_index: int) -> None:
+        """Pause one pool container (fault injection: a hung container; the watchdog replaces it)."""
+        conn = self._slots[slot_index].conn
+        if conn is not None:
+            self.client.api.pause(conn.container_id)
 
     @property
     def container_ids(self) -> list[str]:

@@ -209,3 +209,24 @@ def build_image(recipe: ImageRecipe | None = None, force: bool = False, workdir:
         return BuildResult(tag, image.id, False, python, key)
     finally:
         subprocess.run(prefix + ["rm", "-rf", tmp], check=False)
+
+
+def build_from_dockerfile(client=None) -> BuildResult:
+    """`docker build` of sandbox/docker/Dockerfile (needs a registry for the debian base image).
+
+    Tagged like the debootstrap build: the content hash of its package manifest, and `:latest`.
+    """
+    import docker
+
+    client = client or docker.from_env(timeout=600)
+    context = Path(__file__).with_name("docker")
+    image, _ = client.images.build(path=str(context), rm=True, pull=False)
+    manifest = client.containers.run(image.id, ["dpkg-query", "-W", "-f", "${Package}=${Version}\\n"],
+                                     remove=True, network_mode="none").decode()
+    python = client.containers.run(image.id, ["python3", "-c", "import platform;print(platform.python_version())"],
+                                   remove=True, network_mode="none").decode().strip()
+    digest = hashlib.sha256(("\n".join(sorted(manifest.split())) + "\n").encode()).hexdigest()
+    tag = f"{REPOSITORY}:{digest[:16]}"
+    image.tag(REPOSITORY, digest[:16])
+    image.tag(REPOSITORY, "latest")
+    return BuildResult(tag, image.id, False, python, "dockerfile")

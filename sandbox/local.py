@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -86,6 +87,19 @@ class LocalSandbox(PooledSandbox):
         if missing and self.isolate and not _warned.is_set():
             _warned.set()
             log.warning("LocalSandbox isolation is weaker than Docker's: no %s on this host", ", ".join(missing))
+
+    def kill_worker(self, slot_index: int) -> None:
+        """Kill one worker process group from outside (fault injection; the pool replaces it)."""
+        self._signal_worker(slot_index, signal.SIGKILL)
+
+    def freeze_worker(self, slot_index: int) -> None:
+        """Stop one worker process group (fault injection: a hung worker; the watchdog replaces it)."""
+        self._signal_worker(slot_index, signal.SIGSTOP)
+
+    def _signal_worker(self, slot_index: int, sig: int) -> None:
+        conn = self._slots[slot_index].conn
+        if conn is not None:
+            os.killpg(conn.proc.pid, sig)
 
     def close(self) -> None:
         super().close()

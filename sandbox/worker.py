@@ -195,6 +195,8 @@ def encode_value(v, cap):
     """
     if type(v) is int and -(1 << 62) < v < (1 << 62):
         return str(v), False
+    if type(v) in (str, bytes, bytearray) and len(v) > cap:
+        raise OutputTooLarge("returned value is over %d bytes (limit %d)" % (len(v), cap))
     if is_plain(v):
         text, is_repr = _ENCODE(v), False
     else:
@@ -217,14 +219,28 @@ class BoundedOutput:
             raise OutputTooLarge("printed output exceeds %d bytes" % self.state[1])
         return len(s)
 
+    def writelines(self, lines):
+        for line in lines:
+            self.write(line)
+
     def flush(self):
         pass
+
+    def close(self):
+        pass
+
+    closed = False
+    encoding = "utf-8"
+    errors = "strict"
 
     def isatty(self):
         return False
 
     def writable(self):
         return True
+
+    def fileno(self):
+        raise OSError("sandboxed output has no file descriptor")
 
 
 # ---------------------------------------------------------------- the child (one job, many calls)

@@ -86,9 +86,9 @@ def _string_ops(rng: Random, second: bool, lowercase: bool) -> list[Op]:
         Op("rotate", (f"t = t[{sh} % len(t):] + t[:{sh} % len(t)]",), lambda t, e: _rot(t, e["k"] + d), k),
         Op("reverse_if", (f"if k % 2 == {p}:", "    t = t[::-1]"), lambda t, e: t[::-1] if e["k"] % 2 == p else t, k),
         Op("prefix", (f"t = t[:k + {n}]",), lambda t, e: t[:e["k"] + n], k),
-        Op("repeat", ("t = t + t[:k]",) if p else ("t = t[-k:] + t" if d else "t = t[:k] + t",),
-           (lambda t, e: t + t[:e["k"]]) if p else ((lambda t, e: (t[-e["k"]:] if e["k"] else t) + t) if d
-                                                    else (lambda t, e: t[:e["k"]] + t)), k),
+        rng.choice([Op("repeat", ("t = t + t[:k]",), lambda t, e: t + t[:e["k"]], k),
+                    Op("repeat", ("t = t[:k] + t",), lambda t, e: t[:e["k"]] + t, k),
+                    Op("repeat", ("t = t[-k:] + t",), lambda t, e: t[-e["k"]:] + t, k)]),  # t[-0:] is all of t
         Op("pick_char", (f"t = t + {a + b!r}[k % 2]",), lambda t, e: t + (a + b)[e["k"] % 2], k),
     ]
     if lowercase:

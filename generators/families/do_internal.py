@@ -1,6 +1,6 @@
 """do_internal (beyond the paper, OOD): the intervention forces an internal variable, not an input.
 
-    def f(x, r):              # shown as: r = random.randint(0, 9)
+    def f(x, r):              # shown as: r = random.randint(0, 9)  (levels 4-5: a second latent s)
         a = x + r
         if a > 6:
             b = a - 4
@@ -27,11 +27,13 @@ from generators.family import Draft, FamilyConfig, PromptContext, register_famil
 from generators.render import code_prompt
 
 VAR_NAMES = ("a", "b", "c", "d", "e", "g")
+LATENT_NAMES = ("r", "s")
 
 
 @dataclass
 class DoInternalConfig(FamilyConfig):
-    latent_max: int = 9  # r in 0..latent_max
+    n_latents: int = 1  # r (and s), each in 0..latent_max
+    latent_max: int = 9
     x_max: int = 20  # inputs in 0..x_max
     const_max: int = 6  # constants in expressions and conditions
     steps: int = 3  # internal variables computed one after another (the last one is returned % m)
@@ -41,16 +43,22 @@ class DoInternalConfig(FamilyConfig):
 
     def validate(self) -> None:
         # 3+ steps: with 2, the program could mirror the if_else "pre" template
-        check_ranges(self, latent_max=(1, 60), x_max=(1, 1000), const_max=(2, 50), steps=(3, len(VAR_NAMES)),
+        check_ranges(self, n_latents=(1, len(LATENT_NAMES)), latent_max=(1, 40), x_max=(1, 1000),
+                     const_max=(2, 50), steps=(3, len(VAR_NAMES)),
                      branch_prob=(0.0, 1.0), modulus_max=(3, 50), change_input=(0.0, 1.0))
 
 
 LEVELS = {
-    1: dict(latent_max=4, x_max=10, const_max=4, steps=3, branch_prob=0.2, modulus_max=4, change_input=0.0),
-    2: dict(latent_max=6, x_max=15, const_max=5, steps=3, branch_prob=0.3, modulus_max=5, change_input=0.0),
-    3: dict(latent_max=9, x_max=20, const_max=6, steps=3, branch_prob=0.5, modulus_max=7, change_input=0.0),
-    4: dict(latent_max=12, x_max=30, const_max=8, steps=4, branch_prob=0.6, modulus_max=9, change_input=0.5),
-    5: dict(latent_max=15, x_max=50, const_max=9, steps=5, branch_prob=0.6, modulus_max=11, change_input=0.7),
+    1: dict(n_latents=1, latent_max=4, x_max=10, const_max=4, steps=3, branch_prob=0.2, modulus_max=4,
+            change_input=0.0),
+    2: dict(n_latents=1, latent_max=6, x_max=15, const_max=5, steps=3, branch_prob=0.3, modulus_max=5,
+            change_input=0.0),
+    3: dict(n_latents=1, latent_max=9, x_max=20, const_max=6, steps=3, branch_prob=0.5, modulus_max=7,
+            change_input=0.0),
+    4: dict(n_latents=2, latent_max=9, x_max=30, const_max=8, steps=4, branch_prob=0.6, modulus_max=9,
+            change_input=0.5),
+    5: dict(n_latents=2, latent_max=12, x_max=50, const_max=9, steps=5, branch_prob=0.6, modulus_max=11,
+            change_input=0.7),
 }
 
 
@@ -65,40 +73,47 @@ def _step(rng: Random, cfg: DoInternalConfig, var: str, names: list[str], must_u
 
 def draft(rng: Random, cfg: DoInternalConfig) -> Draft:
     variables = list(VAR_NAMES[: cfg.steps])
+    latents = list(LATENT_NAMES[: cfg.n_latents])
     target = rng.randrange(cfg.steps - 1)  # never the returned variable: the latent must act after it
+    second_at = rng.randrange(target + 1, cfg.steps)  # where a second latent acts (downstream of the target)
     body: list = []
     for i, var in enumerate(variables):
-        names = ["x", "r"] + variables[:i]
+        names = ["x", *latents] + variables[:i]
         # Chain each step to the previous one; right after the target the latent must act again and
         # the target must be read, so both the forced value and the latent reach the output.
         must_use = "x" if i == 0 else ("r" if i == target + 1 else variables[i - 1])
         stmt = _step(rng, cfg, var, names, must_use)
         if i == target + 1 and not _mentions(stmt, variables[target]):
             stmt = _with_extra_term(stmt, variables[target])
+        if i == second_at and len(latents) > 1 and not _mentions(stmt, latents[1]):
+            stmt = _with_extra_term(stmt, latents[1])
         body.append(stmt)
     modulus = rng.randint(3, cfg.modulus_max)
     ret = Return(BinOp("%", Var(variables[-1]), Const(modulus)))
     forced_value = rng.randint(0, cfg.const_max + cfg.x_max // 2)
-    original = Function("f", ["x", "r"], body + [ret])
-    rewritten = Function("f", ["x", "r"], [Assign(variables[target], Const(forced_value)) if k == target else s
+    original = Function("f", ["x", *latents], body + [ret])
+    rewritten = Function("f", ["x", *latents], [Assign(variables[target], Const(forced_value)) if k == target else s
                                            for k, s in enumerate(body)] + [ret])
     x0 = rng.randint(0, cfg.x_max)
     x1 = x0
     if rng.random() < cfg.change_input:
         x1 = rng.choice([v for v in range(cfg.x_max + 1) if v != x0])
     var = variables[target]
+    domains = {name: list(range(cfg.latent_max + 1)) for name in latents}
 
     def render(ctx: PromptContext) -> str:
         same_args = ctx.intervention["args"] == ctx.observations[0]["args"]
-        shown = replace(ctx, intervention={k: v for k, v in ctx.intervention.items() if not (same_args and k == "args")})
+        shown = replace(ctx, intervention={k: v for k, v in ctx.intervention.items()
+                                           if not (same_args and k == "args")})
         keep = f"the same argument x={x0}" if same_args else f"the argument x={x1}"
-        return (code_prompt(shown, "f", {"r": []}) + "\n"
+        return (code_prompt(shown, "f", domains) + "\n"
                 + f"Forcing {var} = {forced_value} means the statement that computes {var} is replaced by "
                   f"`{var} = {forced_value}`; the call uses {keep} and everything else runs as written.")
 
     return Draft(
-        program=original.source(), entry="f", inputs=["x"], latents={"r": list(range(cfg.latent_max + 1))},
-        observations=[{"x": x0}], intervention={"x": x1}, true_latents={"r": rng.randint(0, cfg.latent_max)},
+        program=original.source(), entry="f", inputs=["x"], latents=domains,
+        observations=[{"x": x0}], intervention={"x": x1},
+        true_latents={name: rng.randint(0, cfg.latent_max) for name in latents},
         template_id=f"do_internal/steps{cfg.steps}_target{target}",
         intervention_program=rewritten.source(), internal={var: forced_value}, render_prompt=render,
         extra_meta={"intervened_variable": var, "forced_value": forced_value, "input_changed": x1 != x0},
@@ -112,11 +127,13 @@ def _mentions(stmt: Any, name: str) -> bool:
 
 
 def _with_extra_term(stmt: Any, name: str) -> Any:
-    """Make the statement read `name` so the intervened variable always flows to the output."""
+    """Make the statement read `name` (the intervened variable, a latent) so it reaches the output."""
     if isinstance(stmt, Assign):
         return Assign(stmt.name, BinOp("+", stmt.expr, Var(name)))
-    return If(stmt.cond, [_with_extra_term(s, name) for s in stmt.body], [_with_extra_term(s, name) for s in stmt.orelse])
+    return If(stmt.cond, [_with_extra_term(s, name) for s in stmt.body],
+              [_with_extra_term(s, name) for s in stmt.orelse])
 
 
 register_family("do_internal", DoInternalConfig, draft, levels=LEVELS, default_level=3, paper=False, ood=True,
-                description="the intervention forces an internal variable (do(v = c)); the rewritten program travels with the record")
+                description="the intervention forces an internal variable (do(v = c)); "
+                            "the rewritten program travels with the record")

@@ -22,14 +22,7 @@ class GsmConfig(FamilyConfig):
     extra_step: bool = False  # one more arithmetic step in the story
 
     def validate(self) -> None:
-        if not 2 <= self.latent_max <= 40:
-            raise ValueError(f"latent_max must be in 2..40, got {self.latent_max}")
-        if not 5 <= self.x_max <= 500:
-            raise ValueError(f"x_max must be in 5..500, got {self.x_max}")
-        if not 4 <= self.const_max <= 100:
-            raise ValueError(f"const_max must be in 4..100, got {self.const_max}")
-        if not 3 <= self.modulus_max <= 30:
-            raise ValueError(f"modulus_max must be in 3..30, got {self.modulus_max}")
+        self.check_ranges(latent_max=(2, 40), x_max=(5, 500), const_max=(4, 100), modulus_max=(3, 30))
 
 
 LEVELS = {
@@ -57,6 +50,7 @@ class _Story:
     reveal: Callable[[int], str]  # r -> the hidden quantity stated (interventional mode)
     ask: Callable[[int], str]  # x1 -> the counterfactual question
     label: str  # words naming the latent, for the leak filter
+    explain: Callable[[int, int], str] | None = None  # (x, r) -> the story's arithmetic, for the gold trace
 
 
 def _bakery(rng: Random, cfg: GsmConfig) -> _Story:
@@ -79,7 +73,8 @@ def _bakery(rng: Random, cfg: GsmConfig) -> _Story:
         reveal=lambda r: f"That afternoon she baked {r} muffins{' per tray' if m > 1 else ''}.",
         ask=lambda x: f"How many muffins would she have kept if she had baked {x} muffins in the morning, "
                       "with the same afternoon baking?",
-        label="afternoon")
+        label="afternoon",
+        explain=lambda x, r: _steps(f"total = {x} + {r}{mult}", x + r * m, t, g, f"% {b}", lambda v: v % b))
 
 
 def _savings(rng: Random, cfg: GsmConfig) -> _Story:
@@ -102,7 +97,9 @@ def _savings(rng: Random, cfg: GsmConfig) -> _Story:
         reveal=lambda r: f"His aunt paid him {r} dollars per chore.",
         ask=lambda x: f"How many {bill}-dollar bills would he have had if he had started with {x} dollars, "
                       "with the same pay per chore?",
-        label="pay per chore")
+        label="pay per chore",
+        explain=lambda x, r: _steps(f"savings = {x} + {r} * {chores}{f' + {bonus}' if bonus else ''}",
+                                    x + r * chores + bonus, t - 1, price, f"// {bill}", lambda v: v // bill))
 
 
 def _bus(rng: Random, cfg: GsmConfig) -> _Story:
@@ -117,7 +114,7 @@ def _bus(rng: Random, cfg: GsmConfig) -> _Story:
     what = f"dollars in fares are collected from the riders at the last stop ({fare} dollars each)" if fare > 1 \
         else "people ride to the last stop"
     return _Story(
-        "bus", prog, "riders", "boarded", "left", list(range(0, cfg.latent_max + 1)), 0,
+        "bus", prog, "riders", "boarded", "left", list(range(cfg.latent_max + 1)), 0,
         setup=(f"Some people board a bus at the first stop. At the second stop {extra} more people board, and "
                f"then a random number of people get off (between 0 and {cfg.latent_max}). The bus only has "
                f"room for {cap} people, so if more than {cap} are on board, the extra people must get off."),
@@ -128,27 +125,34 @@ def _bus(rng: Random, cfg: GsmConfig) -> _Story:
         ask=lambda x: (f"How many {'dollars' if fare > 1 else 'people'} would there have been if {x} people had "
                        f"boarded at the first stop, with the same number getting off at the second stop? "
                        f"(Count {what}.)"),
-        label="got off")
+        label="got off",
+        explain=lambda x, r: _bus_steps(x + extra - r, f"{x} + {extra} - {r}", cap, fare))
 
 
 def _garden(rng: Random, cfg: GsmConfig) -> _Story:
-    packet, t, spare = rng.randint(3, cfg.modulus_max), rng.randint(cfg.const_max, 3 * cfg.const_max), rng.randint(1, cfg.const_max)
+    packet, t, spare = rng.randint(3, cfg.modulus_max), rng.randint(2, cfg.latent_max - 1), rng.randint(1, cfg.const_max)
     prog = (f"def seeds_left(rows, per_row):\n"
             f"    seeds = rows * per_row\n"
-            f"    if per_row > {max(2, cfg.latent_max // 2)}:\n"
+            f"    if per_row > {t}:\n"
             f"        seeds = seeds + {spare}\n"
             f"    return seeds % {packet}\n")
+
+    def explain(x: int, r: int) -> str:
+        seeds = x * r + (spare if r > t else 0)
+        extra = f"{r} > {t}, so seeds = {x * r} + {spare} = {seeds}" if r > t else f"{r} is not more than {t}"
+        return f"seeds = {x} * {r} = {x * r}; {extra}; jar = {seeds} % {packet} = {seeds % packet}"
+
     return _Story(
         "garden", prog, "seeds_left", "rows", "per_row", list(range(1, cfg.latent_max + 1)), 1,
         setup=(f"Nora plants rows of beans. She puts the same random number of seeds in every row (between 1 "
-               f"and {cfg.latent_max}). If that number is more than {max(2, cfg.latent_max // 2)}, she also plants "
-               f"{spare} spare seeds at the end. She counts all the seeds she planted and refills "
-               f"packets of {packet} seeds; the leftover seeds go in a jar."),
+               f"and {cfg.latent_max}). If that number is more than {t}, she also plants {spare} spare seeds "
+               f"at the end. She counts all the seeds she planted and refills packets of {packet} seeds; the "
+               f"leftover seeds go in a jar."),
         observe=lambda x, y: f"This spring she planted {x} rows and {value_text(y)} seeds went in the jar.",
         reveal=lambda r: f"She put {r} seeds in every row.",
         ask=lambda x: f"How many seeds would have gone in the jar if she had planted {x} rows, with the same "
                       "number of seeds per row?",
-        label="seeds in every row")
+        label="seeds in every row", explain=explain)
 
 
 def _game(rng: Random, cfg: GsmConfig) -> _Story:
@@ -168,7 +172,29 @@ def _game(rng: Random, cfg: GsmConfig) -> _Story:
         reveal=lambda r: f"Sam rolled a {r}.",
         ask=lambda x: f"How many stars would Sam have finished with if he had had {x} points before the roll, "
                       "with the same roll?",
-        label="roll")
+        label="roll",
+        explain=lambda x, r: ((f"roll {r} >= {t}, so points = {x} + {r} * 2 = {x + 2 * r}; stars = {x + 2 * r} // {star} = {(x + 2 * r) // star}")
+                              if r >= t else
+                              (f"roll {r} < {t}, so points = {x} + {bonus} = {x + bonus}; stars = {x + bonus} // {star} = {(x + bonus) // star}")))
+
+
+def _steps(first: str, total: int, threshold: int, cut: int, last: str, finish: Callable[[int], int]) -> str:
+    """`total = ... = v; v > threshold, so v - cut = w; w <op> = answer` (the shared story shape)."""
+    text = f"{first} = {total}; "
+    if total > threshold:
+        text += f"{total} > {threshold}, so {total} - {cut} = {total - cut}; "
+        total -= cut
+    else:
+        text += f"{total} is not more than {threshold}; "
+    return text + f"{total} {last} = {finish(total)}"
+
+
+def _bus_steps(on_bus: int, first: str, cap: int, fare: int) -> str:
+    text = f"on the bus: {first} = {on_bus}; "
+    if on_bus > cap:
+        text += f"{on_bus} > {cap}, so only {cap} stay; "
+        on_bus = cap
+    return text + (f"fares = {on_bus} * {fare} = {on_bus * fare}" if fare > 1 else f"riders = {on_bus}")
 
 
 TEMPLATES = (_bakery, _savings, _bus, _garden, _game)
@@ -195,6 +221,7 @@ def draft(rng: Random, cfg: GsmConfig) -> Draft:
         observations=[{story.x_name: x0}], intervention={story.x_name: x1},
         true_latents={story.r_name: rng.choice(story.r_domain)}, template_id=f"gsm/{story.template}",
         display_program=story.program, render_prompt=render, latent_labels={story.r_name: story.label},
+        explain=(lambda args, lat: story.explain(args[story.x_name], lat[story.r_name])) if story.explain else None,
     )
 
 

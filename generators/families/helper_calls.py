@@ -38,36 +38,9 @@ from generators.codegen import (
 )
 from generators.family import Draft, FamilyConfig, register_family
 
-HELPER_NAMES = ("shift", "scale", "clip", "fold", "mix", "bump", "wrap", "squash", "twist", "nudge", "blend",
-                "tweak")
-LATENT_ALIASES = ("k", "s", "t", "p", "q")
-
-
-@dataclass
-class HelperCallsConfig(FamilyConfig):
-    latent_max: int = 9  # r in 0..latent_max
-    x_max: int = 20  # inputs in 0..x_max
-    const_max: int = 6  # constants in helper bodies
-    chain: int = 3  # number of helpers on the call chain below the entry
-    fan_out: float = 0.3  # probability that a helper also calls a second helper further down
-    expr_depth: int = 1  # depth of helper arithmetic
-    modulus_max: int = 7  # entry returns y % m with m in 3..modulus_max
-
-    def validate(self) -> None:
-        check_ranges(self, latent_max=(1, 60), x_max=(1, 1000), const_max=(2, 50), chain=(1, 6), fan_out=(0.0, 1.0),
-                     expr_depth=(1, 3), modulus_max=(3, 50))
-
-
-LEVELS = {
-    1: dict(latent_max=4, x_max=10, const_max=4, chain=1, fan_out=0.0, expr_depth=1, modulus_max=4),
-    2: dict(latent_max=6, x_max=15, const_max=5, chain=2, fan_out=0.0, expr_depth=1, modulus_max=5),
-    3: dict(latent_max=9, x_max=20, const_max=6, chain=3, fan_out=0.3, expr_depth=1, modulus_max=7),
-    4: dict(latent_max=12, x_max=30, const_max=8, chain=4, fan_out=0.4, expr_depth=2, modulus_max=9),
-    5: dict(latent_max=15, x_max=50, const_max=9, chain=5, fan_out=0.5, expr_depth=2, modulus_max=11),
-}
-
-
-# ------------------------------------------------------- building blocks shared by the beyond-paper families
+# ------------------------------------------------------------------------------------------------
+# Building blocks shared by the beyond-paper families (recursion, multi_obs, do_internal and data
+# import them from here): knob checks, small expressions, and IR functions that call each other.
 
 
 def check_ranges(cfg: FamilyConfig, **ranges: tuple[float, float]) -> None:
@@ -76,7 +49,6 @@ def check_ranges(cfg: FamilyConfig, **ranges: tuple[float, float]) -> None:
         value = getattr(cfg, knob)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
             raise ValueError(f"{knob} must be in {lo}..{hi}, got {value!r}")
-
 
 
 def ir_callables(functions: list[Function], log: list[str] | None = None,
@@ -130,14 +102,12 @@ def call_chain_text(log: list[str], limit: int = 8) -> str:
     return ", ".join(log)
 
 
-# ---------------------------------------------------------------- drafting
-
-
 def affine(rng: Random, names: list[str], const_max: int, terms: int = 1, must_use: str | None = None) -> Any:
     """`a*2 + b - 3`-style expression: sums of variables scaled by small constants, so values stay small
     enough to follow by hand (no variable times variable)."""
     others = [n for n in names if n != must_use]
-    picks = ([must_use] if must_use else []) + rng.sample(others, min(len(others), max(terms, 1) - bool(must_use)))
+    extra = min(len(others), max(terms, 1) - bool(must_use))
+    picks = ([must_use] if must_use else []) + rng.sample(others, extra)
     rng.shuffle(picks)
     expr: Any = None
     for name in picks:
@@ -152,8 +122,61 @@ def small_arg(rng: Random, names: list[str], const_max: int) -> Any:
     """An argument passed down the chain: a shift or a remainder, so values stay in the range the
     helpers' guards test (otherwise every guard fires at once and the chain is cut short)."""
     v = Var(rng.choice(names))
-    return rng.choice([BinOp("+", v, Const(rng.randint(1, const_max))), BinOp("-", v, Const(rng.randint(1, const_max))),
+    return rng.choice([BinOp("+", v, Const(rng.randint(1, const_max))),
+                       BinOp("-", v, Const(rng.randint(1, const_max))),
                        BinOp("%", v, Const(rng.randint(5, 12))), v])
+
+
+def call_graph_draft(rng: Random, cfg: Any, functions: list[Function], entry: Function, template_id: str,
+                     extra_meta: dict[str, Any], entry_last: bool = True) -> Draft:
+    """Draft for a program of several IR functions with entry `f(x, r)`, x in 0..cfg.x_max and r in
+    0..cfg.latent_max; the gold trace lists the calls made (innermost first) and the entry's steps."""
+    order = functions + [entry] if entry_last else [entry] + functions
+    program = "\n\n".join(fn.source().rstrip("\n") for fn in order) + "\n"
+    x0, x1 = distinct_pair(rng, 0, cfg.x_max)
+
+    def explain(args: dict[str, Any], latents: dict[str, Any]) -> str:
+        log: list[str] = []
+        steps = entry.narrate({**args, **latents, **ir_callables(functions, log)})
+        return f"calls, innermost first: {call_chain_text(log)}; then {steps}"
+
+    return Draft(
+        program=program, entry=entry.name, inputs=["x"], latents={"r": list(range(cfg.latent_max + 1))},
+        observations=[{"x": x0}], intervention={"x": x1}, true_latents={"r": rng.randint(0, cfg.latent_max)},
+        template_id=template_id, explain=explain, extra_meta=extra_meta,
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# The helper_calls family
+
+HELPER_NAMES = ("shift", "scale", "clip", "fold", "mix", "bump", "wrap", "squash", "twist", "nudge", "blend",
+                "tweak")
+LATENT_ALIASES = ("k", "s", "t", "p", "q")
+
+
+@dataclass
+class HelperCallsConfig(FamilyConfig):
+    latent_max: int = 9  # r in 0..latent_max
+    x_max: int = 20  # inputs in 0..x_max
+    const_max: int = 6  # constants in helper bodies
+    chain: int = 3  # number of helpers on the call chain below the entry
+    fan_out: float = 0.3  # probability that a helper also calls a second helper further down
+    expr_depth: int = 1  # depth of helper arithmetic
+    modulus_max: int = 7  # entry returns y % m with m in 3..modulus_max
+
+    def validate(self) -> None:
+        check_ranges(self, latent_max=(1, 60), x_max=(1, 1000), const_max=(2, 50), chain=(1, 6),
+                     fan_out=(0.0, 1.0), expr_depth=(1, 3), modulus_max=(3, 50))
+
+
+LEVELS = {
+    1: dict(latent_max=4, x_max=10, const_max=4, chain=1, fan_out=0.0, expr_depth=1, modulus_max=4),
+    2: dict(latent_max=6, x_max=15, const_max=5, chain=2, fan_out=0.0, expr_depth=1, modulus_max=5),
+    3: dict(latent_max=9, x_max=20, const_max=6, chain=3, fan_out=0.3, expr_depth=1, modulus_max=7),
+    4: dict(latent_max=12, x_max=30, const_max=8, chain=4, fan_out=0.4, expr_depth=2, modulus_max=9),
+    5: dict(latent_max=15, x_max=50, const_max=9, chain=5, fan_out=0.5, expr_depth=2, modulus_max=11),
+}
 
 
 def _helper(rng: Random, cfg: HelperCallsConfig, name: str, alias: str, callees: list[str]) -> Function:
@@ -197,25 +220,5 @@ def draft(rng: Random, cfg: HelperCallsConfig) -> Draft:
                             {"helpers": names, "fan_out_calls": fan}, entry_last=rng.random() < 0.7)
 
 
-def call_graph_draft(rng: Random, cfg: Any, functions: list[Function], entry: Function, template_id: str,
-                     extra_meta: dict[str, Any], entry_last: bool = True) -> Draft:
-    """Draft for a program of several IR functions with entry `f(x, r)`, x in 0..cfg.x_max and r in
-    0..cfg.latent_max; the gold trace lists the calls made (innermost first) and the entry's steps."""
-    order = functions + [entry] if entry_last else [entry] + functions
-    program = "\n\n".join(fn.source().rstrip("\n") for fn in order) + "\n"
-    x0, x1 = distinct_pair(rng, 0, cfg.x_max)
-
-    def explain(args: dict[str, Any], latents: dict[str, Any]) -> str:
-        log: list[str] = []
-        steps = entry.narrate({**args, **latents, **ir_callables(functions, log)})
-        return f"calls, innermost first: {call_chain_text(log)}; then {steps}"
-
-    return Draft(
-        program=program, entry=entry.name, inputs=["x"], latents={"r": list(range(cfg.latent_max + 1))},
-        observations=[{"x": x0}], intervention={"x": x1}, true_latents={"r": rng.randint(0, cfg.latent_max)},
-        template_id=template_id, explain=explain, extra_meta=extra_meta,
-    )
-
-
-register_family("helper_calls", HelperCallsConfig, draft, levels=LEVELS, default_level=3, paper=False, ood=True,
-                description="the entry calls a chain of helper functions that pass the latent along")
+register_family("helper_calls", HelperCallsConfig, draft, levels=LEVELS, default_level=3, paper=False,
+                ood=True, description="the entry calls a chain of helper functions that pass the latent along")

@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from random import Random
 
-from generators.codegen import Assign, BinOp, Const, Function, If, Return, Var, distinct_pair, rand_arith, rand_condition
+from generators.codegen import (Assign, Function, If, final_return, rand_arith, rand_condition,
+                                single_latent_draft)
 from generators.family import Draft, FamilyConfig, register_family
 
 
@@ -28,18 +29,10 @@ class IfElseConfig(FamilyConfig):
     modulus_max: int = 6  # return y % m with m in 2..modulus_max (0: no modulus)
 
     def validate(self) -> None:
-        if not 1 <= self.latent_max <= 60:
-            raise ValueError(f"latent_max must be in 1..60, got {self.latent_max}")
-        if not 1 <= self.x_max <= 1000:
-            raise ValueError(f"x_max must be in 1..1000, got {self.x_max}")
-        if not 2 <= self.const_max <= 100:
-            raise ValueError(f"const_max must be in 2..100, got {self.const_max}")
+        self.check_ranges(latent_max=(1, 60), x_max=(1, 1000), const_max=(2, 100), expr_depth=(1, 3),
+                          modulus_max=(2, 50), zero_ok=("modulus_max",))
         if self.nesting not in (0, 1):
             raise ValueError(f"if_else allows nesting 0 or 1 (deeper is if_else_long), got {self.nesting}")
-        if not 1 <= self.expr_depth <= 3:
-            raise ValueError(f"expr_depth must be in 1..3, got {self.expr_depth}")
-        if self.modulus_max != 0 and not 2 <= self.modulus_max <= 50:
-            raise ValueError(f"modulus_max must be 0 or in 2..50, got {self.modulus_max}")
 
 
 LEVELS = {
@@ -71,18 +64,10 @@ def draft(rng: Random, cfg: IfElseConfig) -> Draft:
         else:
             orelse, shape = [inner], shape + "_nested_else"
     body.append(If(rand_condition(rng, names, max(cfg.const_max, cfg.x_max // 2)), then, orelse))
-    if cfg.modulus_max:
-        body.append(Return(BinOp("%", Var("y"), Const(rng.randint(2, cfg.modulus_max)))))
-        shape += "_mod"
-    else:
-        body.append(Return(Var("y")))
+    body.append(final_return(rng, "y", cfg.modulus_max))
+    shape += "_mod" if cfg.modulus_max else ""
     fn = Function("f", ["x", "r"], body)
-    x0, x1 = distinct_pair(rng, 0, cfg.x_max)
-    return Draft(
-        program=fn.source(), entry="f", inputs=["x"], latents={"r": list(range(cfg.latent_max + 1))},
-        observations=[{"x": x0}], intervention={"x": x1}, true_latents={"r": rng.randint(0, cfg.latent_max)},
-        template_id=f"if_else/{shape}", explain=lambda args, lat: fn.narrate({**args, **lat}),
-    )
+    return single_latent_draft(rng, fn, x_max=cfg.x_max, latent_max=cfg.latent_max, template_id=f"if_else/{shape}")
 
 
 register_family("if_else", IfElseConfig, draft, levels=LEVELS, default_level=3, paper=True, ood=False,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from random import Random
 
-from generators.codegen import Assign, BinOp, Const, Function, If, Return, Var, distinct_pair, rand_arith, rand_condition
+from generators.codegen import Assign, Function, If, final_return, rand_arith, rand_condition, single_latent_draft
 from generators.family import Draft, FamilyConfig, register_family
 
 
@@ -23,20 +23,9 @@ class IfElseLongConfig(FamilyConfig):
     modulus_max: int = 7  # return y % m, m in 2..modulus_max (0: none)
 
     def validate(self) -> None:
-        if not 1 <= self.latent_max <= 60:
-            raise ValueError(f"latent_max must be in 1..60, got {self.latent_max}")
-        if not 1 <= self.x_max <= 1000:
-            raise ValueError(f"x_max must be in 1..1000, got {self.x_max}")
-        if not 2 <= self.const_max <= 100:
-            raise ValueError(f"const_max must be in 2..100, got {self.const_max}")
-        if not 2 <= self.nesting <= 6:
-            raise ValueError(f"if_else_long nesting must be in 2..6, got {self.nesting}")
-        if not 1 <= self.branch_statements <= 5:
-            raise ValueError(f"branch_statements must be in 1..5, got {self.branch_statements}")
-        if not 0.0 <= self.elif_prob <= 1.0:
-            raise ValueError(f"elif_prob must be in [0, 1], got {self.elif_prob}")
-        if self.modulus_max != 0 and not 2 <= self.modulus_max <= 50:
-            raise ValueError(f"modulus_max must be 0 or in 2..50, got {self.modulus_max}")
+        self.check_ranges(latent_max=(1, 60), x_max=(1, 1000), const_max=(2, 100), nesting=(2, 6),
+                          branch_statements=(1, 5), elif_prob=(0.0, 1.0), modulus_max=(2, 50),
+                          zero_ok=("modulus_max",))
 
 
 LEVELS = {
@@ -74,17 +63,9 @@ def draft(rng: Random, cfg: IfElseLongConfig) -> Draft:
     names = ["x", "r", "s"]
     body: list = [Assign("s", rand_arith(rng, ["x", "r"], cfg.const_max, 1, must_use="r"))]
     body += _block(rng, cfg, cfg.nesting, names)
-    if cfg.modulus_max:
-        body.append(Return(BinOp("%", Var("y"), Const(rng.randint(2, cfg.modulus_max)))))
-    else:
-        body.append(Return(Var("y")))
+    body.append(final_return(rng, "y", cfg.modulus_max))
     fn = Function("f", ["x", "r"], body)
-    x0, x1 = distinct_pair(rng, 0, cfg.x_max)
-    return Draft(
-        program=fn.source(), entry="f", inputs=["x"], latents={"r": list(range(cfg.latent_max + 1))},
-        observations=[{"x": x0}], intervention={"x": x1}, true_latents={"r": rng.randint(0, cfg.latent_max)},
-        template_id=f"if_else_long/depth{cfg.nesting}", explain=lambda args, lat: fn.narrate({**args, **lat}),
-    )
+    return single_latent_draft(rng, fn, x_max=cfg.x_max, latent_max=cfg.latent_max, template_id=f"if_else_long/depth{cfg.nesting}")
 
 
 register_family("if_else_long", IfElseLongConfig, draft, levels=LEVELS, default_level=3, paper=True, ood=True,

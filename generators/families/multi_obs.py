@@ -1,14 +1,14 @@
 """multi_obs (beyond the paper, OOD): several observations of the same hidden latents.
 
     def f(x, a, b):           # shown as: a = random.randint(0, 5); b = random.randint(0, 5)
-        y = x * 2 + a
-        if y > 7:
+        y = x * a + 3
+        if x > 7:
             y = y - b
         else:
-            y = y + b * 2
-        return y % 4
+            y = y + b * x
+        return y % 6
 
-"f(x=1) returned 3, f(x=4) returned 0 and f(x=6) returned 1, all with the same draws; what would
+"f(x=1) returned 3, f(x=9) returned 5 and f(x=6) returned 3, all with the same draws; what would
 f(x=3) have returned?" Abduction must intersect the evidence: the consistent latents are those that
 reproduce *every* observation. Knobs: number of latents (2-3), their domain, number of observations,
 input range, branching, modulus.
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from random import Random
 from typing import Any
 
-from generators.codegen import Assign, BinOp, Const, Function, If, Return, Var, rand_condition
+from generators.codegen import Assign, BinOp, Compare, Const, Function, If, Return, Var
 from generators.families.helper_calls import affine, check_ranges
 from generators.family import Draft, FamilyConfig, register_family
 
@@ -62,6 +62,16 @@ def _first(rng: Random, cfg: MultiObsConfig, latent: str) -> Any:
                        BinOp("-", BinOp("*", lat, x), k)])
 
 
+def _input_condition(rng: Random, cfg: MultiObsConfig) -> Any:
+    """A branch on the input only (threshold or parity), so different observations can take different
+    branches and each tells something about a different latent."""
+    x = Var("x")
+    if rng.random() < 0.6:
+        return Compare(rng.choice([">", "<", ">=", "<="]), x, Const(rng.randint(2, max(3, cfg.x_max * 2 // 3))))
+    k = rng.randint(2, 3)
+    return Compare(rng.choice(["==", "!="]), BinOp("%", x, Const(k)), Const(rng.randrange(k)))
+
+
 def _update(rng: Random, cfg: MultiObsConfig, latent: str) -> Any:
     """New y from the old y and a latent, so earlier latents keep flowing to the output."""
     old: Any = Var("y") if rng.random() < 0.7 else BinOp("*", Var("y"), Const(rng.randint(2, 3)))
@@ -75,7 +85,7 @@ def draft(rng: Random, cfg: MultiObsConfig) -> Draft:
     shape = ["scale"]
     for name in latents[1:]:  # each further latent enters through an assignment or an if/else on x
         if rng.random() < cfg.branch_prob:
-            cond = rand_condition(rng, ["x"], max(2, cfg.x_max * 2 // 3))
+            cond = _input_condition(rng, cfg)
             other = affine(rng, ["y", "x"], cfg.const_max, 1, must_use="y")
             branches = [[Assign("y", _update(rng, cfg, name))], [Assign("y", other)]]
             rng.shuffle(branches)

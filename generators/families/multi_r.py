@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from random import Random
 
-from generators.codegen import (Assign, BinOp, Const, For, Function, If, Return, Var, distinct_pair, rand_arith,
+from generators.codegen import (Assign, BinOp, Const, For, Function, If, Var, distinct_pair, final_return, rand_arith,
                                 rand_condition)
 from generators.family import Draft, FamilyConfig, register_family
 
@@ -29,22 +29,10 @@ class MultiRConfig(FamilyConfig):
     modulus_max: int = 7
 
     def validate(self) -> None:
-        if not 2 <= self.num_latents <= 4:
-            raise ValueError(f"num_latents must be in 2..4, got {self.num_latents}")
-        if not 1 <= self.latent_max <= 12:
-            raise ValueError(f"latent_max must be in 1..12, got {self.latent_max}")
+        self.check_ranges(num_latents=(2, 4), latent_max=(1, 12), x_max=(1, 1000), const_max=(2, 100),
+                          loop_max=(1, 50), loops=(1, 3), modulus_max=(2, 50), zero_ok=("modulus_max",))
         if (self.latent_max + 1) ** self.num_latents > 4096:
             raise ValueError("latent domain too large: (latent_max + 1) ** num_latents must be <= 4096")
-        if not 1 <= self.x_max <= 1000:
-            raise ValueError(f"x_max must be in 1..1000, got {self.x_max}")
-        if not 2 <= self.const_max <= 100:
-            raise ValueError(f"const_max must be in 2..100, got {self.const_max}")
-        if not 1 <= self.loop_max <= 50:
-            raise ValueError(f"loop_max must be in 1..50, got {self.loop_max}")
-        if not 1 <= self.loops <= 3:
-            raise ValueError(f"loops must be in 1..3, got {self.loops}")
-        if self.modulus_max != 0 and not 2 <= self.modulus_max <= 50:
-            raise ValueError(f"modulus_max must be 0 or in 2..50, got {self.modulus_max}")
 
 
 LEVELS = {
@@ -74,10 +62,7 @@ def draft(rng: Random, cfg: MultiRConfig) -> Draft:
     body.append(If(rand_condition(rng, ["y", "x"], max(cfg.const_max, cfg.x_max // 2)),
                    [Assign("y", BinOp(rng.choice(["+", "-"]), Var("y"), Var(rng.choice(rest))))],
                    [Assign("y", BinOp("+", Var("y"), BinOp("*", Var(rng.choice(rest)), Const(rng.randint(1, 3)))))]))
-    if cfg.modulus_max:
-        body.append(Return(BinOp("%", Var("y"), Const(rng.randint(2, cfg.modulus_max)))))
-    else:
-        body.append(Return(Var("y")))
+    body.append(final_return(rng, "y", cfg.modulus_max))
     fn = Function("f", ["x"] + latents, body)
     x0, x1 = distinct_pair(rng, 0, cfg.x_max)
     domain = list(range(cfg.latent_max + 1))

@@ -35,7 +35,7 @@ MUTUAL_NAMES = (("ping", "pong"), ("even_part", "odd_part"), ("left", "right"))
 class RecursionConfig(FamilyConfig):
     latent_max: int = 9  # r in 0..latent_max
     x_max: int = 20  # inputs in 0..x_max
-    depth_max: int = 6  # recursion argument n in 0..depth_max-1 (halving: n <= x_max + latent_max)
+    depth_max: int = 6  # recursion argument n in 0..depth_max-1 (halving: n <= 2 * x_max + latent_max)
     const_max: int = 5  # constants in the recursive step
     modulus_max: int = 7  # entry returns y % m with m in 3..modulus_max
     shapes: str = "linear,accumulate,halving"  # comma-separated subset of SHAPES

@@ -16,8 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from random import Random
 
-from generators.codegen import (Assign, BinOp, Compare, Const, Function, If, Return, Var, While, distinct_pair,
-                                rand_arith, rand_condition)
+from generators.codegen import (Assign, BinOp, Compare, Const, Function, If, Var, While, final_return, rand_arith,
+                                rand_condition, single_latent_draft)
 from generators.family import Draft, FamilyConfig, register_family
 
 
@@ -32,18 +32,8 @@ class WhileConfig(FamilyConfig):
     modulus_max: int = 7  # return y % m, m in 2..modulus_max (0: none)
 
     def validate(self) -> None:
-        if not 1 <= self.latent_max <= 60:
-            raise ValueError(f"latent_max must be in 1..60, got {self.latent_max}")
-        if not 1 <= self.x_max <= 1000:
-            raise ValueError(f"x_max must be in 1..1000, got {self.x_max}")
-        if not 2 <= self.const_max <= 100:
-            raise ValueError(f"const_max must be in 2..100, got {self.const_max}")
-        if not 4 <= self.loop_bound <= 1000:
-            raise ValueError(f"loop_bound must be in 4..1000, got {self.loop_bound}")
-        if not 0 <= self.body_statements <= 4:
-            raise ValueError(f"body_statements must be in 0..4, got {self.body_statements}")
-        if self.modulus_max != 0 and not 2 <= self.modulus_max <= 50:
-            raise ValueError(f"modulus_max must be 0 or in 2..50, got {self.modulus_max}")
+        self.check_ranges(latent_max=(1, 60), x_max=(1, 1000), const_max=(2, 100), loop_bound=(4, 1000),
+                          body_statements=(0, 4), modulus_max=(2, 50), zero_ok=("modulus_max",))
 
 
 LEVELS = {
@@ -91,17 +81,9 @@ def draft(rng: Random, cfg: WhileConfig) -> Draft:
                        [Assign("v", BinOp("+", BinOp("*", Var("v"), Const(2)), Var("r"))),
                         Assign("k", BinOp("+", Var("k"), Const(1)))]),
                  Assign("y", BinOp("+", Var("y"), BinOp("*", Var("k"), Const(rng.randint(1, cfg.const_max)))))]
-    if cfg.modulus_max:
-        body.append(Return(BinOp("%", Var("y"), Const(rng.randint(2, cfg.modulus_max)))))
-    else:
-        body.append(Return(Var("y")))
+    body.append(final_return(rng, "y", cfg.modulus_max))
     fn = Function("f", ["x", "r"], body)
-    x0, x1 = distinct_pair(rng, 0, cfg.x_max)
-    return Draft(
-        program=fn.source(), entry="f", inputs=["x"], latents={"r": list(range(cfg.latent_max + 1))},
-        observations=[{"x": x0}], intervention={"x": x1}, true_latents={"r": rng.randint(0, cfg.latent_max)},
-        template_id=f"while/{shape}", explain=lambda args, lat: fn.narrate({**args, **lat}),
-    )
+    return single_latent_draft(rng, fn, x_max=cfg.x_max, latent_max=cfg.latent_max, template_id=f"while/{shape}")
 
 
 register_family("while", WhileConfig, draft, levels=LEVELS, default_level=3, paper=True, ood=True,

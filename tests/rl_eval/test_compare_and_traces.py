@@ -112,3 +112,37 @@ def test_analyze_samples_accuracy_split_by_chain():
 ])
 def test_judge_replies_are_parsed_strictly(text, verdict):
     assert _parse_judgement(text) == verdict
+
+
+class _KeywordJudge:
+    """A stand-in judge model behind the real OpenAI-compatible server: it calls a trace 'abductive'
+    when the graded reasoning contains the oracle's 'Abduction: trying' line."""
+
+    name = "keyword-judge"
+
+    def generate(self, prompts, sampling=None):
+        from rl.engines import Completion
+
+        out = []
+        for p in prompts:
+            text = p[-1]["content"] if isinstance(p, list) else p
+            graded = text.split("Model's reasoning:", 1)[1]
+            verdict = {"abduction": "Abduction: trying" in graded, "intervention": True, "prediction": True}
+            out.append([Completion(json.dumps(verdict), 10, "stop")])
+        return out
+
+    def close(self):
+        pass
+
+
+def test_llm_judge_through_an_openai_compatible_endpoint(baseline_dirs, mini_suites, tmp_path):
+    from rl.openai_server import serve_in_thread
+
+    with serve_in_thread(_KeywordJudge(), model_name="judge") as server:
+        stats = analyze_eval_dirs(baseline_dirs[:2], tmp_path, judge=server.engine_spec(), judge_limit=3,
+                                  suites_dir=str(mini_suites))
+    by = {(s.label, s.suite, s.mode): s for s in stats}
+    assert by[("oracle", "gsm", "counterfactual")].judge == {"abduction": 1.0, "intervention": 1.0,
+                                                             "prediction": 1.0, "n": 3.0}
+    assert by[("skip-abduction", "gsm", "counterfactual")].judge["abduction"] == 0.0
+    assert "100.0/100.0/100.0" in (tmp_path / "traces.md").read_text()

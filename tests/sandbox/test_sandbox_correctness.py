@@ -40,7 +40,7 @@ def test_python_version_is_the_interpreters(sandbox):
 def test_many_jobs_keep_their_order(sandbox):
     reqs = [ExecRequest(f"def g(x):\n    return x * {k}\n", "g", [(i,) for i in range(k % 7)]) for k in range(60)]
     out = sandbox.run_batch(reqs)
-    assert [[r.value for r in job] for job in out] == [[i * k for i in range(k % 7)] for k in range(60)]
+    assert [[r.value for r in job] for job in out] == [[i * k for i in range(k % 7)] for k in range(60)], [r for job in out for r in job if not r.ok][:3]
 
 
 def test_value_kinds(sandbox):

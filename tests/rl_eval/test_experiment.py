@@ -1,0 +1,163 @@
+"""`cfcode experiment`: config validation, and a real end-to-end run on a tiny model that is killed in
+the middle of SFT and resumed (finished stages skipped, training continued from its checkpoint)."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from rl.experiment import load_experiment, parse_experiment, plan_stages
+
+ROOT = Path(__file__).resolve().parents[2]
+
+TINY_EXPERIMENT = """
+[experiment]
+name = "resume-test"
+out_dir = "{out}"
+seed = 0
+sandbox = "local"
+
+[data]
+n_train = 16
+level = 1
+
+[model]
+base = "tiny"
+
+[sft]
+max_steps = 6
+save_steps = 2
+per_device_train_batch_size = 2
+learning_rate = 1e-3
+max_length = 384
+
+[grpo]
+init = "sft"
+use_vllm = false
+max_steps = 1
+prompts_per_step = 2
+num_generations = 2
+per_device_train_batch_size = 4
+max_completion_length = 16
+save_steps = 1
+
+[eval]
+engine = "hf"
+suites = ["if_else", "while"]
+limit = 2
+max_tokens = 16
+suites_dir = "{suites}"
+baselines = ["oracle"]
+"""
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "exp.toml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("extra, message", [
+    ("[nonsense]\nx = 1\n", "unknown tables"),
+    ("[eval]\nengine = 'tpu'\n", "engine must be 'vllm' or 'hf'"),
+    ("[eval]\nbaselines = ['oracle', 'genie']\n", "unknown baselines"),
+    ("[sft]\nmax_stepz = 3\n", "unknown keys"),
+    ("[sft]\noutput_dir = 'x'\n", "set by the experiment runner"),
+    ("[grpo]\ninit = 'sft'\n", "needs an enabled \\[sft\\]"),
+    ("[model]\nbase = '/no/such/model'\n", "neither 'tiny' nor a directory"),
+    ("[data]\nn_trian = 3\n", "unknown keys"),
+])
+def test_bad_configs_fail_before_any_work(tmp_path, extra, message):
+    with pytest.raises(ValueError, match=message):
+        load_experiment(_write(tmp_path, extra))
+
+
+def test_invalid_toml_and_missing_file_are_clear_errors(tmp_path):
+    with pytest.raises(ValueError, match="invalid TOML"):
+        load_experiment(_write(tmp_path, "[data\n"))
+    with pytest.raises(FileNotFoundError):
+        load_experiment(tmp_path / "missing.toml")
+
+
+def test_shipped_configs_parse_and_plan_the_full_pipeline():
+    quick = load_experiment(ROOT / "configs" / "quickstart.toml")
+    names = [s.name for s in plan_stages(quick)]
+    assert names[:4] == ["data", "model", "sft", "grpo"]
+    assert {"eval:base", "eval:sft", "eval:rl", "eval:oracle", "compare", "traces", "report"} <= set(names)
+    for path in sorted((ROOT / "configs").glob("paper_*.toml")):
+        data = __import__("tomllib").loads(path.read_text())
+        cfg = parse_experiment(data | {"model": {}}, str(path))  # the user's model path need not exist here
+        assert cfg.grpo is not None and cfg.grpo["num_generations"] == 24 and cfg.grpo["prompts_per_step"] == 16
+        assert data["model"]["base"].endswith("Instruct")
+
+
+def _state(out: Path) -> dict:
+    return json.loads((out / "state.json").read_text())
+
+
+def _started(out: Path, stage: str) -> int:
+    log = out / "logs" / f"{stage.replace(':', '_')}.log"
+    return log.read_text().count(f"===== {stage} started") if log.is_file() else 0
+
+
+@pytest.mark.slow
+def test_experiment_runs_end_to_end_and_resumes_after_a_kill(tmp_path, mini_suites):
+    out = tmp_path / "run"
+    config = _write(tmp_path, TINY_EXPERIMENT.format(out=out, suites=mini_suites))
+    cmd = [sys.executable, "-m", "cfcode_cli", "experiment", str(config)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+    # 1. Start, and kill the runner hard once SFT has written its first checkpoint.
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ckpt = out / "models" / "sft" / "checkpoint-2"
+    deadline = time.monotonic() + 300
+    while not (ckpt / "trainer_state.json").is_file():
+        assert proc.poll() is None, f"runner exited early ({proc.returncode}); see {out / 'logs'}"
+        assert time.monotonic() < deadline, "SFT never wrote checkpoint-2"
+        time.sleep(0.5)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    time.sleep(2)  # the stage child dies with its parent (PDEATHSIG)
+    state = _state(out)
+    assert set(state["stages"]) == {"data", "model"} and "sft" in state["started"]
+    finished = {k: v["seconds"] for k, v in state["stages"].items()}
+    assert not any("rl.experiment" in line and str(out) in line
+                   for line in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout.splitlines())
+
+    # 2. Re-run: data and model are skipped, SFT continues from its checkpoint, the rest completes.
+    res = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    state = _state(out)
+    assert {k: state["stages"][k]["seconds"] for k in finished} == finished
+    assert _started(out, "model") == 1 and _started(out, "sft") == 2
+    sft = state["stages"]["sft"]["outputs"]
+    assert sft["resumed_from"].endswith(("checkpoint-2", "checkpoint-4")) and sft["global_step"] == 6
+    assert sft["steps_this_run"] < 6
+    assert state["stages"]["grpo"]["outputs"]["global_step"] == 1
+    report = (out / "REPORT.md").read_text()
+    assert "| suite | base | sft | rl | oracle |" in report and "Reasoning-trace analysis" in report
+    for rel in ("compare/compare.png", "compare/compare.json", "traces/traces.md", "eval/rl/eval.json",
+                "eval/oracle/samples.jsonl", "config.toml"):
+        assert (out / rel).is_file(), rel
+    oracle = json.loads((out / "eval" / "oracle" / "eval.json").read_text())
+    assert all(g["exact_match"]["mean"] == 1.0 for g in oracle["groups"])
+
+    # 3. Nothing left to do: a third run starts no stage at all.
+    logs_before = {p.name: p.read_text() for p in (out / "logs").glob("*.log")}
+    res = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert {p.name: p.read_text() for p in (out / "logs").glob("*.log")} == logs_before
+
+    # 4. A changed evaluation setting re-runs evaluation and later stages only (no retraining).
+    config.write_text(config.read_text().replace("limit = 2", "limit = 1"))
+    res = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert _started(out, "sft") == 2 and _started(out, "grpo") == 1 and _started(out, "eval:rl") == 2
+    rl_eval = json.loads((out / "eval" / "rl" / "eval.json").read_text())
+    assert all(g["n_problems"] == 1 for g in rl_eval["groups"])
