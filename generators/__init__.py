@@ -7,12 +7,13 @@ from generators import families as _families  # noqa: F401  (registers every fam
 from generators.family import FAMILIES, Draft, FamilyConfig, FamilySpec, PromptContext, register_family
 from generators.io import load_problems, write_problems
 from generators.pipeline import GenerationResult, build_item, generate, generate_with_stats
+from generators.render import ANSWER_INSTRUCTIONS
 from generators.schema import MODES, SCHEMA_VERSION, Problem, sort_answer
 from generators.suites import load_suite, load_train_set
 from generators.version import GENERATOR_VERSION
 
 __all__ = [
-    "FAMILIES", "GENERATOR_VERSION", "MODES", "SCHEMA_VERSION", "Draft", "FamilyConfig", "FamilySpec",
+    "ANSWER_INSTRUCTIONS", "FAMILIES", "GENERATOR_VERSION", "MODES", "SCHEMA_VERSION", "Draft", "FamilyConfig", "FamilySpec",
     "GenerationResult", "Problem", "PromptContext", "build_item", "generate", "generate_with_stats",
     "load_problems", "load_suite", "load_train_set", "register_family", "sort_answer", "write_problems",
 ]

@@ -42,6 +42,7 @@ def generate_cmd(
 ) -> None:
     """Generate problems to a JSONL file and print the per-run filter counts."""
     from generators import write_problems
+    from generators.execution import SandboxFailure
     from generators.family import get_family
     from generators.pipeline import generate_with_stats
 
@@ -50,7 +51,7 @@ def generate_cmd(
         get_family(family)
         with _sandbox(backend) as sandbox:
             result = generate_with_stats(family, mode, n, seed, level=level, split=split, sandbox=sandbox, **knobs)
-    except ValueError as exc:
+    except (ValueError, SandboxFailure) as exc:
         _fail(str(exc))
     write_problems(out, result.problems)
     typer.echo(json.dumps({"out": str(out), "count": len(result.problems), "python_version": result.python_version,

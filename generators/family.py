@@ -24,7 +24,19 @@ from generators.schema import MODES
 
 @dataclass
 class FamilyConfig:
-    """Base of every family's knob dataclass. Subclasses add knobs with defaults and extend validate()."""
+    """Base of every family's knob dataclass. Subclasses add knobs with defaults and extend validate().
+
+    The answer-set-size knobs are common to all families and enforced by the pipeline (counterfactual
+    mode): drafts whose answer set is smaller or larger are rejected and counted (`answer_size`)."""
+
+    min_answer_size: int = 1
+    max_answer_size: int = 0  # 0: no upper bound
+
+    def validate_common(self) -> None:
+        if self.min_answer_size < 1 or self.max_answer_size < 0:
+            raise ValueError("min_answer_size must be >= 1 and max_answer_size >= 0 (0: unbounded)")
+        if self.max_answer_size and self.max_answer_size < self.min_answer_size:
+            raise ValueError(f"max_answer_size {self.max_answer_size} < min_answer_size {self.min_answer_size}")
 
     def validate(self) -> None:
         """Raise ValueError with a clear message when knobs are out of range. Subclasses extend."""
@@ -114,6 +126,7 @@ class FamilySpec:
         if unknown:
             raise ValueError(f"family {self.name!r}: unknown knobs {sorted(unknown)}; known: {sorted(known)}")
         cfg = self.config_cls(**{**self.levels[lvl], **knobs})
+        cfg.validate_common()
         cfg.validate()
         return cfg
 

@@ -19,6 +19,7 @@ REASONS = (
     "program_timeout",  # timed out (or ran out of memory / crashed) for some latent value
     "unsupported_output",  # returned something that is not plain JSON data
     "no_abduction",  # the observation does not narrow the counterfactual answer set
+    "answer_size",  # counterfactual answer set outside [min_answer_size, max_answer_size]
     "duplicate",  # normalized program already produced in this run
     "test_overlap",  # normalized program belongs to a frozen test suite (train split only)
     "train_template",  # OOD family drafted a training template skeleton

@@ -7,9 +7,10 @@ its `idx`, so it can be rebuilt on its own (`build_item`).
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from generators.execution import Job, latent_combinations, run_jobs
 from generators.family import Draft, FamilySpec, PromptContext, get_family, item_rng
@@ -66,19 +67,14 @@ def generate_with_stats(family: str, mode: str, n: int, seed: int, level: int | 
     cfg = spec.config(level, **knobs)
     if exclusions is None:
         exclusions = default_exclusions(spec, split)
-    own_sandbox = sandbox is None
-    if own_sandbox:
-        from sandbox import make_sandbox
-
-        sandbox = make_sandbox("auto")
-    try:
+    with _borrowed(sandbox) as sandbox:
         stats = FilterStats()
         problems: list[Problem] = []
         seen: set[str] = set()
         idx = 0
         while len(problems) < n:
             if stats.drafted >= MAX_DRAFTS_PER_PROBLEM * n + 100:
-                raise RuntimeError(f"{family}/{mode}: only {len(problems)} of {n} problems after "
+                raise ValueError(f"{family}/{mode}: only {len(problems)} of {n} problems after "
                                    f"{stats.drafted} drafts; knobs too restrictive? counts={stats.to_dict()}")
             rate = stats.accepted / stats.drafted if stats.drafted else 0.6
             want = min(batch_size, max(8, math.ceil(1.15 * (n - len(problems)) / max(rate, 0.05))))
@@ -89,9 +85,6 @@ def generate_with_stats(family: str, mode: str, n: int, seed: int, level: int | 
                     problems.append(problem)
                     stats.accepted += 1
         return GenerationResult(problems, stats, sandbox.python_version)
-    finally:
-        if own_sandbox:
-            sandbox.close()
 
 
 def build_item(family: str, mode: str, seed: int, idx: int, level: int | None = None, split: str = "train",
@@ -100,17 +93,21 @@ def build_item(family: str, mode: str, seed: int, idx: int, level: int | None = 
     spec = get_family(family)
     _check_args(spec, mode, 1, split)
     cfg = spec.config(level, **knobs)
-    own = sandbox is None
-    if own:
-        from sandbox import make_sandbox
-
-        sandbox = make_sandbox("auto")
-    try:
+    with _borrowed(sandbox) as sandbox:
         out = _build_batch(spec, mode, seed, [idx], cfg, split, level, sandbox, FilterStats(), Exclusions(), set())
-        return out[0] if out else None
-    finally:
-        if own:
-            sandbox.close()
+    return out[0] if out else None
+
+
+@contextlib.contextmanager
+def _borrowed(sandbox: Sandbox | None) -> Iterator[Sandbox]:
+    """The caller's sandbox (left open), or a fresh "auto" one closed afterwards."""
+    if sandbox is not None:
+        yield sandbox
+        return
+    from sandbox import make_sandbox
+
+    with make_sandbox("auto") as own:
+        yield own
 
 
 def draft_item(family: str, mode: str, seed: int, idx: int, level: int | None = None, **knobs: Any) -> Draft:
@@ -211,6 +208,9 @@ def _assemble(spec: FamilySpec, mode: str, seed: int, cand: _Candidate, outputs:
         answer = sort_answer(intervened[k] for k in consistent)
         if len(answer) >= len(sort_answer(intervened)):
             stats.reject("no_abduction")
+            return None
+        if len(answer) < cfg.min_answer_size or (cfg.max_answer_size and len(answer) > cfg.max_answer_size):
+            stats.reject("answer_size")
             return None
         revealed = None
     else:

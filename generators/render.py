@@ -138,8 +138,10 @@ def gold_trace(draft: Draft, mode: str, observations: list[dict[str, Any]], inte
     out: list[str] = []
     if mode == "interventional":
         k = combos.index(tuple(revealed[n] for n in names))  # type: ignore[index]
+        checks = "; ".join(f"{call_text(entry, o['args'])} = {value_text(o['output'])}{why(o['args'], k)}"
+                           for o in observations)
         out.append(f"Step 1 - abduction: the latent value{'s are' if len(names) > 1 else ' is'} given: "
-                   f"{assign_text(k)}. Check: {obs_text}.")
+                   f"{assign_text(k)}. Check: {checks}.")
         out.append(f"Step 2 - intervention: {_iv_step(intervention)}, keeping {assign_text(k)}.")
         out.append(f"Step 3 - prediction: {call_text(entry, iv_args)} with {assign_text(k)} returns "
                    f"{value_text(intervened_outputs[k])}{why(iv_args, k)}.")

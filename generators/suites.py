@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Callable
@@ -114,9 +114,23 @@ def build_suites(out_dir: Path | None = None, *, backend: str = "docker", test_s
     from generators.version import GENERATOR_VERSION
 
     manifest["generator_version"] = GENERATOR_VERSION
+    manifest["code_sha256"] = code_fingerprint()
     (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     _cached_hashes.cache_clear()
     return manifest
+
+
+_NOT_OUTPUT_AFFECTING = {"cli.py", "bench.py", "suites.py"}
+
+
+def code_fingerprint() -> str:
+    """sha256 over the generator sources that shape the records, to notice suites older than the code."""
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        if path.name not in _NOT_OUTPUT_AFFECTING:
+            h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
 
 
 @dataclass
@@ -124,9 +138,11 @@ class VerifyReport:
     ok: bool
     problems: list[str]
     files: int
+    warnings: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
-        return ("OK" if self.ok else "FAILED") + f": {self.files} files checked" + "".join(f"\n  - {p}" for p in self.problems)
+        return (("OK" if self.ok else "FAILED") + f": {self.files} files checked"
+                + "".join(f"\n  - {p}" for p in self.problems) + "".join(f"\n  warning: {w}" for w in self.warnings))
 
 
 def verify_suites(directory: Path | None = None) -> VerifyReport:
@@ -163,7 +179,11 @@ def verify_suites(directory: Path | None = None) -> VerifyReport:
     overlap = train_hashes & test_hashes
     if overlap:
         issues.append(f"{len(overlap)} normalized programs appear in both train and test")
-    return VerifyReport(not issues, issues, len(manifest["files"]))
+    warnings = []
+    if manifest.get("code_sha256") != code_fingerprint():
+        warnings.append("generator code changed since the suites were built; `cfcode suites verify --rebuild` "
+                        "tells whether the records changed (then rebuild and bump GENERATOR_VERSION)")
+    return VerifyReport(not issues, issues, len(manifest["files"]), warnings)
 
 
 def rebuild_matches(directory: Path | None = None, backend: str = "docker") -> list[str]:

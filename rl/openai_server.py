@@ -17,10 +17,14 @@ from rl.engines import RolloutEngine, SamplingConfig
 
 def _sampling(body: dict[str, Any]) -> SamplingConfig:
     stop = body.get("stop") or []
-    return SamplingConfig(max_tokens=int(body.get("max_tokens") or body.get("max_completion_tokens") or 256),
-                          temperature=float(body.get("temperature", 1.0)), top_p=float(body.get("top_p", 1.0)),
-                          n=int(body.get("n", 1)), seed=body.get("seed"),
-                          stop=[stop] if isinstance(stop, str) else list(stop))
+    return SamplingConfig(
+        max_tokens=int(body.get("max_tokens") or body.get("max_completion_tokens") or 256),
+        temperature=float(body.get("temperature", 1.0)),
+        top_p=float(body.get("top_p", 1.0)),
+        n=int(body.get("n", 1)),
+        seed=body.get("seed"),
+        stop=[stop] if isinstance(stop, str) else list(stop),
+    )
 
 
 def build_app(engine: RolloutEngine, model_name: str):
@@ -51,10 +55,22 @@ def build_app(engine: RolloutEngine, model_name: str):
         if not isinstance(messages, list) or not messages:
             raise HTTPException(status_code=400, detail="'messages' must be a non-empty list")
         groups = run([messages], body)
-        choices = [{"index": i, "finish_reason": c.finish_reason,
-                    "message": {"role": "assistant", "content": c.text}} for i, c in enumerate(groups[0])]
-        return {"id": f"chatcmpl-{time.time_ns()}", "object": "chat.completion", "created": int(time.time()),
-                "model": model_name, "choices": choices, "usage": usage(groups)}
+        choices = [
+            {
+                "index": i,
+                "finish_reason": c.finish_reason,
+                "message": {"role": "assistant", "content": c.text},
+            }
+            for i, c in enumerate(groups[0])
+        ]
+        return {
+            "id": f"chatcmpl-{time.time_ns()}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": model_name,
+            "choices": choices,
+            "usage": usage(groups),
+        }
 
     @app.post("/v1/completions")
     def completions(body: dict[str, Any]) -> dict[str, Any]:
@@ -63,10 +79,19 @@ def build_app(engine: RolloutEngine, model_name: str):
         if not isinstance(prompts, list) or not prompts or not all(isinstance(p, str) for p in prompts):
             raise HTTPException(status_code=400, detail="'prompt' must be a string or a list of strings")
         groups = run(prompts, body)
-        choices = [{"index": i * len(g) + j, "text": c.text, "finish_reason": c.finish_reason, "logprobs": None}
-                   for i, g in enumerate(groups) for j, c in enumerate(g)]
-        return {"id": f"cmpl-{time.time_ns()}", "object": "text_completion", "created": int(time.time()),
-                "model": model_name, "choices": choices, "usage": usage(groups)}
+        choices = [
+            {"index": i * len(g) + j, "text": c.text, "finish_reason": c.finish_reason, "logprobs": None}
+            for i, g in enumerate(groups)
+            for j, c in enumerate(g)
+        ]
+        return {
+            "id": f"cmpl-{time.time_ns()}",
+            "object": "text_completion",
+            "created": int(time.time()),
+            "model": model_name,
+            "choices": choices,
+            "usage": usage(groups),
+        }
 
     return app
 
@@ -98,14 +123,22 @@ class RunningServer:
         self.stop()
 
 
-def serve_in_thread(engine: RolloutEngine, model_name: str = "local", host: str = "127.0.0.1",
-                    port: int | None = None, start_timeout_s: float = 30.0) -> RunningServer:
+def serve_in_thread(
+    engine: RolloutEngine,
+    model_name: str = "local",
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    start_timeout_s: float = 30.0,
+) -> RunningServer:
     """Start the server in a background thread; returns once it accepts connections."""
     import uvicorn
 
     port = port or free_port(host)
-    server = uvicorn.Server(uvicorn.Config(build_app(engine, model_name), host=host, port=port,
-                                           log_level="warning", access_log=False))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            build_app(engine, model_name), host=host, port=port, log_level="warning", access_log=False
+        )
+    )
     thread = threading.Thread(target=server.run, name="cfcode-openai-server", daemon=True)
     thread.start()
     deadline = time.monotonic() + start_timeout_s
@@ -114,7 +147,9 @@ def serve_in_thread(engine: RolloutEngine, model_name: str = "local", host: str 
             server.should_exit = True
             raise RuntimeError(f"the OpenAI-compatible server did not start on {host}:{port}")
         time.sleep(0.05)
-    return RunningServer(url=f"http://{host}:{port}/v1", model_name=model_name, _server=server, _thread=thread)
+    return RunningServer(
+        url=f"http://{host}:{port}/v1", model_name=model_name, _server=server, _thread=thread
+    )
 
 
 def serve_forever(engine: RolloutEngine, model_name: str, host: str, port: int) -> None:

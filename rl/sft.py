@@ -25,7 +25,9 @@ def sft_rows(cfg: SFTRunConfig, problems: Sequence[Any] | None = None) -> list[d
     return gold_sft_rows(problems)
 
 
-def run_sft(cfg: SFTRunConfig, *, problems: Sequence[Any] | None = None, callbacks: Sequence[Any] = ()) -> Path:
+def run_sft(
+    cfg: SFTRunConfig, *, problems: Sequence[Any] | None = None, callbacks: Sequence[Any] = ()
+) -> Path:
     """Train; resume from the latest checkpoint in `cfg.output_dir` if there is one. Returns `final/`."""
     from trl import SFTTrainer
 
@@ -36,15 +38,26 @@ def run_sft(cfg: SFTRunConfig, *, problems: Sequence[Any] | None = None, callbac
     resume = latest_checkpoint(cfg.output_dir) if cfg.resume else None
     model, tokenizer = load_policy(cfg.model, cfg.resolved_device(), cfg.resolved_bf16())
     counter = StepCounter()
-    trainer = SFTTrainer(model=model, args=cfg.to_trl(), train_dataset=to_dataset(sft_rows(cfg, problems)),
-                         processing_class=tokenizer, peft_config=cfg.peft_config(),
-                         callbacks=[*callbacks, counter.callback])
+    trainer = SFTTrainer(
+        model=model,
+        args=cfg.to_trl(),
+        train_dataset=to_dataset(sft_rows(cfg, problems)),
+        processing_class=tokenizer,
+        peft_config=cfg.peft_config(),
+        callbacks=[*callbacks, counter.callback],
+    )
     trainer.train(resume_from_checkpoint=resume)
     final = save_final(trainer, tokenizer, cfg.output_dir)
-    RunSummary(kind="sft", model=cfg.model, final_dir=str(final), resumed_from=resume,
-               global_step=trainer.state.global_step, steps_this_run=counter.steps,
-               wall_s=time.perf_counter() - start, config=asdict(cfg),
-               last_log=trainer.state.log_history[-1] if trainer.state.log_history else {},
-               extra={"losses": [h["loss"] for h in trainer.state.log_history if "loss" in h]}
-               ).write(cfg.output_dir)
+    RunSummary(
+        kind="sft",
+        model=cfg.model,
+        final_dir=str(final),
+        resumed_from=resume,
+        global_step=trainer.state.global_step,
+        steps_this_run=counter.steps,
+        wall_s=time.perf_counter() - start,
+        config=asdict(cfg),
+        last_log=trainer.state.log_history[-1] if trainer.state.log_history else {},
+        extra={"losses": [h["loss"] for h in trainer.state.log_history if "loss" in h]},
+    ).write(cfg.output_dir)
     return final

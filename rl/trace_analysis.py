@@ -281,7 +281,13 @@ def analyze_eval_dirs(eval_dirs: Sequence[Path], out_dir: Path, *, judge: str | 
     for d in eval_dirs:
         result = load_eval(d)
         samples = load_samples(d)
-        problems = _problems_of(result.config, suites_dir)
+        try:
+            problems = _problems_of(result.config, suites_dir)
+        except (FileNotFoundError, ValueError) as exc:  # suites moved: generic cues only, and say so
+            import warnings
+
+            warnings.warn(f"{d}: problems unavailable ({exc}); tagging with generic cues only", stacklevel=2)
+            problems = {}
         mine = analyze_samples(result.label, samples, problems)
         if judge:
             counts: dict[tuple[str, str], int] = defaultdict(int)

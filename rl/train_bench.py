@@ -17,7 +17,6 @@ from rl.engines import HFEngine, SamplingConfig, VLLMEngine
 def bench_prompts(n: int, seed: int = 0) -> list[list[dict[str, str]]]:
     """Chat prompts of generated training problems (the prompts rollouts really see)."""
     from generators import generate
-
     from rl.train_data import problem_messages
 
     return [problem_messages(p) for p in generate("if_else", "counterfactual", n, seed)]
@@ -88,19 +87,34 @@ def bench_rollout(model: str | None = None, n_prompts: int = 32, max_tokens: int
                             vllm_start_s=start_s)
 
 
-def bench_grpo_step(model: str | None = None, steps: int = 3, prompts_per_step: int = 4, num_generations: int = 8,
-                    max_completion_length: int = 128, seed: int = 0) -> dict[str, Any]:
+def bench_grpo_step(
+    model: str | None = None,
+    steps: int = 3,
+    prompts_per_step: int = 4,
+    num_generations: int = 8,
+    max_completion_length: int = 128,
+    seed: int = 0,
+) -> dict[str, Any]:
     """A short real GRPO run (vLLM colocate, env reward); per-step breakdown, first step reported apart."""
     from rl.grpo import run_grpo
     from rl.train_config import GRPORunConfig
 
     with tempfile.TemporaryDirectory(prefix="cfcode-bench-") as tmp:
         model = ensure_model(model, Path(tmp))
-        cfg = GRPORunConfig(model=model, output_dir=str(Path(tmp) / "grpo"), max_steps=steps,
-                            prompts_per_step=prompts_per_step, num_generations=num_generations,
-                            per_device_train_batch_size=num_generations,
-                            max_completion_length=max_completion_length, n_problems=prompts_per_step * steps,
-                            learning_rate=1e-5, save_steps=10_000, seed=seed, resume=False)
+        cfg = GRPORunConfig(
+            model=model,
+            output_dir=str(Path(tmp) / "grpo"),
+            max_steps=steps,
+            prompts_per_step=prompts_per_step,
+            num_generations=num_generations,
+            per_device_train_batch_size=num_generations,
+            max_completion_length=max_completion_length,
+            n_problems=prompts_per_step * steps,
+            learning_rate=1e-5,
+            save_steps=10_000,
+            seed=seed,
+            resume=False,
+        )
         t = time.perf_counter()
         result = run_grpo(cfg)
         wall = time.perf_counter() - t
@@ -109,11 +123,13 @@ def bench_grpo_step(model: str | None = None, steps: int = 3, prompts_per_step: 
     keys = ("step_s", "generation_s", "reward_s", "sync_s", "optimisation_s")
     mean = {k: sum(t[k] for t in steady) / len(steady) for k in keys}
     return {
-        "model": model, "steps": steps, "completions_per_step": prompts_per_step * num_generations,
-        "max_completion_length": max_completion_length, "run_wall_s": round(wall, 2),
+        "model": model,
+        "steps": steps,
+        "completions_per_step": prompts_per_step * num_generations,
+        "max_completion_length": max_completion_length,
+        "run_wall_s": round(wall, 2),
         "per_step": timings,
         "steady_state_mean": {k: round(v, 4) for k, v in mean.items()},
-        "steady_state_fraction": {k.removesuffix("_s"): round(mean[k] / mean["step_s"], 4)
-                                  for k in keys[1:]},
+        "steady_state_fraction": {k.removesuffix("_s"): round(mean[k] / mean["step_s"], 4) for k in keys[1:]},
         "reward_under_2pct": mean["reward_s"] / mean["step_s"] < 0.02,
     }

@@ -1,7 +1,9 @@
-"""`cfcode train sft|grpo`, `cfcode distill`, `cfcode bench rollout|grpo-step`, `cfcode model build-tiny|serve`.
+"""`cfcode train sft|grpo`, `cfcode distill`, `cfcode bench rollout|grpo-step`,
+`cfcode model build-tiny|serve`.
 
 Heavy imports (torch, trl, vllm) happen inside the commands.
 """
+
 from __future__ import annotations
 
 import json
@@ -12,9 +14,12 @@ from typing import Any, List, Optional
 import typer
 
 train_app = typer.Typer(help="Training: SFT and GRPO from a TOML config.", no_args_is_help=True)
-bench_app = typer.Typer(help="Training-stack benchmarks (numbers measured within one run).", no_args_is_help=True)
-model_app = typer.Typer(help="Local models: build the tiny CPU model, serve a model over the OpenAI API.",
-                        no_args_is_help=True)
+bench_app = typer.Typer(
+    help="Training-stack benchmarks (numbers measured within one run).", no_args_is_help=True
+)
+model_app = typer.Typer(
+    help="Local models: build the tiny CPU model, serve a model over the OpenAI API.", no_args_is_help=True
+)
 
 
 def _fail(message: str) -> None:
@@ -23,7 +28,7 @@ def _fail(message: str) -> None:
 
 
 def _parse_value(text: str) -> Any:
-    """`--set` values are TOML literals (numbers, booleans, quoted strings, arrays); bare words are strings."""
+    """`--set` values are TOML literals (numbers, booleans, strings, arrays); bare words are strings."""
     try:
         return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
@@ -47,13 +52,22 @@ def load_table(path: Path, table: str, overrides: list[str]) -> dict[str, Any]:
     return section
 
 
+def _stdout_to_stderr():
+    import contextlib
+    import sys
+
+    return contextlib.redirect_stdout(sys.stderr)
+
+
 def _echo_json(obj: Any) -> None:
     typer.echo(json.dumps(obj, indent=2, sort_keys=True, default=str))
 
 
 @train_app.command("sft")
-def train_sft(config: Path = typer.Argument(..., help="TOML file ([sft] table, or the whole file)."),
-              set_: List[str] = typer.Option([], "--set", help="Override a key: --set max_steps=10")) -> None:
+def train_sft(
+    config: Path = typer.Argument(..., help="TOML file ([sft] table, or the whole file)."),
+    set_: List[str] = typer.Option([], "--set", help="Override a key: --set max_steps=10"),
+) -> None:
     """Supervised fine-tuning on gold or distilled traces; resumes from the latest checkpoint."""
     from rl.sft import run_sft
     from rl.train_config import SFTRunConfig
@@ -67,8 +81,10 @@ def train_sft(config: Path = typer.Argument(..., help="TOML file ([sft] table, o
 
 
 @train_app.command("grpo")
-def train_grpo(config: Path = typer.Argument(..., help="TOML file ([grpo] table, or the whole file)."),
-               set_: List[str] = typer.Option([], "--set", help="Override a key: --set max_steps=10")) -> None:
+def train_grpo(
+    config: Path = typer.Argument(..., help="TOML file ([grpo] table, or the whole file)."),
+    set_: List[str] = typer.Option([], "--set", help="Override a key: --set max_steps=10"),
+) -> None:
     """GRPO with vLLM rollouts and the env's reward; resumes from the latest checkpoint."""
     from rl.grpo import run_grpo
     from rl.train_config import GRPORunConfig
@@ -82,16 +98,21 @@ def train_grpo(config: Path = typer.Argument(..., help="TOML file ([grpo] table,
     typer.echo(f"GRPO done: {result.final_dir} ({syncs} weight syncs to vLLM)")
 
 
-def distill(config: Optional[Path] = typer.Argument(None, help="TOML file with a [distill] table (optional)."),
-            endpoint: Optional[str] = typer.Option(None, help="Teacher: openai:BASE_URL#MODEL (or vllm:/hf:PATH)."),
-            out: Optional[str] = typer.Option(None, help="Output JSONL of kept traces."),
-            set_: List[str] = typer.Option([], "--set", help="Override a key: --set samples_per_problem=8"),
-            json_out: bool = typer.Option(False, "--json", help="Print the report as JSON.")) -> None:
+def distill(
+    config: Optional[Path] = typer.Argument(None, help="TOML file with a [distill] table (optional)."),
+    endpoint: Optional[str] = typer.Option(None, help="Teacher: openai:BASE_URL#MODEL (or vllm:/hf:PATH)."),
+    out: Optional[str] = typer.Option(None, help="Output JSONL of kept traces."),
+    set_: List[str] = typer.Option([], "--set", help="Override a key: --set samples_per_problem=8"),
+    json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
     """Collect teacher traces from an endpoint, keeping those the env's verifier accepts (for SFT)."""
     from rl.distill import DistillConfig, run_distill
 
-    data = load_table(config, "distill", set_) if config else {k.partition("=")[0]: _parse_value(k.partition("=")[2])
-                                                                 for k in set_}
+    data = (
+        load_table(config, "distill", set_)
+        if config
+        else {k.partition("=")[0]: _parse_value(k.partition("=")[2]) for k in set_}
+    )
     if endpoint:
         data["endpoint"] = endpoint
     if out:
@@ -106,50 +127,70 @@ def distill(config: Optional[Path] = typer.Argument(None, help="TOML file with a
     if json_out:
         _echo_json(report.to_dict())
     else:
-        typer.echo(f"kept {report.kept} of {report.samples} samples ({report.acceptance_rate:.1%}) for "
-                   f"{report.problems_with_trace}/{report.problems} problems -> {report.out}")
+        typer.echo(
+            f"kept {report.kept} of {report.samples} samples ({report.acceptance_rate:.1%}) for "
+            f"{report.problems_with_trace}/{report.problems} problems -> {report.out}"
+        )
 
 
 @bench_app.command("rollout")
-def bench_rollout_cmd(model: Optional[str] = typer.Option(None, help="Model dir (default: build the tiny model)."),
-                      prompts: int = typer.Option(32, help="Number of prompts."),
-                      max_tokens: int = typer.Option(128, help="Tokens per completion (max)."),
-                      json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+def bench_rollout_cmd(
+    model: Optional[str] = typer.Option(None, help="Model dir (default: build the tiny model)."),
+    prompts: int = typer.Option(32, help="Number of prompts."),
+    max_tokens: int = typer.Option(128, help="Tokens per completion (max)."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
     """Rollout tokens/s: vLLM vs HF generate, same model, prompts and sampling, one run."""
     from rl.train_bench import bench_rollout
 
-    result = bench_rollout(model, n_prompts=prompts, max_tokens=max_tokens).to_dict()
+    with _stdout_to_stderr():
+        result = bench_rollout(model, n_prompts=prompts, max_tokens=max_tokens).to_dict()
     if json_out:
         _echo_json(result)
     else:
-        typer.echo(f"HF generate: {result['hf_tokens_per_s']} tok/s   vLLM: {result['vllm_tokens_per_s']} tok/s   "
-                   f"speed-up x{result['speedup_vllm_over_hf']} (vLLM start {result['vllm_start_s']:.1f} s)")
+        typer.echo(
+            f"HF generate: {result['hf_tokens_per_s']} tok/s   vLLM: {result['vllm_tokens_per_s']} tok/s   "
+            f"speed-up x{result['speedup_vllm_over_hf']} (vLLM start {result['vllm_start_s']:.1f} s)"
+        )
 
 
 @bench_app.command("grpo-step")
-def bench_grpo_step_cmd(model: Optional[str] = typer.Option(None, help="Model dir (default: build the tiny model)."),
-                        steps: int = typer.Option(3, help="Optimizer steps (the first is reported apart)."),
-                        prompts_per_step: int = typer.Option(4), num_generations: int = typer.Option(8),
-                        max_completion_length: int = typer.Option(128),
-                        json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+def bench_grpo_step_cmd(
+    model: Optional[str] = typer.Option(None, help="Model dir (default: build the tiny model)."),
+    steps: int = typer.Option(3, help="Optimizer steps (the first is reported apart)."),
+    prompts_per_step: int = typer.Option(4),
+    num_generations: int = typer.Option(8),
+    max_completion_length: int = typer.Option(128),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
     """Time breakdown of a GRPO step: generation, reward, weight sync, optimisation."""
     from rl.train_bench import bench_grpo_step
 
-    result = bench_grpo_step(model, steps=steps, prompts_per_step=prompts_per_step,
-                             num_generations=num_generations, max_completion_length=max_completion_length)
+    with _stdout_to_stderr():  # trainer logs must not mix with the --json output
+        result = bench_grpo_step(
+            model,
+            steps=steps,
+            prompts_per_step=prompts_per_step,
+            num_generations=num_generations,
+            max_completion_length=max_completion_length,
+        )
     if json_out:
         _echo_json(result)
         return
     mean, frac = result["steady_state_mean"], result["steady_state_fraction"]
-    typer.echo(f"GRPO step ({result['completions_per_step']} completions): {mean['step_s']:.2f} s = "
-               + ", ".join(f"{k} {mean[k + '_s']:.3f} s ({frac[k]:.1%})" for k in frac)
-               + f"; reward < 2%: {result['reward_under_2pct']}")
+    typer.echo(
+        f"GRPO step ({result['completions_per_step']} completions): {mean['step_s']:.2f} s = "
+        + ", ".join(f"{k} {mean[k + '_s']:.3f} s ({frac[k]:.1%})" for k in frac)
+        + f"; reward < 2%: {result['reward_under_2pct']}"
+    )
 
 
 @model_app.command("build-tiny")
-def build_tiny(out: Path = typer.Argument(..., help="Output directory."),
-               seed: int = typer.Option(0, help="Weight and corpus seed."),
-               corpus_problems: int = typer.Option(200, help="Generated problems for the tokenizer corpus.")) -> None:
+def build_tiny(
+    out: Path = typer.Argument(..., help="Output directory."),
+    seed: int = typer.Option(0, help="Weight and corpus seed."),
+    corpus_problems: int = typer.Option(200, help="Generated problems for the tokenizer corpus."),
+) -> None:
     """Build the tiny random-weight Qwen2 model (tokenizer trained on generated prompts and traces)."""
     from rl.tiny_model import build_tiny_model, default_corpus
 
@@ -158,9 +199,12 @@ def build_tiny(out: Path = typer.Argument(..., help="Output directory."),
 
 
 @model_app.command("serve")
-def serve(model: str = typer.Argument(..., help="Engine spec: hf:PATH, vllm:PATH or a bare path."),
-          host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000),
-          name: str = typer.Option("local", help="Model name clients send.")) -> None:
+def serve(
+    model: str = typer.Argument(..., help="Engine spec: hf:PATH, vllm:PATH or a bare path."),
+    host: str = typer.Option("127.0.0.1"),
+    port: int = typer.Option(8000),
+    name: str = typer.Option("local", help="Model name clients send."),
+) -> None:
     """Serve a local model over an OpenAI-compatible API (for `cfcode distill` / `cfcode eval`)."""
     from rl.engines import make_engine
     from rl.openai_server import serve_forever

@@ -34,7 +34,8 @@ class _RunConfig:
     num_train_epochs: float = 1.0
     per_device_train_batch_size: int = 8
     gradient_accumulation_steps: int = 1
-    warmup_steps: float = 0  # < 1: fraction of the run (transformers semantics)
+    warmup_steps: int = 0
+    warmup_ratio: float = 0.0  # fraction of the run; mutually exclusive with warmup_steps
     lr_scheduler_type: str = "constant"
     weight_decay: float = 0.0
     max_grad_norm: float = 1.0
@@ -65,9 +66,15 @@ class _RunConfig:
     def __post_init__(self) -> None:
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
+        if not 0.0 <= self.warmup_ratio < 1.0:
+            raise ValueError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
+        if self.warmup_ratio and self.warmup_steps:
+            raise ValueError("set warmup_steps or warmup_ratio, not both")
         bad = [m for m in self.modes if m not in ("counterfactual", "interventional")]
         if bad or not self.modes:
-            raise ValueError(f"modes must be a non-empty subset of counterfactual/interventional, got {self.modes}")
+            raise ValueError(
+                f"modes must be a non-empty subset of counterfactual/interventional, got {self.modes}"
+            )
 
     # ---- loading -------------------------------------------------------------------------------
     @classmethod
@@ -116,15 +123,28 @@ class _RunConfig:
     def common_trl_kwargs(self) -> dict[str, Any]:
         cpu = self.resolved_device() == "cpu"
         return dict(
-            output_dir=self.output_dir, seed=self.seed, data_seed=self.data_seed,
-            learning_rate=self.learning_rate, max_steps=self.max_steps, num_train_epochs=self.num_train_epochs,
+            output_dir=self.output_dir,
+            seed=self.seed,
+            data_seed=self.data_seed,
+            learning_rate=self.learning_rate,
+            max_steps=self.max_steps,
+            num_train_epochs=self.num_train_epochs,
             per_device_train_batch_size=self.per_device_train_batch_size,
-            gradient_accumulation_steps=self.gradient_accumulation_steps, warmup_steps=self.warmup_steps,
-            lr_scheduler_type=self.lr_scheduler_type, weight_decay=self.weight_decay,
-            max_grad_norm=self.max_grad_norm, gradient_checkpointing=self.gradient_checkpointing,
-            save_strategy="steps", save_steps=self.save_steps, save_total_limit=self.save_total_limit,
-            logging_steps=self.logging_steps, report_to=self.report_to,
-            bf16=self.resolved_bf16(), fp16=False, use_cpu=cpu, dataloader_pin_memory=not cpu,
+            gradient_accumulation_steps=self.gradient_accumulation_steps,
+            warmup_steps=self.warmup_ratio or self.warmup_steps,
+            lr_scheduler_type=self.lr_scheduler_type,
+            weight_decay=self.weight_decay,
+            max_grad_norm=self.max_grad_norm,
+            gradient_checkpointing=self.gradient_checkpointing,
+            save_strategy="steps",
+            save_steps=self.save_steps,
+            save_total_limit=self.save_total_limit,
+            logging_steps=self.logging_steps,
+            report_to=self.report_to,
+            bf16=self.resolved_bf16(),
+            fp16=False,
+            use_cpu=cpu,
+            dataloader_pin_memory=not cpu,
             disable_tqdm=True,
         )
 
@@ -133,8 +153,13 @@ class _RunConfig:
             return None
         from peft import LoraConfig
 
-        return LoraConfig(r=self.lora_r, lora_alpha=self.lora_alpha, lora_dropout=self.lora_dropout,
-                          target_modules=list(self.lora_target_modules), task_type="CAUSAL_LM")
+        return LoraConfig(
+            r=self.lora_r,
+            lora_alpha=self.lora_alpha,
+            lora_dropout=self.lora_dropout,
+            target_modules=list(self.lora_target_modules),
+            task_type="CAUSAL_LM",
+        )
 
 
 @dataclass
@@ -203,8 +228,10 @@ class GRPORunConfig(_RunConfig):
         per_pass = self.per_device_train_batch_size * world_size
         total = self.completions_per_step()
         if total % per_pass:
-            raise ValueError(f"prompts_per_step x num_generations = {total} is not a multiple of "
-                             f"per_device_train_batch_size x processes = {per_pass}")
+            raise ValueError(
+                f"prompts_per_step x num_generations = {total} is not a multiple of "
+                f"per_device_train_batch_size x processes = {per_pass}"
+            )
         return total // per_pass
 
     def to_trl(self, world_size: int = 1):
@@ -213,13 +240,20 @@ class GRPORunConfig(_RunConfig):
         kwargs = self.common_trl_kwargs()
         accum = self.derived_grad_accum(world_size)
         kwargs.update(
-            gradient_accumulation_steps=accum, steps_per_generation=accum, num_iterations=1,
-            num_generations=self.num_generations, max_completion_length=self.max_completion_length,
-            temperature=self.temperature, top_p=self.top_p, beta=self.beta, loss_type=self.loss_type,
-            use_vllm=self.use_vllm, vllm_mode=self.vllm_mode, vllm_server_base_url=self.vllm_server_base_url,
+            gradient_accumulation_steps=accum,
+            steps_per_generation=accum,
+            num_iterations=1,
+            num_generations=self.num_generations,
+            max_completion_length=self.max_completion_length,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            beta=self.beta,
+            loss_type=self.loss_type,
+            use_vllm=self.use_vllm,
+            vllm_mode=self.vllm_mode,
+            vllm_server_base_url=self.vllm_server_base_url,
             vllm_gpu_memory_utilization=self.vllm_gpu_memory_utilization,
             vllm_max_model_length=self.vllm_max_model_length,
         )
         kwargs.update(self.trl_overrides)
         return GRPOConfig(**kwargs)
-

@@ -25,7 +25,7 @@ def prepare_cpu_colocate() -> None:
 
 @dataclass
 class VLLMGuard:
-    """Deadlines of the guarded calls (read at call time, so they can be changed mid-run) and their timings."""
+    """Deadlines of the guarded calls (read at each call: adjustable mid-run) and their timings."""
 
     sync_timeout_s: float
     rollout_timeout_s: float
@@ -35,7 +35,9 @@ class VLLMGuard:
     rollout_s: list[float] = field(default_factory=list)
 
 
-def guard_vllm_generation(vllm_generation: Any, *, sync_timeout_s: float, rollout_timeout_s: float) -> VLLMGuard:
+def guard_vllm_generation(
+    vllm_generation: Any, *, sync_timeout_s: float, rollout_timeout_s: float
+) -> VLLMGuard:
     """Wrap a TRL `VLLMGeneration`'s `sync_weights` and `generate` with deadlines and timers."""
     stats = VLLMGuard(sync_timeout_s=sync_timeout_s, rollout_timeout_s=rollout_timeout_s)
     original_sync = vllm_generation.sync_weights
@@ -70,27 +72,30 @@ class LogprobCheck:
     n_tokens: int
 
 
-def compare_sampled_logprobs(llm: Any, model: Any, prompt_token_ids: list[list[int]], max_tokens: int = 16,
-                             seed: int = 0) -> LogprobCheck:
+def compare_sampled_logprobs(
+    llm: Any, model: Any, prompt_token_ids: list[list[int]], max_tokens: int = 16, seed: int = 0
+) -> LogprobCheck:
     """Sample with vLLM at temperature 1, then score the same tokens with the HF model."""
     import torch
     from vllm import SamplingParams
 
-    params = SamplingParams(max_tokens=max_tokens, temperature=1.0, top_p=1.0, seed=seed, logprobs=0,
-                            ignore_eos=True)
+    params = SamplingParams(
+        max_tokens=max_tokens, temperature=1.0, top_p=1.0, seed=seed, logprobs=0, ignore_eos=True
+    )
     outputs = llm.generate([{"prompt_token_ids": ids} for ids in prompt_token_ids], params, use_tqdm=False)
     diffs: list[float] = []
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
-            for ids, out in zip(prompt_token_ids, outputs):
+            for ids, out in zip(prompt_token_ids, outputs, strict=True):
                 comp = out.outputs[0]
-                vllm_lp = [step[tok].logprob for tok, step in zip(comp.token_ids, comp.logprobs)]
+                vllm_lp = [step[tok].logprob for tok, step in zip(comp.token_ids, comp.logprobs, strict=True)]
                 seq = torch.tensor([list(ids) + list(comp.token_ids)], device=model.device)
-                logits = model(seq).logits[0, len(ids) - 1:-1].float()
+                logits = model(seq).logits[0, len(ids) - 1 : -1].float()
                 hf_lp = torch.log_softmax(logits, dim=-1).gather(
-                    1, torch.tensor(comp.token_ids, device=model.device)[:, None])[:, 0]
+                    1, torch.tensor(comp.token_ids, device=model.device)[:, None]
+                )[:, 0]
                 diffs.extend((hf_lp.cpu() - torch.tensor(vllm_lp)).abs().tolist())
     finally:
         model.train(was_training)

@@ -1,7 +1,19 @@
-"""Isolated, exact execution of untrusted Python programs (Docker pool or local worker)."""
-from sandbox.api import CallResult, CallStatus, ExecRequest, Sandbox, SandboxLimits
+"""Isolated, exact execution of untrusted Python programs (Docker pool or local worker).
 
-__all__ = ["CallResult", "CallStatus", "ExecRequest", "Sandbox", "SandboxLimits", "make_sandbox"]
+    from sandbox import make_sandbox, ExecRequest
+    with make_sandbox("auto") as sb:                     # "docker" | "local" | "auto"
+        [results] = sb.run_batch([ExecRequest(source, "f", [(1, 2), (3, 4)], timeout_s=1.0)])
+        results[0].status, results[0].value, results[0].python_version
+
+Every call gets exactly one CallResult; infrastructure trouble is CallStatus.SANDBOX_ERROR, never a
+program failure. Malformed requests raise BadRequest before anything runs. One sandbox is safe to
+share between threads.
+"""
+from sandbox.api import CallResult, CallStatus, ExecRequest, Sandbox, SandboxLimits
+from sandbox.jobs import BadRequest
+
+__all__ = ["BadRequest", "CallResult", "CallStatus", "ExecRequest", "Sandbox", "SandboxLimits",
+           "SandboxUnavailable", "make_sandbox"]
 
 
 def make_sandbox(backend: str = "auto", **kwargs) -> Sandbox:
@@ -9,3 +21,11 @@ def make_sandbox(backend: str = "auto", **kwargs) -> Sandbox:
     from sandbox.factory import make_sandbox as _make
 
     return _make(backend, **kwargs)
+
+
+def __getattr__(name: str):
+    if name == "SandboxUnavailable":  # raised when a backend cannot start at all (no engine, no image)
+        from sandbox.pool import SandboxUnavailable
+
+        return SandboxUnavailable
+    raise AttributeError(name)

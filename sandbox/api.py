@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import abc
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 
 class CallStatus(str, enum.Enum):
@@ -110,7 +111,7 @@ class Sandbox(abc.ABC):
     def close(self) -> None:  # pragma: no cover - trivial default
         pass
 
-    def __enter__(self) -> "Sandbox":
+    def __enter__(self) -> Sandbox:
         return self
 
     def __exit__(self, *exc: object) -> None:

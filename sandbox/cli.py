@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Optional
 
 import typer
 
@@ -17,7 +16,7 @@ def _logging(verbose: bool) -> None:
 @app.command("build-image")
 def build_image_cmd(
     suite: str = typer.Option("bookworm", help="Debian suite of the rootfs."),
-    mirror: Optional[str] = typer.Option(None, help="Debian mirror URI (default: read from the apt sources)."),
+    mirror: str | None = typer.Option(None, help="Debian mirror URI (default: read from the apt sources)."),
     force: bool = typer.Option(False, help="Rebuild even if an image for this recipe exists."),
     dockerfile: bool = typer.Option(False, help="Build from sandbox/docker/Dockerfile instead (needs a registry)."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
@@ -38,17 +37,20 @@ def build_image_cmd(
 @app.command("bench")
 def bench_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON line."),
-    jobs: int = typer.Option(600, help="Jobs per measured configuration (pool, fork worker, in-process)."),
+    jobs: int = typer.Option(400, help="Jobs per round and configuration (pool, fork worker, in-process)."),
+    rounds: int = typer.Option(3, help="Alternating rounds of pool and fork worker; the best of each counts."),
     naive_jobs: int = typer.Option(10, help="Jobs for the slow naive `docker run --rm` baseline."),
     calls: int = typer.Option(100, help="Argument tuples per job."),
-    size: Optional[int] = typer.Option(None, help="Pool size (default: one per core)."),
-    image: Optional[str] = typer.Option(None, help="Sandbox image (default cfcode-sandbox:latest)."),
+    latency_jobs: int = typer.Option(200, help="Sequential jobs for the pool's p50/p99 latency."),
+    size: int | None = typer.Option(None, help="Pool size (default: one per core)."),
+    image: str | None = typer.Option(None, help="Sandbox image (default cfcode-sandbox:latest)."),
 ) -> None:
     """Jobs/s of the warm pool vs naive docker run vs fork worker vs in-process exec (one run)."""
     _logging(False)
     from sandbox.bench import BenchConfig, run_benchmark
 
-    cfg = BenchConfig(jobs=jobs, naive_jobs=naive_jobs, calls=calls, size=size, **({"image": image} if image else {}))
+    cfg = BenchConfig(jobs=jobs, naive_jobs=naive_jobs, calls=calls, size=size, rounds=rounds,
+                      latency_jobs=latency_jobs, **({"image": image} if image else {}))
     result = run_benchmark(cfg)
     if as_json:
         typer.echo(json.dumps(result, sort_keys=True))

@@ -10,14 +10,13 @@ pool removes its own on close.
 """
 from __future__ import annotations
 
-import json
+import itertools
 import logging
 import os
-import socket
-import threading
-import itertools
 import shutil
+import socket
 import tempfile
+import threading
 import uuid
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ from sandbox.image import DEFAULT_IMAGE
 from sandbox.local import worker_argv, worker_env
 from sandbox.pool import PooledSandbox, SandboxUnavailable, Slot
 from sandbox.runc_check import RuncCheck, check_engine_runc
-from sandbox.transport import AttachedSocketConnection, UnixSocketConnection, WorkerConnection
+from sandbox.transport import AttachedSocketConnection, SocketConnection, WorkerConnection
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +43,18 @@ def _socket_base() -> str:
     base = os.path.join(tempfile.gettempdir(), f"cfcode-sandbox-{os.geteuid()}")
     os.makedirs(base, mode=0o700, exist_ok=True)
     return base
+
+
+def _remove_empty_dirs(base: str) -> None:
+    try:
+        names = os.listdir(base)
+    except OSError:
+        return
+    for name in names:
+        try:
+            os.rmdir(os.path.join(base, name))  # only succeeds when empty
+        except OSError:
+            pass
 
 
 def _process_start_time(pid: int) -> str:
@@ -116,6 +127,7 @@ class DockerSandbox(PooledSandbox):
         self._generation = itertools.count()
         self._socket_root = os.path.join(_socket_base(), self.pool_id)
         self._uid_base = _UID_BASE + (os.getpid() % 100_000) * 4096 + (id(self) // 16 % 64) * 64
+        _remove_empty_dirs(os.path.dirname(self._socket_root))  # left by pools that crashed
         stale = remove_stale_containers(self.client)
         if stale:
             log.info("removed %d leaked sandbox container(s) from an earlier run", stale)
@@ -209,7 +221,7 @@ class DockerSandbox(PooledSandbox):
             listener.settimeout(self.start_timeout_s)
             try:
                 worker_sock, _ = listener.accept()
-            except socket.timeout:
+            except TimeoutError:
                 raise SandboxUnavailable(f"sandbox container did not connect within {self.start_timeout_s:.0f} s") from None
         except BaseException:
             if cid is not None:
@@ -222,7 +234,7 @@ class DockerSandbox(PooledSandbox):
                 sock_dir.rmdir()
             except OSError:
                 pass
-        conn = UnixSocketConnection(worker_sock)
+        conn = SocketConnection(worker_sock)
         conn.container_id = cid
         return conn
 

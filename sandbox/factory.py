@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 BACKENDS = ("auto", "docker", "local")
 
 
-def docker_engine_available(timeout_s: float = 3.0) -> bool:
+def docker_engine_available(timeout_s: float = 10.0) -> bool:
     """True if a Docker engine answers a ping (environment-configured, like the docker CLI)."""
     try:
         import docker
@@ -25,7 +25,8 @@ def docker_engine_available(timeout_s: float = 3.0) -> bool:
             return bool(client.ping())
         finally:
             client.close()
-    except Exception:
+    except Exception as exc:  # no engine, no permission, no SDK: all mean "not available"
+        log.info("Docker engine not available: %s", exc)
         return False
 
 

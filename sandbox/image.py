@@ -199,7 +199,7 @@ def build_image(recipe: ImageRecipe | None = None, force: bool = False, workdir:
         tar = subprocess.Popen(prefix + ["tar", "--numeric-owner", "--sort=name", "-C", rootfs, "-c", "."],
                                stdout=subprocess.PIPE)
         imp_cmd = ["docker", "import"] + [a for c in changes for a in ("--change", c)] + ["-", tag]
-        imported = subprocess.run(imp_cmd, stdin=tar.stdout, capture_output=True, text=True)
+        imported = subprocess.run(imp_cmd, stdin=tar.stdout, capture_output=True, text=True, check=False)
         tar.stdout.close()
         if tar.wait() != 0 or imported.returncode != 0:
             raise RuntimeError(f"docker import failed: {imported.stderr.strip()}")

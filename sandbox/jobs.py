@@ -6,11 +6,14 @@ child with ast.literal_eval), so tuples, sets and bytes arrive as what the calle
 """
 from __future__ import annotations
 
+import json
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from sandbox.api import CallResult, CallStatus, ExecRequest
-from sandbox.worker import is_plain
+from sandbox.worker import _ENCODE, HEADER
 
 _STATUSES = {s.value: s for s in CallStatus}
 
@@ -56,14 +59,37 @@ def _literal(value: Any, where: str) -> str:
     return text
 
 
-def encode_job(req: ExecRequest, position: int = 0) -> dict[str, Any]:
-    """The job frame minus `id` and `start` (filled per attempt)."""
+def _json_round_trips(value: Any) -> bool:
+    """True if JSON gives back exactly `value` (no tuples, sets, non-str keys, NaN, ... inside).
+
+    Encoding, decoding and comparing all run in C, which beats walking the structure in Python.
+    """
+    try:
+        return json.loads(_ENCODE(value)) == value
+    except (TypeError, ValueError, RecursionError):
+        return False
+
+
+@dataclass(frozen=True)
+class EncodedJob:
+    """A request ready to send: everything but the per-attempt `id` and `start`, already JSON."""
+
+    body: bytes  # JSON object members, without braces
+    timeout_s: float
+    calls: int
+
+    def frame(self, job_id: int, start: int) -> bytes:
+        payload = b'{"id":%d,"start":%d,%s}' % (job_id, start, self.body)
+        return HEADER.pack(len(payload)) + payload
+
+
+def encode_job(req: ExecRequest, position: int = 0) -> EncodedJob:
     job: dict[str, Any] = {"t": "job", "src": req.source, "entry": req.entry, "timeout": float(req.timeout_s)}
     if req.job_timeout_s is not None:
         job["budget"] = float(req.job_timeout_s)
     args = [list(a) for a in req.args]
     kwargs = [dict(k) for k in req.kwargs] if req.kwargs is not None else None
-    if is_plain(args) and (kwargs is None or is_plain(kwargs)):
+    if _json_round_trips(args) and (kwargs is None or _json_round_trips(kwargs)):
         job["args"] = args
         if kwargs is not None:
             job["kwargs"] = kwargs
@@ -72,7 +98,8 @@ def encode_job(req: ExecRequest, position: int = 0) -> dict[str, Any]:
         job["args_repr"] = [_literal(tuple(a), where) for a in req.args]
         if kwargs is not None:
             job["kwargs_repr"] = [_literal(k, where) for k in kwargs]
-    return job
+    body = _ENCODE(job).encode("utf-8", "surrogatepass")[1:-1]
+    return EncodedJob(body, float(req.timeout_s), len(req.args))
 
 
 class ProtocolError(RuntimeError):
@@ -80,13 +107,13 @@ class ProtocolError(RuntimeError):
 
 
 def decode_row(row: Any, n: int, python_version: str | None) -> tuple[int, CallResult]:
+    """[index, status, value, is_repr, error_type, error_message, wall_ms] -> (index, CallResult)."""
     try:
         index, status, value, is_repr, etype, emsg, wall_ms = row
-        if not isinstance(index, int) or not 0 <= index < n:
+        if type(index) is not int or not 0 <= index < n:
             raise ValueError(f"index {index!r} out of range")
-        return index, CallResult(status=_STATUSES[status], value=value, error_type=etype, error_message=emsg,
-                                 wall_ms=float(wall_ms), python_version=python_version,
-                                 value_is_repr=bool(is_repr))
+        return index, CallResult(_STATUSES[status], value, etype, emsg, float(wall_ms), python_version,
+                                 is_repr is True)
     except (ValueError, TypeError, KeyError) as exc:
         raise ProtocolError(f"bad result row {str(row)[:200]}: {exc}") from exc
 

@@ -7,6 +7,7 @@ namespace, a private /tmp, and a distinct unprivileged uid per worker so jobs ca
 """
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -15,7 +16,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import itertools
 import threading
 from functools import lru_cache
 from pathlib import Path

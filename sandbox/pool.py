@@ -16,12 +16,13 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from sandbox.api import CallResult, CallStatus, ExecRequest, Sandbox, SandboxLimits, SandboxStats
-from sandbox.jobs import ProtocolError, decode_row, encode_job, sandbox_error, validate
+from sandbox.jobs import EncodedJob, ProtocolError, decode_row, encode_job, sandbox_error, validate
 from sandbox.transport import WorkerConnection, WorkerLost
 
 log = logging.getLogger(__name__)
@@ -123,7 +124,7 @@ class PooledSandbox(Sandbox):
         for position, req in enumerate(requests):
             validate(req, position)
             jobs.append(encode_job(req, position))
-        futures = [self._executor.submit(self._run_job, job, len(req.args)) for job, req in zip(jobs, requests)]
+        futures = [self._executor.submit(self._run_job, job) for job in jobs]
         return [f.result() for f in futures]
 
     def close(self) -> None:
@@ -241,8 +242,9 @@ class PooledSandbox(Sandbox):
             for key, value in counts.items():
                 setattr(self.stats, key, getattr(self.stats, key) + value)
 
-    def _run_job(self, job: dict[str, Any], n: int) -> list[CallResult]:
+    def _run_job(self, job: EncodedJob) -> list[CallResult]:
         """Run one request to completion: exactly one CallResult per call, whatever happens."""
+        n = job.calls
         results: list[CallResult | None] = [None] * n
         self._bump(jobs=1, calls=n)
         lost_at: dict[int, int] = {}
@@ -288,10 +290,10 @@ class PooledSandbox(Sandbox):
                     error_message=f"the worker died {lost_at[in_flight]} times running this call: {attempt.error}",
                     python_version=self._python_version)
 
-    def _submit(self, slot: Slot, job: dict[str, Any], start: int, results: list[CallResult | None]) -> _Attempt:
+    def _submit(self, slot: Slot, job: EncodedJob, start: int, results: list[CallResult | None]) -> _Attempt:
         """Hand a job to a slot's worker (starting one if needed); the reader thread completes it."""
         job_id = next(self._ids)
-        attempt = _Attempt(results=results, timeout_s=float(job["timeout"]))
+        attempt = _Attempt(results=results, timeout_s=job.timeout_s)
         while True:
             conn = self._ensure_started(slot)
             with slot.state_lock:
@@ -303,10 +305,10 @@ class PooledSandbox(Sandbox):
                 break
         try:
             with slot.send_lock:
-                conn.send({**job, "id": job_id, "start": start})
+                conn.send_frame(job.frame(job_id, start))
         except WorkerLost as exc:
             self._lose(slot, conn, exc)
         return attempt
 
 
-__all__ = ["PooledSandbox", "Slot", "SandboxUnavailable"]
+__all__ = ["PooledSandbox", "SandboxUnavailable", "Slot"]

@@ -29,7 +29,7 @@ def _debian_ge(a: str, b: str) -> bool | None:
     """dpkg's own version ordering (dpkg is present on every Debian engine host)."""
     if not shutil.which("dpkg"):
         return None
-    return subprocess.run(["dpkg", "--compare-versions", a, "ge", b]).returncode == 0
+    return subprocess.run(["dpkg", "--compare-versions", a, "ge", b], check=False).returncode == 0
 
 
 def _upstream_tuple(version: str) -> tuple[int, ...] | None:

@@ -36,8 +36,11 @@ class WorkerConnection(abc.ABC):
         self._closed = False
 
     def send(self, obj: dict[str, Any]) -> None:
+        self.send_frame(encode_frame(obj))
+
+    def send_frame(self, frame: bytes) -> None:
         try:
-            self._send_bytes(encode_frame(obj))
+            self._send_bytes(frame)
         except (OSError, ValueError) as exc:
             raise WorkerLost(f"cannot write to worker: {exc}") from exc
 
@@ -139,46 +142,60 @@ class PipeConnection(WorkerConnection):
                 pass
 
 
-def _poller(sock: socket.socket) -> select.poll:
-    sock.setblocking(True)  # no socket timeout: it would also cut a long sendall() short
-    poller = select.poll()
-    poller.register(sock.fileno(), select.POLLIN | select.POLLHUP | select.POLLERR)
-    return poller
+class SocketConnection(WorkerConnection):
+    """A worker behind a stream socket: a Unix socket the host listens on, bind-mounted into the
+    container (no engine in the data path), or the base for the engine's attach stream."""
 
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__()
+        sock.setblocking(True)  # no socket timeout: it would also cut a long sendall() short
+        self.sock = sock
+        self._poll = select.poll()
+        self._poll.register(sock.fileno(), select.POLLIN | select.POLLHUP | select.POLLERR)
+        self.container_id: str | None = None
 
-def _poll_recv(sock: socket.socket, poller: select.poll, timeout_s: float) -> bytes | None:
-    try:
-        if not poller.poll(max(0, int(timeout_s * 1000) + 1)):
-            return None
-        return sock.recv(1 << 20)
-    except OSError:
-        return b""
+    def _send_bytes(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def _recv_bytes(self, timeout_s: float) -> bytes | None:
+        try:
+            if not self._poll.poll(max(0, int(timeout_s * 1000) + 1)):
+                return None
+            return self.sock.recv(1 << 20)
+        except OSError:
+            return b""
+
+    def _stop(self) -> None:
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def _release(self) -> None:
+        try:
+            self.sock.close()
+        except OSError:
+            pass
 
 
 _DEMUX = struct.Struct(">BxxxL")
 
 
-class AttachedSocketConnection(WorkerConnection):
-    """A worker that is PID 1 of a container, reached through the engine's attach socket.
+class AttachedSocketConnection(SocketConnection):
+    """A worker that is PID 1 of a container, reached through the engine's attach stream.
 
     Without a TTY the engine multiplexes stdout/stderr on the socket in frames of an 8-byte header
     (stream id, 3 zero bytes, big-endian length) + payload; only stdout (1) carries protocol bytes.
     """
 
     def __init__(self, sock: socket.socket) -> None:
-        super().__init__()
-        self.sock = sock
-        self._poll = _poller(sock)
+        super().__init__(sock)
         self._raw = bytearray()
-        self.container_id: str | None = None
-        self.keepalive: Any = None
+        self.keepalive: Any = None  # the HTTP response that owns the socket
         self.stderr_tail = b""
 
-    def _send_bytes(self, data: bytes) -> None:
-        self.sock.sendall(data)
-
     def _recv_bytes(self, timeout_s: float) -> bytes | None:
-        data = _poll_recv(self.sock, self._poll, timeout_s)
+        data = super()._recv_bytes(timeout_s)
         if not data:
             return data
         self._raw += data
@@ -194,43 +211,3 @@ class AttachedSocketConnection(WorkerConnection):
             else:
                 self.stderr_tail = (self.stderr_tail + payload)[-4096:]
         return bytes(out) if out else None
-
-    def _stop(self) -> None:
-        try:
-            self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-
-    def _release(self) -> None:
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-
-class UnixSocketConnection(WorkerConnection):
-    """A worker connected to a Unix socket the host listens on: no engine in the data path."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        super().__init__()
-        self.sock = sock
-        self._poll = _poller(sock)
-        self.container_id: str | None = None
-
-    def _send_bytes(self, data: bytes) -> None:
-        self.sock.sendall(data)
-
-    def _recv_bytes(self, timeout_s: float) -> bytes | None:
-        return _poll_recv(self.sock, self._poll, timeout_s)
-
-    def _stop(self) -> None:
-        try:
-            self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-
-    def _release(self) -> None:
-        try:
-            self.sock.close()
-        except OSError:
-            pass

@@ -1,23 +1,29 @@
 """The sandbox worker: runs every job in a fresh forked child with rlimits and streams results back.
 
 Why one file with only the standard library: the very same source runs as a host subprocess
-(LocalSandbox) and as PID 1 of a pool container (DockerSandbox, passed with `python3 -c`), where no
-project code is installed. Python >= 3.8.
+(LocalSandbox) and as PID 1 of a pool container (DockerSandbox, passed with `python3 -c`, so the image
+holds no project code and its content hash stays honest). Python >= 3.8.
 
-Protocol (both directions): frames of a 4-byte big-endian length + UTF-8 JSON object.
+Host <-> worker: frames of a 4-byte big-endian length + UTF-8 JSON object, over stdin/stdout or a
+Unix socket (config "connect").
   worker -> host  {"t": "hello", "python_version": ..., "pid": ..., "isolation": [...]}
   host -> worker  {"t": "job", "id", "src", "entry", "args" | "args_repr", "kwargs"?, "timeout",
-                   "start", "budget"?}
+                   "start", "budget"?}       (jobs queue up: the next may arrive while one runs)
   worker -> host  {"t": "res", "id", "r": [[index, status, value, is_repr, etype, emsg, wall_ms], ...],
-                   "done": bool}     (partial frames are flushed while a job runs)
+                   "done": bool}     (partial frames are flushed every 50 ms while a job runs)
   host -> worker  {"t": "ping"}  ->  {"t": "pong"}
-Configuration (limits, uid to drop to, isolation wishes) is argv[1] as JSON.
+Worker <-> child (one child per job, re-forked after a call times out or crashes): the child
+writes one byte to a pipe once set up ("S"; "X"+message if setup failed), then one JSON row per
+call into shared memory (see Channel); the worker validates rows, since the program shares the
+child's process and could write anything there.
+Configuration (limits, uid to drop to, isolation wishes, socket) is argv[1] as JSON.
 """
 import ctypes
-import mmap
 import errno
 import gc
 import json
+import math
+import mmap
 import os
 import platform
 import resource
@@ -28,9 +34,11 @@ import sys
 import time
 
 HEADER = struct.Struct(">I")
-SHM_HEADER = struct.Struct("<qqd")
-SHM_WRITTEN = struct.Struct("<q")
-SHM_CALL = struct.Struct("<qd")
+# Native ("@") formats are packed with one aligned 8-byte memcpy per field, so a reader in another
+# process never sees half of a store (standard-size "<" formats are written byte by byte).
+SHM_HEADER = struct.Struct("@qqd")
+SHM_WRITTEN = struct.Struct("@q")
+SHM_CALL = struct.Struct("@qd")
 SHM_BYTES = 8 << 20  # results of one child; beyond this they go through the pipe
 MAX_HOST_FRAME = 256 << 20
 FLUSH_INTERVAL_S = 0.05
@@ -44,6 +52,7 @@ PRELOAD = ("ast", "math", "itertools", "functools", "collections", "re", "string
 OK, ERROR, TIMEOUT, MEMORY, TOO_LARGE, CRASHED, SANDBOX_ERROR = (
     "ok", "error", "timeout", "memory", "output_too_large", "crashed", "sandbox_error")
 PROGRAM_STATUSES = (OK, ERROR, TIMEOUT, MEMORY, TOO_LARGE, CRASHED)  # what a child may report
+PROGRAM_STATUS_SET = frozenset(PROGRAM_STATUSES)
 
 PR_SET_DUMPABLE = 4
 PR_SET_NO_NEW_PRIVS = 38
@@ -158,7 +167,7 @@ def is_plain(v, depth=0):
     if v is None or t is bool or t is int or t is str:
         return True
     if t is float:
-        return v == v and v not in (float("inf"), float("-inf"))
+        return math.isfinite(v)
     if t is list:
         return all(is_plain(x, depth + 1) for x in v)
     if t is dict:
@@ -271,7 +280,7 @@ def apply_rlimits(limits):
         try:
             resource.setrlimit(which, (value, value))
         except (ValueError, OSError):
-            soft, hard = resource.getrlimit(which)
+            _, hard = resource.getrlimit(which)
             if hard == resource.RLIM_INFINITY or value <= hard:
                 resource.setrlimit(which, (value, hard if hard != resource.RLIM_INFINITY else value))
 
@@ -389,6 +398,7 @@ class Worker:
         self.limits = cfg["limits"]
         self.child_frame_limit = int(self.limits["max_output_bytes"]) * 2 + 65536
         self.oom_file = self._find_oom_counter()
+        self.oom_seen = self.oom_count()  # OOM kills already accounted for
         self.code_cache = {}  # source -> code object, least recently used first
 
     # -- host I/O
@@ -493,7 +503,6 @@ class Worker:
         stream partial results to the host. Call start times reported by the child are only trusted
         within [last progress seen, now], so a program cannot buy itself more time.
         """
-        oom_before = self.oom_count()
         shm = mmap.mmap(-1, SHM_BYTES)
         progress_at = time.monotonic()
         SHM_HEADER.pack_into(shm, 0, SHM_HEADER.size, -1, progress_at)
@@ -519,7 +528,10 @@ class Worker:
                 try:
                     written = SHM_WRITTEN.unpack_from(shm, 0)[0]
                     if not shm_off <= written <= len(shm):
-                        raise ValueError("bad shared-memory offset")
+                        if not exited:  # may be a store in flight: look again on the next wake-up
+                            written = shm_off
+                        else:
+                            raise ValueError("bad shared-memory offset")
                     if written > shm_off:
                         rows = parse_rows(shm[shm_off:written])
                         shm_off = written
@@ -584,7 +596,7 @@ class Worker:
                            for k in range(i, n))
             return n
         wall = round((time.monotonic() - progress_at) * 1000.0, 4)
-        problem = state["problem"] or self.classify_death(status_code, killed_for_timeout, oom_before, timeout)
+        problem = state["problem"] or self.classify_death(status_code, killed_for_timeout, timeout)
         status, etype, emsg = problem
         if not state["loaded"]:
             # the module's top level never finished: every remaining call shares its fate
@@ -620,24 +632,39 @@ class Worker:
             return None
 
     @staticmethod
-    def apply_frames(frames, state, n, pending):
-        for fr in frames:
-            if not isinstance(fr, list) or not fr:
-                raise ValueError("frame is not a list")
-            tag = fr[0]
-            if tag == "L" and not state["loaded"]:
+    def apply_frames(rows, state, n, pending):
+        """Check the child's rows (untrusted: the program shares its process) and keep the results."""
+        if not rows:
+            return
+        if not state["loaded"]:
+            first = rows[0]
+            if first == ["L"]:
                 state["loaded"] = True
-            elif (tag == "R" and state["loaded"] and len(fr) == 8 and fr[1] == state["i"] and state["i"] < n
-                  and fr[2] in PROGRAM_STATUSES):
-                pending.append(fr[1:])
-                state["i"] += 1
-            elif tag == "E" and not state["loaded"] and len(fr) == 4 and fr[1] in PROGRAM_STATUSES:
-                pending.extend([k, fr[1], None, False, fr[2], fr[3], 0.0] for k in range(state["i"], n))
+                rows = rows[1:]
+            elif (type(first) is list and len(first) == 4 and first[0] == "E" and first[1] in PROGRAM_STATUSES
+                  and len(rows) == 1):
+                pending.extend([k, first[1], None, False, first[2], first[3], 0.0] for k in range(state["i"], n))
                 state["i"] = n
+                return
             else:
-                raise ValueError("unexpected frame %.100r" % (fr,))
+                raise ValueError("expected the program-loaded row, got %.100r" % (first,))
+        i = state["i"]
+        if not rows:
+            return
+        if i + len(rows) > n:
+            raise ValueError("more results than calls")
+        try:
+            ok = ([r[0] for r in rows] == ["R"] * len(rows) and {len(r) for r in rows} == {8}
+                  and [r[1] for r in rows] == list(range(i, i + len(rows)))
+                  and {r[2] for r in rows} <= PROGRAM_STATUS_SET)
+        except (TypeError, IndexError, KeyError):
+            ok = False
+        if not ok:
+            raise ValueError("malformed result rows")
+        pending.extend(r[1:] for r in rows)
+        state["i"] = i + len(rows)
 
-    def classify_death(self, status_code, killed_for_timeout, oom_before, timeout):
+    def classify_death(self, status_code, killed_for_timeout, timeout):
         if killed_for_timeout:
             return TIMEOUT, "Timeout", "call exceeded its %.3g s time limit" % timeout
         if status_code is None:
@@ -648,8 +675,10 @@ class Worker:
                 return TIMEOUT, "Timeout", "CPU time limit exceeded"
             if sig == signal.SIGXFSZ:
                 return ERROR, "FileSizeLimit", "file size limit exceeded"
-            if sig == signal.SIGKILL and self.oom_count() > oom_before:
-                return MEMORY, "MemoryError", "killed by the out-of-memory killer"
+            if sig == signal.SIGKILL:  # nobody here sent it: the OOM killer, if its counter moved
+                seen, self.oom_seen = self.oom_seen, self.oom_count()
+                if self.oom_seen > seen:
+                    return MEMORY, "MemoryError", "killed by the out-of-memory killer"
             try:
                 name = signal.Signals(sig).name
             except ValueError:

@@ -69,9 +69,9 @@ def _bakery(rng: Random, cfg: GsmConfig) -> _Story:
                f"(between 1 and {cfg.latent_max}{' per tray' if m > 1 else ''}). If she has more than {t} muffins "
                f"in total, she gives {g} of them to her neighbour. She then packs the muffins into boxes of "
                f"{b} and keeps the muffins that do not fill a whole box."),
-        observe=lambda x, y: f"One day she baked {x} muffins in the morning and kept {value_text(y)} muffins.",
-        reveal=lambda r: f"That afternoon she baked {r} muffins{' per tray' if m > 1 else ''}.",
-        ask=lambda x: f"How many muffins would she have kept if she had baked {x} muffins in the morning, "
+        observe=lambda x, y: f"One day she baked {_n(x, 'muffin')} in the morning and kept {_n(y, 'muffin')}.",
+        reveal=lambda r: f"That afternoon she baked {_n(r, 'muffin')}{' per tray' if m > 1 else ''}.",
+        ask=lambda x: f"How many muffins would she have kept if she had baked {_n(x, 'muffin')} in the morning, "
                       "with the same afternoon baking?",
         label="afternoon",
         explain=lambda x, r: _steps(f"total = {x} + {r}{mult}", x + r * m, t, g, f"% {b}", lambda v: v % b))
@@ -93,9 +93,9 @@ def _savings(rng: Random, cfg: GsmConfig) -> _Story:
                + (f" His grandmother adds {bonus} dollars." if bonus else "")
                + f" If he then has at least {t} dollars, he buys a book for {price} dollars. Finally he "
                f"exchanges his money for as many {bill}-dollar bills as he can."),
-        observe=lambda x, y: f"Leo started with {x} dollars and ended up with {value_text(y)} {bill}-dollar bills.",
-        reveal=lambda r: f"His aunt paid him {r} dollars per chore.",
-        ask=lambda x: f"How many {bill}-dollar bills would he have had if he had started with {x} dollars, "
+        observe=lambda x, y: f"Leo started with {_n(x, 'dollar')} and ended up with {_n(y, f'{bill}-dollar bill')}.",
+        reveal=lambda r: f"His aunt paid him {_n(r, 'dollar')} per chore.",
+        ask=lambda x: f"How many {bill}-dollar bills would he have had if he had started with {_n(x, 'dollar')}, "
                       "with the same pay per chore?",
         label="pay per chore",
         explain=lambda x, r: _steps(f"savings = {x} + {r} * {chores}{f' + {bonus}' if bonus else ''}",
@@ -118,11 +118,11 @@ def _bus(rng: Random, cfg: GsmConfig) -> _Story:
         setup=(f"Some people board a bus at the first stop. At the second stop {extra} more people board, and "
                f"then a random number of people get off (between 0 and {cfg.latent_max}). The bus only has "
                f"room for {cap} people, so if more than {cap} are on board, the extra people must get off."),
-        observe=lambda x, y: (f"Today {x} people boarded at the first stop, and {value_text(y)} "
-                              + ("dollars in fares were collected at the last stop." if fare > 1
-                                 else "people rode to the last stop.")),
-        reveal=lambda r: f"Today {r} people got off at the second stop.",
-        ask=lambda x: (f"How many {'dollars' if fare > 1 else 'people'} would there have been if {x} people had "
+        observe=lambda x, y: (f"Today {_people(x)} boarded at the first stop, and "
+                              + (f"{_n(y, 'dollar')} in fares {'was' if y == 1 else 'were'} collected at the last stop."
+                                 if fare > 1 else f"{_people(y)} rode to the last stop.")),
+        reveal=lambda r: f"Today {_people(r)} got off at the second stop.",
+        ask=lambda x: (f"How many {'dollars' if fare > 1 else 'people'} would there have been if {_people(x)} had "
                        f"boarded at the first stop, with the same number getting off at the second stop? "
                        f"(Count {what}.)"),
         label="got off",
@@ -148,9 +148,9 @@ def _garden(rng: Random, cfg: GsmConfig) -> _Story:
                f"and {cfg.latent_max}). If that number is more than {t}, she also plants {spare} spare seeds "
                f"at the end. She counts all the seeds she planted and refills packets of {packet} seeds; the "
                f"leftover seeds go in a jar."),
-        observe=lambda x, y: f"This spring she planted {x} rows and {value_text(y)} seeds went in the jar.",
-        reveal=lambda r: f"She put {r} seeds in every row.",
-        ask=lambda x: f"How many seeds would have gone in the jar if she had planted {x} rows, with the same "
+        observe=lambda x, y: f"This spring she planted {_n(x, 'row')} and {_n(y, 'seed')} went in the jar.",
+        reveal=lambda r: f"She put {_n(r, 'seed')} in every row.",
+        ask=lambda x: f"How many seeds would have gone in the jar if she had planted {_n(x, 'row')}, with the same "
                       "number of seeds per row?",
         label="seeds in every row", explain=explain)
 
@@ -168,14 +168,23 @@ def _game(rng: Random, cfg: GsmConfig) -> _Story:
         setup=(f"In a board game Sam has some points and then rolls a die numbered 1 to {cfg.latent_max}. "
                f"If the roll is at least {t}, he earns twice the roll in points; otherwise he earns {bonus} "
                f"points. Every {star} points are worth one star."),
-        observe=lambda x, y: f"Sam had {x} points before the roll and finished with {value_text(y)} stars.",
+        observe=lambda x, y: f"Sam had {_n(x, 'point')} before the roll and finished with {_n(y, 'star')}.",
         reveal=lambda r: f"Sam rolled a {r}.",
-        ask=lambda x: f"How many stars would Sam have finished with if he had had {x} points before the roll, "
+        ask=lambda x: f"How many stars would Sam have finished with if he had had {_n(x, 'point')} before the roll, "
                       "with the same roll?",
         label="roll",
         explain=lambda x, r: ((f"roll {r} >= {t}, so points = {x} + {r} * 2 = {x + 2 * r}; stars = {x + 2 * r} // {star} = {(x + 2 * r) // star}")
                               if r >= t else
                               (f"roll {r} < {t}, so points = {x} + {bonus} = {x + bonus}; stars = {x + bonus} // {star} = {(x + bonus) // star}")))
+
+
+def _n(count: int, noun: str) -> str:
+    """`1 muffin`, `3 muffins`."""
+    return f"{value_text(count)} {noun}{'' if count == 1 else 's'}"
+
+
+def _people(count: int) -> str:
+    return f"{count} {'person' if count == 1 else 'people'}"
 
 
 def _steps(first: str, total: int, threshold: int, cut: int, last: str, finish: Callable[[int], int]) -> str:

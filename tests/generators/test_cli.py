@@ -50,3 +50,11 @@ def test_suites_verify_command():
     result = runner.invoke(app, ["suites", "verify"])
     assert result.exit_code == 0, result.output
     assert result.output.startswith("OK")
+
+
+def test_bench_command_reports_json():
+    result = runner.invoke(app, ["suites", "bench", "--json", "--n", "30", "--backend", "local"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output.strip().splitlines()[-1])
+    assert report["family"] == "if_else" and report["filter_counts"]["accepted"] == 30
+    assert report["problems_per_s"] > 0 and report["target_problems_per_s"] == 200.0

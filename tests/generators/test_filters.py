@@ -96,3 +96,17 @@ def test_bad_arguments_raise(sandbox):
         generate("if_else", "factual", 1, 0, sandbox=sandbox)
     with pytest.raises(ValueError, match="split"):
         generate("if_else", "counterfactual", 1, 0, split="dev", sandbox=sandbox)
+
+
+def test_answer_size_knobs(sandbox):
+    result = generate_with_stats("if_else", "counterfactual", 15, seed=6, sandbox=sandbox, exclusions=Exclusions(),
+                                 min_answer_size=2, max_answer_size=3)
+    assert all(2 <= len(p.answer) <= 3 for p in result.problems)
+    assert result.stats.rejected["answer_size"] > 0
+    with pytest.raises(ValueError, match="max_answer_size"):
+        generate("if_else", "counterfactual", 1, 0, sandbox=sandbox, min_answer_size=3, max_answer_size=2)
+
+
+def test_impossible_knobs_end_with_a_clear_error(sandbox):
+    with pytest.raises(ValueError, match="knobs too restrictive"):
+        generate("if_else", "counterfactual", 1, 0, sandbox=sandbox, latent_max=2, min_answer_size=4)

@@ -17,7 +17,7 @@ from generators.render import ANSWER_INSTRUCTIONS
 from tests.generators.brute_force import answer_keys, brute_force
 
 FAMILY_NAMES = sorted(FAMILIES)
-PROPERTY = settings(max_examples=5, deadline=None, derandomize=True,
+PROPERTY = settings(max_examples=10, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 seeds = st.integers(min_value=0, max_value=2**40)
 levels = st.integers(min_value=1, max_value=5)
@@ -141,3 +141,19 @@ def test_gold_trace_derivations_agree_with_execution(family, mode, seed, level, 
                 assert m.group(2).endswith(f"= {m.group(1)}"), line
                 checked += 1
     assert checked > 0
+
+
+@PROPERTY
+@given(seed=seeds, mode=st.sampled_from(MODES), latent_max=st.integers(2, 20), x_max=st.integers(3, 60),
+       modulus_max=st.sampled_from([0, 3, 5, 9]), nesting=st.integers(0, 1), expr_depth=st.integers(1, 2))
+def test_if_else_knobs_brute_force(seed, mode, latent_max, x_max, modulus_max, nesting, expr_depth, sandbox):
+    problems = generate("if_else", mode, 2, seed, sandbox=sandbox, latent_max=latent_max, x_max=x_max,
+                        modulus_max=modulus_max, nesting=nesting, expr_depth=expr_depth)
+    for p in problems:
+        assert p.latents == {"r": list(range(latent_max + 1))}
+        assert all(0 <= o["args"]["x"] <= x_max for o in p.observations)
+        assert p.meta["knobs"]["modulus_max"] == modulus_max
+        answer, unconditioned = brute_force(p, sandbox)
+        assert answer_keys(p.answer) == answer
+        if mode == "counterfactual":
+            assert len(answer) < len(unconditioned)

@@ -69,13 +69,35 @@ def test_suites_carry_the_docker_interpreter_version(docker_sandbox):
 @pytest.mark.docker
 @pytest.mark.slow
 def test_rebuild_is_byte_identical(tmp_path):
-    """Rebuild the training family, its train set and one OOD family with the frozen recipe."""
+    """`cfcode suites build` with the frozen recipe reproduces every frozen file byte for byte."""
     manifest = json.loads((suites_dir() / MANIFEST).read_text(encoding="utf-8"))
-    fresh = build_suites(tmp_path, backend="docker", test_size=manifest["recipe"]["test_size"],
-                         train_size=manifest["recipe"]["train_size"], families=["if_else", "while"],
-                         log=lambda m: None)
-    assert set(fresh["files"]) == {f"test/{f}.{m}.jsonl" for f in ("if_else", "while") for m in MODES} | {
-        "train/if_else.counterfactual.jsonl"}
-    for rel, entry in fresh["files"].items():
-        assert entry["sha256"] == manifest["files"][rel]["sha256"], rel
-        assert (tmp_path / rel).read_bytes() == (suites_dir() / rel).read_bytes()
+    recipe = manifest["recipe"]
+    fresh = build_suites(tmp_path, backend="docker", test_size=recipe["test_size"], train_size=recipe["train_size"],
+                         families=recipe["families"], log=lambda m: None)
+    assert set(fresh["files"]) == set(manifest["files"])
+    for rel in sorted(fresh["files"]):
+        assert (tmp_path / rel).read_bytes() == (suites_dir() / rel).read_bytes(), rel
+    assert fresh["code_sha256"] == manifest["code_sha256"], "rebuild the suites after changing generator code"
+
+
+def test_stale_code_is_reported(tmp_path):
+    shutil.copytree(suites_dir(), tmp_path / "suites")
+    manifest_path = tmp_path / "suites" / MANIFEST
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest["code_sha256"] = "0" * 64
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    report = verify_suites(tmp_path / "suites")
+    assert report.ok and report.warnings
+
+
+def test_frozen_counterfactual_prompts_reveal_no_latent():
+    """Re-draft every frozen counterfactual problem from its seed and idx (any item is reproducible
+    alone) and check its prompt against the true latent values that the record does not carry."""
+    from generators.filters import find_latent_leaks
+    from generators.pipeline import draft_item
+
+    for family in FAMILIES:
+        for p in load_suite(family, "counterfactual"):
+            draft = draft_item(family, "counterfactual", p.meta["seed"], p.meta["idx"])
+            assert draft.program == p.program, p.id
+            assert not find_latent_leaks(p.prompt, draft.true_latents, draft.latent_labels), p.id

@@ -146,3 +146,34 @@ def test_llm_judge_through_an_openai_compatible_endpoint(baseline_dirs, mini_sui
                                                              "prediction": 1.0, "n": 3.0}
     assert by[("skip-abduction", "gsm", "counterfactual")].judge["abduction"] == 0.0
     assert "100.0/100.0/100.0" in (tmp_path / "traces.md").read_text()
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory, mini_suites):
+    from generators import load_problems
+    from rl.tiny_model import build_tiny_model
+
+    problems = load_problems(mini_suites / "test" / "if_else.counterfactual.jsonl")
+    corpus = [t for p in problems for t in (p.prompt, p.gold_trace)]
+    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "base", corpus=corpus, seed=0)
+
+
+def test_compare_cli_evaluates_a_real_model_next_to_a_baseline(tiny_model, mini_suites, tmp_path):
+    from typer.testing import CliRunner
+
+    from cfcode_cli import app
+
+    res = CliRunner().invoke(app, ["compare", f"base=hf:{tiny_model}", "oracle", "--suites", "if_else,while",
+                                   "--limit", "2", "--max-tokens", "8", "--suites-dir", str(mini_suites),
+                                   "--sandbox", "local", "--out", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    assert "| suite | base | oracle |" in res.output
+    base = json.loads((tmp_path / "evals" / "base" / "eval.json").read_text())
+    assert base["model"] == f"hf:{tiny_model}" and len(base["groups"]) == 4
+    for g in base["groups"]:  # a random-weight model never stops within 8 tokens
+        assert g["mean_length"]["mean"] == 8.0 and g["truncated"] == 2 and g["exact_match"]["mean"] == 0.0
+    samples = (tmp_path / "evals" / "base" / "samples.jsonl").read_text().splitlines()
+    assert len(samples) == 8
+    bad = CliRunner().invoke(app, ["compare", f"x=hf:{tmp_path}/missing", "--suites-dir", str(mini_suites),
+                                   "--out", str(tmp_path / "bad")])
+    assert bad.exit_code == 2 and "no model directory" in bad.output

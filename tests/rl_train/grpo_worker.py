@@ -14,23 +14,35 @@ import threading
 
 def length_reward(completions, **kwargs):
     """Test-only shaping reward next to the env's reward: a random tiny model never answers correctly,
-    so the env reward alone gives zero advantages and no update; this one makes every step move the weights."""
+    so the env reward alone gives zero advantages and no update; this one makes every step move the
+    weights."""
     return [len(c[-1]["content"] if isinstance(c, list) else c) / 100.0 for c in completions]
 
 
 def grpo_config(model: str, train_file: str, out: str, **kw):
     from rl.train_config import GRPORunConfig
 
-    base = dict(model=model, train_file=train_file, output_dir=out, prompts_per_step=4, num_generations=4,
-                per_device_train_batch_size=8, max_completion_length=24, learning_rate=1e-2, max_steps=2,
-                save_steps=1, seed=0, sync_timeout_s=120, rollout_timeout_s=300)
+    base = dict(
+        model=model,
+        train_file=train_file,
+        output_dir=out,
+        prompts_per_step=4,
+        num_generations=4,
+        per_device_train_batch_size=8,
+        max_completion_length=24,
+        learning_rate=1e-2,
+        max_steps=2,
+        save_steps=1,
+        seed=0,
+        sync_timeout_s=120,
+        rollout_timeout_s=300,
+    )
     base.update(kw)
     return GRPORunConfig(**base)
 
 
 def sync_check(model: str, train_file: str, out: str) -> dict:
     from envs import make_reward_fn
-
     from rl.grpo import run_grpo
     from rl.weight_sync import compare_sampled_logprobs
 
@@ -39,8 +51,10 @@ def sync_check(model: str, train_file: str, out: str) -> dict:
     trainer = result.trainer
     llm = trainer.vllm_generation.llm
     tok = trainer.processing_class
-    prompts = [tok.apply_chat_template(row["prompt"], add_generation_prompt=True, tokenize=False)
-               for row in trainer.train_dataset.select(range(4))]
+    prompts = [
+        tok.apply_chat_template(row["prompt"], add_generation_prompt=True, tokenize=False)
+        for row in trainer.train_dataset.select(range(4))
+    ]
     ids = [tok(p, add_special_tokens=False)["input_ids"] for p in prompts]
     # vLLM still holds the weights synced before step 2's rollout; the trainer has taken step 2 since.
     stale = compare_sampled_logprobs(llm, trainer.model, ids, max_tokens=16)

@@ -62,5 +62,8 @@ def test_stalled_rollout_fails_loudly_then_run_resumes_from_checkpoint(tiny_mode
     assert summary["resumed_from"].endswith("checkpoint-1")
     assert summary["global_step"] == 2 and summary["steps_this_run"] == 1
     state = json.loads((out / "checkpoint-2" / "trainer_state.json").read_text())
-    assert [h["step"] for h in state["log_history"] if "loss" in h] == [1, 2]  # step 1 kept from the first run
+    assert [h["step"] for h in state["log_history"] if "loss" in h] == [
+        1,
+        2,
+    ]  # step 1 kept from the first run
     assert (out / "final" / "model.safetensors").is_file()

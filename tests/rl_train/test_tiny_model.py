@@ -8,7 +8,9 @@ from rl.tiny_model import TinyModelSpec, build_tiny_model
 
 
 def _digest(directory) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(directory.iterdir()) if p.is_file()}
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(directory.iterdir()) if p.is_file()
+    }
 
 
 def test_tiny_model_shape_and_chat_template(tiny_model):
@@ -20,8 +22,9 @@ def test_tiny_model_shape_and_chat_template(tiny_model):
     tok = AutoTokenizer.from_pretrained(tiny_model)
     model = AutoModelForCausalLM.from_pretrained(tiny_model)
     assert model.config.vocab_size == len(tok)
-    text = tok.apply_chat_template([{"role": "user", "content": "f(x=3) = 5?"}], tokenize=False,
-                                   add_generation_prompt=True)
+    text = tok.apply_chat_template(
+        [{"role": "user", "content": "f(x=3) = 5?"}], tokenize=False, add_generation_prompt=True
+    )
     assert text == "<|im_start|>user\nf(x=3) = 5?<|im_end|>\n<|im_start|>assistant\n"
     assert tok.eos_token == "<|im_end|>" and model.generation_config.eos_token_id == tok.eos_token_id
     # Byte-level BPE: any text round-trips, even characters the corpus never had.

@@ -63,7 +63,7 @@ def canary():
         while not stop.is_set():
             try:
                 conn, addr = listener.accept()
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 return
@@ -84,6 +84,12 @@ def canary():
     else:
         os.environ[SECRET_ENV] = old
 
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request) -> str:
+    """A backend name, for tests that build (and break) their own sandbox."""
+    return request.param
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

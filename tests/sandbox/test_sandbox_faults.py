@@ -5,11 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-import pytest
-
 from sandbox import CallStatus, ExecRequest, make_sandbox
-
-from conftest import BACKENDS
 
 SLOW = "import time\ndef f(x, k):\n    time.sleep(0.02)\n    return x * x + k\n"
 
@@ -36,7 +32,6 @@ def fault_after(delay_s: float, action) -> threading.Thread:
     return t
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_killing_a_worker_mid_batch_loses_nothing(backend):
     with make_sandbox(backend, size=2) as sb:
         reqs = slow_jobs(30, 10)
@@ -48,7 +43,6 @@ def test_killing_a_worker_mid_batch_loses_nothing(backend):
         assert sb.run(ExecRequest(SLOW, "f", [(3, 1)]))[0].value == 10  # still serving
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_a_hung_worker_is_replaced(backend):
     with make_sandbox(backend, size=2, hang_grace_s=2.0) as sb:
         reqs = slow_jobs(12, 10, timeout_s=0.5)
@@ -61,7 +55,6 @@ def test_a_hung_worker_is_replaced(backend):
         assert time.monotonic() - t0 < 60
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_no_worker_can_start_gives_sandbox_error(backend):
     with make_sandbox(backend, size=1, max_retries=1) as sb:
         assert sb.run(ExecRequest(SLOW, "f", [(1, 1)]))[0].ok

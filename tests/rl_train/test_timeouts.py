@@ -1,0 +1,42 @@
+"""Deadlines: a stalled call fails loudly with StallTimeout, and a call stuck for good ends the process."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from rl.timeouts import STALL_EXIT_CODE, StallTimeout, deadline
+from tests.rl_train.conftest import run_python
+
+
+@pytest.mark.parametrize("block", [lambda: time.sleep(60), lambda: threading.Event().wait()])
+def test_stalled_call_raises_with_a_clear_message(block):
+    start = time.monotonic()
+    with pytest.raises(StallTimeout, match="vLLM rollout stalled: no result after 1 s"):
+        with deadline(1.0, "vLLM rollout"):
+            block()
+    assert time.monotonic() - start < 10
+
+
+def test_fast_call_and_no_deadline_pass_through():
+    with deadline(30, "fast"):
+        time.sleep(0.01)
+    with deadline(None, "unbounded"):
+        pass
+    with pytest.raises(KeyboardInterrupt):  # a real Ctrl-C is not mistaken for a stall
+        with deadline(30, "interrupted"):
+            raise KeyboardInterrupt
+
+
+def test_call_that_ignores_the_interrupt_ends_the_process(tmp_path):
+    script = tmp_path / "stuck.py"
+    script.write_text(
+        "import time\nfrom rl.timeouts import deadline\n"
+        "with deadline(1, 'weight sync to vLLM', grace_s=1):\n"
+        "    while True:\n"
+        "        try:\n            time.sleep(5)\n"
+        "        except KeyboardInterrupt:\n            pass  # like native code that swallows the signal\n")
+    proc = run_python([str(script)], timeout=60)
+    assert proc.returncode == STALL_EXIT_CODE
+    assert "weight sync to vLLM stalled" in proc.stderr and "dumping stacks" in proc.stderr

@@ -1,0 +1,40 @@
+"""The training commands: clear errors on bad input (exit code 2), config overrides."""
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from cfcode_cli import app
+
+runner = CliRunner()
+
+
+def test_missing_and_bad_configs_exit_with_a_message(tmp_path):
+    result = runner.invoke(app, ["train", "sft", str(tmp_path / "none.toml")])
+    assert result.exit_code == 2 and "no config file" in result.output
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[grpo]\nmodel = 'm'\nmax_step = 3\n")
+    result = runner.invoke(app, ["train", "grpo", str(bad)])
+    assert result.exit_code == 2 and "unknown keys ['max_step']" in result.output
+    result = runner.invoke(app, ["train", "grpo", str(bad), "--set", "oops"])
+    assert result.exit_code == 2 and "KEY=VALUE" in result.output
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[sft\n")
+    result = runner.invoke(app, ["train", "sft", str(broken)])
+    assert result.exit_code == 2 and "invalid TOML" in result.output
+    result = runner.invoke(app, ["distill"])
+    assert result.exit_code == 2 and "endpoint is required" in result.output
+
+
+def test_set_overrides_are_typed(tmp_path):
+    from rl.train_cli import load_table
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[sft]\nmodel = 'm'\nmax_steps = 3\n")
+    table = load_table(cfg, "sft", ["max_steps=7", "lora=true", "modes=['interventional']", "model=runs/x"])
+    assert table == {"model": "runs/x", "max_steps": 7, "lora": True, "modes": ["interventional"]}
+
+
+def test_build_tiny_command(tmp_path):
+    result = runner.invoke(app, ["model", "build-tiny", str(tmp_path / "m"), "--corpus-problems", "8"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "m" / "model.safetensors").is_file() and (tmp_path / "m" / "tokenizer.json").is_file()
