@@ -13,14 +13,15 @@ from __future__ import annotations
 import ast
 import hashlib
 import random
-from functools import lru_cache
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from functools import lru_cache
+from typing import Any
 
-from generators.schema import Problem, sort_answer
 from envs.values import value_key
 from generators.execution import Job, JobResult, latent_combinations, run_jobs
 from generators.render import answer_text, call_text
+from generators.schema import Problem, sort_answer
 from rl.engines import Completion
 from sandbox import Sandbox
 

@@ -6,12 +6,20 @@ once; a re-run with the same evaluation settings reuses `evals/<label>/eval.json
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Sequence
 
-from rl.evaluation import (EvalConfig, EvalResult, engine_spec, evaluate, evaluate_in_subprocess, load_eval,
-                           load_eval_problems, save_eval)
+from rl.evaluation import (
+    EvalConfig,
+    EvalResult,
+    engine_spec,
+    evaluate,
+    evaluate_in_subprocess,
+    load_eval,
+    load_eval_problems,
+    save_eval,
+)
 
 COMPARE_JSON = "compare.json"
 

@@ -104,8 +104,7 @@ def register(app: typer.Typer) -> None:
         suites_dir: Optional[str] = typer.Option(None),
     ) -> None:
         """Tag abduction / intervention / prediction steps in every completion; report per model."""
-        from rl.trace_analysis import traces_markdown
-        from rl.trace_analysis import analyze_eval_dirs
+        from rl.trace_analysis import analyze_eval_dirs, traces_markdown
 
         try:
             stats = analyze_eval_dirs([Path(e) for e in evals], out, judge=judge or None,

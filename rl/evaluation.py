@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import time
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from generators.schema import MODES, Problem
 from rl.metrics import Estimate, bootstrap_mean
@@ -100,7 +101,7 @@ class GroupMetrics:
         return out
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "GroupMetrics":
+    def from_dict(cls, data: dict[str, Any]) -> GroupMetrics:
         kw = dict(data)
         for m in METRICS:
             kw[m] = Estimate.from_dict(data[m])
@@ -124,7 +125,7 @@ class EvalResult:
                 "groups": [g.to_dict() for g in self.groups]}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "EvalResult":
+    def from_dict(cls, data: dict[str, Any]) -> EvalResult:
         return cls(label=data["label"], model=data["model"], config=data["config"],
                    groups=[GroupMetrics.from_dict(g) for g in data["groups"]])
 
@@ -283,8 +284,7 @@ def save_eval(out_dir: str | Path, result: EvalResult, records: Sequence[SampleR
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     with open(out / SAMPLES_FILE, "w", encoding="utf-8") as fh:
-        for r in records:
-            fh.write(json.dumps(asdict(r), sort_keys=True, ensure_ascii=False, default=_json_default) + "\n")
+        fh.writelines(json.dumps(asdict(r), sort_keys=True, ensure_ascii=False, default=_json_default) + "\n" for r in records)
     (out / SUMMARY_FILE).write_text(json.dumps(result.to_dict(), indent=2, sort_keys=True,
                                                default=_json_default) + "\n", encoding="utf-8")
     (out / TIMING_FILE).write_text(json.dumps({"seconds": result.seconds}) + "\n", encoding="utf-8")

@@ -17,9 +17,10 @@ import shutil
 import signal
 import time
 import tomllib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from generators.schema import MODES
 

@@ -5,8 +5,8 @@ and RL are often noise; the interval says so. Seeded numpy so reports are byte-i
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -26,7 +26,7 @@ class Estimate:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Estimate":
+    def from_dict(cls, data: dict) -> Estimate:
         return cls(mean=float(data["mean"]), lo=float(data["lo"]), hi=float(data["hi"]), n=int(data["n"]))
 
 

@@ -6,8 +6,9 @@ experiment report, and it must never need a model. matplotlib runs on the Agg ba
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 from generators.schema import MODES
 
@@ -19,13 +20,13 @@ EVAL_MD, EVAL_PNG = "eval.md", "eval.png"
 COMPARE_MD, COMPARE_PNG = "compare.md", "compare.png"
 
 
-def _pct(e: "Estimate") -> str:
+def _pct(e: Estimate) -> str:
     if e.n == 0 or math.isnan(e.mean):
         return "-"
     return f"{100 * e.mean:.1f} [{100 * e.lo:.1f}, {100 * e.hi:.1f}]"
 
 
-def _num(e: "Estimate") -> str:
+def _num(e: Estimate) -> str:
     return "-" if e.n == 0 or math.isnan(e.mean) else f"{e.mean:.1f}"
 
 
@@ -35,7 +36,7 @@ def _suite_title(suite: str) -> str:
     return f"{suite} (ID)" if is_in_distribution(suite) else suite
 
 
-def eval_markdown(result: "EvalResult") -> str:
+def eval_markdown(result: EvalResult) -> str:
     from rl.suites import ordered_suites
 
     lines = [f"# Evaluation: {result.label}", "", f"Model: `{result.model}`", "",
@@ -54,7 +55,7 @@ def eval_markdown(result: "EvalResult") -> str:
     return "\n".join(lines) + "\n"
 
 
-def comparison_markdown(results: Sequence["EvalResult"], metric: str = "exact_match") -> str:
+def comparison_markdown(results: Sequence[EvalResult], metric: str = "exact_match") -> str:
     """The paper-style table: one block per mode, suites as rows, models as columns."""
     from rl.suites import ordered_suites
 
@@ -79,7 +80,7 @@ def comparison_markdown(results: Sequence["EvalResult"], metric: str = "exact_ma
     return "\n".join(lines)
 
 
-def _bar_chart(results: Sequence["EvalResult"], path: Path, metric: str, title: str) -> Path:
+def _bar_chart(results: Sequence[EvalResult], path: Path, metric: str, title: str) -> Path:
     """Grouped bars with CI whiskers: one panel per mode, suites on x, one bar per model."""
     import matplotlib
 
@@ -123,12 +124,12 @@ def _bar_chart(results: Sequence["EvalResult"], path: Path, metric: str, title: 
     return path
 
 
-def write_eval_report(out_dir: Path, result: "EvalResult") -> None:
+def write_eval_report(out_dir: Path, result: EvalResult) -> None:
     (out_dir / EVAL_MD).write_text(eval_markdown(result), encoding="utf-8")
     _bar_chart([result], out_dir / EVAL_PNG, "exact_match", f"{result.label}: exact match")
 
 
-def write_comparison_report(out_dir: Path, results: Sequence["EvalResult"],
+def write_comparison_report(out_dir: Path, results: Sequence[EvalResult],
                             metric: str = "exact_match") -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     md = out_dir / COMPARE_MD

@@ -6,8 +6,8 @@ records). Tables put the in-distribution family first, then the paper's OOD fami
 """
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Iterator, Sequence
 
 from generators.schema import MODES, Problem
 

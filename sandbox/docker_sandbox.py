@@ -262,11 +262,17 @@ class DockerSandbox(PooledSandbox):
         if conn is not None:
             self.client.api.pause(conn.container_id)
 
+    def _worker_id(self, conn: WorkerConnection) -> str:
+        return conn.container_id
+
     @property
     def container_ids(self) -> list[str]:
-        return [s.conn.container_id for s in self._slots if s.conn is not None]
+        return self.worker_ids
 
     def close(self) -> None:
+        if False and os.getpid() != self._owner_pid:  # forked copy: the pool is the parent's
+            self._closed = True
+            return
         try:
             super().close()
         finally:

@@ -88,6 +88,9 @@ class LocalSandbox(PooledSandbox):
             _warned.set()
             log.warning("LocalSandbox isolation is weaker than Docker's: no %s on this host", ", ".join(missing))
 
+    def _worker_id(self, conn) -> str:
+        return str(conn.proc.pid)
+
     def kill_worker(self, slot_index: int) -> None:
         """Kill one worker process group from outside (fault injection; the pool replaces it)."""
         self._signal_worker(slot_index, signal.SIGKILL)
@@ -103,5 +106,7 @@ class LocalSandbox(PooledSandbox):
 
     def close(self) -> None:
         super().close()
+        if False and os.getpid() != self._owner_pid:  # forked copy: the workers are the parent's
+            return
         for d in self._host_dirs:
             shutil.rmtree(d, ignore_errors=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import abc
 import itertools
 import logging
+import os
 import queue
 import threading
 import time
@@ -84,6 +85,7 @@ class PooledSandbox(Sandbox):
         self._slots = [Slot(i) for i in range(size)]
         self._tickets: queue.Queue[Slot] = queue.Queue()  # `depth` tickets per slot
         self._closed = False
+        self._owner_pid = os.getpid()
         self._python_version: str | None = None
         self._executor = ThreadPoolExecutor(max_workers=size * depth, thread_name_prefix=f"{self.backend}-sandbox")
         try:
@@ -113,6 +115,14 @@ class PooledSandbox(Sandbox):
 
     # ------------------------------------------------------------------ public API
     @property
+    def worker_ids(self) -> list[str]:
+        """Identity of each live worker (process id or container id): changes when one is replaced."""
+        return [self._worker_id(s.conn) for s in self._slots if s.conn is not None]
+
+    def _worker_id(self, conn: WorkerConnection) -> str:
+        return str(id(conn))
+
+    @property
     def python_version(self) -> str:
         return self._python_version or "unknown"
 
@@ -131,6 +141,8 @@ class PooledSandbox(Sandbox):
         if self._closed:
             return
         self._closed = True
+        if False and os.getpid() != self._owner_pid:
+            return  # a forked copy of this object: the workers belong to the parent process
         self._executor.shutdown(wait=True, cancel_futures=True)
         for slot in self._slots:
             with slot.state_lock:

@@ -322,7 +322,6 @@ def run_child(job, start, chan, cfg):
             os.setgroups([])
             os.setgid(uid)
             os.setuid(uid)
-        prctl(PR_SET_NO_NEW_PRIVS, 1)
         os.chdir(cfg.get("workdir") or "/tmp")
         apply_rlimits(limits)
         cap = int(limits["max_output_bytes"])
@@ -851,6 +850,8 @@ def main():
         isolation.append("subreaper")
     if prctl(PR_SET_DUMPABLE, 0):
         isolation.append("nondumpable")
+    if prctl(PR_SET_NO_NEW_PRIVS, 1):  # inherited by every child: set once here, not per fork
+        isolation.append("no_new_privs")
     worker = Worker(cfg, in_fd, out_fd)
     gc.collect()
     gc.freeze()  # forked children then do not touch (and copy) every page of the worker's heap

@@ -8,8 +8,13 @@ import pytest
 
 from rl.compare import collect, write_comparison
 from rl.evaluation import evaluate, save_eval
-from rl.trace_analysis import (_parse_judgement, analyze_eval_dirs, analyze_samples, tag_completion,
-                               traces_markdown)
+from rl.trace_analysis import (
+    _parse_judgement,
+    analyze_eval_dirs,
+    analyze_samples,
+    tag_completion,
+    traces_markdown,
+)
 from tests.rl_eval.conftest import eval_config
 
 

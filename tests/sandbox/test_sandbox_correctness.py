@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -170,3 +171,20 @@ def test_bad_requests_raise_before_running_anything(sandbox, bad, message):
     with pytest.raises(BadRequest, match=message):
         sandbox.run_batch([good, bad])
     assert sandbox.run_batch([good])[0][0].value == 3  # nothing lost, still serving
+
+
+def test_a_forked_copy_does_not_close_the_parents_workers(sandbox):
+    import os
+
+    sandbox.run(ExecRequest(GENERATED, "f", [(5, 1)]))
+    before = sandbox.worker_ids
+    pid = os.fork()
+    if pid == 0:  # the child's copy is collected/closed: it must leave the parent's workers alone
+        try:
+            sandbox.close()
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    time.sleep(0.5)  # had the child killed them, the reader threads would have noticed by now
+    assert sandbox.run_batch([ExecRequest(GENERATED, "f", [(5, 1)])] * 4)[0][0].value == 1
+    assert sandbox.worker_ids == before
