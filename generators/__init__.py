@@ -13,7 +13,24 @@ from generators.suites import load_suite, load_train_set
 from generators.version import GENERATOR_VERSION
 
 __all__ = [
-    "ANSWER_INSTRUCTIONS", "FAMILIES", "GENERATOR_VERSION", "MODES", "SCHEMA_VERSION", "Draft", "FamilyConfig", "FamilySpec",
-    "GenerationResult", "Problem", "PromptContext", "build_item", "generate", "generate_with_stats",
-    "load_problems", "load_suite", "load_train_set", "register_family", "sort_answer", "write_problems",
+    "ANSWER_INSTRUCTIONS",
+    "FAMILIES",
+    "GENERATOR_VERSION",
+    "MODES",
+    "SCHEMA_VERSION",
+    "Draft",
+    "FamilyConfig",
+    "FamilySpec",
+    "GenerationResult",
+    "Problem",
+    "PromptContext",
+    "build_item",
+    "generate",
+    "generate_with_stats",
+    "load_problems",
+    "load_suite",
+    "load_train_set",
+    "register_family",
+    "sort_answer",
+    "write_problems",
 ]

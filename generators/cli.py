@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any
 
 import typer
 
@@ -34,10 +34,14 @@ def generate_cmd(
     mode: str = typer.Option("counterfactual", "--mode", "-m", help="counterfactual | interventional"),
     n: int = typer.Option(100, "--n", "-n", help="Number of problems."),
     seed: int = typer.Option(0, "--seed", "-s", help="Seed; same seed + version -> identical file."),
-    level: Optional[int] = typer.Option(None, "--level", "-l", help="Curriculum level 1-5 (default: family default)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output JSONL path."),
+    level: int | None = typer.Option(
+        None, "--level", "-l", help="Curriculum level 1-5 (default: family default)."
+    ),
+    out: Path = typer.Option(..., "--out", "-o", help="Output JSONL path."),  # noqa: B008 - typer idiom
     split: str = typer.Option("train", help="train | test (train runs avoid all frozen test programs)."),
-    knob: List[str] = typer.Option([], "--knob", "-k", help="Difficulty knob override NAME=VALUE (repeatable)."),
+    knob: list[str] = typer.Option(  # noqa: B008 - typer idiom
+        [], "--knob", "-k", help="Difficulty knob override NAME=VALUE (repeatable)."
+    ),
     backend: str = typer.Option("auto", help="Sandbox backend: auto | docker | local."),
 ) -> None:
     """Generate problems to a JSONL file and print the per-run filter counts."""
@@ -50,12 +54,23 @@ def generate_cmd(
     try:
         get_family(family)
         with _sandbox(backend) as sandbox:
-            result = generate_with_stats(family, mode, n, seed, level=level, split=split, sandbox=sandbox, **knobs)
+            result = generate_with_stats(
+                family, mode, n, seed, level=level, split=split, sandbox=sandbox, **knobs
+            )
     except (ValueError, SandboxFailure) as exc:
         _fail(str(exc))
     write_problems(out, result.problems)
-    typer.echo(json.dumps({"out": str(out), "count": len(result.problems), "python_version": result.python_version,
-                           "filter_counts": result.stats.to_dict()}, sort_keys=True))
+    typer.echo(
+        json.dumps(
+            {
+                "out": str(out),
+                "count": len(result.problems),
+                "python_version": result.python_version,
+                "filter_counts": result.stats.to_dict(),
+            },
+            sort_keys=True,
+        )
+    )
 
 
 def _sandbox(backend: str):
@@ -72,25 +87,34 @@ def families_cmd() -> None:
     from generators import FAMILIES
 
     for name, spec in sorted(FAMILIES.items()):
-        role = ("OOD" if spec.ood else "train/ID") + (", paper" if spec.paper else ", beyond paper") + \
-               (", math" if spec.math else "")
+        role = (
+            ("OOD" if spec.ood else "train/ID")
+            + (", paper" if spec.paper else ", beyond paper")
+            + (", math" if spec.math else "")
+        )
         typer.echo(f"{name:14s} {role:28s} {spec.description}")
 
 
 @suites_app.command("build")
 def build_cmd(
-    out_dir: Optional[Path] = typer.Option(None, help="Target directory (default: suites/ of the repository)."),
+    out_dir: Path | None = typer.Option(None, help="Target directory (default: suites/ of the repository)."),  # noqa: B008 - typer idiom
     backend: str = typer.Option("docker", help="Sandbox backend; the reference interpreter is Docker's."),
     test_size: int = typer.Option(300, help="Problems per family per mode."),
     train_size: int = typer.Option(5000, help="Problems in the if_else training set."),
-    family: List[str] = typer.Option([], "--family", help="Only these families (repeatable; default: all)."),
+    family: list[str] = typer.Option([], "--family", help="Only these families (repeatable; default: all)."),  # noqa: B008 - typer idiom
 ) -> None:
     """(Re)generate every frozen file and the sha256 manifest (byte-identical for the same version)."""
     from generators.suites import build_suites
 
     try:
-        manifest = build_suites(out_dir, backend=backend, test_size=test_size, train_size=train_size,
-                                families=family or None, log=lambda m: typer.echo(m, err=True))
+        manifest = build_suites(
+            out_dir,
+            backend=backend,
+            test_size=test_size,
+            train_size=train_size,
+            families=family or None,
+            log=lambda m: typer.echo(m, err=True),
+        )
     except ValueError as exc:
         _fail(str(exc))
     typer.echo(f"wrote {len(manifest['files'])} files (python {manifest['python_version']})")
@@ -98,7 +122,7 @@ def build_cmd(
 
 @suites_app.command("verify")
 def verify_cmd(
-    directory: Optional[Path] = typer.Option(None, "--dir", help="Suites directory (default: suites/)."),
+    directory: Path | None = typer.Option(None, "--dir", help="Suites directory (default: suites/)."),  # noqa: B008 - typer idiom
     rebuild: bool = typer.Option(False, help="Also regenerate everything in a temp dir and compare bytes."),
     backend: str = typer.Option("docker", help="Backend for --rebuild."),
 ) -> None:
@@ -110,7 +134,9 @@ def verify_cmd(
     ok = report.ok
     if rebuild and ok:
         mismatches = rebuild_matches(directory, backend=backend)
-        typer.echo("rebuild: byte-identical" if not mismatches else "rebuild differs: " + ", ".join(mismatches))
+        typer.echo(
+            "rebuild: byte-identical" if not mismatches else "rebuild differs: " + ", ".join(mismatches)
+        )
         ok = not mismatches
     if not ok:
         raise typer.Exit(code=1)
@@ -122,7 +148,7 @@ def bench_cmd(
     family: str = typer.Option("if_else"),
     mode: str = typer.Option("counterfactual"),
     n: int = typer.Option(2000),
-    level: Optional[int] = typer.Option(None),
+    level: int | None = typer.Option(None),
     backend: str = typer.Option("docker"),
 ) -> None:
     """Problems/s including ground truth through the sandbox pool (target >= 200 for if_else)."""
@@ -141,4 +167,3 @@ def register(app: typer.Typer) -> None:
     app.command("generate")(generate_cmd)
     app.command("families")(families_cmd)
     app.add_typer(suites_app, name="suites", help="Frozen held-out suites: build, verify, benchmark.")
-

@@ -10,7 +10,7 @@ from __future__ import annotations
 import operator
 from dataclasses import dataclass, field
 from random import Random
-from typing import Any, Union
+from typing import Any
 
 from generators.family import Draft
 
@@ -45,8 +45,8 @@ class Const:
 @dataclass(frozen=True)
 class BinOp:
     op: str
-    left: "Expr"
-    right: "Expr"
+    left: Expr
+    right: Expr
 
     def text(self) -> str:
         return f"{_wrap(self.left, self.op, False)} {self.op} {_wrap(self.right, self.op, True)}"
@@ -58,8 +58,8 @@ class BinOp:
 @dataclass(frozen=True)
 class Compare:
     op: str
-    left: "Expr"
-    right: "Expr"
+    left: Expr
+    right: Expr
 
     def text(self) -> str:
         return f"{self.left.text()} {self.op} {self.right.text()}"
@@ -73,7 +73,7 @@ class Call:
     """Call of a builtin (min, max, abs, len) or of a helper defined in the same program."""
 
     func: str
-    args: tuple["Expr", ...]
+    args: tuple[Expr, ...]
 
     def text(self) -> str:
         return f"{self.func}({', '.join(a.text() for a in self.args)})"
@@ -83,7 +83,7 @@ class Call:
         return fn(*(a.eval(env) for a in self.args))
 
 
-Expr = Union[Var, Const, BinOp, Compare, Call]
+Expr = Var | Const | BinOp | Compare | Call
 
 
 def _wrap(e: Expr, parent: str, right: bool) -> str:
@@ -101,21 +101,21 @@ class Assign:
 @dataclass
 class If:
     cond: Expr
-    body: list["Stmt"]
-    orelse: list["Stmt"] = field(default_factory=list)  # may hold a single If, rendered as elif
+    body: list[Stmt]
+    orelse: list[Stmt] = field(default_factory=list)  # may hold a single If, rendered as elif
 
 
 @dataclass
 class While:
     cond: Expr
-    body: list["Stmt"]
+    body: list[Stmt]
 
 
 @dataclass
 class For:
     var: str
     count: Expr  # for var in range(count)
-    body: list["Stmt"]
+    body: list[Stmt]
 
 
 @dataclass
@@ -123,7 +123,7 @@ class Return:
     expr: Expr
 
 
-Stmt = Union[Assign, If, While, For, Return]
+Stmt = Assign | If | While | For | Return
 
 
 @dataclass
@@ -183,7 +183,39 @@ class _Return(Exception):
         self.value = value
 
 
-def _run(body: list[Stmt], env: dict[str, Any], steps: list[str], budget: list[int]) -> Any:
+def run_body(body: list[Stmt], env: dict[str, Any], branches: dict[int, set[bool]] | None = None) -> Any:
+    """Run IR statements on `env` (updated in place) without narrating; the returned value, or None.
+    `branches` collects, per `id(If)`, the outcomes its condition took (to find dead branches)."""
+    try:
+        return _run(body, env, [], [0], branches)
+    except _Return as ret:
+        return ret.value
+
+
+def dead_branches(fn: Function, arg_sets: list[dict[str, Any]]) -> int:
+    """How many if-statements of `fn` never take one of their two sides over `arg_sets` (e.g. `if r >= 14`
+    with r in 0..9), counting an if that is never reached as dead too."""
+    ifs = _ifs(fn.body)
+    seen: dict[int, set[bool]] = {}
+    for args in arg_sets:
+        if all(len(seen.get(id(s), ())) == 2 for s in ifs):
+            break
+        run_body(fn.body, dict(args), seen)
+    return sum(len(seen.get(id(s), ())) < 2 for s in ifs)
+
+
+def _ifs(body: list[Stmt]) -> list[If]:
+    found: list[If] = []
+    for s in body:
+        if isinstance(s, If):
+            found += [s, *_ifs(s.body), *_ifs(s.orelse)]
+        elif isinstance(s, (While, For)):
+            found += _ifs(s.body)
+    return found
+
+
+def _run(body: list[Stmt], env: dict[str, Any], steps: list[str], budget: list[int],
+         branches: dict[int, set[bool]] | None = None) -> Any:
     for s in body:
         budget[0] += 1
         if budget[0] > 100_000:
@@ -199,12 +231,14 @@ def _run(body: list[Stmt], env: dict[str, Any], steps: list[str], budget: list[i
         elif isinstance(s, If):
             taken = bool(s.cond.eval(env))
             steps.append(f"{s.cond.text()} is {taken}")
-            _run(s.body if taken else s.orelse, env, steps, budget)
+            if branches is not None:
+                branches.setdefault(id(s), set()).add(taken)
+            _run(s.body if taken else s.orelse, env, steps, budget, branches)
         elif isinstance(s, While):
             n, inner = 0, []
             while s.cond.eval(env):
                 n += 1
-                _run(s.body, env, inner, budget)
+                _run(s.body, env, inner, budget, branches)
             steps.append(f"the while loop runs {n} time{'s' if n != 1 else ''}, leaving "
                          + ", ".join(f"{k} = {env[k]!r}" for k in _assigned(s.body) if k in env))
         elif isinstance(s, For):
@@ -212,7 +246,7 @@ def _run(body: list[Stmt], env: dict[str, Any], steps: list[str], budget: list[i
             inner: list[str] = []
             for i in range(count):
                 env[s.var] = i
-                _run(s.body, env, inner, budget)
+                _run(s.body, env, inner, budget, branches)
             steps.append(f"the for loop runs {count} time{'s' if count != 1 else ''}, leaving "
                          + ", ".join(f"{k} = {env[k]!r}" for k in _assigned(s.body) if k in env))
     return None
@@ -251,12 +285,22 @@ def single_latent_draft(rng: Random, fn: Function, *, x_max: int, latent_max: in
     )
 
 
-def rand_arith(rng: Random, names: list[str], const_max: int, depth: int = 1, ops: tuple[str, ...] = ("+", "-", "*"),
-               must_use: str | None = None) -> Expr:
+def rand_arith(
+    rng: Random,
+    names: list[str],
+    const_max: int,
+    depth: int = 1,
+    ops: tuple[str, ...] = ("+", "-", "*"),
+    must_use: str | None = None,
+) -> Expr:
     """Random integer expression over `names` and constants 1..const_max; `must_use` appears in it."""
     expr = _arith(rng, names, const_max, depth, ops)
     if must_use is not None and must_use not in _names(expr):
-        expr = BinOp(rng.choice(ops), expr, Var(must_use)) if rng.random() < 0.5 else BinOp(rng.choice(ops), Var(must_use), expr)
+        expr = (
+            BinOp(rng.choice(ops), expr, Var(must_use))
+            if rng.random() < 0.5
+            else BinOp(rng.choice(ops), Var(must_use), expr)
+        )
     return expr
 
 
@@ -283,7 +327,9 @@ def rand_condition(rng: Random, names: list[str], const_max: int) -> Expr:
         k = rng.randint(2, 3)
         return Compare(rng.choice(["==", "!="]), BinOp("%", a, Const(k)), Const(rng.randrange(k)))
     b = Var(rng.choice([n for n in names if n != a.name] or names))
-    return Compare(rng.choice([">", "<", ">=", "<="]), BinOp("+", a, Const(rng.randint(0, const_max // 2))), b)
+    return Compare(
+        rng.choice([">", "<", ">=", "<="]), BinOp("+", a, Const(rng.randint(0, const_max // 2))), b
+    )
 
 
 def _names(e: Expr) -> set[str]:

@@ -9,8 +9,9 @@ culprit is rejected. Nothing here executes a program in this process.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from sandbox import CallStatus, ExecRequest, Sandbox
 
@@ -109,7 +110,9 @@ def _run_singly(sandbox: Sandbox, jobs: Sequence[Job], indices: list[int], resul
     longer attempt, so a slow moment of the machine cannot change which problems a seed yields."""
     pending = indices
     for factor in (1.0, 5.0):
-        requests = [_request([jobs[k]], timeout_s=factor * _pack_timeout([jobs[k]], call_timeout_s)) for k in pending]
+        requests = [
+            _request([jobs[k]], timeout_s=factor * _pack_timeout([jobs[k]], call_timeout_s)) for k in pending
+        ]
         still = []
         for k, call_results in zip(pending, sandbox.run_batch(requests)):
             (call,) = call_results
@@ -124,8 +127,10 @@ def _run_singly(sandbox: Sandbox, jobs: Sequence[Job], indices: list[int], resul
         if not pending:
             return
     if len(pending) >= 8 and len(pending) == len(indices):
-        raise SandboxFailure(f"all {len(pending)} jobs of a failed pack timed out one by one: the sandbox "
-                             "looks unhealthy (no generated program should behave like that)")
+        raise SandboxFailure(
+            f"all {len(pending)} jobs of a failed pack timed out one by one: the sandbox "
+            "looks unhealthy (no generated program should behave like that)"
+        )
     return results  # type: ignore[return-value]
 
 
@@ -144,7 +149,11 @@ def _pack(jobs: Sequence[Job], pack_calls: int) -> list[tuple[int, int]]:
 def _pack_timeout(jobs: Sequence[Job], call_timeout_s: float) -> float:
     """Generous for a healthy pack (calls take microseconds), bounded so a looping program is found fast."""
     calls = sum(len(j.arg_lists) for j in jobs)
-    return min(30.0, call_timeout_s + 0.002 * calls) if len(jobs) > 1 else min(30.0, call_timeout_s * max(1, calls) ** 0.5)
+    return (
+        min(30.0, call_timeout_s + 0.002 * calls)
+        if len(jobs) > 1
+        else min(30.0, call_timeout_s * max(1, calls) ** 0.5)
+    )
 
 
 def _request(jobs: Sequence[Job], timeout_s: float) -> ExecRequest:

@@ -15,9 +15,10 @@ reproducible on its own, in any order, in any process.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from random import Random
-from typing import Any, Callable
+from typing import Any
 
 from generators.schema import MODES
 
@@ -36,7 +37,9 @@ class FamilyConfig:
         if self.min_answer_size < 1 or self.max_answer_size < 0:
             raise ValueError("min_answer_size must be >= 1 and max_answer_size >= 0 (0: unbounded)")
         if self.max_answer_size and self.max_answer_size < self.min_answer_size:
-            raise ValueError(f"max_answer_size {self.max_answer_size} < min_answer_size {self.min_answer_size}")
+            raise ValueError(
+                f"max_answer_size {self.max_answer_size} < min_answer_size {self.min_answer_size}"
+            )
 
     def validate(self) -> None:
         """Raise ValueError with a clear message when knobs are out of range. Subclasses extend."""
@@ -46,7 +49,8 @@ class FamilyConfig:
         each knob must lie in its inclusive range (or be 0 when listed in `zero_ok`)."""
         for name, (lo, hi) in ranges.items():
             value = getattr(self, name)
-            if not (lo <= value <= hi or (name in zero_ok and value == 0)):
+            numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if not numeric or not (lo <= value <= hi or (name in zero_ok and value == 0)):
                 either = "0 or " if name in zero_ok else ""
                 raise ValueError(f"{name} must be {either}in {lo}..{hi}, got {value!r}")
 
@@ -95,6 +99,9 @@ class Draft:
     # Optional: a one-line derivation of entry(args + latents) for the gold trace, e.g.
     # "x=4 > 3, so y = 4 + 2 = 6; 6 % 5 = 1". Called with (args dict, latent dict).
     explain: Callable[[dict[str, Any], dict[str, Any]], str] | None = None
+    # Optional: the same for the prediction step, when it runs another program than the observation
+    # (do_internal's rewritten program). Falls back to `explain`.
+    explain_intervention: Callable[[dict[str, Any], dict[str, Any]], str] | None = None
     extra_meta: dict[str, Any] = field(default_factory=dict)  # anything worth keeping (JSON-safe)
 
 
@@ -120,7 +127,9 @@ class FamilySpec:
         """Config for a curriculum level (default: `default_level`) with explicit knob overrides."""
         lvl = self.default_level if level is None else level
         if lvl not in self.levels:
-            raise ValueError(f"family {self.name!r}: level must be one of {sorted(self.levels)}, got {level!r}")
+            raise ValueError(
+                f"family {self.name!r}: level must be one of {sorted(self.levels)}, got {level!r}"
+            )
         known = {f.name for f in fields(self.config_cls)}
         unknown = set(knobs) - known
         if unknown:
@@ -151,9 +160,17 @@ def register_family(
         raise ValueError(f"family {name!r} is already registered")
     if sorted(levels) != [1, 2, 3, 4, 5]:
         raise ValueError(f"family {name!r}: levels must be 1..5, got {sorted(levels)}")
-    spec = FamilySpec(name=name, config_cls=config_cls, draft=draft, levels=levels,
-                      default_level=default_level, paper=paper, ood=ood, math=math,
-                      description=description)
+    spec = FamilySpec(
+        name=name,
+        config_cls=config_cls,
+        draft=draft,
+        levels=levels,
+        default_level=default_level,
+        paper=paper,
+        ood=ood,
+        math=math,
+        description=description,
+    )
     for lvl in levels:
         spec.config(lvl)  # fail at import time, not at generation time
     FAMILIES[name] = spec

@@ -44,7 +44,7 @@ class FilterStats:
         return {"drafted": self.drafted, "accepted": self.accepted,
                 "rejected": {r: self.rejected.get(r, 0) for r in REASONS}}
 
-    def merge(self, other: "FilterStats") -> None:
+    def merge(self, other: FilterStats) -> None:
         self.drafted += other.drafted
         self.accepted += other.accepted
         self.rejected.update(other.rejected)
@@ -108,7 +108,9 @@ def skeleton_hash(*sources: str | None) -> str:
     return program_hashes(*sources)[1]
 
 
-def find_latent_leaks(prompt: str, true_latents: dict[str, Any], labels: dict[str, str] | None = None) -> list[str]:
+def find_latent_leaks(
+    prompt: str, true_latents: dict[str, Any], labels: dict[str, str] | None = None
+) -> list[str]:
     """Places where the prompt states a latent's actual value: `r = 3`, `r is 3`, `r was 3`,
     `r equals 3` (also with the latent's story label). Comparisons such as `r == 3` in code are
     structure, not a leak, and are not matched."""
@@ -117,8 +119,10 @@ def find_latent_leaks(prompt: str, true_latents: dict[str, Any], labels: dict[st
         value_text = re.escape(json.dumps(value) if isinstance(value, str) else repr(value))
         alt_value = re.escape(repr(value))
         for who in filter(None, [name, (labels or {}).get(name)]):
-            pattern = (rf"(?<![\w.]){re.escape(who)}\s*(?:(?<![=!<>])=(?!=)|\bis\b|\bwas\b|\bequals\b|:)\s*"
-                       rf"(?:{value_text}|{alt_value})(?!\w|\.\d)")
+            pattern = (
+                rf"(?<![\w.]){re.escape(who)}\s*(?:(?<![=!<>])=(?!=)|\bis\b|\bwas\b|\bequals\b|:)\s*"
+                rf"(?:{value_text}|{alt_value})(?!\w|\.\d)"
+            )
             for m in re.finditer(pattern, prompt):
                 leaks.append(m.group(0))
     return leaks

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from generators.execution import Job, latent_combinations, run_jobs
 from generators.family import Draft, FamilySpec, PromptContext, get_family, item_rng
@@ -50,13 +51,23 @@ class _Candidate:
 def generate(family: str, mode: str, n: int, seed: int, level: int | None = None, split: str = "train",
              sandbox: Sandbox | None = None, **knobs: Any) -> list[Problem]:
     """`n` problems of `family` in `mode`, deterministic in (family, mode, n, seed, level, knobs, version)."""
-    return generate_with_stats(family, mode, n, seed, level=level, split=split, sandbox=sandbox, **knobs).problems
+    return generate_with_stats(
+        family, mode, n, seed, level=level, split=split, sandbox=sandbox, **knobs
+    ).problems
 
 
-def generate_with_stats(family: str, mode: str, n: int, seed: int, level: int | None = None,
-                        split: str = "train", sandbox: Sandbox | None = None,
-                        exclusions: Exclusions | None = None, batch_size: int = 256,
-                        **knobs: Any) -> GenerationResult:
+def generate_with_stats(
+    family: str,
+    mode: str,
+    n: int,
+    seed: int,
+    level: int | None = None,
+    split: str = "train",
+    sandbox: Sandbox | None = None,
+    exclusions: Exclusions | None = None,
+    batch_size: int = 256,
+    **knobs: Any,
+) -> GenerationResult:
     """Like `generate`, also returning per-run filter/rejection counts.
 
     For the train split, programs of the frozen test suites (and, for OOD families, the templates of
@@ -67,34 +78,46 @@ def generate_with_stats(family: str, mode: str, n: int, seed: int, level: int | 
     cfg = spec.config(level, **knobs)
     if exclusions is None:
         exclusions = default_exclusions(spec, split)
-    with _borrowed(sandbox) as sandbox:
+    with _borrowed(sandbox) as sb:
         stats = FilterStats()
         problems: list[Problem] = []
         seen: set[str] = set()
         idx = 0
         while len(problems) < n:
             if stats.drafted >= MAX_DRAFTS_PER_PROBLEM * n + 100:
-                raise ValueError(f"{family}/{mode}: only {len(problems)} of {n} problems after "
-                                   f"{stats.drafted} drafts; knobs too restrictive? counts={stats.to_dict()}")
+                raise ValueError(
+                    f"{family}/{mode}: only {len(problems)} of {n} problems after "
+                    f"{stats.drafted} drafts; knobs too restrictive? counts={stats.to_dict()}"
+                )
             rate = stats.accepted / stats.drafted if stats.drafted else 0.6
             want = min(batch_size, max(8, math.ceil(1.15 * (n - len(problems)) / max(rate, 0.05))))
             batch = range(idx, idx + want)
             idx += want
-            for problem in _build_batch(spec, mode, seed, batch, cfg, split, level, sandbox, stats, exclusions, seen):
+            for problem in _build_batch(
+                spec, mode, seed, batch, cfg, split, level, sb, stats, exclusions, seen
+            ):
                 if len(problems) < n:
                     problems.append(problem)
                     stats.accepted += 1
-        return GenerationResult(problems, stats, sandbox.python_version)
+        return GenerationResult(problems, stats, sb.python_version)
 
 
-def build_item(family: str, mode: str, seed: int, idx: int, level: int | None = None, split: str = "train",
-               sandbox: Sandbox | None = None, **knobs: Any) -> Problem | None:
+def build_item(
+    family: str,
+    mode: str,
+    seed: int,
+    idx: int,
+    level: int | None = None,
+    split: str = "train",
+    sandbox: Sandbox | None = None,
+    **knobs: Any,
+) -> Problem | None:
     """Rebuild item `idx` alone (None if that index is rejected by a per-item filter)."""
     spec = get_family(family)
     _check_args(spec, mode, 1, split)
     cfg = spec.config(level, **knobs)
-    with _borrowed(sandbox) as sandbox:
-        out = _build_batch(spec, mode, seed, [idx], cfg, split, level, sandbox, FilterStats(), Exclusions(), set())
+    with _borrowed(sandbox) as sb:
+        out = _build_batch(spec, mode, seed, [idx], cfg, split, level, sb, FilterStats(), Exclusions(), set())
     return out[0] if out else None
 
 
@@ -130,13 +153,25 @@ def default_exclusions(spec: FamilySpec, split: str) -> Exclusions:
     families avoid every template of the frozen training set."""
     from generators.suites import test_program_hashes, train_program_hashes, train_skeleton_hashes
 
-    return Exclusions(program_hashes=test_program_hashes() if split == "train" else train_program_hashes(),
-                      skeleton_hashes=train_skeleton_hashes() if spec.ood else frozenset())
+    return Exclusions(
+        program_hashes=test_program_hashes() if split == "train" else train_program_hashes(),
+        skeleton_hashes=train_skeleton_hashes() if spec.ood else frozenset(),
+    )
 
 
-def _build_batch(spec: FamilySpec, mode: str, seed: int, indices: Iterable[int], cfg: Any, split: str,
-                 level: int | None, sandbox: Sandbox, stats: FilterStats, exclusions: Exclusions,
-                 seen: set[str]) -> list[Problem]:
+def _build_batch(
+    spec: FamilySpec,
+    mode: str,
+    seed: int,
+    indices: Iterable[int],
+    cfg: Any,
+    split: str,
+    level: int | None,
+    sandbox: Sandbox,
+    stats: FilterStats,
+    exclusions: Exclusions,
+    seen: set[str],
+) -> list[Problem]:
     candidates: list[_Candidate] = []
     for idx in indices:
         draft = spec.draft(item_rng(seed, spec.name, mode, idx), cfg)
@@ -157,20 +192,31 @@ def _build_batch(spec: FamilySpec, mode: str, seed: int, indices: Iterable[int],
         combos = [list(c) for c in latent_combinations(draft.latents)]
         for obs in draft.observations:
             cand.jobs.append(Job(draft.program, draft.entry, [_args(draft, obs) + c for c in combos]))
-        cand.jobs.append(Job(draft.intervention_program or draft.program, draft.entry,
-                             [_args(draft, draft.intervention) + c for c in combos]))
+        cand.jobs.append(
+            Job(
+                draft.intervention_program or draft.program,
+                draft.entry,
+                [_args(draft, draft.intervention) + c for c in combos],
+            )
+        )
         candidates.append(cand)
     results = run_jobs(sandbox, [job for c in candidates for job in c.jobs])
     problems, pos = [], 0
     version = sandbox.python_version
     for cand in candidates:
-        mine = results[pos: pos + len(cand.jobs)]
+        mine = results[pos : pos + len(cand.jobs)]
         pos += len(cand.jobs)
         bad = next((r for r in mine if r.status != "ok"), None)
         if bad is not None:
-            stats.reject({"error": "program_error", "unsupported": "unsupported_output"}.get(bad.status, "program_timeout"))
+            stats.reject(
+                {"error": "program_error", "unsupported": "unsupported_output"}.get(
+                    bad.status, "program_timeout"
+                )
+            )
             continue
-        problem = _assemble(spec, mode, seed, cand, [r.values for r in mine], cfg, split, level, version, stats)
+        problem = _assemble(
+            spec, mode, seed, cand, [r.values for r in mine], cfg, split, level, version, stats
+        )
         if problem is not None:
             problems.append(problem)
     return problems
@@ -184,7 +230,9 @@ def _check_draft(family: str, draft: Draft) -> None:
     """Family bugs should fail loudly, not turn into odd problems."""
     for obs in [*draft.observations, draft.intervention]:
         if list(obs) != list(draft.inputs):
-            raise ValueError(f"{family}: args {list(obs)} must name exactly the inputs {draft.inputs} in order")
+            raise ValueError(
+                f"{family}: args {list(obs)} must name exactly the inputs {draft.inputs} in order"
+            )
     if not draft.observations:
         raise ValueError(f"{family}: a draft needs at least one observation")
     if set(draft.true_latents) != set(draft.latents):
@@ -194,16 +242,29 @@ def _check_draft(family: str, draft: Draft) -> None:
             raise ValueError(f"{family}: true value {value!r} of {name} is outside its domain")
 
 
-def _assemble(spec: FamilySpec, mode: str, seed: int, cand: _Candidate, outputs: list[list[Any]], cfg: Any,
-              split: str, level: int | None, python_version: str, stats: FilterStats) -> Problem | None:
+def _assemble(
+    spec: FamilySpec,
+    mode: str,
+    seed: int,
+    cand: _Candidate,
+    outputs: list[list[Any]],
+    cfg: Any,
+    split: str,
+    level: int | None,
+    python_version: str,
+    stats: FilterStats,
+) -> Problem | None:
     draft = cand.draft
     names = list(draft.latents)
     combos = latent_combinations(draft.latents)
     true_k = combos.index(tuple(draft.true_latents[n] for n in names))
     factual, intervened = outputs[:-1], outputs[-1]
     observed = [f[true_k] for f in factual]
-    consistent = [k for k in range(len(combos))
-                  if all(canonical(f[k]) == canonical(y) for f, y in zip(factual, observed))]
+    consistent = [
+        k
+        for k in range(len(combos))
+        if all(canonical(f[k]) == canonical(y) for f, y in zip(factual, observed))
+    ]
     if mode == "counterfactual":
         answer = sort_answer(intervened[k] for k in consistent)
         if len(answer) >= len(sort_answer(intervened)):
@@ -223,14 +284,20 @@ def _assemble(spec: FamilySpec, mode: str, seed: int, cand: _Candidate, outputs:
     if draft.intervention_program is not None:
         intervention["program"] = draft.intervention_program
     shown = draft.display_program or display_program(draft.program, draft.entry, draft.latents)
-    ctx = PromptContext(mode=mode, observations=observations, intervention=intervention, revealed=revealed,
-                        display_program=shown)
+    ctx = PromptContext(
+        mode=mode,
+        observations=observations,
+        intervention=intervention,
+        revealed=revealed,
+        display_program=shown,
+    )
     prompt = build_prompt(draft, ctx)
     if mode == "counterfactual" and find_latent_leaks(prompt, draft.true_latents, draft.latent_labels):
         stats.reject("latent_leak")
         return None
-    trace = gold_trace(draft, mode, observations, intervention, combos, consistent, factual, intervened,
-                       answer, revealed)
+    trace = gold_trace(
+        draft, mode, observations, intervention, combos, consistent, factual, intervened, answer, revealed
+    )
     meta = {
         "idx": cand.idx,
         "seed": seed,
@@ -246,11 +313,23 @@ def _assemble(spec: FamilySpec, mode: str, seed: int, cand: _Candidate, outputs:
     }
     return Problem(
         id=f"{spec.name}:{mode}:{split}:{seed}:{cand.idx}",
-        family=spec.name, mode=mode, split=split, level=spec.default_level if level is None else level,
-        program=draft.program, entry=draft.entry, inputs=list(draft.inputs),
-        latents={k: list(v) for k, v in draft.latents.items()}, observations=observations,
-        intervention=intervention, answer=answer, prompt=prompt, python_version=python_version,
-        revealed=revealed, meta=meta, gold_trace=trace, generator_version=GENERATOR_VERSION,
+        family=spec.name,
+        mode=mode,
+        split=split,
+        level=spec.default_level if level is None else level,
+        program=draft.program,
+        entry=draft.entry,
+        inputs=list(draft.inputs),
+        latents={k: list(v) for k, v in draft.latents.items()},
+        observations=observations,
+        intervention=intervention,
+        answer=answer,
+        prompt=prompt,
+        python_version=python_version,
+        revealed=revealed,
+        meta=meta,
+        gold_trace=trace,
+        generator_version=GENERATOR_VERSION,
     )
 
 

@@ -78,18 +78,25 @@ def code_prompt(ctx: PromptContext, entry: str, latents: dict[str, list[Any]]) -
     ]
     obs = ctx.observations
     if len(obs) == 1:
-        lines.append(f"We called {call_text(entry, obs[0]['args'])} and it returned {value_text(obs[0]['output'])}.")
+        lines.append(
+            f"We called {call_text(entry, obs[0]['args'])} and it returned {value_text(obs[0]['output'])}."
+        )
     else:
-        lines.append(f"We called the function {len(obs)} times with the same random draw{'s' if plural else ''}:")
+        lines.append(
+            f"We called the function {len(obs)} times with the same random draw{'s' if plural else ''}:"
+        )
         lines += [f"- {call_text(entry, o['args'])} returned {value_text(o['output'])}" for o in obs]
     if ctx.mode == "interventional":
-        shown = ", ".join(f"{k} = {value_text(v)}" for k, v in (ctx.revealed or {}).items())
-        lines.append(f"In that call the random draw{'s were' if plural else ' was'}: {shown}.")
+        shown = _assignments(ctx.revealed or {})
+        calls = "In that call" if len(obs) == 1 else f"In all {len(obs)} calls"
+        lines.append(f"{calls} the random draw{'s were' if plural else ' was'}: {shown}.")
     question = _intervention_clause(ctx, entry)
     keep = f"the same value{'s' if plural else ''} of {latent_words}"
     if ctx.mode == "counterfactual":
-        lines.append(f"What would the function have returned if {question}, keeping {keep}? "
-                     "There may be more than one possible value.")
+        lines.append(
+            f"What would the function have returned if {question}, keeping {keep}? "
+            "There may be more than one possible value."
+        )
     else:
         lines.append(f"What would the function have returned if {question}, with {keep}?")
     return "\n".join(lines)
@@ -101,9 +108,11 @@ def _intervention_clause(ctx: PromptContext, entry: str) -> str:
     if iv.get("args"):
         parts.append(f"we had called {call_text(entry, iv['args'])} instead")
     if iv.get("internal"):
-        sets = ", ".join(f"{k} = {value_text(v)}" for k, v in iv["internal"].items())
-        parts.append(f"the variable assignment{'s' if len(iv['internal']) > 1 else ''} inside the function "
-                     f"had been forced to {sets}")
+        sets = _assignments(iv["internal"])
+        parts.append(
+            f"the variable assignment{'s' if len(iv['internal']) > 1 else ''} inside the function "
+            f"had been forced to {sets}"
+        )
     return " and ".join(parts) or "nothing had changed"
 
 
@@ -116,9 +125,18 @@ def build_prompt(draft: Draft, ctx: PromptContext) -> str:
     return body.rstrip() + "\n\n" + ANSWER_INSTRUCTIONS[ctx.mode]
 
 
-def gold_trace(draft: Draft, mode: str, observations: list[dict[str, Any]], intervention: dict[str, Any],
-               combos: list[tuple[Any, ...]], consistent: list[int], factual_outputs: list[list[Any]],
-               intervened_outputs: list[Any], answer: list[Any], revealed: dict[str, Any] | None) -> str:
+def gold_trace(
+    draft: Draft,
+    mode: str,
+    observations: list[dict[str, Any]],
+    intervention: dict[str, Any],
+    combos: list[tuple[Any, ...]],
+    consistent: list[int],
+    factual_outputs: list[list[Any]],
+    intervened_outputs: list[Any],
+    answer: list[Any],
+    revealed: dict[str, Any] | None,
+) -> str:
     """Step-by-step solution from the generator's knowledge: abduction (which latent values fit the
     observation and why), intervention, prediction; ends in the answer line."""
     names = list(draft.latents)
@@ -134,17 +152,30 @@ def gold_trace(draft: Draft, mode: str, observations: list[dict[str, Any]], inte
     def why(args: dict[str, Any], k: int) -> str:
         return f" ({draft.explain(args, assign(k))})" if draft.explain else ""
 
+    predict = draft.explain_intervention or draft.explain  # do_internal predicts with another program
+
+    def why_iv(k: int) -> str:
+        return f" ({predict(iv_args, assign(k))})" if predict else ""
+
     obs_text = "; ".join(f"{call_text(entry, o['args'])} = {value_text(o['output'])}" for o in observations)
     out: list[str] = []
     if mode == "interventional":
         k = combos.index(tuple(revealed[n] for n in names))  # type: ignore[index]
-        checks = "; ".join(f"{call_text(entry, o['args'])} = {value_text(o['output'])}{why(o['args'], k)}"
-                           for o in observations)
-        out.append(f"Step 1 - abduction: the latent value{'s are' if len(names) > 1 else ' is'} given: "
-                   f"{assign_text(k)}. Check: {checks}.")
-        out.append(f"Step 2 - intervention: {_iv_step(intervention)}, keeping {assign_text(k)}.")
-        out.append(f"Step 3 - prediction: {call_text(entry, iv_args)} with {assign_text(k)} returns "
-                   f"{value_text(intervened_outputs[k])}{why(iv_args, k)}.")
+        checks = "; ".join(
+            f"{call_text(entry, o['args'])} = {value_text(o['output'])}{why(o['args'], k)}"
+            for o in observations
+        )
+        out.append(
+            f"Step 1 - abduction: the latent value{'s are' if len(names) > 1 else ' is'} given: "
+            f"{assign_text(k)}. Check: {checks}."
+        )
+        out.append(
+            f"Step 2 - intervention: {_iv_step(intervention, observations)}, keeping {assign_text(k)}."
+        )
+        out.append(
+            f"Step 3 - prediction: {call_text(entry, iv_args)} with {assign_text(k)} returns "
+            f"{value_text(intervened_outputs[k])}{why_iv(k)}."
+        )
     else:
         domains = "; ".join(f"{n} in {_domain_text(d)}" for n, d in draft.latents.items())
         single = observations[0]["args"] if len(observations) == 1 else None
@@ -154,11 +185,15 @@ def gold_trace(draft: Draft, mode: str, observations: list[dict[str, Any]], inte
             got = ", ".join(value_text(f[k]) for f in factual_outputs)
             return f"gives {got}{why(single, k) if single is not None else ''}"
 
-        out.append(f"Step 1 - abduction: the hidden values range over {domains} "
-                   f"({len(combos)} possibilities). Keep those that reproduce {obs_text}.")
+        out.append(
+            f"Step 1 - abduction: the hidden values range over {domains} "
+            f"({len(combos)} possibilities). Keep those that reproduce {obs_text}."
+        )
         if len(combos) <= TRACE_TABLE_LIMIT:
-            out += [f"  {assign_text(k)}: {gives(k)} -> {'fits' if k in fits else 'does not fit'}"
-                    for k in range(len(combos))]
+            out += [
+                f"  {assign_text(k)}: {gives(k)} -> {'fits' if k in fits else 'does not fit'}"
+                for k in range(len(combos))
+            ]
         else:
             shown = consistent[:TRACE_LIST_LIMIT]
             out += [f"  {assign_text(k)}: {gives(k)} -> fits" for k in shown]
@@ -167,35 +202,59 @@ def gold_trace(draft: Draft, mode: str, observations: list[dict[str, Any]], inte
             out.append(f"  the other {len(combos) - len(consistent)} combinations give a different output.")
         listed = "; ".join(assign_text(k) for k in consistent[:TRACE_LIST_LIMIT])
         more = f"; ... ({len(consistent)} in all)" if len(consistent) > TRACE_LIST_LIMIT else ""
-        out.append(f"So the observation leaves {len(consistent)} possibilit{'y' if len(consistent) == 1 else 'ies'}: "
-                   f"{listed}{more}.")
-        out.append(f"Step 2 - intervention: {_iv_step(intervention)}, keeping the hidden values above.")
+        out.append(
+            f"So the observation leaves {len(consistent)} "
+            f"possibilit{'y' if len(consistent) == 1 else 'ies'}: {listed}{more}."
+        )
+        out.append(
+            f"Step 2 - intervention: {_iv_step(intervention, observations)}, keeping the hidden values above."
+        )
         out.append("Step 3 - prediction:")
         if len(consistent) <= TRACE_LIST_LIMIT:
-            out += [f"  {assign_text(k)}: {call_text(entry, iv_args)} returns {value_text(intervened_outputs[k])}"
-                    f"{why(iv_args, k)}" for k in consistent]
+            out += [
+                f"  {assign_text(k)}: {call_text(entry, iv_args)} returns {value_text(intervened_outputs[k])}"
+                f"{why_iv(k)}"
+                for k in consistent
+            ]
         else:
             groups: dict[str, list[int]] = {}
             for k in consistent:
                 groups.setdefault(canonical(intervened_outputs[k]), []).append(k)
             for ks in groups.values():
                 k = ks[0]
-                others = f" (and {len(ks) - 1} more combination{'s' if len(ks) > 2 else ''} give the same)" if len(ks) > 1 else ""
-                out.append(f"  {assign_text(k)}: {call_text(entry, iv_args)} returns "
-                           f"{value_text(intervened_outputs[k])}{why(iv_args, k)}{others}")
+                others = (
+                    f" (and {len(ks) - 1} more combination{'s' if len(ks) > 2 else ''} give the same)"
+                    if len(ks) > 1
+                    else ""
+                )
+                out.append(
+                    f"  {assign_text(k)}: {call_text(entry, iv_args)} returns "
+                    f"{value_text(intervened_outputs[k])}{why_iv(k)}{others}"
+                )
         out.append(f"The distinct possible outputs are {answer_text(answer)}.")
     out.append(f"<answer>{answer_text(answer)}</answer>")
     return "\n".join(out)
 
 
-def _iv_step(intervention: dict[str, Any]) -> str:
+def _iv_step(intervention: dict[str, Any], observations: list[dict[str, Any]]) -> str:
+    """ "set x = 10" only for arguments that change; do_internal at low levels keeps x and only forces
+    an internal variable, which the step then says ("force b = 7 inside the function, x stays 3")."""
+    args = intervention.get("args") or {}
+    observed = observations[0]["args"] if len(observations) == 1 else {}
+    changed = {k: v for k, v in args.items() if k not in observed or observed[k] != v}
+    kept = {k: v for k, v in args.items() if k not in changed}
     parts = []
-    if intervention.get("args"):
-        parts.append("set " + ", ".join(f"{k} = {value_text(v)}" for k, v in intervention["args"].items()))
+    if changed:
+        parts.append("set " + _assignments(changed))
     if intervention.get("internal"):
-        parts.append("force " + ", ".join(f"{k} = {value_text(v)}" for k, v in intervention["internal"].items())
-                     + " inside the function")
-    return " and ".join(parts)
+        parts.append("force " + _assignments(intervention["internal"]) + " inside the function")
+    if kept:
+        parts.append(f"{_assignments(kept)} stay{'s' if len(kept) == 1 else ''} as observed")
+    return " and ".join(parts) if len(parts) < 3 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _assignments(values: dict[str, Any]) -> str:
+    return ", ".join(f"{k} = {value_text(v)}" for k, v in values.items())
 
 
 def _domain_text(domain: list[Any]) -> str:

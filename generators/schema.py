@@ -50,7 +50,7 @@ class Problem:
         return json.dumps(asdict(self), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
-    def from_json(cls, line: str) -> "Problem":
+    def from_json(cls, line: str) -> Problem:
         data = json.loads(line)
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known

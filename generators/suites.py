@@ -16,10 +16,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
 
 from generators.schema import MODES, Problem
 
@@ -108,8 +108,12 @@ def build_suites(out_dir: Path | None = None, *, backend: str = "docker", test_s
             else:
                 test_hashes.update(p.meta["program_hash"] for p in result.problems)
             stats: FilterStats = result.stats
-            manifest["files"][spec.relpath] = {**asdict(spec), "sha256": _sha256(path), "count": len(result.problems),
-                                               "filter_counts": stats.to_dict()}
+            manifest["files"][spec.relpath] = {
+                **asdict(spec),
+                "sha256": _sha256(path),
+                "count": len(result.problems),
+                "filter_counts": stats.to_dict(),
+            }
             log(f"built {spec.relpath}: {len(result.problems)} problems, counts {stats.to_dict()}")
     from generators.version import GENERATOR_VERSION
 
@@ -141,8 +145,12 @@ class VerifyReport:
     warnings: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
-        return (("OK" if self.ok else "FAILED") + f": {self.files} files checked"
-                + "".join(f"\n  - {p}" for p in self.problems) + "".join(f"\n  warning: {w}" for w in self.warnings))
+        return (
+            ("OK" if self.ok else "FAILED")
+            + f": {self.files} files checked"
+            + "".join(f"\n  - {p}" for p in self.problems)
+            + "".join(f"\n  warning: {w}" for w in self.warnings)
+        )
 
 
 def verify_suites(directory: Path | None = None) -> VerifyReport:
@@ -175,14 +183,18 @@ def verify_suites(directory: Path | None = None) -> VerifyReport:
             if (p.family, p.mode, p.split) != (entry["family"], entry["mode"], entry["split"]):
                 issues.append(f"{rel}: record {p.id} has family/mode/split {(p.family, p.mode, p.split)}")
                 break
-        (train_hashes if entry["split"] == "train" else test_hashes).update(p.meta["program_hash"] for p in problems)
+        (train_hashes if entry["split"] == "train" else test_hashes).update(
+            p.meta["program_hash"] for p in problems
+        )
     overlap = train_hashes & test_hashes
     if overlap:
         issues.append(f"{len(overlap)} normalized programs appear in both train and test")
     warnings = []
     if manifest.get("code_sha256") != code_fingerprint():
-        warnings.append("generator code changed since the suites were built; `cfcode suites verify --rebuild` "
-                        "tells whether the records changed (then rebuild and bump GENERATOR_VERSION)")
+        warnings.append(
+            "generator code changed since the suites were built; `cfcode suites verify --rebuild` "
+            "tells whether the records changed (then rebuild and bump GENERATOR_VERSION)"
+        )
     return VerifyReport(not issues, issues, len(manifest["files"]), warnings)
 
 
@@ -194,10 +206,19 @@ def rebuild_matches(directory: Path | None = None, backend: str = "docker") -> l
     manifest = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
     recipe = manifest["recipe"]
     with tempfile.TemporaryDirectory(prefix="cfcode-suites-") as tmp:
-        fresh = build_suites(Path(tmp), backend=backend, test_size=recipe["test_size"],
-                             train_size=recipe["train_size"], families=recipe["families"], log=lambda m: None)
-    return sorted(rel for rel in set(manifest["files"]) | set(fresh["files"])
-                  if manifest["files"].get(rel, {}).get("sha256") != fresh["files"].get(rel, {}).get("sha256"))
+        fresh = build_suites(
+            Path(tmp),
+            backend=backend,
+            test_size=recipe["test_size"],
+            train_size=recipe["train_size"],
+            families=recipe["families"],
+            log=lambda m: None,
+        )
+    return sorted(
+        rel
+        for rel in set(manifest["files"]) | set(fresh["files"])
+        if manifest["files"].get(rel, {}).get("sha256") != fresh["files"].get(rel, {}).get("sha256")
+    )
 
 
 def _suite_path(family: str, mode: str, split: str = "test") -> Path:
@@ -212,8 +233,10 @@ def load_suite(family: str, mode: str) -> list[Problem]:
         raise ValueError(f"mode must be one of {list(MODES)}, got {mode!r}")
     path = _suite_path(family, mode)
     if not path.is_file():
-        raise FileNotFoundError(f"no frozen suite {path}; run `cfcode suites build` (known families: "
-                                f"{sorted(p.name.split('.')[0] for p in path.parent.glob('*.jsonl'))})")
+        raise FileNotFoundError(
+            f"no frozen suite {path}; run `cfcode suites build` (known families: "
+            f"{sorted(p.name.split('.')[0] for p in path.parent.glob('*.jsonl'))})"
+        )
     return load_problems(path)
 
 

@@ -1,3 +1,3 @@
 """Generator version: bump whenever any family, filter, prompt or trace changes its output, because
 records (and the frozen suites' checksums) are only reproducible for the same version."""
-GENERATOR_VERSION = "1.0.0"
+GENERATOR_VERSION = "1.1.0"

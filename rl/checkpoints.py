@@ -75,6 +75,16 @@ class RunSummary:
         return path
 
 
+def write_run_summary(kind: str, cfg: Any, trainer: Any, final: Path, resumed_from: str | None,
+                      steps_this_run: int, started: float, extra: dict[str, Any]) -> Path:
+    """Record what a finished run did (read by the experiment runner and the resume tests)."""
+    history = trainer.state.log_history
+    return RunSummary(kind=kind, model=cfg.model, final_dir=str(final), resumed_from=resumed_from,
+                      global_step=trainer.state.global_step, steps_this_run=steps_this_run,
+                      wall_s=time.perf_counter() - started, config=asdict(cfg),
+                      last_log=history[-1] if history else {}, extra=extra).write(cfg.output_dir)
+
+
 def read_summary(output_dir: str | Path) -> RunSummary:
     data = json.loads((Path(output_dir) / SUMMARY_FILE).read_text())
     return RunSummary(**data)

@@ -8,24 +8,21 @@ written in batches and a rerun skips problems already done, so an interrupted ru
 from __future__ import annotations
 
 import json
-import tomllib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 from rl.engines import RolloutEngine, SamplingConfig, make_engine
+from rl.train_config import TomlConfig
+from rl.train_data import ProblemSource
 
 
 @dataclass
-class DistillConfig:
-    endpoint: str  # engine spec: openai:BASE_URL#MODEL (or vllm:PATH / hf:PATH for a local teacher)
+class DistillConfig(ProblemSource, TomlConfig):
+    _required = ("endpoint",)
+
+    endpoint: str = ""  # engine spec: openai:BASE_URL#MODEL (or vllm:PATH / hf:PATH for a local teacher)
     out: str = "runs/distill/traces.jsonl"
-    train_file: str | None = None
-    family: str = "if_else"
-    modes: list[str] = field(default_factory=lambda: ["counterfactual"])
-    n_problems: int = 256  # per mode, when generating
-    data_seed: int = 0
-    level: int | None = None
     samples_per_problem: int = 4
     keep_per_problem: int = 1
     max_tokens: int = 2048
@@ -37,21 +34,11 @@ class DistillConfig:
     batch_size: int = 32  # problems per request batch (also the unit written to disk)
 
     def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.endpoint:
+            raise ValueError("DistillConfig: 'endpoint' is required (e.g. openai:BASE_URL#MODEL)")
         if self.samples_per_problem < 1 or self.keep_per_problem < 1 or self.batch_size < 1:
             raise ValueError("samples_per_problem, keep_per_problem and batch_size must be >= 1")
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "DistillConfig":
-        unknown = sorted(set(data) - {f.name for f in fields(cls)})
-        if unknown:
-            raise ValueError(f"DistillConfig: unknown keys {unknown}")
-        return cls(**data)
-
-    @classmethod
-    def from_toml(cls, path: str | Path, table: str = "distill") -> "DistillConfig":
-        with Path(path).open("rb") as fh:
-            data = tomllib.load(fh)
-        return cls.from_dict(data.get(table, data))
 
 
 @dataclass
@@ -87,11 +74,10 @@ def _done_ids(out: Path) -> set[str]:
 def run_distill(cfg: DistillConfig, *, problems: Sequence[Any] | None = None,
                 engine: RolloutEngine | None = None) -> DistillReport:
     from envs import make_reward_fn
-    from rl.train_data import load_train_problems, problem_messages
+    from rl.train_data import problem_messages
 
     if problems is None:
-        problems = load_train_problems(cfg.train_file, cfg.family, cfg.modes, cfg.n_problems, cfg.data_seed,
-                                       cfg.level)
+        problems = cfg.load_problems()
     out = Path(cfg.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     done = _done_ids(out)

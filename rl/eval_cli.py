@@ -5,7 +5,6 @@ Heavy imports (vLLM, torch, matplotlib) stay inside the commands so `cfcode --he
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -17,9 +16,9 @@ def _split(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
-def _eval_config(model: str, label: str, suites: str, modes: str, limit: Optional[int], samples: int,
-                 max_tokens: int, temperature: float, seed: int, sandbox: str, suites_dir: Optional[str],
-                 prompt_style: Optional[str]):
+def _eval_config(model: str, label: str, suites: str, modes: str, limit: int | None, samples: int,
+                 max_tokens: int, temperature: float, seed: int, sandbox: str, suites_dir: str | None,
+                 prompt_style: str | None):
     from rl.evaluation import EvalConfig
 
     return EvalConfig(model=model, label=label, suites=_split(suites), modes=_split(modes), limit=limit,
@@ -41,14 +40,14 @@ def register(app: typer.Typer) -> None:
         modes: str = typer.Option("counterfactual,interventional", help=MODES_HELP),
         out: Path = typer.Option(Path("runs/eval"), "--out", "-o", help="Output directory."),
         label: str = typer.Option("", help="Name in tables (default: baseline or model directory name)."),
-        limit: Optional[int] = typer.Option(None, help="First N problems per suite and mode."),
+        limit: int | None = typer.Option(None, help="First N problems per suite and mode."),
         samples: int = typer.Option(1, help="Completions per problem."),
         max_tokens: int = typer.Option(1024),
         temperature: float = typer.Option(0.0),
         seed: int = typer.Option(0),
         sandbox: str = typer.Option("auto", help="Sandbox backend for baselines: auto | docker | local."),
-        suites_dir: Optional[str] = typer.Option(None, help="Directory of frozen suites (default: suites/)."),
-        prompt_style: Optional[str] = typer.Option(None, help="envs.render_prompt style."),
+        suites_dir: str | None = typer.Option(None, help="Directory of frozen suites (default: suites/)."),
+        prompt_style: str | None = typer.Option(None, help="envs.render_prompt style."),
     ) -> None:
         """Evaluate a model or baseline per suite and mode: exact match, F1, format rate, length, 95% CIs."""
         from rl.evaluation import evaluate, save_eval
@@ -72,14 +71,14 @@ def register(app: typer.Typer) -> None:
         metric: str = typer.Option("exact_match", help="exact_match | f1 | format_rate"),
         suites: str = typer.Option("all", help=SUITES_HELP),
         modes: str = typer.Option("counterfactual,interventional", help=MODES_HELP),
-        limit: Optional[int] = typer.Option(None, help="First N problems per suite and mode."),
+        limit: int | None = typer.Option(None, help="First N problems per suite and mode."),
         samples: int = typer.Option(1),
         max_tokens: int = typer.Option(1024),
         temperature: float = typer.Option(0.0),
         seed: int = typer.Option(0),
         sandbox: str = typer.Option("auto"),
-        suites_dir: Optional[str] = typer.Option(None),
-        prompt_style: Optional[str] = typer.Option(None),
+        suites_dir: str | None = typer.Option(None),
+        prompt_style: str | None = typer.Option(None),
     ) -> None:
         """Base / SFT / RL (and baselines) side by side on in-distribution and every OOD suite."""
         from rl.compare import collect, write_comparison
@@ -101,7 +100,7 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(Path("runs/traces"), "--out", "-o"),
         judge: str = typer.Option("", help="Optional LLM judge: openai:BASE_URL#MODEL."),
         judge_limit: int = typer.Option(20, help="Samples per model, suite and mode sent to the judge."),
-        suites_dir: Optional[str] = typer.Option(None),
+        suites_dir: str | None = typer.Option(None),
     ) -> None:
         """Tag abduction / intervention / prediction steps in every completion; report per model."""
         from rl.trace_analysis import analyze_eval_dirs, traces_markdown
@@ -117,7 +116,7 @@ def register(app: typer.Typer) -> None:
     @app.command("experiment")
     def experiment_cmd(
         config: Path = typer.Argument(..., help="Experiment TOML, e.g. configs/quickstart.toml."),
-        out: Optional[Path] = typer.Option(None, "--out", "-o", help="Report directory (default: from config)."),
+        out: Path | None = typer.Option(None, "--out", "-o", help="Report directory (default: from config)."),
         fresh: bool = typer.Option(False, help="Ignore finished stages and start over."),
     ) -> None:
         """generate -> (tiny model) -> SFT -> GRPO -> eval -> compare -> traces, resumable, one report dir."""

@@ -188,11 +188,11 @@ def plan_stages(cfg: ExperimentConfig) -> list[Stage]:
     if cfg.model.base == "tiny":
         stages.append(Stage("model", "build the tiny base model", ("model",), True, ("models/base",)))
     if cfg.sft is not None:
-        stages.append(Stage("sft", "SFT on reasoning traces", ("sft",), True, ("models/sft",)))
+        stages.append(Stage("sft", "SFT on reasoning traces", ("model", "sft"), True, ("models/sft",)))
     if cfg.grpo is not None:
-        stages.append(Stage("grpo", "GRPO with verifier rewards", ("grpo",), True, ("models/rl",)))
+        stages.append(Stage("grpo", "GRPO with verifier rewards", ("model", "grpo"), True, ("models/rl",)))
     for label in _model_labels(cfg):
-        stages.append(Stage(f"eval:{label}", f"evaluate {label}", ("eval",), True, (f"eval/{label}",)))
+        stages.append(Stage(f"eval:{label}", f"evaluate {label}", ("model", "eval"), True, (f"eval/{label}",)))
     for name in cfg.eval.baselines:
         stages.append(Stage(f"eval:{name}", f"evaluate baseline {name}", ("eval",), False, (f"eval/{name}",)))
     stages += [Stage("compare", "compare side by side", ("compare",), False, ("compare",)),
@@ -208,6 +208,7 @@ def _model_labels(cfg: ExperimentConfig) -> list[str]:
 def _fingerprints(cfg: ExperimentConfig, stages: list[Stage]) -> dict[str, str]:
     """Each stage's fingerprint covers its own sections and every earlier stage (a linear pipeline)."""
     raw = asdict(cfg)
+    raw["experiment"] = {"seed": cfg.experiment.seed}  # name, out_dir and sandbox change no result
     out, prev = {}, ""
     for st in stages:
         body = json.dumps({"stage": st.name, "prev": prev, **{d: raw[d] for d in st.deps}}, sort_keys=True,
@@ -334,7 +335,9 @@ def _stage_eval(ctx: Context, label: str) -> dict[str, Any]:
 
 
 def _eval_dirs(ctx: Context) -> list[Path]:
-    return [Path(v["dir"]) for k, v in ctx.outputs.items() if k.startswith("eval:")]
+    """Evaluation directories in stage order: models (base, sft, rl), then baselines."""
+    names = [st.name for st in plan_stages(ctx.cfg) if st.name.startswith("eval:")]
+    return [Path(ctx.outputs[n]["dir"]) for n in names if n in ctx.outputs]
 
 
 def _stage_compare(ctx: Context) -> dict[str, Any]:
@@ -366,8 +369,8 @@ def _stage_report(ctx: Context) -> dict[str, Any]:
 
     recorded = _read_state(ctx.out).get("stages", {})
     lines = [f"# Experiment report: {ctx.cfg.experiment.name}", "",
-             "Configuration: `config.toml`. Stage logs: `logs/`. Per-model evaluations: `eval/<label>/` "
-             "(eval.json, eval.md, eval.png, samples.jsonl).", "",
+             ("Configuration: `config.toml`. Stage logs: `logs/`. Per-model evaluations: `eval/<label>/` "
+              "(eval.json, eval.md, eval.png, samples.jsonl)."), "",
              "| stage | seconds | outputs |", "|---|---:|---|"]
     for st in plan_stages(ctx.cfg):
         rec = recorded.get(st.name)
@@ -375,11 +378,23 @@ def _stage_report(ctx: Context) -> dict[str, Any]:
             continue
         outs = ", ".join(f"{k}={v}" for k, v in rec.get("outputs", {}).items() if not isinstance(v, list))
         lines.append(f"| {st.name} | {rec.get('seconds', 0):.1f} | {outs} |")
-    lines += ["", f"![comparison](compare/{COMPARE_PNG})", ""]
-    for rel in (f"compare/{COMPARE_MD}", f"traces/{TRACES_MD}"):
-        p = ctx.out / rel
-        if p.is_file():
-            lines += [_demote(p.read_text(encoding="utf-8")), ""]
+    lines += ["", "Baselines (no model): `oracle` enumerates the latent domain in the sandbox (always 100%), "
+              "`skip-abduction` guesses the latent instead of inferring it (its counterfactual-vs-interventional "
+              "gap is the price of skipping abduction), `prior` lists every reachable output (ignores the "
+              "observation).", "", f"![comparison](compare/{COMPARE_PNG})", ""]
+    compare_md = ctx.out / "compare" / COMPARE_MD
+    if compare_md.is_file():
+        lines += [_demote(compare_md.read_text(encoding="utf-8")), ""]
+        if ctx.cfg.compare.metric != "format_rate":  # tiny or weak models: does the answer even parse?
+            from rl.evaluation import load_eval
+            from rl.report import comparison_markdown
+
+            results = [load_eval(d) for d in _eval_dirs(ctx)]
+            lines += [_demote(comparison_markdown(results, "format_rate")).replace(
+                "## Comparison", "## Format rate", 1), ""]
+    traces_md = ctx.out / "traces" / TRACES_MD
+    if traces_md.is_file():
+        lines += [_demote(traces_md.read_text(encoding="utf-8")), ""]
     path = ctx.out / REPORT_FILE
     path.write_text("\n".join(lines), encoding="utf-8")
     return {"report": str(path.resolve())}
@@ -412,6 +427,9 @@ def _die_with_parent() -> None:
 def _child_main(job_path: str) -> None:
     """`python -m rl.experiment JOB.json`: run one stage; write its outputs next to the job file."""
     job = json.loads(Path(job_path).read_text(encoding="utf-8"))
+    _die_with_parent()
+    if os.getppid() != job["parent"]:  # the runner died before the line above took effect
+        raise SystemExit("the experiment runner is gone; not starting the stage")
     cfg = parse_experiment(job["config"], "<stage job>")
     ctx = Context(cfg, job["outputs"])
     try:
@@ -444,12 +462,13 @@ def _run_isolated(name: str, ctx: Context, on_tick: Callable[[str], None]) -> di
     log_path, job_path, result_path = logs / f"{safe}.log", logs / f".{safe}.job.json", logs / f".{safe}.result.json"
     result_path.unlink(missing_ok=True)
     job_path.write_text(json.dumps({"stage": name, "config": asdict(ctx.cfg), "outputs": ctx.outputs,
-                                    "result": str(result_path)}, default=str), encoding="utf-8")
+                                    "result": str(result_path), "parent": os.getpid()}, default=str),
+                        encoding="utf-8")
     with log_path.open("a", encoding="utf-8") as log:
         log.write(f"\n===== {name} started {time.strftime('%Y-%m-%d %H:%M:%S')} =====\n")
         log.flush()
         proc = subprocess.Popen([sys.executable, "-m", "rl.experiment", str(job_path)], stdout=log,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 env={**os.environ, "PYTHONUNBUFFERED": "1"})
         try:
             while proc.poll() is None:

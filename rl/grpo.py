@@ -15,8 +15,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from rl.checkpoints import RunSummary, StepCounter, latest_checkpoint, load_policy, save_final
+from rl.checkpoints import StepCounter, latest_checkpoint, load_policy, save_final, write_run_summary
 from rl.engines import cpu_vllm_env
+from rl.timeouts import deadline
 from rl.train_config import GRPORunConfig
 from rl.weight_sync import VLLMGuard, guard_vllm_generation, prepare_cpu_colocate
 
@@ -81,20 +82,19 @@ def _step_timer(timings: list[StepTiming], reward_s: list[float], sync: VLLMGuar
 
 def build_grpo_trainer(cfg: GRPORunConfig, *, problems: Sequence[Any] | None = None,
                        reward_funcs: Sequence[Callable[..., list]] | None = None,
-                       callbacks: Sequence[Any] = ()) -> tuple[Any, Any, GRPORunResult, list[float]]:
-    """A ready GRPOTrainer (vLLM engine started and guarded) plus the timing sinks."""
+                       callbacks: Sequence[Any] = ()) -> tuple[Any, Any, GRPORunResult]:
+    """A ready GRPOTrainer (vLLM engine started and guarded), its tokenizer and the result to fill."""
     from accelerate import PartialState
     from trl import GRPOTrainer
 
-    from rl.train_data import grpo_rows, load_train_problems, to_dataset
+    from rl.train_data import grpo_rows, to_dataset
 
     device = cfg.resolved_device()
     if device == "cpu" and cfg.use_vllm:
         cpu_vllm_env(cfg.vllm_kv_cache_gib)
         prepare_cpu_colocate()
     if problems is None:
-        problems = load_train_problems(cfg.train_file, cfg.family, cfg.modes, cfg.n_problems, cfg.data_seed,
-                                       cfg.level)
+        problems = cfg.load_problems()
     dataset = to_dataset(grpo_rows(problems))
     if reward_funcs is None:
         from envs import make_reward_fn
@@ -105,15 +105,10 @@ def build_grpo_trainer(cfg: GRPORunConfig, *, problems: Sequence[Any] | None = N
     model, tokenizer = load_policy(cfg.model, device, cfg.resolved_bf16())
     args = cfg.to_trl(world_size=PartialState().num_processes)
     result = GRPORunResult(final_dir=Path(cfg.output_dir) / "final")
-    trainer = GRPOTrainer(
-        model=model,
-        reward_funcs=rewards,
-        args=args,
-        train_dataset=dataset,
-        processing_class=tokenizer,
-        peft_config=cfg.peft_config(),
-        callbacks=list(callbacks),
-    )
+    with deadline(cfg.rollout_timeout_s, "GRPO trainer set-up (vLLM engine start)"):
+        trainer = GRPOTrainer(model=model, reward_funcs=rewards, args=args, train_dataset=dataset,
+                              processing_class=tokenizer, peft_config=cfg.peft_config(),
+                              callbacks=list(callbacks))
     if args.use_vllm:
         result.guard = guard_vllm_generation(
             trainer.vllm_generation,
@@ -121,7 +116,7 @@ def build_grpo_trainer(cfg: GRPORunConfig, *, problems: Sequence[Any] | None = N
             rollout_timeout_s=cfg.rollout_timeout_s,
         )
     trainer.add_callback(_step_timer(result.timings, reward_s, result.guard))
-    return trainer, tokenizer, result, reward_s
+    return trainer, tokenizer, result
 
 
 def run_grpo(
@@ -137,26 +132,14 @@ def run_grpo(
     Path(cfg.output_dir).mkdir(parents=True, exist_ok=True)
     resume = latest_checkpoint(cfg.output_dir) if cfg.resume else None
     counter = StepCounter()
-    trainer, tokenizer, result, _ = build_grpo_trainer(
+    trainer, tokenizer, result = build_grpo_trainer(
         cfg, problems=problems, reward_funcs=reward_funcs, callbacks=[*callbacks, counter.callback]
     )
     trainer.train(resume_from_checkpoint=resume)
     result.final_dir = save_final(trainer, tokenizer, cfg.output_dir)
-    RunSummary(
-        kind="grpo",
-        model=cfg.model,
-        final_dir=str(result.final_dir),
-        resumed_from=resume,
-        global_step=trainer.state.global_step,
-        steps_this_run=counter.steps,
-        wall_s=time.perf_counter() - start,
-        config=asdict(cfg),
-        last_log=trainer.state.log_history[-1] if trainer.state.log_history else {},
-        extra={
-            "step_timings": [t.to_dict() for t in result.timings],
-            "weight_syncs": result.guard.syncs if result.guard else 0,
-        },
-    ).write(cfg.output_dir)
+    extra = {"step_timings": [t.to_dict() for t in result.timings],
+             "weight_syncs": result.guard.syncs if result.guard else 0}
+    write_run_summary("grpo", cfg, trainer, result.final_dir, resume, counter.steps, start, extra)
     if keep_trainer:
         result.trainer = trainer
     else:

@@ -40,8 +40,8 @@ def eval_markdown(result: EvalResult) -> str:
     from rl.suites import ordered_suites
 
     lines = [f"# Evaluation: {result.label}", "", f"Model: `{result.model}`", "",
-             "Exact match, F1 and format rate in %, with 95% bootstrap intervals over problems; "
-             "length in tokens (baselines: words).", "",
+             ("Exact match, F1 and format rate in %, with 95% bootstrap intervals over problems; "
+              "length in tokens (baselines: words)."), "",
              "| suite | mode | n | exact match | F1 | format | length | truncated | verifier errors |",
              "|---|---|---:|---|---|---|---:|---:|---:|"]
     for suite in ordered_suites({g.suite for g in result.groups}):
@@ -62,8 +62,8 @@ def comparison_markdown(results: Sequence[EvalResult], metric: str = "exact_matc
     labels = [r.label for r in results]
     suites = ordered_suites({g.suite for r in results for g in r.groups})
     lines = [f"# Comparison: {', '.join(labels)}", "",
-             f"Metric: {metric.replace('_', ' ')} in % with 95% bootstrap intervals. "
-             "ID = in-distribution (training family); all other suites are out of distribution.", ""]
+             (f"Metric: {metric.replace('_', ' ')} in % with 95% bootstrap intervals. "
+              "ID = in-distribution (training family); all other suites are out of distribution."), ""]
     for mode in MODES:
         rows = [s for s in suites if any(r.group(s, mode) for r in results)]
         if not rows:

@@ -6,22 +6,20 @@ context), and the chat template's end-of-turn token is learned as the stop signa
 from __future__ import annotations
 
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Sequence
 
-from rl.checkpoints import RunSummary, StepCounter, latest_checkpoint, load_policy, save_final
+from rl.checkpoints import StepCounter, latest_checkpoint, load_policy, save_final, write_run_summary
 from rl.train_config import SFTRunConfig
 
 
 def sft_rows(cfg: SFTRunConfig, problems: Sequence[Any] | None = None) -> list[dict[str, Any]]:
-    from rl.train_data import gold_sft_rows, load_trace_rows, load_train_problems
+    from rl.train_data import gold_sft_rows, load_trace_rows
 
     if cfg.traces != "gold":
         return load_trace_rows(cfg.traces)
     if problems is None:
-        problems = load_train_problems(cfg.train_file, cfg.family, cfg.modes, cfg.n_problems, cfg.data_seed,
-                                       cfg.level)
+        problems = cfg.load_problems()
     return gold_sft_rows(problems)
 
 
@@ -48,16 +46,6 @@ def run_sft(
     )
     trainer.train(resume_from_checkpoint=resume)
     final = save_final(trainer, tokenizer, cfg.output_dir)
-    RunSummary(
-        kind="sft",
-        model=cfg.model,
-        final_dir=str(final),
-        resumed_from=resume,
-        global_step=trainer.state.global_step,
-        steps_this_run=counter.steps,
-        wall_s=time.perf_counter() - start,
-        config=asdict(cfg),
-        last_log=trainer.state.log_history[-1] if trainer.state.log_history else {},
-        extra={"losses": [h["loss"] for h in trainer.state.log_history if "loss" in h]},
-    ).write(cfg.output_dir)
+    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    write_run_summary("sft", cfg, trainer, final, resume, counter.steps, start, {"losses": losses})
     return final

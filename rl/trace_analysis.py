@@ -180,10 +180,10 @@ def traces_markdown(stats: Sequence[TraceStats]) -> str:
     from rl.suites import ordered_suites
 
     lines = ["# Reasoning-trace analysis", "",
-             "Share of completions (%) with an abduction, intervention and prediction step (rule-based "
-             "tagger), with the full chain, and exact match with / without the full chain.", "",
-             "| model | suite | mode | n | abduction | intervention | prediction | full chain | steps | "
-             "EM with chain | EM without | judge A/I/P |",
+             ("Share of completions (%) with an abduction, intervention and prediction step (rule-based "
+              "tagger), with the full chain, and exact match with / without the full chain."), "",
+             ("| model | suite | mode | n | abduction | intervention | prediction | full chain | steps | "
+              "EM with chain | EM without | judge A/I/P |"),
              "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     labels = list(dict.fromkeys(s.label for s in stats))
     for label in labels:

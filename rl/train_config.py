@@ -11,22 +11,49 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
-T = TypeVar("T", bound="_RunConfig")
+from rl.train_data import ProblemSource
+
+T = TypeVar("T", bound="TomlConfig")
+
+
+class TomlConfig:
+    """`from_dict` / `from_toml` for config dataclasses: unknown or missing keys are clear errors."""
+
+    _required: tuple[str, ...] = ()
+
+    @classmethod
+    def from_dict(cls: type[T], data: dict[str, Any]) -> T:
+        known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"{cls.__name__}: unknown keys {unknown}; known keys: {sorted(known)}")
+        for name in cls._required:
+            if not data.get(name):
+                raise ValueError(f"{cls.__name__}: '{name}' is required")
+        return cls(**data)
+
+    @classmethod
+    def from_toml(cls: type[T], path: str | Path, table: str | None = None) -> T:
+        """Load from a TOML file: the `[table]` section if given, else the whole file."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"no config file at {path}")
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+        if table is not None:
+            if table not in data:
+                raise ValueError(f"{path}: no [{table}] table (tables: {sorted(data)})")
+            data = data[table]
+        return cls.from_dict(data)
 
 
 @dataclass
-class _RunConfig:
+class _RunConfig(ProblemSource, TomlConfig):
+    _required = ("model",)
+
     model: str = ""  # local checkpoint directory (or hub id on a machine that has the hub)
     output_dir: str = "runs/train"
     seed: int = 0
-
-    # Data: a JSONL file of problems (e.g. suites/train/if_else.jsonl) or problems generated on the fly.
-    train_file: str | None = None
-    family: str = "if_else"
-    modes: list[str] = field(default_factory=lambda: ["counterfactual"])
-    n_problems: int = 256  # per mode, when generating
-    data_seed: int = 0
-    level: int | None = None
 
     # Optimisation.
     learning_rate: float = 1e-6
@@ -64,43 +91,13 @@ class _RunConfig:
     trl_overrides: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
         if not 0.0 <= self.warmup_ratio < 1.0:
             raise ValueError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
         if self.warmup_ratio and self.warmup_steps:
             raise ValueError("set warmup_steps or warmup_ratio, not both")
-        bad = [m for m in self.modes if m not in ("counterfactual", "interventional")]
-        if bad or not self.modes:
-            raise ValueError(
-                f"modes must be a non-empty subset of counterfactual/interventional, got {self.modes}"
-            )
-
-    # ---- loading -------------------------------------------------------------------------------
-    @classmethod
-    def from_dict(cls: type[T], data: dict[str, Any]) -> T:
-        known = {f.name: f for f in fields(cls)}
-        unknown = sorted(set(data) - set(known))
-        if unknown:
-            raise ValueError(f"{cls.__name__}: unknown keys {unknown}; known keys: {sorted(known)}")
-        missing = [n for n, f in known.items() if n == "model" and not data.get(n)]
-        if missing:
-            raise ValueError(f"{cls.__name__}: 'model' is required")
-        return cls(**data)
-
-    @classmethod
-    def from_toml(cls: type[T], path: str | Path, table: str | None = None) -> T:
-        """Load from a TOML file: the `[table]` section if given, else the whole file."""
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"no config file at {path}")
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-        if table is not None:
-            if table not in data:
-                raise ValueError(f"{path}: no [{table}] table (tables: {sorted(data)})")
-            data = data[table]
-        return cls.from_dict(data)
 
     # ---- hardware ------------------------------------------------------------------------------
     def resolved_device(self) -> str:
@@ -202,6 +199,7 @@ class GRPORunConfig(_RunConfig):
     top_p: float = 1.0
     beta: float = 0.0
     loss_type: str = "dapo"
+    lora_dropout: float = 0.0  # dropout would make the trainer's logprobs differ from the sampler's
     reward: str = "exact"  # envs.make_reward_fn(reward): "exact" | "f1" | ...
 
     use_vllm: bool = True

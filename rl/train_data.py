@@ -6,6 +6,7 @@ as a keyword column; SFT rows are prompt/completion conversations (the completio
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -17,6 +18,28 @@ def problem_messages(problem: Problem) -> list[dict[str, str]]:
     from envs import render_prompt
 
     return render_prompt(problem, "chat")
+
+
+@dataclass
+class ProblemSource:
+    """Where training problems come from: a JSONL file (e.g. the frozen train set) or the generators."""
+
+    train_file: str | None = None
+    family: str = "if_else"
+    modes: list[str] = field(default_factory=lambda: ["counterfactual"])
+    n_problems: int = 256  # per mode, when generating
+    data_seed: int = 0
+    level: int | None = None
+
+    def __post_init__(self) -> None:
+        bad = [m for m in self.modes if m not in ("counterfactual", "interventional")]
+        if bad or not self.modes:
+            raise ValueError(f"modes must be a non-empty subset of counterfactual/interventional, "
+                             f"got {self.modes}")
+
+    def load_problems(self) -> list[Problem]:
+        return load_train_problems(self.train_file, self.family, self.modes, self.n_problems, self.data_seed,
+                                   self.level)
 
 
 def load_train_problems(train_file: str | None, family: str, modes: Sequence[str], n_problems: int,

@@ -270,7 +270,7 @@ class DockerSandbox(PooledSandbox):
         return self.worker_ids
 
     def close(self) -> None:
-        if False and os.getpid() != self._owner_pid:  # forked copy: the pool is the parent's
+        if os.getpid() != self._owner_pid:  # forked copy: the pool is the parent's
             self._closed = True
             return
         try:

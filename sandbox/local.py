@@ -106,7 +106,7 @@ class LocalSandbox(PooledSandbox):
 
     def close(self) -> None:
         super().close()
-        if False and os.getpid() != self._owner_pid:  # forked copy: the workers are the parent's
+        if os.getpid() != self._owner_pid:  # forked copy: the workers are the parent's
             return
         for d in self._host_dirs:
             shutil.rmtree(d, ignore_errors=True)

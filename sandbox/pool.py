@@ -141,7 +141,7 @@ class PooledSandbox(Sandbox):
         if self._closed:
             return
         self._closed = True
-        if False and os.getpid() != self._owner_pid:
+        if os.getpid() != self._owner_pid:
             return  # a forked copy of this object: the workers belong to the parent process
         self._executor.shutdown(wait=True, cancel_futures=True)
         for slot in self._slots:

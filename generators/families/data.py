@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from random import Random
 from typing import Any
 
-from generators.families.helper_calls import check_ranges
 from generators.family import Draft, FamilyConfig, register_family
 
 ALPHABET = "abcdefghijklmnop"
@@ -39,16 +38,21 @@ class DataConfig(FamilyConfig):
     def validate(self) -> None:
         if self.kind not in (*KINDS, "mixed"):
             raise ValueError(f"kind must be 'str', 'list' or 'mixed', got {self.kind!r}")
-        check_ranges(self, n_ops=(1, 6), n_latents=(1, 2), latent_max=(1, 20), length=(2, 12),
+        self.check_ranges(n_ops=(1, 6), n_latents=(1, 2), latent_max=(1, 20), length=(2, 12),
                      alphabet=(2, len(ALPHABET)), value_max=(2, 99), take=(0, 12))
 
 
 LEVELS = {
-    1: dict(kind="mixed", n_ops=2, n_latents=1, latent_max=3, length=4, alphabet=3, value_max=5, take=0),
-    2: dict(kind="mixed", n_ops=2, n_latents=1, latent_max=4, length=4, alphabet=4, value_max=9, take=3),
-    3: dict(kind="mixed", n_ops=3, n_latents=2, latent_max=5, length=5, alphabet=4, value_max=9, take=3),
-    4: dict(kind="mixed", n_ops=4, n_latents=2, latent_max=6, length=6, alphabet=5, value_max=12, take=4),
-    5: dict(kind="mixed", n_ops=5, n_latents=2, latent_max=8, length=7, alphabet=6, value_max=15, take=4),
+    1: {"kind": "mixed", "n_ops": 2, "n_latents": 1, "latent_max": 3, "length": 4, "alphabet": 3,
+        "value_max": 5, "take": 0},
+    2: {"kind": "mixed", "n_ops": 2, "n_latents": 1, "latent_max": 4, "length": 4, "alphabet": 4,
+        "value_max": 9, "take": 3},
+    3: {"kind": "mixed", "n_ops": 3, "n_latents": 2, "latent_max": 5, "length": 5, "alphabet": 4,
+        "value_max": 9, "take": 3},
+    4: {"kind": "mixed", "n_ops": 4, "n_latents": 2, "latent_max": 6, "length": 6, "alphabet": 5,
+        "value_max": 12, "take": 4},
+    5: {"kind": "mixed", "n_ops": 5, "n_latents": 2, "latent_max": 8, "length": 7, "alphabet": 6,
+        "value_max": 15, "take": 4},
 }
 
 
@@ -63,7 +67,7 @@ class Op:
 
 
 def _rot(t: Any, n: int) -> Any:
-    return t[n % len(t):] + t[:n % len(t)] if len(t) else t
+    return t[n % len(t) :] + t[: n % len(t)] if len(t) else t
 
 
 def _caesar(t: str, k: int) -> str:
@@ -84,24 +88,60 @@ def _string_ops(rng: Random, second: bool, lowercase: bool) -> list[Op]:
     sh = f"(k{_plus(d)})" if d else "k"
     ops = [
         Op("rotate", (f"t = t[{sh} % len(t):] + t[:{sh} % len(t)]",), lambda t, e: _rot(t, e["k"] + d), k),
-        Op("reverse_if", (f"if k % 2 == {p}:", "    t = t[::-1]"), lambda t, e: t[::-1] if e["k"] % 2 == p else t, k),
-        Op("prefix", (f"t = t[:k + {n}]",), lambda t, e: t[:e["k"] + n], k),
-        rng.choice([Op("repeat", ("t = t + t[:k]",), lambda t, e: t + t[:e["k"]], k),
-                    Op("repeat", ("t = t[:k] + t",), lambda t, e: t[:e["k"]] + t, k),
-                    Op("repeat", ("t = t[-k:] + t",), lambda t, e: t[-e["k"]:] + t, k)]),  # t[-0:] is all of t
+        Op(
+            "reverse_if",
+            (f"if k % 2 == {p}:", "    t = t[::-1]"),
+            lambda t, e: t[::-1] if e["k"] % 2 == p else t,
+            k,
+        ),
+        Op("prefix", (f"t = t[:k + {n}]",), lambda t, e: t[: e["k"] + n], k),
+        rng.choice(
+            [
+                Op("repeat", ("t = t + t[:k]",), lambda t, e: t + t[: e["k"]], k),
+                Op("repeat", ("t = t[:k] + t",), lambda t, e: t[: e["k"]] + t, k),
+                Op("repeat", ("t = t[-k:] + t",), lambda t, e: t[-e["k"] :] + t, k),
+            ]
+        ),  # t[-0:] is all of t
         Op("pick_char", (f"t = t + {a + b!r}[k % 2]",), lambda t, e: t + (a + b)[e["k"] % 2], k),
     ]
     if lowercase:
-        ops.append(Op("caesar", (f"t = ''.join(chr((ord(ch) - 97 + k{_plus(d)}) % 26 + 97) for ch in t)",),
-                      lambda t, e: _caesar(t, e["k"] + d), k))
-        ops.append(Op("upper_if", (f"if k > {n}:", "    t = t.upper()"), lambda t, e: t.upper() if e["k"] > n else t, k))
+        ops.append(
+            Op(
+                "caesar",
+                (f"t = ''.join(chr((ord(ch) - 97 + k{_plus(d)}) % 26 + 97) for ch in t)",),
+                lambda t, e: _caesar(t, e["k"] + d),
+                k,
+            )
+        )
+        ops.append(
+            Op(
+                "upper_if",
+                (f"if k > {n}:", "    t = t.upper()"),
+                lambda t, e: t.upper() if e["k"] > n else t,
+                k,
+            )
+        )
     if second:
         kc = frozenset({"k", "c"})
-        ops.append(Op("insert", ("t = t[:k] + c + t[k:]",), lambda t, e: t[:e["k"]] + e["c"] + t[e["k"]:], kc))
-        ops.append(Op("upper_char", ("t = t.replace(c, c.upper())",), lambda t, e: t.replace(e["c"], e["c"].upper()),
-                      frozenset({"c"})))
-        ops.append(Op("count_mark", (f"t = t + str(t.count(c){_plus(d)})",),
-                      lambda t, e: t + str(t.count(e["c"]) + d), frozenset({"c"})))
+        ops.append(
+            Op("insert", ("t = t[:k] + c + t[k:]",), lambda t, e: t[: e["k"]] + e["c"] + t[e["k"] :], kc)
+        )
+        ops.append(
+            Op(
+                "upper_char",
+                ("t = t.replace(c, c.upper())",),
+                lambda t, e: t.replace(e["c"], e["c"].upper()),
+                frozenset({"c"}),
+            )
+        )
+        ops.append(
+            Op(
+                "count_mark",
+                (f"t = t + str(t.count(c){_plus(d)})",),
+                lambda t, e: t + str(t.count(e["c"]) + d),
+                frozenset({"c"}),
+            )
+        )
     return ops
 
 
@@ -111,22 +151,54 @@ def _list_ops(rng: Random, second: bool) -> list[Op]:
     keep = rng.choice([">", ">=", "!="])
     ops = [
         Op("add", (f"t = [v + k{_plus(d)} for v in t]",), lambda t, e: [v + e["k"] + d for v in t], k),
-        Op("scale_mod", (f"t = [v * (k + {n}) % {m} for v in t]",), lambda t, e: [v * (e["k"] + n) % m for v in t], k),
-        Op("filter", (f"t = [v for v in t if v {keep} k]",),
-           lambda t, e: [v for v in t if {">": v > e["k"], ">=": v >= e["k"], "!=": v != e["k"]}[keep]], k),
+        Op(
+            "scale_mod",
+            (f"t = [v * (k + {n}) % {m} for v in t]",),
+            lambda t, e: [v * (e["k"] + n) % m for v in t],
+            k,
+        ),
+        Op(
+            "filter",
+            (f"t = [v for v in t if v {keep} k]",),
+            lambda t, e: [v for v in t if {">": v > e["k"], ">=": v >= e["k"], "!=": v != e["k"]}[keep]],
+            k,
+        ),
         Op("rotate", ("if t:", "    t = t[k % len(t):] + t[:k % len(t)]"), lambda t, e: _rot(t, e["k"]), k),
         Op("append", (f"t = t + [k * {n}]",), lambda t, e: t + [e["k"] * n], k),
-        Op("sort_if", (f"if k % 2 == {p}:", "    t = sorted(t)" if d >= 0 else "    t = sorted(t, reverse=True)"),
-           lambda t, e: (sorted(t, reverse=d < 0) if e["k"] % 2 == p else t), k),
-        Op("prefix", (f"t = t[:k + {n}]",), lambda t, e: t[:e["k"] + n], k),
+        Op(
+            "sort_if",
+            (f"if k % 2 == {p}:", "    t = sorted(t)" if d >= 0 else "    t = sorted(t, reverse=True)"),
+            lambda t, e: sorted(t, reverse=d < 0) if e["k"] % 2 == p else t,
+            k,
+        ),
+        Op("prefix", (f"t = t[:k + {n}]",), lambda t, e: t[: e["k"] + n], k),
     ]
     if second:
         kj = frozenset({"j"})
-        ops.append(Op("odd_shift", (f"t = [v if v % 2 == {p} else v + j for v in t]",),
-                      lambda t, e: [v if v % 2 == p else v + e["j"] for v in t], kj))
-        ops.append(Op("cap", (f"t = [min(v, j + {n}) for v in t]",), lambda t, e: [min(v, e["j"] + n) for v in t], kj))
-        ops.append(Op("insert_at", ("t = t[:j] + [k] + t[j:]",), lambda t, e: t[:e["j"]] + [e["k"]] + t[e["j"]:],
-                      frozenset({"k", "j"})))
+        ops.append(
+            Op(
+                "odd_shift",
+                (f"t = [v if v % 2 == {p} else v + j for v in t]",),
+                lambda t, e: [v if v % 2 == p else v + e["j"] for v in t],
+                kj,
+            )
+        )
+        ops.append(
+            Op(
+                "cap",
+                (f"t = [min(v, j + {n}) for v in t]",),
+                lambda t, e: [min(v, e["j"] + n) for v in t],
+                kj,
+            )
+        )
+        ops.append(
+            Op(
+                "insert_at",
+                ("t = t[:j] + [k] + t[j:]",),
+                lambda t, e: t[: e["j"]] + [e["k"]] + t[e["j"] :],
+                frozenset({"k", "j"}),
+            )
+        )
     return ops
 
 
@@ -143,8 +215,11 @@ def _pipeline(rng: Random, cfg: DataConfig, kind: str) -> list[Op]:
     needed = {"k", "c" if kind == "str" else "j"} if second else {"k"}
     missing = needed - set().union(*(op.uses for op in chosen))
     for name in sorted(missing):  # every latent must be read by some step
-        pool = [op for op in (_string_ops(rng, second, lowercase) if kind == "str" else _list_ops(rng, second))
-                if name in op.uses]
+        pool = [
+            op
+            for op in (_string_ops(rng, second, lowercase) if kind == "str" else _list_ops(rng, second))
+            if name in op.uses
+        ]
         chosen[rng.randrange(len(chosen))] = rng.choice(pool)
     return chosen
 
@@ -166,7 +241,10 @@ def draft(rng: Random, cfg: DataConfig) -> Draft:
         else:
             latents["j"] = list(range(cfg.latent_max + 1))
     ret = f"t[:{cfg.take}]" if cfg.take else "t"
-    lines = [f"def f({', '.join([arg, *latents])}):", f"    t = {arg}" if kind == "str" else f"    t = list({arg})"]
+    lines = [
+        f"def f({', '.join([arg, *latents])}):",
+        f"    t = {arg}" if kind == "str" else f"    t = list({arg})",
+    ]
     lines += ["    " + line for op in ops for line in op.lines]
     lines.append(f"    return {ret}")
     x0 = _input_value(rng, cfg, kind)
@@ -184,10 +262,15 @@ def draft(rng: Random, cfg: DataConfig) -> Draft:
         return "; ".join(steps) + f"; returns {result!r}"
 
     return Draft(
-        program="\n".join(lines) + "\n", entry="f", inputs=[arg], latents=latents,
-        observations=[{arg: x0}], intervention={arg: x1},
+        program="\n".join(lines) + "\n",
+        entry="f",
+        inputs=[arg],
+        latents=latents,
+        observations=[{arg: x0}],
+        intervention={arg: x1},
         true_latents={name: rng.choice(domain) for name, domain in latents.items()},
-        template_id=f"data/{kind}_" + "_".join(op.name for op in ops), explain=explain,
+        template_id=f"data/{kind}_" + "_".join(op.name for op in ops),
+        explain=explain,
         extra_meta={"kind": kind, "ops": [op.name for op in ops]},
     )
 

@@ -5,9 +5,10 @@ with the record and gives the ground truth.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from random import Random
-from typing import Any, Callable
+from typing import Any
 
 from generators.family import Draft, FamilyConfig, PromptContext, register_family
 from generators.render import value_text
@@ -26,11 +27,11 @@ class GsmConfig(FamilyConfig):
 
 
 LEVELS = {
-    1: dict(latent_max=4, x_max=15, const_max=6, modulus_max=4, extra_step=False),
-    2: dict(latent_max=6, x_max=20, const_max=9, modulus_max=6, extra_step=False),
-    3: dict(latent_max=8, x_max=30, const_max=12, modulus_max=8, extra_step=False),
-    4: dict(latent_max=10, x_max=50, const_max=15, modulus_max=10, extra_step=True),
-    5: dict(latent_max=15, x_max=80, const_max=20, modulus_max=12, extra_step=True),
+    1: {"latent_max": 4, "x_max": 15, "const_max": 6, "modulus_max": 4, "extra_step": False},
+    2: {"latent_max": 6, "x_max": 20, "const_max": 9, "modulus_max": 6, "extra_step": False},
+    3: {"latent_max": 8, "x_max": 30, "const_max": 12, "modulus_max": 8, "extra_step": False},
+    4: {"latent_max": 10, "x_max": 50, "const_max": 15, "modulus_max": 10, "extra_step": True},
+    5: {"latent_max": 15, "x_max": 80, "const_max": 20, "modulus_max": 12, "extra_step": True},
 }
 
 
@@ -54,88 +55,163 @@ class _Story:
 
 
 def _bakery(rng: Random, cfg: GsmConfig) -> _Story:
-    t, g, b = rng.randint(cfg.x_max // 2, cfg.x_max), rng.randint(2, cfg.const_max), rng.randint(3, cfg.modulus_max)
+    t, g, b = (
+        rng.randint(cfg.x_max // 2, cfg.x_max),
+        rng.randint(2, cfg.const_max),
+        rng.randint(3, cfg.modulus_max),
+    )
     m = rng.randint(2, 3) if cfg.extra_step else 1
     mult = f" * {m}" if m > 1 else ""
-    prog = (f"def leftover_muffins(morning, afternoon):\n"
-            f"    total = morning + afternoon{mult}\n"
-            f"    if total > {t}:\n"
-            f"        total = total - {g}\n"
-            f"    return total % {b}\n")
+    prog = (
+        f"def leftover_muffins(morning, afternoon):\n"
+        f"    total = morning + afternoon{mult}\n"
+        f"    if total > {t}:\n"
+        f"        total = total - {g}\n"
+        f"    return total % {b}\n"
+    )
     batch = f"{m} trays of a random number of muffins each" if m > 1 else "a random number of extra muffins"
     return _Story(
-        "bakery", prog, "leftover_muffins", "morning", "afternoon", list(range(1, cfg.latent_max + 1)), 1,
-        setup=(f"Mia bakes muffins in the morning. In the afternoon she bakes {batch} "
-               f"(between 1 and {cfg.latent_max}{' per tray' if m > 1 else ''}). If she has more than {t} muffins "
-               f"in total, she gives {g} of them to her neighbour. She then packs the muffins into boxes of "
-               f"{b} and keeps the muffins that do not fill a whole box."),
-        observe=lambda x, y: f"One day she baked {_n(x, 'muffin')} in the morning and kept {_n(y, 'muffin')}.",
+        "bakery",
+        prog,
+        "leftover_muffins",
+        "morning",
+        "afternoon",
+        list(range(1, cfg.latent_max + 1)),
+        1,
+        setup=(
+            f"Mia bakes muffins in the morning. In the afternoon she bakes {batch} "
+            f"(between 1 and {cfg.latent_max}{' per tray' if m > 1 else ''}). "
+            f"If she has more than {t} muffins in total, she gives {g} of them to her neighbour. "
+            f"She then packs the muffins into boxes of "
+            f"{b} and keeps the muffins that do not fill a whole box."
+        ),
+        observe=lambda x, y: (
+            f"One day she baked {_n(x, 'muffin')} in the morning and kept {_n(y, 'muffin')}."
+        ),
         reveal=lambda r: f"That afternoon she baked {_n(r, 'muffin')}{' per tray' if m > 1 else ''}.",
-        ask=lambda x: f"How many muffins would she have kept if she had baked {_n(x, 'muffin')} in the morning, "
-                      "with the same afternoon baking?",
+        ask=lambda x: (
+            f"How many muffins would she have kept if she had baked {_n(x, 'muffin')} in the morning, "
+            "with the same afternoon baking?"
+        ),
         label="afternoon",
-        explain=lambda x, r: _steps(f"total = {x} + {r}{mult}", x + r * m, t, g, f"% {b}", lambda v: v % b))
+        explain=lambda x, r: _steps(f"total = {x} + {r}{mult}", x + r * m, t, g, f"% {b}", lambda v: v % b),
+    )
 
 
 def _savings(rng: Random, cfg: GsmConfig) -> _Story:
-    chores, t, price, bill = (rng.randint(2, 4), rng.randint(cfg.x_max // 2, cfg.x_max), rng.randint(3, cfg.const_max),
-                              rng.randint(3, cfg.modulus_max))
+    chores, t, price, bill = (
+        rng.randint(2, 4),
+        rng.randint(cfg.x_max // 2, cfg.x_max),
+        rng.randint(3, cfg.const_max),
+        rng.randint(3, cfg.modulus_max),
+    )
     bonus = rng.randint(2, cfg.const_max) if cfg.extra_step else 0
-    prog = (f"def bills(start, per_chore):\n"
-            f"    savings = start + per_chore * {chores}{f' + {bonus}' if bonus else ''}\n"
-            f"    if savings >= {t}:\n"
-            f"        savings = savings - {price}\n"
-            f"    return savings // {bill}\n")
+    prog = (
+        f"def bills(start, per_chore):\n"
+        f"    savings = start + per_chore * {chores}{f' + {bonus}' if bonus else ''}\n"
+        f"    if savings >= {t}:\n"
+        f"        savings = savings - {price}\n"
+        f"    return savings // {bill}\n"
+    )
     return _Story(
-        "savings", prog, "bills", "start", "per_chore", list(range(1, cfg.latent_max + 1)), 0,
-        setup=(f"Leo has some dollars saved. He does {chores} chores, and his aunt pays him the same random whole "
-               f"number of dollars for each chore (between 1 and {cfg.latent_max})."
-               + (f" His grandmother adds {bonus} dollars." if bonus else "")
-               + f" If he then has at least {t} dollars, he buys a book for {price} dollars. Finally he "
-               f"exchanges his money for as many {bill}-dollar bills as he can."),
-        observe=lambda x, y: f"Leo started with {_n(x, 'dollar')} and ended up with {_n(y, f'{bill}-dollar bill')}.",
+        "savings",
+        prog,
+        "bills",
+        "start",
+        "per_chore",
+        list(range(1, cfg.latent_max + 1)),
+        0,
+        setup=(
+            f"Leo has some dollars saved. He does {chores} chores, and his aunt pays him "
+            f"the same random whole number of dollars for each chore (between 1 and {cfg.latent_max})."
+            + (f" His grandmother adds {bonus} dollars." if bonus else "")
+            + f" If he then has at least {t} dollars, he buys a book for {price} dollars. Finally he "
+            f"exchanges his money for as many {bill}-dollar bills as he can."
+        ),
+        observe=lambda x, y: (
+            f"Leo started with {_n(x, 'dollar')} and ended up with {_n(y, f'{bill}-dollar bill')}."
+        ),
         reveal=lambda r: f"His aunt paid him {_n(r, 'dollar')} per chore.",
-        ask=lambda x: f"How many {bill}-dollar bills would he have had if he had started with {_n(x, 'dollar')}, "
-                      "with the same pay per chore?",
+        ask=lambda x: (
+            f"How many {bill}-dollar bills would he have had if he had started with {_n(x, 'dollar')}, "
+            "with the same pay per chore?"
+        ),
         label="pay per chore",
-        explain=lambda x, r: _steps(f"savings = {x} + {r} * {chores}{f' + {bonus}' if bonus else ''}",
-                                    x + r * chores + bonus, t - 1, price, f"// {bill}", lambda v: v // bill))
+        explain=lambda x, r: _steps(
+            f"savings = {x} + {r} * {chores}{f' + {bonus}' if bonus else ''}",
+            x + r * chores + bonus,
+            t - 1,
+            price,
+            f"// {bill}",
+            lambda v: v // bill,
+        ),
+    )
 
 
 def _bus(rng: Random, cfg: GsmConfig) -> _Story:
-    extra, cap = rng.randint(cfg.latent_max, cfg.latent_max + cfg.const_max), rng.randint(cfg.x_max // 2, cfg.x_max)
+    extra, cap = (
+        rng.randint(cfg.latent_max, cfg.latent_max + cfg.const_max),
+        rng.randint(cfg.x_max // 2, cfg.x_max),
+    )
     fare = rng.randint(2, 4) if cfg.extra_step else 1
     ret = f"on_bus * {fare}" if fare > 1 else "on_bus"
-    prog = (f"def riders(boarded, left):\n"
-            f"    on_bus = boarded + {extra} - left\n"
-            f"    if on_bus > {cap}:\n"
-            f"        on_bus = {cap}\n"
-            f"    return {ret}\n")
-    what = f"dollars in fares are collected from the riders at the last stop ({fare} dollars each)" if fare > 1 \
+    prog = (
+        f"def riders(boarded, left):\n"
+        f"    on_bus = boarded + {extra} - left\n"
+        f"    if on_bus > {cap}:\n"
+        f"        on_bus = {cap}\n"
+        f"    return {ret}\n"
+    )
+    what = (
+        f"dollars in fares are collected from the riders at the last stop ({fare} dollars each)"
+        if fare > 1
         else "people ride to the last stop"
+    )
     return _Story(
-        "bus", prog, "riders", "boarded", "left", list(range(cfg.latent_max + 1)), 0,
-        setup=(f"Some people board a bus at the first stop. At the second stop {extra} more people board, and "
-               f"then a random number of people get off (between 0 and {cfg.latent_max}). The bus only has "
-               f"room for {cap} people, so if more than {cap} are on board, the extra people must get off."),
-        observe=lambda x, y: (f"Today {_people(x)} boarded at the first stop, and "
-                              + (f"{_n(y, 'dollar')} in fares {'was' if y == 1 else 'were'} collected at the last stop."
-                                 if fare > 1 else f"{_people(y)} rode to the last stop.")),
+        "bus",
+        prog,
+        "riders",
+        "boarded",
+        "left",
+        list(range(cfg.latent_max + 1)),
+        0,
+        setup=(
+            f"Some people board a bus at the first stop. At the second stop {extra} more people board, and "
+            f"then a random number of people get off (between 0 and {cfg.latent_max}). The bus only has "
+            f"room for {cap} people, so if more than {cap} are on board, the extra people must get off."
+        ),
+        observe=lambda x, y: (
+            f"Today {_people(x)} boarded at the first stop, and "
+            + (
+                f"{_n(y, 'dollar')} in fares {'was' if y == 1 else 'were'} collected at the last stop."
+                if fare > 1
+                else f"{_people(y)} rode to the last stop."
+            )
+        ),
         reveal=lambda r: f"Today {_people(r)} got off at the second stop.",
-        ask=lambda x: (f"How many {'dollars' if fare > 1 else 'people'} would there have been if {_people(x)} had "
-                       f"boarded at the first stop, with the same number getting off at the second stop? "
-                       f"(Count {what}.)"),
+        ask=lambda x: (
+            f"How many {'dollars' if fare > 1 else 'people'} would there have been if {_people(x)} had "
+            f"boarded at the first stop, with the same number getting off at the second stop? "
+            f"(Count {what}.)"
+        ),
         label="got off",
-        explain=lambda x, r: _bus_steps(x + extra - r, f"{x} + {extra} - {r}", cap, fare))
+        explain=lambda x, r: _bus_steps(x + extra - r, f"{x} + {extra} - {r}", cap, fare),
+    )
 
 
 def _garden(rng: Random, cfg: GsmConfig) -> _Story:
-    packet, t, spare = rng.randint(3, cfg.modulus_max), rng.randint(2, cfg.latent_max - 1), rng.randint(1, cfg.const_max)
-    prog = (f"def seeds_left(rows, per_row):\n"
-            f"    seeds = rows * per_row\n"
-            f"    if per_row > {t}:\n"
-            f"        seeds = seeds + {spare}\n"
-            f"    return seeds % {packet}\n")
+    packet, t, spare = (
+        rng.randint(3, cfg.modulus_max),
+        rng.randint(2, cfg.latent_max - 1),
+        rng.randint(1, cfg.const_max),
+    )
+    prog = (
+        f"def seeds_left(rows, per_row):\n"
+        f"    seeds = rows * per_row\n"
+        f"    if per_row > {t}:\n"
+        f"        seeds = seeds + {spare}\n"
+        f"    return seeds % {packet}\n"
+    )
 
     def explain(x: int, r: int) -> str:
         seeds = x * r + (spare if r > t else 0)
@@ -143,39 +219,76 @@ def _garden(rng: Random, cfg: GsmConfig) -> _Story:
         return f"seeds = {x} * {r} = {x * r}; {extra}; jar = {seeds} % {packet} = {seeds % packet}"
 
     return _Story(
-        "garden", prog, "seeds_left", "rows", "per_row", list(range(1, cfg.latent_max + 1)), 1,
-        setup=(f"Nora plants rows of beans. She puts the same random number of seeds in every row (between 1 "
-               f"and {cfg.latent_max}). If that number is more than {t}, she also plants {spare} spare seeds "
-               f"at the end. She counts all the seeds she planted and refills packets of {packet} seeds; the "
-               f"leftover seeds go in a jar."),
+        "garden",
+        prog,
+        "seeds_left",
+        "rows",
+        "per_row",
+        list(range(1, cfg.latent_max + 1)),
+        1,
+        setup=(
+            f"Nora plants rows of beans. She puts the same random number of seeds in every row (between 1 "
+            f"and {cfg.latent_max}). If that number is more than {t}, she also plants {spare} spare seeds "
+            f"at the end. She counts all the seeds she planted and refills packets of {packet} seeds; the "
+            f"leftover seeds go in a jar."
+        ),
         observe=lambda x, y: f"This spring she planted {_n(x, 'row')} and {_n(y, 'seed')} went in the jar.",
         reveal=lambda r: f"She put {_n(r, 'seed')} in every row.",
-        ask=lambda x: f"How many seeds would have gone in the jar if she had planted {_n(x, 'row')}, with the same "
-                      "number of seeds per row?",
-        label="seeds in every row", explain=explain)
+        ask=lambda x: (
+            f"How many seeds would have gone in the jar if she had planted {_n(x, 'row')}, with the same "
+            "number of seeds per row?"
+        ),
+        label="seeds in every row",
+        explain=explain,
+    )
 
 
 def _game(rng: Random, cfg: GsmConfig) -> _Story:
-    star, bonus, t = rng.randint(3, cfg.modulus_max), rng.randint(2, cfg.const_max), rng.randint(2, cfg.latent_max)
-    prog = (f"def stars(points, roll):\n"
-            f"    if roll >= {t}:\n"
-            f"        points = points + roll * 2\n"
-            f"    else:\n"
-            f"        points = points + {bonus}\n"
-            f"    return points // {star}\n")
+    star, bonus, t = (
+        rng.randint(3, cfg.modulus_max),
+        rng.randint(2, cfg.const_max),
+        rng.randint(2, cfg.latent_max),
+    )
+    prog = (
+        f"def stars(points, roll):\n"
+        f"    if roll >= {t}:\n"
+        f"        points = points + roll * 2\n"
+        f"    else:\n"
+        f"        points = points + {bonus}\n"
+        f"    return points // {star}\n"
+    )
     return _Story(
-        "game", prog, "stars", "points", "roll", list(range(1, cfg.latent_max + 1)), 0,
-        setup=(f"In a board game Sam has some points and then rolls a die numbered 1 to {cfg.latent_max}. "
-               f"If the roll is at least {t}, he earns twice the roll in points; otherwise he earns {bonus} "
-               f"points. Every {star} points are worth one star."),
+        "game",
+        prog,
+        "stars",
+        "points",
+        "roll",
+        list(range(1, cfg.latent_max + 1)),
+        0,
+        setup=(
+            f"In a board game Sam has some points and then rolls a die numbered 1 to {cfg.latent_max}. "
+            f"If the roll is at least {t}, he earns twice the roll in points; otherwise he earns {bonus} "
+            f"points. Every {star} points are worth one star."
+        ),
         observe=lambda x, y: f"Sam had {_n(x, 'point')} before the roll and finished with {_n(y, 'star')}.",
         reveal=lambda r: f"Sam rolled a {r}.",
-        ask=lambda x: f"How many stars would Sam have finished with if he had had {_n(x, 'point')} before the roll, "
-                      "with the same roll?",
+        ask=lambda x: (
+            f"How many stars would Sam have finished with if he had had {_n(x, 'point')} before the roll, "
+            "with the same roll?"
+        ),
         label="roll",
-        explain=lambda x, r: ((f"roll {r} >= {t}, so points = {x} + {r} * 2 = {x + 2 * r}; stars = {x + 2 * r} // {star} = {(x + 2 * r) // star}")
-                              if r >= t else
-                              (f"roll {r} < {t}, so points = {x} + {bonus} = {x + bonus}; stars = {x + bonus} // {star} = {(x + bonus) // star}")))
+        explain=lambda x, r: (
+            (
+                f"roll {r} >= {t}, so points = {x} + {r} * 2 = {x + 2 * r}; "
+                f"stars = {x + 2 * r} // {star} = {(x + 2 * r) // star}"
+            )
+            if r >= t
+            else (
+                f"roll {r} < {t}, so points = {x} + {bonus} = {x + bonus}; "
+                f"stars = {x + bonus} // {star} = {(x + bonus) // star}"
+            )
+        ),
+    )
 
 
 def _n(count: int, noun: str) -> str:
@@ -226,13 +339,23 @@ def draft(rng: Random, cfg: GsmConfig) -> Draft:
         return " ".join(parts)
 
     return Draft(
-        program=story.program, entry=story.entry, inputs=[story.x_name], latents={story.r_name: story.r_domain},
-        observations=[{story.x_name: x0}], intervention={story.x_name: x1},
-        true_latents={story.r_name: rng.choice(story.r_domain)}, template_id=f"gsm/{story.template}",
-        display_program=story.program, render_prompt=render, latent_labels={story.r_name: story.label},
-        explain=(lambda args, lat: story.explain(args[story.x_name], lat[story.r_name])) if story.explain else None,
+        program=story.program,
+        entry=story.entry,
+        inputs=[story.x_name],
+        latents={story.r_name: story.r_domain},
+        observations=[{story.x_name: x0}],
+        intervention={story.x_name: x1},
+        true_latents={story.r_name: rng.choice(story.r_domain)},
+        template_id=f"gsm/{story.template}",
+        display_program=story.program,
+        render_prompt=render,
+        latent_labels={story.r_name: story.label},
+        explain=(lambda args, lat: story.explain(args[story.x_name], lat[story.r_name]))
+        if story.explain
+        else None,
     )
 
 
 register_family("gsm", GsmConfig, draft, levels=LEVELS, default_level=3, paper=True, ood=True, math=True,
-                description="GSM8K-style word problems over the same causal structures (OOD); program in the record")
+                description="GSM8K-style word problems over the same causal structures (OOD); "
+                            "program in the record")

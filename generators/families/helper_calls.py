@@ -40,15 +40,7 @@ from generators.family import Draft, FamilyConfig, register_family
 
 # ------------------------------------------------------------------------------------------------
 # Building blocks shared by the beyond-paper families (recursion, multi_obs, do_internal and data
-# import them from here): knob checks, small expressions, and IR functions that call each other.
-
-
-def check_ranges(cfg: FamilyConfig, **ranges: tuple[float, float]) -> None:
-    """Raise a clear ValueError for the first knob outside its inclusive range."""
-    for knob, (lo, hi) in ranges.items():
-        value = getattr(cfg, knob)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
-            raise ValueError(f"{knob} must be in {lo}..{hi}, got {value!r}")
+# import them from here): small expressions, and IR functions that call each other.
 
 
 def ir_callables(functions: list[Function], log: list[str] | None = None,
@@ -166,16 +158,21 @@ class HelperCallsConfig(FamilyConfig):
     modulus_max: int = 7  # entry returns y % m with m in 3..modulus_max
 
     def validate(self) -> None:
-        check_ranges(self, latent_max=(1, 60), x_max=(1, 1000), const_max=(2, 50), chain=(1, 6),
+        self.check_ranges(latent_max=(1, 60), x_max=(1, 1000), const_max=(2, 50), chain=(1, 6),
                      fan_out=(0.0, 1.0), expr_depth=(1, 3), modulus_max=(3, 50))
 
 
 LEVELS = {
-    1: dict(latent_max=4, x_max=10, const_max=4, chain=1, fan_out=0.0, expr_depth=1, modulus_max=4),
-    2: dict(latent_max=6, x_max=15, const_max=5, chain=2, fan_out=0.0, expr_depth=1, modulus_max=5),
-    3: dict(latent_max=9, x_max=20, const_max=6, chain=3, fan_out=0.3, expr_depth=1, modulus_max=7),
-    4: dict(latent_max=12, x_max=30, const_max=8, chain=4, fan_out=0.4, expr_depth=2, modulus_max=9),
-    5: dict(latent_max=15, x_max=50, const_max=9, chain=5, fan_out=0.5, expr_depth=2, modulus_max=11),
+    1: {"latent_max": 4, "x_max": 10, "const_max": 4, "chain": 1, "fan_out": 0.0, "expr_depth": 1,
+        "modulus_max": 4},
+    2: {"latent_max": 6, "x_max": 15, "const_max": 5, "chain": 2, "fan_out": 0.0, "expr_depth": 1,
+        "modulus_max": 5},
+    3: {"latent_max": 9, "x_max": 20, "const_max": 6, "chain": 3, "fan_out": 0.3, "expr_depth": 1,
+        "modulus_max": 7},
+    4: {"latent_max": 12, "x_max": 30, "const_max": 8, "chain": 4, "fan_out": 0.4, "expr_depth": 2,
+        "modulus_max": 9},
+    5: {"latent_max": 15, "x_max": 50, "const_max": 9, "chain": 5, "fan_out": 0.5, "expr_depth": 2,
+        "modulus_max": 11},
 }
 
 
@@ -216,9 +213,17 @@ def draft(rng: Random, cfg: HelperCallsConfig) -> Draft:
     start = Call(names[0], (small_arg(rng, ["x"], cfg.const_max), Var("r")))
     modulus = rng.randint(3, cfg.modulus_max)
     entry = Function("f", ["x", "r"], [Assign("y", start), Return(BinOp("%", Var("y"), Const(modulus)))])
-    return call_graph_draft(rng, cfg, helpers, entry, f"helper_calls/chain{cfg.chain}_fan{fan}",
-                            {"helpers": names, "fan_out_calls": fan}, entry_last=rng.random() < 0.7)
+    return call_graph_draft(
+        rng,
+        cfg,
+        helpers,
+        entry,
+        f"helper_calls/chain{cfg.chain}_fan{fan}",
+        {"helpers": names, "fan_out_calls": fan},
+        entry_last=rng.random() < 0.7,
+    )
 
 
 register_family("helper_calls", HelperCallsConfig, draft, levels=LEVELS, default_level=3, paper=False,
-                ood=True, description="the entry calls a chain of helper functions that pass the latent along")
+                ood=True,
+                description="the entry calls a chain of helper functions that pass the latent along")

@@ -14,8 +14,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from random import Random
 
-from generators.codegen import (Assign, Function, If, final_return, rand_arith, rand_condition,
-                                single_latent_draft)
+from generators.codegen import (
+    Assign,
+    Function,
+    If,
+    final_return,
+    rand_arith,
+    rand_condition,
+    single_latent_draft,
+)
 from generators.family import Draft, FamilyConfig, register_family
 
 
@@ -36,16 +43,18 @@ class IfElseConfig(FamilyConfig):
 
 
 LEVELS = {
-    1: dict(latent_max=4, x_max=10, const_max=5, nesting=0, expr_depth=1, modulus_max=4),
-    2: dict(latent_max=6, x_max=15, const_max=7, nesting=0, expr_depth=1, modulus_max=5),
-    3: dict(latent_max=9, x_max=20, const_max=9, nesting=1, expr_depth=1, modulus_max=6),
-    4: dict(latent_max=14, x_max=30, const_max=12, nesting=1, expr_depth=2, modulus_max=8),
-    5: dict(latent_max=19, x_max=50, const_max=15, nesting=1, expr_depth=2, modulus_max=10),
+    1: {"latent_max": 4, "x_max": 10, "const_max": 5, "nesting": 0, "expr_depth": 1, "modulus_max": 4},
+    2: {"latent_max": 6, "x_max": 15, "const_max": 7, "nesting": 0, "expr_depth": 1, "modulus_max": 5},
+    3: {"latent_max": 9, "x_max": 20, "const_max": 9, "nesting": 1, "expr_depth": 1, "modulus_max": 6},
+    4: {"latent_max": 14, "x_max": 30, "const_max": 12, "nesting": 1, "expr_depth": 2, "modulus_max": 8},
+    5: {"latent_max": 19, "x_max": 50, "const_max": 15, "nesting": 1, "expr_depth": 2, "modulus_max": 10},
 }
 
 
 def _branch(rng: Random, cfg: IfElseConfig, names: list[str]) -> list:
-    return [Assign("y", rand_arith(rng, names, cfg.const_max, cfg.expr_depth, must_use=rng.choice(["x", "r"])))]
+    return [
+        Assign("y", rand_arith(rng, names, cfg.const_max, cfg.expr_depth, must_use=rng.choice(["x", "r"])))
+    ]
 
 
 def draft(rng: Random, cfg: IfElseConfig) -> Draft:
@@ -58,7 +67,9 @@ def draft(rng: Random, cfg: IfElseConfig) -> Draft:
         shape = "pre"
     then, orelse = _branch(rng, cfg, names), _branch(rng, cfg, names)
     if cfg.nesting == 1 and rng.random() < 0.7:
-        inner = If(rand_condition(rng, names, cfg.const_max), _branch(rng, cfg, names), _branch(rng, cfg, names))
+        inner = If(
+            rand_condition(rng, names, cfg.const_max), _branch(rng, cfg, names), _branch(rng, cfg, names)
+        )
         if rng.random() < 0.5:
             then, shape = [inner], shape + "_nested_then"
         else:
@@ -67,7 +78,9 @@ def draft(rng: Random, cfg: IfElseConfig) -> Draft:
     body.append(final_return(rng, "y", cfg.modulus_max))
     shape += "_mod" if cfg.modulus_max else ""
     fn = Function("f", ["x", "r"], body)
-    return single_latent_draft(rng, fn, x_max=cfg.x_max, latent_max=cfg.latent_max, template_id=f"if_else/{shape}")
+    return single_latent_draft(
+        rng, fn, x_max=cfg.x_max, latent_max=cfg.latent_max, template_id=f"if_else/{shape}"
+    )
 
 
 register_family("if_else", IfElseConfig, draft, levels=LEVELS, default_level=3, paper=True, ood=False,

@@ -8,7 +8,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from random import Random
 
-from generators.codegen import Assign, Function, If, final_return, rand_arith, rand_condition, single_latent_draft
+from generators.codegen import (
+    Assign,
+    Function,
+    If,
+    final_return,
+    rand_arith,
+    rand_condition,
+    single_latent_draft,
+)
 from generators.family import Draft, FamilyConfig, register_family
 
 
@@ -29,11 +37,16 @@ class IfElseLongConfig(FamilyConfig):
 
 
 LEVELS = {
-    1: dict(latent_max=5, x_max=15, const_max=8, nesting=2, branch_statements=1, elif_prob=0.3, modulus_max=5),
-    2: dict(latent_max=7, x_max=20, const_max=10, nesting=2, branch_statements=2, elif_prob=0.4, modulus_max=6),
-    3: dict(latent_max=9, x_max=30, const_max=12, nesting=3, branch_statements=2, elif_prob=0.4, modulus_max=7),
-    4: dict(latent_max=12, x_max=40, const_max=15, nesting=3, branch_statements=3, elif_prob=0.5, modulus_max=9),
-    5: dict(latent_max=15, x_max=60, const_max=20, nesting=4, branch_statements=3, elif_prob=0.5, modulus_max=11),
+    1: {"latent_max": 5, "x_max": 15, "const_max": 8, "nesting": 2, "branch_statements": 1, "elif_prob": 0.3,
+        "modulus_max": 5},
+    2: {"latent_max": 7, "x_max": 20, "const_max": 10, "nesting": 2, "branch_statements": 2, "elif_prob": 0.4,
+        "modulus_max": 6},
+    3: {"latent_max": 9, "x_max": 30, "const_max": 12, "nesting": 3, "branch_statements": 2, "elif_prob": 0.4,
+        "modulus_max": 7},
+    4: {"latent_max": 12, "x_max": 40, "const_max": 15, "nesting": 3, "branch_statements": 3,
+        "elif_prob": 0.5, "modulus_max": 9},
+    5: {"latent_max": 15, "x_max": 60, "const_max": 20, "nesting": 4, "branch_statements": 3,
+        "elif_prob": 0.5, "modulus_max": 11},
 }
 
 
@@ -41,7 +54,9 @@ def _leaf(rng: Random, cfg: IfElseLongConfig, names: list[str]) -> list:
     stmts = []
     for k in range(cfg.branch_statements):
         target = "y" if k == cfg.branch_statements - 1 else rng.choice(["a", "b"])
-        stmts.append(Assign(target, rand_arith(rng, names, cfg.const_max, 1, must_use=rng.choice(["x", "r"]))))
+        stmts.append(
+            Assign(target, rand_arith(rng, names, cfg.const_max, 1, must_use=rng.choice(["x", "r"])))
+        )
         if target not in names:
             names = names + [target]
     return stmts
@@ -65,7 +80,9 @@ def draft(rng: Random, cfg: IfElseLongConfig) -> Draft:
     body += _block(rng, cfg, cfg.nesting, names)
     body.append(final_return(rng, "y", cfg.modulus_max))
     fn = Function("f", ["x", "r"], body)
-    return single_latent_draft(rng, fn, x_max=cfg.x_max, latent_max=cfg.latent_max, template_id=f"if_else_long/depth{cfg.nesting}")
+    return single_latent_draft(
+        rng, fn, x_max=cfg.x_max, latent_max=cfg.latent_max, template_id=f"if_else_long/depth{cfg.nesting}"
+    )
 
 
 register_family("if_else_long", IfElseLongConfig, draft, levels=LEVELS, default_level=3, paper=True, ood=True,

@@ -23,7 +23,7 @@ from random import Random
 from typing import Any
 
 from generators.codegen import Assign, BinOp, Call, Compare, Const, Function, If, Return, Var
-from generators.families.helper_calls import affine, call_graph_draft, check_ranges
+from generators.families.helper_calls import affine, call_graph_draft
 from generators.family import Draft, FamilyConfig, register_family
 
 SHAPES = ("linear", "accumulate", "halving", "binary", "mutual")
@@ -45,20 +45,25 @@ class RecursionConfig(FamilyConfig):
 
     def validate(self) -> None:
         # depth_max <= 16 keeps every recursion far below Python's limit
-        check_ranges(self, latent_max=(1, 60), x_max=(1, 1000), depth_max=(2, 16), const_max=(2, 50),
+        self.check_ranges(latent_max=(1, 60), x_max=(1, 1000), depth_max=(2, 16), const_max=(2, 50),
                      modulus_max=(3, 50))
         bad = [s for s in self.shape_list() if s not in SHAPES]
         if bad or not self.shape_list():
-            raise ValueError(f"shapes must be a comma-separated non-empty subset of {SHAPES}, got {self.shapes!r}")
+            raise ValueError(
+                f"shapes must be a comma-separated non-empty subset of {SHAPES}, got {self.shapes!r}"
+            )
 
 
 LEVELS = {
-    1: dict(latent_max=4, x_max=10, depth_max=4, const_max=3, modulus_max=4, shapes="linear"),
-    2: dict(latent_max=6, x_max=15, depth_max=5, const_max=4, modulus_max=5, shapes="linear,accumulate"),
-    3: dict(latent_max=9, x_max=20, depth_max=6, const_max=5, modulus_max=7, shapes="linear,accumulate,halving"),
-    4: dict(latent_max=12, x_max=30, depth_max=8, const_max=6, modulus_max=9,
-            shapes="accumulate,halving,binary,mutual"),
-    5: dict(latent_max=15, x_max=50, depth_max=10, const_max=7, modulus_max=11, shapes="halving,binary,mutual"),
+    1: {"latent_max": 4, "x_max": 10, "depth_max": 4, "const_max": 3, "modulus_max": 4, "shapes": "linear"},
+    2: {"latent_max": 6, "x_max": 15, "depth_max": 5, "const_max": 4, "modulus_max": 5,
+        "shapes": "linear,accumulate"},
+    3: {"latent_max": 9, "x_max": 20, "depth_max": 6, "const_max": 5, "modulus_max": 7,
+        "shapes": "linear,accumulate,halving"},
+    4: {"latent_max": 12, "x_max": 30, "depth_max": 8, "const_max": 6, "modulus_max": 9,
+        "shapes": "accumulate,halving,binary,mutual"},
+    5: {"latent_max": 15, "x_max": 50, "depth_max": 10, "const_max": 7, "modulus_max": 11,
+        "shapes": "halving,binary,mutual"},
 }
 
 BINARY_DEPTH_CAP = 10  # two self-calls: at most ~180 calls per evaluation
@@ -70,11 +75,17 @@ def _base_case(n: Var, op: str, bound: int, value: Any) -> If:
 
 def _linear(rng: Random, cfg: RecursionConfig, name: str) -> list[Function]:
     n, r, prev = Var("n"), Var("r"), Var("prev")
-    body: list = [_base_case(n, "<=", 0, affine(rng, ["r"], cfg.const_max, 1)),
-                  Assign("prev", Call(name, (BinOp("-", n, Const(1)), r)))]
+    body: list = [
+        _base_case(n, "<=", 0, affine(rng, ["r"], cfg.const_max, 1)),
+        Assign("prev", Call(name, (BinOp("-", n, Const(1)), r))),
+    ]
     if rng.random() < 0.4:
-        body.append(If(Compare(rng.choice([">", "<"]), prev, Const(rng.randint(3, 12))),
-                       [Return(affine(rng, ["prev", "n", "r"], cfg.const_max, 2, must_use="prev"))]))
+        body.append(
+            If(
+                Compare(rng.choice([">", "<"]), prev, Const(rng.randint(3, 12))),
+                [Return(affine(rng, ["prev", "n", "r"], cfg.const_max, 2, must_use="prev"))],
+            )
+        )
     step = affine(rng, ["prev", "n", "r"], cfg.const_max, 2, must_use="prev")
     if rng.random() < 0.5:
         step = BinOp("%", step, Const(rng.randint(7, 20)))  # keeps values small at any depth
@@ -85,10 +96,17 @@ def _accumulate(rng: Random, cfg: RecursionConfig, name: str) -> list[Function]:
     n, acc, r = Var("n"), Var("acc"), Var("r")
 
     def recurse() -> Call:
-        return Call(name, (BinOp("-", n, Const(1)), affine(rng, ["acc", "n", "r"], cfg.const_max, 2, must_use="acc"), r))
+        return Call(
+            name,
+            (BinOp("-", n, Const(1)), affine(rng, ["acc", "n", "r"], cfg.const_max, 2, must_use="acc"), r),
+        )
 
-    cond = rng.choice([Compare("==", BinOp("%", n, Const(2)), Const(0)),
-                       Compare(rng.choice([">", "<"]), BinOp("+", n, r), Const(rng.randint(2, cfg.depth_max + 4)))])
+    cond = rng.choice(
+        [
+            Compare("==", BinOp("%", n, Const(2)), Const(0)),
+            Compare(rng.choice([">", "<"]), BinOp("+", n, r), Const(rng.randint(2, cfg.depth_max + 4))),
+        ]
+    )
     body = [_base_case(n, "<=", 0, acc), If(cond, [Return(recurse())]), Return(recurse())]
     return [Function(name, ["n", "acc", "r"], body)]
 
@@ -96,14 +114,19 @@ def _accumulate(rng: Random, cfg: RecursionConfig, name: str) -> list[Function]:
 def _halving(rng: Random, cfg: RecursionConfig, name: str) -> list[Function]:
     n, r, prev = Var("n"), Var("r"), Var("prev")
     bit = BinOp("%", n, Const(2))
-    step = rng.choice([
-        BinOp("+", BinOp("*", prev, Const(2)), bit),
-        BinOp("+", prev, BinOp("*", bit, r)),
-        BinOp("-", BinOp("+", prev, n), r),
-        BinOp("+", prev, BinOp("%", n, Const(rng.randint(3, 5)))),
-    ])
-    body = [_base_case(n, "<", 2, affine(rng, ["n", "r"], cfg.const_max, 2, must_use="r")),
-            Assign("prev", Call(name, (BinOp("//", n, Const(2)), r))), Return(step)]
+    step = rng.choice(
+        [
+            BinOp("+", BinOp("*", prev, Const(2)), bit),
+            BinOp("+", prev, BinOp("*", bit, r)),
+            BinOp("-", BinOp("+", prev, n), r),
+            BinOp("+", prev, BinOp("%", n, Const(rng.randint(3, 5)))),
+        ]
+    )
+    body = [
+        _base_case(n, "<", 2, affine(rng, ["n", "r"], cfg.const_max, 2, must_use="r")),
+        Assign("prev", Call(name, (BinOp("//", n, Const(2)), r))),
+        Return(step),
+    ]
     return [Function(name, ["n", "r"], body)]
 
 
@@ -123,9 +146,13 @@ def _mutual(rng: Random, cfg: RecursionConfig, names: tuple[str, str]) -> list[F
     out = []
     for me, other in (names, names[::-1]):
         call = Call(other, (BinOp("-", n, Const(1)), r))
-        step = rng.choice([BinOp("+", call, affine(rng, ["n", "r"], cfg.const_max, 1)),
-                           BinOp("-", BinOp("*", call, Const(2)), Var("n")),
-                           BinOp("%", BinOp("+", call, r), Const(rng.randint(7, 15)))])
+        step = rng.choice(
+            [
+                BinOp("+", call, affine(rng, ["n", "r"], cfg.const_max, 1)),
+                BinOp("-", BinOp("*", call, Const(2)), Var("n")),
+                BinOp("%", BinOp("+", call, r), Const(rng.randint(7, 15))),
+            ]
+        )
         base = affine(rng, ["r"], cfg.const_max, 1) if not out else Const(rng.randint(0, cfg.const_max))
         out.append(Function(me, ["n", "r"], [_base_case(n, "<=", 0, base), Return(step)]))
     return out
@@ -149,15 +176,20 @@ def draft(rng: Random, cfg: RecursionConfig) -> Draft:
         call = Call(pair[0], (Var("n"), r))
     else:
         name = rng.choice(REC_NAMES)
-        functions = {"linear": _linear, "accumulate": _accumulate, "halving": _halving, "binary": _binary}[shape](
-            rng, cfg, name)
+        functions = {"linear": _linear, "accumulate": _accumulate, "halving": _halving, "binary": _binary}[
+            shape
+        ](rng, cfg, name)
         start = Const(rng.randint(0, cfg.const_max))
         call = Call(name, (Var("n"), start, r) if shape == "accumulate" else (Var("n"), r))
     modulus = rng.randint(3, cfg.modulus_max)
-    entry = Function("f", ["x", "r"], [Assign("n", depth_expr), Assign("y", call),
-                                      Return(BinOp("%", Var("y"), Const(modulus)))])
-    return call_graph_draft(rng, cfg, functions, entry, f"recursion/{shape}",
-                            {"shape": shape, "max_recursion_depth": max_depth})
+    entry = Function(
+        "f",
+        ["x", "r"],
+        [Assign("n", depth_expr), Assign("y", call), Return(BinOp("%", Var("y"), Const(modulus)))],
+    )
+    return call_graph_draft(
+        rng, cfg, functions, entry, f"recursion/{shape}", {"shape": shape, "max_recursion_depth": max_depth}
+    )
 
 
 register_family("recursion", RecursionConfig, draft, levels=LEVELS, default_level=3, paper=False, ood=True,

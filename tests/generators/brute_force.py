@@ -32,8 +32,11 @@ def brute_force(problem: Problem, sandbox) -> tuple[set[str], set[str]]:
     *obs_results, iv_results = sandbox.run_batch(obs_requests + [iv_request])
     for results in [*obs_results, iv_results]:
         assert all(r.ok and not r.value_is_repr for r in results), [r for r in results if not r.ok][:3]
-    fits = [k for k in range(len(assignments))
-            if all(_key(res[k].value) == _key(o["output"]) for res, o in zip(obs_results, problem.observations))]
+    fits = [
+        k
+        for k in range(len(assignments))
+        if all(_key(res[k].value) == _key(o["output"]) for res, o in zip(obs_results, problem.observations))
+    ]
     return {_key(iv_results[k].value) for k in fits}, {_key(r.value) for r in iv_results}
 
 

@@ -38,8 +38,12 @@ def test_generate_knob_override(tmp_path):
 
 def test_generate_bad_input_is_a_clear_error(tmp_path):
     out = tmp_path / "never.jsonl"
-    for args, message in [(["-f", "nope"], "unknown family"), (["-f", "if_else", "-m", "factual"], "mode"),
-                          (["-f", "if_else", "--level", "9"], "level"), (["-f", "if_else", "-k", "nesting"], "NAME=VALUE")]:
+    for args, message in [
+        (["-f", "nope"], "unknown family"),
+        (["-f", "if_else", "-m", "factual"], "mode"),
+        (["-f", "if_else", "--level", "9"], "level"),
+        (["-f", "if_else", "-k", "nesting"], "NAME=VALUE"),
+    ]:
         result = runner.invoke(app, ["generate", *args, "-n", "2", "-o", str(out), "--backend", "local"])
         assert result.exit_code == 2, result.output
         assert message in result.output

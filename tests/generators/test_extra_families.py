@@ -66,7 +66,9 @@ levels = st.integers(min_value=1, max_value=5)
 
 @SETTINGS
 @given(family=families, mode=modes, seed=seeds, level=levels)
-def test_answer_matches_brute_force_and_schema(sandbox, family: str, mode: str, seed: int, level: int) -> None:
+def test_answer_matches_brute_force_and_schema(
+    sandbox, family: str, mode: str, seed: int, level: int
+) -> None:
     for p in _generate(sandbox, family, mode, seed, level):
         assert p.answer == _brute_force(p)
         assert p.answer == sort_answer(p.answer) and len(p.answer) >= 1
@@ -100,7 +102,8 @@ def _leaks(prompt: str, latents: dict[str, Any]) -> list[str]:
     for name, value in latents.items():
         texts = {repr(value), json.dumps(value)}
         for text in texts:
-            pattern = rf"(?<![\w.]){re.escape(name)}\s*(?:=(?!=)|\bis\b|\bwas\b|\bequals\b|:)\s*{re.escape(text)}(?![\w.])"
+            pattern = (rf"(?<![\w.]){re.escape(name)}\s*(?:=(?!=)|\bis\b|\bwas\b|\bequals\b|:)\s*"
+                       rf"{re.escape(text)}(?![\w.])")
             found += re.findall(pattern, prompt)
     return found
 
@@ -156,10 +159,14 @@ def test_multi_obs_later_observations_usually_narrow_the_answer(sandbox) -> None
     problems = _generate(sandbox, "multi_obs", "counterfactual", seed=2, level=3, n=30)
     narrowed = 0
     for p in problems:
-        first_only = _brute_force(Problem.from_json(json.dumps({**p.to_dict(), "observations": p.observations[:1]})))
+        first_only = _brute_force(
+            Problem.from_json(json.dumps({**p.to_dict(), "observations": p.observations[:1]}))
+        )
         assert set(map(json.dumps, p.answer)) <= set(map(json.dumps, first_only))
         narrowed += len(first_only) > len(p.answer)
-    assert narrowed >= len(problems) // 2, f"only {narrowed}/{len(problems)} problems need the extra observations"
+    assert narrowed >= len(problems) // 2, (
+        f"only {narrowed}/{len(problems)} problems need the extra observations"
+    )
 
 
 @SETTINGS
@@ -173,10 +180,16 @@ def test_recursion_depth_is_bounded_for_every_domain_value(sandbox, seed: int, l
                 deepest = max(deepest, _max_call_depth(f, [*args.values(), *combo]))
         # the entry frame plus at most max_recursion_depth recursive frames, far below Python's limit
         assert deepest <= p.meta["max_recursion_depth"] + 1 <= 40
-        helpers = {fn.name: fn for fn in ast.parse(p.program).body
-                   if isinstance(fn, ast.FunctionDef) and fn.name != p.entry}
-        assert any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in helpers
-                   for fn in helpers.values() for n in ast.walk(fn)), "nothing recurses"
+        helpers = {
+            fn.name: fn
+            for fn in ast.parse(p.program).body
+            if isinstance(fn, ast.FunctionDef) and fn.name != p.entry
+        }
+        assert any(
+            isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in helpers
+            for fn in helpers.values()
+            for n in ast.walk(fn)
+        ), "nothing recurses"
 
 
 def _max_call_depth(fn, args: list[Any]) -> int:
@@ -207,18 +220,25 @@ def test_helper_calls_chain_has_the_configured_length(sandbox, seed: int, level:
     for p in _generate(sandbox, "helper_calls", "interventional", seed, level):
         functions = [n for n in ast.parse(p.program).body if isinstance(n, ast.FunctionDef)]
         assert len(functions) == cfg.chain + 1
-        called = {n.func.id for fn in functions for n in ast.walk(fn)
-                  if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+        called = {
+            n.func.id
+            for fn in functions
+            for n in ast.walk(fn)
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+        }
         assert {fn.name for fn in functions if fn.name != p.entry} <= called  # every helper is on the chain
-        assert p.meta["helpers"][0] in {n.func.id for n in ast.walk(functions[[f.name for f in functions].index(p.entry)])
-                                        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+        assert p.meta["helpers"][0] in {
+            n.func.id
+            for n in ast.walk(functions[[f.name for f in functions].index(p.entry)])
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+        }
 
 
 @SETTINGS
 @given(seed=seeds, level=levels, mode=modes)
 def test_do_internal_rewrites_exactly_the_forced_variable(sandbox, seed: int, level: int, mode: str) -> None:
     for p in _generate(sandbox, "do_internal", mode, seed, level):
-        (var, value), = p.intervention["internal"].items()
+        ((var, value),) = p.intervention["internal"].items()
         assert (p.meta["intervened_variable"], p.meta["forced_value"]) == (var, value)
         before = ast.parse(p.program).body[0].body
         after = ast.parse(p.intervention["program"]).body[0].body
@@ -228,8 +248,14 @@ def test_do_internal_rewrites_exactly_the_forced_variable(sandbox, seed: int, le
         original, forced = changed[0]
         assert ast.unparse(forced) == f"{var} = {value!r}"
         assert var in {t.id for n in ast.walk(original) if isinstance(n, ast.Assign) for t in n.targets}
-        assert var not in {t.id for s in after if s is not forced for n in ast.walk(s)
-                           if isinstance(n, ast.Assign) for t in n.targets}
+        assert var not in {
+            t.id
+            for s in after
+            if s is not forced
+            for n in ast.walk(s)
+            if isinstance(n, ast.Assign)
+            for t in n.targets
+        }
         assert f"{var} = {value}" in p.prompt
         assert p.intervention["program"] not in p.prompt  # the model must do the rewrite itself
 
@@ -247,8 +273,12 @@ def test_data_answers_are_strings_or_lists(sandbox, seed: int, level: int, mode:
 
 
 @settings(max_examples=60, deadline=None, derandomize=True)
-@given(family=st.sampled_from(("data", "helper_calls", "recursion", "multi_obs")), seed=seeds, level=levels,
-       idx=st.integers(min_value=0, max_value=500))
+@given(
+    family=st.sampled_from(("data", "helper_calls", "recursion", "multi_obs")),
+    seed=seeds,
+    level=levels,
+    idx=st.integers(min_value=0, max_value=500),
+)
 def test_gold_trace_explanations_agree_with_execution(family: str, seed: int, level: int, idx: int) -> None:
     """The generator narrates runs from its own model of the program; that model must match Python."""
     d = draft_item(family, "counterfactual", seed, idx, level=level)
@@ -266,3 +296,78 @@ def test_generate_rejects_bad_knobs_clearly() -> None:
         generate("multi_obs", "counterfactual", 1, seed=0, n_latents=1)
     with pytest.raises(ValueError, match="kind"):
         generate("data", "counterfactual", 1, seed=0, kind="float")
+
+
+# ------------------------------------------------------------------ do_internal regressions
+
+DO_INTERNAL_DRAFTS = [(level, idx) for level in range(1, 6) for idx in range(12)]
+
+
+def _instrumented(source: str) -> tuple[Any, dict[int, set[bool]]]:
+    """The entry with every `if` condition recorded (id of the if -> outcomes seen) and returning
+    its locals, so a test can see branch coverage and internal values without the generator's IR."""
+    tree = ast.parse(source)
+    for i, node in enumerate(n for n in ast.walk(tree) if isinstance(n, ast.If)):
+        node.test = ast.Call(ast.Name("_hit", ast.Load()), [ast.Constant(i), node.test], [])
+    fn = tree.body[0]
+    fn.body[-1] = ast.Return(ast.Call(ast.Name("locals", ast.Load()), [], []))
+    seen: dict[int, set[bool]] = {}
+
+    def hit(i: int, value: Any) -> Any:
+        seen.setdefault(i, set()).add(bool(value))
+        return value
+
+    namespace: dict[str, Any] = {"_hit": hit}
+    exec(compile(ast.fix_missing_locations(tree), "<instrumented>", "exec"), namespace)  # noqa: S102
+    n_ifs = sum(isinstance(n, ast.If) for n in ast.walk(tree))
+    return namespace[fn.name], {i: seen.setdefault(i, set()) for i in range(n_ifs)}
+
+
+@pytest.mark.parametrize(("level", "idx"), DO_INTERNAL_DRAFTS)
+def test_do_internal_has_no_dead_branches(level: int, idx: int) -> None:
+    """Every `if` of the original program takes both sides somewhere in the input x latent domain
+    (no `if r >= 14` with r in 0..9)."""
+    d = draft_item("do_internal", "counterfactual", 3, idx, level=level)
+    f, seen = _instrumented(d.program)
+    x_max = FAMILIES["do_internal"].config(level).x_max
+    for x in range(x_max + 1):
+        for combo in itertools.product(*d.latents.values()):
+            f(x, *combo)
+    assert all(outcomes == {True, False} for outcomes in seen.values()), (d.program, seen)
+
+
+@pytest.mark.parametrize(("level", "idx"), DO_INTERNAL_DRAFTS)
+def test_do_internal_never_forces_the_value_the_variable_already_had(level: int, idx: int) -> None:
+    d = draft_item("do_internal", "interventional", 4, idx, level=level)
+    f, _ = _instrumented(d.program)
+    (var, value), = d.internal.items()
+    observed_run = f(*d.observations[0].values(), *d.true_latents.values())
+    assert observed_run[var] != value, (d.program, var, value)
+
+
+@pytest.mark.parametrize(("level", "idx"), DO_INTERNAL_DRAFTS)
+def test_do_internal_narrates_the_original_and_the_rewritten_program(level: int, idx: int) -> None:
+    d = draft_item("do_internal", "counterfactual", 5, idx, level=level)
+    assert d.explain is not None and d.explain_intervention is not None
+    f, g = _load(d.program, d.entry), _load(d.intervention_program, d.entry)
+    (var, value), = d.internal.items()
+    lat = dict(d.true_latents)
+    for args in [*d.observations, d.intervention]:
+        assert d.explain(args, lat).endswith(f"= {f(*args.values(), *lat.values())!r}")
+    forced_text = d.explain_intervention(d.intervention, lat)
+    assert forced_text.endswith(f"= {g(*d.intervention.values(), *lat.values())!r}")
+    assert re.search(rf"(?:^|; ){var} = {value}(?:;|$)", forced_text), forced_text
+    assert not re.search(rf"(?:^|; ){var} = {value}(?:;|$)", d.explain(d.intervention, lat))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_do_internal_gold_trace_predicts_with_the_rewritten_program(sandbox, mode: str) -> None:
+    for p in _generate(sandbox, "do_internal", mode, seed=8, level=3, n=4):
+        (var, value), = p.intervention["internal"].items()
+        abduction, prediction = p.gold_trace.split("Step 2 - intervention")
+        forced = re.compile(rf"[(;] ?{var} = {value}[;)]")
+        assert forced.search(prediction.split("Step 3 - prediction")[1]), p.gold_trace
+        assert not forced.search(abduction), p.gold_trace
+        x0 = p.observations[0]["args"]["x"]
+        step2 = prediction.splitlines()[0]
+        assert "set x" not in step2 and f"x = {x0} stays as observed" in step2, step2  # level 3: x unchanged

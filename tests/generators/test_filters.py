@@ -8,7 +8,8 @@ from generators.filters import find_latent_leaks, program_hash, skeleton_hash
 from generators.pipeline import Exclusions, generate_with_stats
 
 A = "def f(x, r):\n    if x > 3:\n        y = x + r\n    else:\n        y = x * r\n    return y % 5\n"
-A_RENAMED = "def g(a, b):\n    # comment\n    if a > 3:\n        out = a + b\n    else:\n        out = a * b\n    return out % 5\n"
+A_RENAMED = ("def g(a, b):\n    # comment\n    if a > 3:\n        out = a + b\n"
+             "    else:\n        out = a * b\n    return out % 5\n")
 A_OTHER_CONST = A.replace("% 5", "% 7")
 
 
@@ -31,7 +32,9 @@ def test_leak_detector():
 
 def test_dedupe_counts_duplicates(sandbox):
     # gsm at level 1 has a small program space, so duplicates occur and are dropped
-    result = generate_with_stats("gsm", "counterfactual", 60, seed=0, level=1, sandbox=sandbox, exclusions=Exclusions())
+    result = generate_with_stats(
+        "gsm", "counterfactual", 60, seed=0, level=1, sandbox=sandbox, exclusions=Exclusions()
+    )
     assert result.stats.rejected["duplicate"] > 0
     hashes = [p.meta["program_hash"] for p in result.problems]
     assert len(set(hashes)) == len(hashes) == 60
@@ -39,18 +42,22 @@ def test_dedupe_counts_duplicates(sandbox):
 
 
 def test_no_abduction_filter_counts(sandbox):
-    result = generate_with_stats("if_else", "counterfactual", 40, seed=1, sandbox=sandbox, exclusions=Exclusions())
+    result = generate_with_stats(
+        "if_else", "counterfactual", 40, seed=1, sandbox=sandbox, exclusions=Exclusions()
+    )
     assert result.stats.rejected["no_abduction"] > 0
-    interventional = generate_with_stats("if_else", "interventional", 40, seed=1, sandbox=sandbox,
-                                         exclusions=Exclusions())
+    interventional = generate_with_stats(
+        "if_else", "interventional", 40, seed=1, sandbox=sandbox, exclusions=Exclusions()
+    )
     assert interventional.stats.rejected["no_abduction"] == 0
 
 
 def test_train_split_excludes_test_programs(sandbox):
     test = generate("if_else", "counterfactual", 30, seed=5, split="test", sandbox=sandbox)
     excl = Exclusions(program_hashes=frozenset(p.meta["program_hash"] for p in test))
-    train = generate_with_stats("if_else", "counterfactual", 30, seed=5, split="train", sandbox=sandbox,
-                                exclusions=excl)
+    train = generate_with_stats(
+        "if_else", "counterfactual", 30, seed=5, split="train", sandbox=sandbox, exclusions=excl
+    )
     # same seed and mode draft the same programs, so every test program is met and refused
     assert train.stats.rejected["test_overlap"] >= 30
     assert not {p.meta["program_hash"] for p in train.problems} & excl.program_hashes
@@ -73,8 +80,11 @@ def test_ood_templates_are_refused(sandbox):
 
 
 def test_ood_families_share_no_template_with_training(sandbox):
-    train = [p for level in range(1, 6)
-             for p in generate("if_else", "counterfactual", 60, seed=level, level=level, sandbox=sandbox)]
+    train = [
+        p
+        for level in range(1, 6)
+        for p in generate("if_else", "counterfactual", 60, seed=level, level=level, sandbox=sandbox)
+    ]
     train_skeletons = {p.meta["skeleton_hash"] for p in train}
     for name, spec in sorted(FAMILIES.items()):
         if spec.ood:
@@ -83,7 +93,7 @@ def test_ood_families_share_no_template_with_training(sandbox):
             assert not {p.meta["template_id"] for p in ood} & {p.meta["template_id"] for p in train}, name
 
 
-@pytest.mark.parametrize("bad", [dict(level=0), dict(level=6), dict(nesting=3), dict(latent_max=0), dict(bogus=1)])
+@pytest.mark.parametrize("bad", [{"level": 0}, {"level": 6}, {"nesting": 3}, {"latent_max": 0}, {"bogus": 1}])
 def test_bad_knobs_raise_clear_errors(bad, sandbox):
     with pytest.raises(ValueError):
         generate("if_else", "counterfactual", 1, 0, sandbox=sandbox, **bad)
@@ -99,8 +109,16 @@ def test_bad_arguments_raise(sandbox):
 
 
 def test_answer_size_knobs(sandbox):
-    result = generate_with_stats("if_else", "counterfactual", 15, seed=6, sandbox=sandbox, exclusions=Exclusions(),
-                                 min_answer_size=2, max_answer_size=3)
+    result = generate_with_stats(
+        "if_else",
+        "counterfactual",
+        15,
+        seed=6,
+        sandbox=sandbox,
+        exclusions=Exclusions(),
+        min_answer_size=2,
+        max_answer_size=3,
+    )
     assert all(2 <= len(p.answer) <= 3 for p in result.problems)
     assert result.stats.rejected["answer_size"] > 0
     with pytest.raises(ValueError, match="max_answer_size"):

@@ -92,8 +92,11 @@ def test_records_are_valid(family, mode, sandbox):
     for p in problems:
         _check_record(p, family, mode, sandbox.python_version)
     spec = FAMILIES[family]
-    assert all(p.meta["role"] == ("ood" if spec.ood else "in_distribution") + ("/paper" if spec.paper else "/beyond_paper")
-               for p in problems)
+    assert all(
+        p.meta["role"]
+        == ("ood" if spec.ood else "in_distribution") + ("/paper" if spec.paper else "/beyond_paper")
+        for p in problems
+    )
 
 
 @pytest.mark.parametrize("family", FAMILY_NAMES)
@@ -106,21 +109,27 @@ def test_counterfactual_prompt_never_reveals_latent(family, seed, level, sandbox
         for name, value in draft.true_latents.items():
             literal = re.escape(repr(value))
             # no assignment or statement of the hidden value, in code or prose
-            assert not re.search(rf"(?<![\w.]){re.escape(name)}\s*(=|:|\bis\b|\bwas\b)\s*{literal}(?!\w|\.\d)", p.prompt)
+            assert not re.search(
+                rf"(?<![\w.]){re.escape(name)}\s*(=|:|\bis\b|\bwas\b)\s*{literal}(?!\w|\.\d)", p.prompt
+            )
             label = draft.latent_labels.get(name)
             if label:
-                assert not re.search(rf"{re.escape(label)}\s*(=|:|\bis\b|\bwas\b)\s*{literal}(?!\w|\.\d)", p.prompt)
+                assert not re.search(
+                    rf"{re.escape(label)}\s*(=|:|\bis\b|\bwas\b)\s*{literal}(?!\w|\.\d)", p.prompt
+                )
         assert "random draw was" not in p.prompt and "random draws were" not in p.prompt
         if draft.render_prompt is None:  # code prompts draw every latent inside the function
             for name in p.latents:
-                assert re.search(rf"^\s+{re.escape(name)} = random\.(randint|choice)\(", p.prompt, re.M)
+                assert re.search(
+                    rf"^\s+{re.escape(name)} = random\.(randint|choice)\(", p.prompt, re.MULTILINE
+                )
         assert p.meta.get("true_latents") is None and "true_latents" not in p.to_json()
 
 
 @pytest.mark.parametrize("family", FAMILY_NAMES)
 def test_interventional_prompt_reveals_latent(family, sandbox):
     for p in generate(family, "interventional", 3, seed=11, sandbox=sandbox):
-        for name, value in p.revealed.items():
+        for value in p.revealed.values():
             assert repr(value) in p.prompt
 
 
@@ -144,11 +153,28 @@ def test_gold_trace_derivations_agree_with_execution(family, mode, seed, level, 
 
 
 @PROPERTY
-@given(seed=seeds, mode=st.sampled_from(MODES), latent_max=st.integers(2, 20), x_max=st.integers(3, 60),
-       modulus_max=st.sampled_from([0, 3, 5, 9]), nesting=st.integers(0, 1), expr_depth=st.integers(1, 2))
+@given(
+    seed=seeds,
+    mode=st.sampled_from(MODES),
+    latent_max=st.integers(2, 20),
+    x_max=st.integers(3, 60),
+    modulus_max=st.sampled_from([0, 3, 5, 9]),
+    nesting=st.integers(0, 1),
+    expr_depth=st.integers(1, 2),
+)
 def test_if_else_knobs_brute_force(seed, mode, latent_max, x_max, modulus_max, nesting, expr_depth, sandbox):
-    problems = generate("if_else", mode, 2, seed, sandbox=sandbox, latent_max=latent_max, x_max=x_max,
-                        modulus_max=modulus_max, nesting=nesting, expr_depth=expr_depth)
+    problems = generate(
+        "if_else",
+        mode,
+        2,
+        seed,
+        sandbox=sandbox,
+        latent_max=latent_max,
+        x_max=x_max,
+        modulus_max=modulus_max,
+        nesting=nesting,
+        expr_depth=expr_depth,
+    )
     for p in problems:
         assert p.latents == {"r": list(range(latent_max + 1))}
         assert all(0 <= o["args"]["x"] <= x_max for o in p.observations)
@@ -157,3 +183,16 @@ def test_if_else_knobs_brute_force(seed, mode, latent_max, x_max, modulus_max, n
         assert answer_keys(p.answer) == answer
         if mode == "counterfactual":
             assert len(answer) < len(unconditioned)
+
+
+@pytest.mark.parametrize("family", FAMILY_NAMES)
+def test_no_statement_assigns_a_variable_to_itself(family):
+    """`y = y` (a branch that does nothing) must never be generated, original or rewritten program."""
+    for level in range(1, 6):
+        for idx in range(40):
+            d = draft_item(family, "counterfactual", 2, idx, level=level)
+            for source in filter(None, (d.program, d.intervention_program)):
+                for node in ast.walk(ast.parse(source)):
+                    if isinstance(node, ast.Assign) and isinstance(node.value, ast.Name):
+                        targets = [t.id for t in node.targets if isinstance(t, ast.Name)]
+                        assert targets != [node.value.id], source

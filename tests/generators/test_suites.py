@@ -8,8 +8,14 @@ import shutil
 import pytest
 
 from generators import FAMILIES, MODES, load_suite, load_train_set
-from generators.suites import (DEFAULT_TEST_SIZE, DEFAULT_TRAIN_SIZE, MANIFEST, build_suites, suites_dir,
-                               verify_suites)
+from generators.suites import (
+    DEFAULT_TEST_SIZE,
+    DEFAULT_TRAIN_SIZE,
+    MANIFEST,
+    build_suites,
+    suites_dir,
+    verify_suites,
+)
 
 
 def test_every_family_and_mode_has_a_suite():
@@ -63,7 +69,9 @@ def test_load_suite_errors_are_clear(monkeypatch, tmp_path):
 def test_suites_carry_the_docker_interpreter_version(docker_sandbox):
     manifest = json.loads((suites_dir() / MANIFEST).read_text(encoding="utf-8"))
     assert manifest["python_version"] == docker_sandbox.python_version
-    assert {p.python_version for p in load_suite("if_else", "counterfactual")} == {docker_sandbox.python_version}
+    assert {p.python_version for p in load_suite("if_else", "counterfactual")} == {
+        docker_sandbox.python_version
+    }
 
 
 @pytest.mark.docker
@@ -72,8 +80,14 @@ def test_rebuild_is_byte_identical(tmp_path):
     """`cfcode suites build` with the frozen recipe reproduces every frozen file byte for byte."""
     manifest = json.loads((suites_dir() / MANIFEST).read_text(encoding="utf-8"))
     recipe = manifest["recipe"]
-    fresh = build_suites(tmp_path, backend="docker", test_size=recipe["test_size"], train_size=recipe["train_size"],
-                         families=recipe["families"], log=lambda m: None)
+    fresh = build_suites(
+        tmp_path,
+        backend="docker",
+        test_size=recipe["test_size"],
+        train_size=recipe["train_size"],
+        families=recipe["families"],
+        log=lambda m: None,
+    )
     assert set(fresh["files"]) == set(manifest["files"])
     for rel in sorted(fresh["files"]):
         assert (tmp_path / rel).read_bytes() == (suites_dir() / rel).read_bytes(), rel

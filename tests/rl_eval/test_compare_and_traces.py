@@ -182,3 +182,27 @@ def test_compare_cli_evaluates_a_real_model_next_to_a_baseline(tiny_model, mini_
     bad = CliRunner().invoke(app, ["compare", f"x=hf:{tmp_path}/missing", "--suites-dir", str(mini_suites),
                                    "--out", str(tmp_path / "bad")])
     assert bad.exit_code == 2 and "no model directory" in bad.output
+
+
+def test_eval_of_an_openai_compatible_endpoint(tiny_model, mini_suites, tmp_path):
+    from rl.engines import make_engine
+    from rl.openai_server import serve_in_thread
+
+    with make_engine(f"hf:{tiny_model}") as engine, serve_in_thread(engine, model_name="tiny") as server:
+        cfg = eval_config(mini_suites, server.engine_spec(), suites=["gsm"], limit=2, max_tokens=6)
+        result, records = evaluate(cfg)
+    assert result.label == "tiny" and len(records) == 4
+    assert all(r.n_tokens == 6 and r.finish_reason == "length" for r in records)
+
+
+@pytest.mark.vllm
+def test_vllm_evaluation_runs_in_a_child_process(tiny_model, mini_suites, tmp_path):
+    from rl.evaluation import evaluate_in_subprocess, load_samples
+
+    cfg = eval_config(mini_suites, f"vllm:{tiny_model}", suites=["if_else", "recursion"], limit=2, max_tokens=8,
+                      modes=["counterfactual"])
+    result = evaluate_in_subprocess(cfg, tmp_path)
+    assert result.label == "base" and len(result.groups) == 2
+    assert all(g.mean_length.mean == 8.0 and g.truncated == 2 for g in result.groups)
+    samples = load_samples(tmp_path)
+    assert len(samples) == 4 and all(s.text and s.finish_reason == "length" for s in samples)

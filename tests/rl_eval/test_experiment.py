@@ -128,10 +128,10 @@ def test_experiment_runs_end_to_end_and_resumes_after_a_kill(tmp_path, mini_suit
     assert set(state["stages"]) == {"data", "model"} and "sft" in state["started"]
     finished = {k: v["seconds"] for k, v in state["stages"].items()}
     assert not any("rl.experiment" in line and str(out) in line
-                   for line in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout.splitlines())
+                   for line in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout.splitlines())
 
     # 2. Re-run: data and model are skipped, SFT continues from its checkpoint, the rest completes.
-    res = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    res = subprocess.run(cmd, check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
     state = _state(out)
     assert {k: state["stages"][k]["seconds"] for k in finished} == finished
@@ -150,14 +150,33 @@ def test_experiment_runs_end_to_end_and_resumes_after_a_kill(tmp_path, mini_suit
 
     # 3. Nothing left to do: a third run starts no stage at all.
     logs_before = {p.name: p.read_text() for p in (out / "logs").glob("*.log")}
-    res = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    res = subprocess.run(cmd, check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
     assert {p.name: p.read_text() for p in (out / "logs").glob("*.log")} == logs_before
 
     # 4. A changed evaluation setting re-runs evaluation and later stages only (no retraining).
     config.write_text(config.read_text().replace("limit = 2", "limit = 1"))
-    res = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    res = subprocess.run(cmd, check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
     assert _started(out, "sft") == 2 and _started(out, "grpo") == 1 and _started(out, "eval:rl") == 2
     rl_eval = json.loads((out / "eval" / "rl" / "eval.json").read_text())
     assert all(g["n_problems"] == 1 for g in rl_eval["groups"])
+
+
+def test_fingerprints_follow_the_sections_each_stage_depends_on(tmp_path):
+    from rl.experiment import _fingerprints
+
+    def fps(text):
+        cfg = load_experiment(_write(tmp_path, text))
+        return _fingerprints(cfg, plan_stages(cfg))
+
+    base = fps("[sft]\nmax_steps = 2\n[eval]\nlimit = 3\n")
+    more_eval = fps("[sft]\nmax_steps = 2\n[eval]\nlimit = 4\n")
+    more_sft = fps("[sft]\nmax_steps = 3\n[eval]\nlimit = 3\n")
+    renamed = fps("[experiment]\nname = 'x'\nout_dir = 'elsewhere'\nsandbox = 'local'\n[sft]\nmax_steps = 2\n"
+                  "[eval]\nlimit = 3\n")
+    assert renamed == base
+    changed = [k for k in base if base[k] != more_eval[k]]
+    assert changed[0] == "eval:base" and "sft" not in changed and "report" in changed
+    assert [k for k in base if base[k] != more_sft[k]][0] == "sft"
+    assert base["data"] == more_sft["data"] and base["model"] == more_sft["model"]

@@ -86,7 +86,7 @@ def stall_after_first_checkpoint(model: str, train_file: str, out: str) -> None:
     from rl.grpo import build_grpo_trainer
 
     cfg = grpo_config(model, train_file, out, max_steps=3)
-    trainer, _, result, _ = build_grpo_trainer(cfg)
+    trainer, _, result = build_grpo_trainer(cfg)
 
     class HangAfterFirstSave(TrainerCallback):
         def on_save(self, args, state, control, **kwargs):

@@ -51,7 +51,7 @@ def test_smoke_and_sft_configs_load():
     assert grpo.to_trl().bf16 is False
     for name in ("sft_cpu_smoke", "sft_gold_qwen2.5-1.5b", "sft_distill_qwen2.5-1.5b"):
         assert SFTRunConfig.from_toml(CONFIGS / f"{name}.toml", "sft").model
-    distill = DistillConfig.from_toml(CONFIGS / "sft_distill_qwen2.5-1.5b.toml")
+    distill = DistillConfig.from_toml(CONFIGS / "sft_distill_qwen2.5-1.5b.toml", "distill")
     assert distill.endpoint.startswith("openai:") and distill.min_reward == 1.0
 
 
