@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 from sandbox.cli import app
 
 KEYS = {"pool_jobs_per_s", "docker_run_jobs_per_s", "fork_worker_jobs_per_s", "inprocess_jobs_per_s",
-        "pool_p50_ms", "pool_p99_ms", "pool_vs_docker_run", "pool_vs_fork_worker", "python_version"}
+        "pool_p50_ms", "pool_p99_ms", "pool_vs_docker_run", "pool_vs_fork_worker", "python_version",
+        "docker_run_parallel_jobs_per_s", "pool_vs_docker_run_parallel"}
 
 
 @pytest.mark.docker
