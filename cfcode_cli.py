@@ -3,35 +3,17 @@ from __future__ import annotations
 
 import typer
 
+from envs.cli import register as register_envs
+from generators.cli import register as register_generators
+from rl.cli import register as register_rl
+from sandbox.cli import app as sandbox_app
+
 app = typer.Typer(help="counterfactual-code: counterfactual reasoning problems, sandbox, env and RL.",
                   no_args_is_help=True, pretty_exceptions_show_locals=False)
-
-
-def _register() -> None:
-    from sandbox.cli import app as sandbox_app
-
-    app.add_typer(sandbox_app, name="sandbox", help="Docker execution sandbox: image, benchmark.")
-    try:
-        from generators.cli import register as register_generators
-    except ImportError:  # package still being built
-        pass
-    else:
-        register_generators(app)
-    try:
-        from envs.cli import register as register_envs
-    except ImportError:
-        pass
-    else:
-        register_envs(app)
-    try:
-        from rl.cli import register as register_rl
-    except ImportError:
-        pass
-    else:
-        register_rl(app)
-
-
-_register()
+app.add_typer(sandbox_app, name="sandbox", help="Docker execution sandbox: image, benchmark.")
+register_generators(app)
+register_envs(app)
+register_rl(app)
 
 if __name__ == "__main__":
     app()

