@@ -269,15 +269,9 @@ class DockerSandbox(PooledSandbox):
     def container_ids(self) -> list[str]:
         return self.worker_ids
 
-    def close(self) -> None:
-        if os.getpid() != self._owner_pid:  # forked copy: the pool is the parent's
-            self._closed = True
-            return
+    def _release_resources(self) -> None:
         try:
-            super().close()
-        finally:
-            try:
-                remove_stale_containers(self.client, pool_id=self.pool_id)
-            except Exception:
-                pass
-            shutil.rmtree(self._socket_root, ignore_errors=True)
+            remove_stale_containers(self.client, pool_id=self.pool_id)
+        except Exception:
+            pass
+        shutil.rmtree(self._socket_root, ignore_errors=True)

@@ -104,9 +104,6 @@ class LocalSandbox(PooledSandbox):
         if conn is not None:
             os.killpg(conn.proc.pid, sig)
 
-    def close(self) -> None:
-        super().close()
-        if os.getpid() != self._owner_pid:  # forked copy: the workers are the parent's
-            return
+    def _release_resources(self) -> None:
         for d in self._host_dirs:
             shutil.rmtree(d, ignore_errors=True)

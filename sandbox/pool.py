@@ -142,16 +142,22 @@ class PooledSandbox(Sandbox):
             return
         self._closed = True
         if os.getpid() != self._owner_pid:
-            return  # a forked copy of this object: the workers belong to the parent process
-        self._executor.shutdown(wait=True, cancel_futures=True)
-        for slot in self._slots:
-            with slot.state_lock:
-                conn, slot.conn = slot.conn, None
-            if conn is not None:
-                try:
-                    self._discard_worker(slot, conn)
-                except Exception as exc:  # keep closing the others
-                    log.warning("stopping sandbox worker %d failed: %s", slot.index, exc)
+            return  # a forked copy of this object: the workers and their resources are the parent's
+        try:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            for slot in self._slots:
+                with slot.state_lock:
+                    conn, slot.conn = slot.conn, None
+                if conn is not None:
+                    try:
+                        self._discard_worker(slot, conn)
+                    except Exception as exc:  # keep closing the others
+                        log.warning("stopping sandbox worker %d failed: %s", slot.index, exc)
+        finally:
+            self._release_resources()
+
+    def _release_resources(self) -> None:
+        """Hook: remove what the backend owns besides its workers (called once, by the owner process)."""
 
     def __del__(self) -> None:  # best effort; close() is the contract
         try:
