@@ -120,7 +120,9 @@ def test_experiment_runs_end_to_end_and_resumes_after_a_kill(tmp_path, mini_suit
     while not (ckpt / "trainer_state.json").is_file():
         assert proc.poll() is None, f"runner exited early ({proc.returncode}); see {out / 'logs'}"
         assert time.monotonic() < deadline, "SFT never wrote checkpoint-2"
-        time.sleep(0.5)
+        # checkpoint-2 lives only until checkpoint-6 rotates it out (save_total_limit=2), a few tiny
+        # SFT steps: poll often enough not to miss it
+        time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     time.sleep(2)  # the stage child dies with its parent (PDEATHSIG)
