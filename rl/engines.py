@@ -5,6 +5,9 @@ model can be a local checkpoint served by vLLM (fast), by transformers (fallback
 remote endpoint (hosted model, `vllm serve`) without the caller caring which.
 
 Specs for `make_engine`: `vllm:PATH`, `hf:PATH`, `openai:BASE_URL#MODEL`; a bare path means vLLM.
+PATH may also be `smollm2`, `gguf:FILE` or a `.gguf` file (converted once into a cache, see rl.models).
+Chat prompts go through the model's chat template, generation stops at its end-of-turn token (the
+generation config's eos), and completions hold the assistant's text only.
 """
 from __future__ import annotations
 
@@ -82,18 +85,22 @@ def _check_prompts(prompts: Sequence[Prompt]) -> None:
             raise TypeError(f"prompt {i} is neither a string nor a list of {{'role', 'content'}} messages")
 
 
+def plain_prompt(messages: Messages) -> str:
+    """The raw-prompt path for models without a chat template: message contents, blank-line separated."""
+    return "\n\n".join(str(m["content"]) for m in messages)
+
+
 def render_prompts(tokenizer: Any, prompts: Sequence[Prompt]) -> list[str]:
-    """Chat message lists -> text through the tokenizer's chat template; strings pass through unchanged."""
+    """Chat message lists -> text through the tokenizer's chat template (the raw contents when it has
+    none, e.g. a base model); strings pass through unchanged."""
     _check_prompts(prompts)
     out = []
     for p in prompts:
         if isinstance(p, str):
             out.append(p)
+        elif not getattr(tokenizer, "chat_template", None):
+            out.append(plain_prompt(p))
         else:
-            if not getattr(tokenizer, "chat_template", None):
-                raise ValueError(
-                    "chat prompts need a tokenizer with a chat template; pass plain strings instead"
-                )
             out.append(tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True))
     return out
 
@@ -369,12 +376,18 @@ class OpenAIEngine(RolloutEngine):
 
 
 def make_engine(spec: str, **kwargs: Any) -> RolloutEngine:
-    """`vllm:PATH` | `hf:PATH` | `openai:BASE_URL#MODEL` | bare PATH (vLLM). kwargs go to the backend."""
+    """`vllm:PATH` | `hf:PATH` | `openai:BASE_URL#MODEL` | bare PATH (vLLM). kwargs go to the backend.
+
+    PATH may be `smollm2`, `gguf:FILE` or a `.gguf` file: converted to a HF folder once (rl.models)."""
+    from rl.models import resolve_model
+
     kind, sep, rest = spec.partition(":")
     if sep and kind == "vllm":
-        return VLLMEngine(rest, **kwargs)
+        return VLLMEngine(resolve_model(rest), **kwargs)
     if sep and kind == "hf":
-        return HFEngine(rest, **kwargs)
+        return HFEngine(resolve_model(rest), **kwargs)
+    if spec == "smollm2" or (sep and kind == "gguf") or spec.endswith(".gguf"):
+        return VLLMEngine(resolve_model(spec), **kwargs)
     if sep and kind == "openai":
         base_url, hash_, model = rest.rpartition("#")
         if not hash_ or not base_url or not model:

