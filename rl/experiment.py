@@ -56,7 +56,8 @@ class DataSection:
 
 @dataclass
 class ModelSection:
-    """`base = "tiny"` builds a small random-weight model locally; otherwise a checkpoint directory."""
+    """`base = "tiny"` builds a small random-weight model locally; `"smollm2"` or `"gguf:FILE"` converts
+    a real GGUF model (rl.models); otherwise a checkpoint directory."""
 
     base: str = "tiny"
     tiny_seed: int = 0
@@ -155,8 +156,10 @@ def parse_experiment(data: dict[str, Any], source: str = "<config>") -> Experime
     bad = [b for b in ev.baselines if b not in BASELINES]
     if bad:
         raise ValueError(f"{source}: [eval] unknown baselines {bad}; choose from {list(BASELINES)}")
-    if sections["model"].base != "tiny" and not Path(sections["model"].base).exists():
-        raise ValueError(f"{source}: [model] base {sections['model'].base!r} is neither 'tiny' nor a directory")
+    base = sections["model"].base
+    if base not in ("tiny", "smollm2") and not base.startswith("gguf:") and not Path(base).exists():
+        raise ValueError(f"{source}: [model] base {base!r} is neither 'tiny', 'smollm2', 'gguf:FILE' "
+                         "nor a directory")
     return ExperimentConfig(sft=sft, grpo=grpo, **sections)
 
 
@@ -187,6 +190,8 @@ def plan_stages(cfg: ExperimentConfig) -> list[Stage]:
     stages = [Stage("data", "generate training problems", ("experiment", "data"), False, ("data",))]
     if cfg.model.base == "tiny":
         stages.append(Stage("model", "build the tiny base model", ("model",), True, ("models/base",)))
+    elif _converts(cfg.model.base):
+        stages.append(Stage("model", "convert the GGUF base model", ("model",), True, ("models/base",)))
     if cfg.sft is not None:
         stages.append(Stage("sft", "SFT on reasoning traces", ("model", "sft"), True, ("models/sft",)))
     if cfg.grpo is not None:
@@ -256,8 +261,19 @@ def _stage_data(ctx: Context) -> dict[str, Any]:
     return {"train_file": str(path.resolve()), "generated": len(problems)}
 
 
+def _converts(base: str) -> bool:
+    return base == "smollm2" or base.startswith("gguf:")
+
+
 def _stage_model(ctx: Context) -> dict[str, Any]:
     from generators import load_problems
+
+    if _converts(ctx.cfg.model.base):
+        from rl.models import convert_gguf, smollm2_gguf
+
+        src = smollm2_gguf() if ctx.cfg.model.base == "smollm2" else Path(ctx.cfg.model.base[len("gguf:"):])
+        shutil.rmtree(ctx.out / "models" / "base", ignore_errors=True)
+        return {"path": str(convert_gguf(src, ctx.out / "models" / "base").resolve())}
     from rl.tiny_model import build_tiny_model
 
     problems = load_problems(ctx.outputs["data"]["train_file"])
