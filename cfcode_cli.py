@@ -1,19 +1,55 @@
-"""The `cfcode` command. Each package contributes its own Typer sub-app; heavy imports stay lazy."""
+"""The `cfcode` command. Each package contributes its own Typer sub-app; heavy imports stay lazy.
+
+Bad input ends every command the same way: one line `cfcode: error: ...` on stderr and exit code 2.
+Commands raise `InputError` (generators.errors) for user mistakes; this is the one place that turns
+one escaping a command, or a Click usage error, into that line. Anything else is a bug and keeps its
+traceback.
+"""
 from __future__ import annotations
+
+import sys
+from typing import Any
 
 import typer
 
 from envs.cli import register as register_envs
 from generators.cli import register as register_generators
+from generators.errors import EXIT_CODE, InputError, print_error
 from rl.cli import register as register_rl
 from sandbox.cli import app as sandbox_app
 
-app = typer.Typer(help="counterfactual-code: counterfactual reasoning problems, sandbox, env and RL.",
-                  no_args_is_help=True, pretty_exceptions_show_locals=False)
+# Typer vendors Click in recent versions; its exception classes are reached through a public one.
+_ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
+class _Cfcode(typer.Typer):
+    """Typer app whose entry point reports user errors in one line instead of a box or a traceback."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("standalone_mode", False)
+        try:
+            rv = super().__call__(*args, **kwargs)
+        except InputError as exc:
+            print_error(str(exc))
+            sys.exit(EXIT_CODE)
+        except _ClickException as exc:  # usage errors: unknown option, `--n abc`, missing argument
+            if type(exc).__name__ == "NoArgsIsHelpError":  # `cfcode` or `cfcode train` alone: the help
+                exc.show()
+            else:
+                print_error(exc.format_message())
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            print_error("aborted")
+            sys.exit(1)
+        return rv if isinstance(rv, int) and not isinstance(rv, bool) else None
+
+
+app = _Cfcode(help="counterfactual-code: counterfactual reasoning problems, sandbox, env and RL.",
+              no_args_is_help=True, pretty_exceptions_show_locals=False)
 app.add_typer(sandbox_app, name="sandbox", help="Docker execution sandbox: image, benchmark.")
 register_generators(app)
 register_envs(app)
 register_rl(app)
 
 if __name__ == "__main__":
-    app()
+    sys.exit(app())

@@ -3,30 +3,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import typer
+
+from generators.errors import InputError, check_output_file, cli_errors, fail
 
 suites_app = typer.Typer(no_args_is_help=True, help="Frozen held-out suites: build, verify, benchmark.")
 
 
 def _fail(message: str) -> None:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(code=2)
-
-
-def _parse_knobs(items: list[str]) -> dict[str, Any]:
-    """`--knob latent_max=5 --knob branch_in_loop=true`: values parsed as JSON, else kept as strings."""
-    knobs: dict[str, Any] = {}
-    for item in items:
-        if "=" not in item:
-            _fail(f"--knob expects NAME=VALUE, got {item!r}")
-        name, text = item.split("=", 1)
-        try:
-            knobs[name.strip()] = json.loads(text)
-        except json.JSONDecodeError:
-            knobs[name.strip()] = text
-    return knobs
+    fail(message)
 
 
 def generate_cmd(
@@ -49,10 +35,19 @@ def generate_cmd(
     from generators.execution import SandboxFailure
     from generators.family import get_family
     from generators.pipeline import generate_with_stats
+    from generators.schema import SPLITS
 
-    knobs = _parse_knobs(knob)
+    spec = get_family(family)  # everything is checked before the sandbox starts
+    if mode not in spec.modes:
+        raise InputError(f"expected one of {list(spec.modes)}, got {mode!r}", field="--mode")
+    if split not in SPLITS:
+        raise InputError(f"expected one of {list(SPLITS)}, got {split!r}", field="--split")
+    if n < 0:
+        raise InputError(f"expected a non-negative integer, got {n}", field="--n")
+    knobs = spec.parse_knobs(knob)
+    spec.config(level, **knobs)
+    check_output_file(out)
     try:
-        get_family(family)
         with _sandbox(backend) as sandbox:
             result = generate_with_stats(
                 family, mode, n, seed, level=level, split=split, sandbox=sandbox, **knobs
@@ -96,6 +91,7 @@ def families_cmd() -> None:
 
 
 @suites_app.command("build")
+@cli_errors()
 def build_cmd(
     out_dir: Path | None = typer.Option(None, help="Target directory (default: suites/ of the repository)."),  # noqa: B008 - typer idiom
     backend: str = typer.Option("docker", help="Sandbox backend; the reference interpreter is Docker's."),
@@ -121,6 +117,7 @@ def build_cmd(
 
 
 @suites_app.command("verify")
+@cli_errors()
 def verify_cmd(
     directory: Path | None = typer.Option(None, "--dir", help="Suites directory (default: suites/)."),  # noqa: B008 - typer idiom
     rebuild: bool = typer.Option(False, help="Also regenerate everything in a temp dir and compare bytes."),
@@ -143,6 +140,7 @@ def verify_cmd(
 
 
 @suites_app.command("bench")
+@cli_errors()
 def bench_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON line."),
     family: str = typer.Option("if_else"),
@@ -164,6 +162,9 @@ def bench_cmd(
 
 def register(app: typer.Typer) -> None:
     """Add `generate`, `families` and the `suites` sub-app to the top-level `cfcode` app."""
-    app.command("generate")(generate_cmd)
+    app.command("generate")(cli_errors()(generate_cmd))
     app.command("families")(families_cmd)
+    from generators.counterfactualize_cli import counterfactualize_cmd
+
+    app.command("counterfactualize")(counterfactualize_cmd)
     app.add_typer(suites_app, name="suites", help="Frozen held-out suites: build, verify, benchmark.")

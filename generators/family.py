@@ -15,12 +15,15 @@ reproducible on its own, in any order, in any process.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from random import Random
 from typing import Any
 
+from generators.errors import InputError
 from generators.schema import MODES
+from generators.typecheck import check_fields, field_types
 
 
 @dataclass
@@ -123,20 +126,43 @@ class FamilySpec:
     modes: tuple[str, ...] = MODES
     description: str = ""
 
+    def parse_knobs(self, items: list[str]) -> dict[str, Any]:
+        """`--knob latent_max=5 --knob shapes=linear,halving` -> typed knob values for this family.
+
+        A value is read as JSON, except for str knobs (kept verbatim); its type is then checked
+        against the config dataclass (an int knob given 1.5, or an unknown knob, is an InputError)."""
+        types_ = field_types(self.config_cls)
+        knobs: dict[str, Any] = {}
+        for item in items:
+            name, sep, text = item.partition("=")
+            name = name.strip()
+            if not sep or not name:
+                raise InputError(f"expected NAME=VALUE, got {item!r}", field="--knob")
+            if types_.get(name) is str:
+                knobs[name] = text
+                continue
+            try:
+                knobs[name] = json.loads(text)
+            except (ValueError, RecursionError):
+                knobs[name] = text
+        check_fields(self.config_cls, knobs, where="--knob", what="knob")
+        return knobs
+
     def config(self, level: int | None = None, **knobs: Any) -> FamilyConfig:
         """Config for a curriculum level (default: `default_level`) with explicit knob overrides."""
         lvl = self.default_level if level is None else level
-        if lvl not in self.levels:
-            raise ValueError(
-                f"family {self.name!r}: level must be one of {sorted(self.levels)}, got {level!r}"
-            )
-        known = {f.name for f in fields(self.config_cls)}
-        unknown = set(knobs) - known
-        if unknown:
-            raise ValueError(f"family {self.name!r}: unknown knobs {sorted(unknown)}; known: {sorted(known)}")
+        if isinstance(lvl, bool) or lvl not in self.levels:
+            raise InputError(f"level must be one of {sorted(self.levels)}, got {level!r}",
+                             where=f"family {self.name!r}")
+        check_fields(self.config_cls, knobs, where=f"family {self.name!r}", what="knob")
         cfg = self.config_cls(**{**self.levels[lvl], **knobs})
-        cfg.validate_common()
-        cfg.validate()
+        try:
+            cfg.validate_common()
+            cfg.validate()
+        except InputError:
+            raise
+        except ValueError as exc:
+            raise InputError(str(exc), where=f"family {self.name!r}") from None
         return cfg
 
 
@@ -191,5 +217,5 @@ def get_family(name: str) -> FamilySpec:
     from generators import families  # noqa: F401  (registers every family on first use)
 
     if name not in FAMILIES:
-        raise ValueError(f"unknown family {name!r}; known: {sorted(FAMILIES)}")
+        raise InputError(f"unknown family {name!r}; known: {sorted(FAMILIES)}")
     return FAMILIES[name]

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from generators.schema import Problem
+from generators.errors import InputError, MissingInputError
+from generators.schema import Problem, RecordError
 
 
 def write_problems(path: str | os.PathLike, problems: Iterable[Problem]) -> Path:
@@ -29,17 +30,30 @@ def write_problems(path: str | os.PathLike, problems: Iterable[Problem]) -> Path
 
 
 def load_problems(path: str | os.PathLike) -> list[Problem]:
-    """Read a JSONL file of problems; a bad line raises ValueError naming the file and line number."""
+    """Read a JSONL file of problems; any defect raises RecordError naming the file, line and field.
+
+    A missing path or a directory raises MissingInputError (also a FileNotFoundError); an empty file
+    is an error too, since every reader needs at least one problem."""
+    return list(iter_problems(path))
+
+
+def iter_problems(path: str | os.PathLike) -> Iterator[Problem]:
+    """Validated problems of a JSONL file, one at a time (the one reader every loader goes through)."""
     path = Path(path)
+    if path.is_dir():
+        raise MissingInputError(f"expected a JSONL file of problems, got a directory: {path}")
     if not path.is_file():
-        raise FileNotFoundError(f"no problem file at {path}")
-    problems = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
+        raise MissingInputError(f"no problem file at {path}")
+    count = 0
+    try:
+        fh = path.open("rb")
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", where=str(path)) from None
+    with fh:
+        for lineno, raw in enumerate(fh, 1):
+            if not raw.strip():
                 continue
-            try:
-                problems.append(Problem.from_json(line))
-            except (ValueError, TypeError) as exc:
-                raise ValueError(f"{path}:{lineno}: not a valid problem record: {exc}") from exc
-    return problems
+            count += 1
+            yield Problem.from_json(raw, where=f"{path}:{lineno}")
+    if not count:
+        raise RecordError("expected at least one problem record, got an empty file", where=str(path))

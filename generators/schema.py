@@ -6,14 +6,25 @@ the same seed gives byte-identical files.
 """
 from __future__ import annotations
 
+import ast
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
+
+from generators.errors import InputError, describe
+from generators.typecheck import check_fields
 
 SCHEMA_VERSION = 1
 
 Mode = Literal["counterfactual", "interventional"]
+Split = Literal["train", "test"]
 MODES: tuple[str, ...] = ("counterfactual", "interventional")
+SPLITS: tuple[str, ...] = ("train", "test")
+LEVELS: tuple[int, ...] = (1, 2, 3, 4, 5)
+
+
+class RecordError(InputError):
+    """A problem record is malformed; the message names file:line, the field and what was expected."""
 
 
 @dataclass(frozen=True)
@@ -22,14 +33,23 @@ class Observation:
     output: Any
 
 
+@dataclass(frozen=True)
+class Intervention:
+    """Shape of `Problem.intervention` (checked on read; the record keeps the plain dict)."""
+
+    args: dict[str, Any]
+    internal: dict[str, Any] | None = None  # do_internal: the internal assignment
+    program: str | None = None  # do_internal: the rewritten program
+
+
 @dataclass
 class Problem:
     """One problem. `program` is executable Python; latents are parameters of `entry`."""
 
     id: str
     family: str
-    mode: str  # "counterfactual" | "interventional"
-    split: str  # "train" | "test"
+    mode: Mode
+    split: Split
     level: int  # curriculum level 1-5
     program: str  # executable source; latents are parameters
     entry: str  # function name to call
@@ -50,16 +70,89 @@ class Problem:
         return json.dumps(asdict(self), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
-    def from_json(cls, line: str) -> Problem:
-        data = json.loads(line)
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown problem fields: {sorted(unknown)}")
-        return cls(**data)
+    def from_json(cls, line: str | bytes, where: str = "") -> Problem:
+        """Parse and validate one JSONL line; any defect raises RecordError naming `where` and the field."""
+        if not isinstance(line, (str, bytes, bytearray)):
+            raise RecordError(f"expected a JSON object as text, got {describe(line)}", where=where)
+        if isinstance(line, (bytes, bytearray)):
+            try:
+                line = line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise RecordError(f"expected UTF-8 text, got byte {line[exc.start]:#04x} at offset {exc.start}",
+                                  where=where) from None
+        try:
+            data = json.loads(line)
+        except (ValueError, RecursionError) as exc:
+            raise RecordError(f"not JSON: {exc}", where=where) from None
+        return cls.from_dict(data, where)
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "") -> Problem:
+        """A validated Problem from a decoded record (every field's type and allowed values)."""
+        return cls(**validate_record(data, where))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def validate_record(data: Any, where: str = "") -> dict[str, Any]:
+    """The one schema check every reader of problem records goes through; returns `data` unchanged.
+
+    Types come from the `Problem` annotations (the same validator as configs and knobs); the rules
+    below add what a type cannot say: allowed values, a program that parses and defines `entry`."""
+    if not isinstance(data, dict):
+        raise RecordError(f"expected a JSON object (one problem record), got {describe(data)}", where=where)
+    check_fields(Problem, data, where=where, what="field", error=RecordError)
+
+    def bad(field_: str, expected: str, got: Any) -> RecordError:
+        return RecordError(f"expected {expected}, got {describe(got)}", where=where, field=field_)
+
+    if data["level"] not in LEVELS:
+        raise bad("level", "an integer 1-5", data["level"])
+    if data.get("schema_version", SCHEMA_VERSION) != SCHEMA_VERSION:
+        raise bad("schema_version", str(SCHEMA_VERSION), data["schema_version"])
+    from generators.family import FAMILIES, get_family  # local: the registry module imports this one
+
+    try:
+        if data["family"] != "custom":  # records of `cfcode counterfactualize` (user functions)
+            get_family(data["family"])
+    except ValueError:
+        raise bad("family", f"a known family ({', '.join(sorted(FAMILIES))})", data["family"]) from None
+    for i, name in enumerate(data["inputs"]):
+        if not name.isidentifier():
+            raise bad(f"inputs[{i}]", "a parameter name", name)
+    if not data["latents"]:
+        raise bad("latents", "at least one latent", data["latents"])
+    for name, domain in data["latents"].items():
+        if not name.isidentifier():
+            raise bad("latents key", "a parameter name", name)
+        if not isinstance(domain, list) or not domain:
+            raise bad(f"latents.{name}", "a non-empty list of values", domain)
+    _check_program(data["program"], data["entry"], "program", where)
+    if not data["observations"]:
+        raise bad("observations", "at least one observation", data["observations"])
+    for i, obs in enumerate(data["observations"]):
+        check_fields(Observation, obs, where=where, what="field", prefix=f"observations[{i}].",
+                     error=RecordError)
+    check_fields(Intervention, data["intervention"], where=where, what="field", prefix="intervention.",
+                 error=RecordError)
+    if data["intervention"].get("program") is not None:
+        _check_program(data["intervention"]["program"], data["entry"], "intervention.program", where)
+    return data
+
+
+def _check_program(source: str, entry: str, field_: str, where: str) -> None:
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        detail = getattr(exc, "msg", None) or type(exc).__name__
+        line = f" (line {exc.lineno})" if getattr(exc, "lineno", None) else ""
+        raise RecordError(f"expected Python source that parses, got {detail}{line}", where=where,
+                          field=field_) from None
+    defined = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    if entry not in defined:
+        raise RecordError(f"expected a function defined in program ({', '.join(sorted(defined)) or 'none'}),"
+                          f" got {describe(entry)}", where=where, field="entry")
 
 
 def sort_answer(values) -> list[Any]:

@@ -20,8 +20,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
+from generators.errors import InputError, MissingInputError
 from generators.schema import MODES, Problem
+from generators.typecheck import check_fields
 
 TRAIN_FAMILY = "if_else"
 TRAIN_MODE = "counterfactual"
@@ -124,7 +127,7 @@ def build_suites(out_dir: Path | None = None, *, backend: str = "docker", test_s
     return manifest
 
 
-_NOT_OUTPUT_AFFECTING = {"cli.py", "bench.py", "suites.py"}
+_NOT_OUTPUT_AFFECTING = {"cli.py", "bench.py", "suites.py", "errors.py", "typecheck.py"}
 
 
 def code_fingerprint() -> str:
@@ -135,6 +138,65 @@ def code_fingerprint() -> str:
         if path.name not in _NOT_OUTPUT_AFFECTING:
             h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()
+
+
+@dataclass
+class ManifestRecipe:
+    test_size: int
+    train_size: int
+    families: list[str]
+
+
+@dataclass
+class ManifestEntry:
+    """One frozen file in `manifest.json` (its recipe, checksum and filter counts)."""
+
+    family: str
+    mode: str
+    split: str
+    n: int
+    seed: int
+    sha256: str
+    count: int
+    filter_counts: dict[str, Any]
+
+
+@dataclass
+class Manifest:
+    files: dict[str, dict[str, Any]]
+    recipe: dict[str, Any]
+    python_version: str
+    generator_version: str = ""
+    code_sha256: str = ""
+
+
+def read_manifest(path: Path) -> dict:
+    """`manifest.json`, checked against the dataclasses above; a corrupted file is one InputError."""
+    where = str(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+        manifest = json.loads(text)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"expected UTF-8 JSON, got byte {exc.object[exc.start]:#04x} at offset {exc.start}",
+                         where=where) from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"expected JSON, got a syntax error: {exc.msg} (column {exc.colno})",
+                         where=f"{where}:{exc.lineno}") from None
+    except (ValueError, RecursionError) as exc:
+        raise InputError(f"expected JSON: {exc}", where=where) from None
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", where=where) from None
+    check_fields(Manifest, manifest, where=where, what="field")
+    check_fields(ManifestRecipe, manifest["recipe"], where=where, what="field", prefix="recipe.")
+    for rel, entry in manifest["files"].items():
+        check_fields(ManifestEntry, entry, where=where, what="field", prefix=f"files.{rel}.")
+        if entry["mode"] not in MODES or entry["split"] not in ("train", "test"):
+            raise InputError(f"expected a mode in {list(MODES)} and a split train/test, got "
+                             f"{entry['mode']!r}/{entry['split']!r}", where=where, field=f"files.{rel}")
+        if Path(rel).is_absolute() or ".." in Path(rel).parts:
+            raise InputError(f"expected a path inside the suites directory, got {rel!r}", where=where,
+                             field="files")
+    return manifest
 
 
 @dataclass
@@ -161,7 +223,7 @@ def verify_suites(directory: Path | None = None) -> VerifyReport:
     manifest_path = directory / MANIFEST
     if not manifest_path.is_file():
         return VerifyReport(False, [f"no manifest at {manifest_path}; run `cfcode suites build`"], 0)
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest = read_manifest(manifest_path)
     issues: list[str] = []
     train_hashes: set[str] = set()
     test_hashes: set[str] = set()
@@ -183,9 +245,10 @@ def verify_suites(directory: Path | None = None) -> VerifyReport:
             if (p.family, p.mode, p.split) != (entry["family"], entry["mode"], entry["split"]):
                 issues.append(f"{rel}: record {p.id} has family/mode/split {(p.family, p.mode, p.split)}")
                 break
-        (train_hashes if entry["split"] == "train" else test_hashes).update(
-            p.meta["program_hash"] for p in problems
-        )
+        hashes = [p.meta.get("program_hash") for p in problems]
+        if not all(isinstance(h, str) for h in hashes):
+            issues.append(f"{rel}: a record has no meta.program_hash")
+        (train_hashes if entry["split"] == "train" else test_hashes).update(h for h in hashes if isinstance(h, str))
     overlap = train_hashes & test_hashes
     if overlap:
         issues.append(f"{len(overlap)} normalized programs appear in both train and test")
@@ -203,7 +266,7 @@ def rebuild_matches(directory: Path | None = None, backend: str = "docker") -> l
     import tempfile
 
     directory = Path(directory or suites_dir())
-    manifest = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
+    manifest = read_manifest(directory / MANIFEST)
     recipe = manifest["recipe"]
     with tempfile.TemporaryDirectory(prefix="cfcode-suites-") as tmp:
         fresh = build_suites(
@@ -230,10 +293,10 @@ def load_suite(family: str, mode: str) -> list[Problem]:
     from generators.io import load_problems
 
     if mode not in MODES:
-        raise ValueError(f"mode must be one of {list(MODES)}, got {mode!r}")
+        raise InputError(f"mode must be one of {list(MODES)}, got {mode!r}")
     path = _suite_path(family, mode)
     if not path.is_file():
-        raise FileNotFoundError(
+        raise MissingInputError(
             f"no frozen suite {path}; run `cfcode suites build` (known families: "
             f"{sorted(p.name.split('.')[0] for p in path.parent.glob('*.jsonl'))})"
         )
@@ -249,12 +312,15 @@ def load_train_set() -> list[Problem]:
 
 @lru_cache(maxsize=8)
 def _cached_hashes(directory: str, split: str, key: str) -> frozenset[str]:
+    from generators.io import iter_problems
+
     out: set[str] = set()
     for path in sorted(Path(directory, split).glob("*.jsonl")):
-        with path.open(encoding="utf-8") as fh:
-            for line in fh:
-                if line.strip():
-                    out.add(json.loads(line)["meta"][key])
+        for problem in iter_problems(path):
+            value = problem.meta.get(key)
+            if not isinstance(value, str):
+                raise InputError(f"expected a hash string, got {value!r}", where=str(path), field=f"meta.{key}")
+            out.add(value)
     return frozenset(out)
 
 

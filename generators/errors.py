@@ -1,0 +1,97 @@
+"""The project's user-error class: bad input (a file, a record, a knob, a config), not a bug.
+
+Why one class: every `cfcode` command turns it into exactly one line on stderr,
+`cfcode: error: <file>:<line>: <field>: expected ..., got ...`, and exit code 2, while real bugs keep
+their tracebacks. Library callers can still catch `ValueError` (or `FileNotFoundError` for
+`MissingInputError`) as before.
+"""
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_CODE = 2
+_MAX_GOT = 80  # characters of an offending value quoted in a message
+
+
+class InputError(ValueError):
+    """Bad user input; the message names where (file:line, field) and what was expected."""
+
+    def __init__(self, message: str, *, where: str = "", field: str = "") -> None:
+        self.where, self.field, self.detail = where, field, message
+        super().__init__(": ".join(p for p in (where, field, message) if p))
+
+
+class MissingInputError(InputError, FileNotFoundError):
+    """A named input file or directory does not exist (or is the wrong kind of path)."""
+
+
+def describe(value: Any) -> str:
+    """`int 5`, `str 'three'`, `list [1, 2]`: the type and a bounded repr, for 'got ...' messages."""
+    text = repr(value)
+    if len(text) > _MAX_GOT:
+        text = text[:_MAX_GOT - 3] + "..."
+    return f"{type(value).__name__} {text}"
+
+
+def one_line(message: str) -> str:
+    """A message on one line (embedded newlines would break the one-line contract)."""
+    return " | ".join(part.strip() for part in str(message).splitlines() if part.strip()) or "bad input"
+
+
+def print_error(message: str) -> None:
+    print(f"cfcode: error: {one_line(message)}", file=sys.stderr, flush=True)
+
+
+def fail(message: str) -> None:
+    """Print one error line and leave the command with exit code 2 (a Typer exit, so tests see it)."""
+    import typer
+
+    print_error(message)
+    raise typer.Exit(EXIT_CODE)
+
+
+def cli_errors(*extra: type[BaseException]) -> Callable[[F], F]:
+    """Decorate a Typer command: `InputError` (and `extra` classes) become one line and exit code 2."""
+    caught = (InputError, *extra)
+
+    def wrap(fn: F) -> F:
+        @functools.wraps(fn)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except caught as exc:
+                fail(str(exc))
+
+        return run  # type: ignore[return-value]
+
+    return wrap
+
+
+def check_output_file(path: Any, field: str = "--out") -> None:
+    """Fail before any work when `path` cannot become a file (it is a directory, or under a file)."""
+    from pathlib import Path
+
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"expected a file path, got a directory: {path}", field=field)
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise InputError(f"expected a path under a directory, but {parent} is a file", field=field)
+            break
+
+
+def check_input_file(path: Any, field: str, what: str = "file") -> None:
+    """Fail early, with one line, when a named input file is missing or is a directory."""
+    from pathlib import Path
+
+    path = Path(path)
+    if path.is_dir():
+        raise MissingInputError(f"expected a {what}, got a directory: {path}", field=field)
+    if not path.is_file():
+        raise MissingInputError(f"expected an existing {what}, got {str(path)!r} (no such file)", field=field)
