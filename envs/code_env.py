@@ -193,16 +193,33 @@ class CounterfactualCodeEnv(gym.Env[str, str]):
             names = suite_families(str(suite)) if suite is not None else None
             if names is None:  # generation or frozen test suites: training excludes OOD code families
                 names = [n for n, s in FAMILIES.items() if split == "test" or not s.ood or s.math]
-            families = [n for n in names if get_family(n).math == self.math_families]
+            families = [n for n in names if _is_math(n, suite) == self.math_families]
             if not families:
                 raise ValueError(f"no {'math' if self.math_families else 'code'} families available "
                                  f"(split={split}, suite={suite!r})")
         families = list(dict.fromkeys(families))
         for name in families:
-            get_family(name)  # clear error for unknown names
+            if not _from_file(suite):  # a suite file may hold unregistered families (`cfcode counterfactualize`)
+                get_family(name)  # clear error for unknown names
         if not families:
             raise ValueError("families must not be empty")
         return families
+
+
+def _from_file(suite: str | None) -> bool:
+    from envs.sources import FROZEN_TEST, FROZEN_TRAIN
+
+    return suite is not None and str(suite) not in (FROZEN_TEST, FROZEN_TRAIN)
+
+
+def _is_math(name: str, suite: str | None) -> bool:
+    """Registered families say; a family only found in a suite file is code (e.g. "custom")."""
+    from generators import FAMILIES
+    from generators.family import get_family
+
+    if name not in FAMILIES and _from_file(suite):
+        return False
+    return get_family(name).math
 
 
 class CounterfactualMathEnv(CounterfactualCodeEnv):

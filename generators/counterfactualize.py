@@ -1,0 +1,416 @@
+"""`cfcode counterfactualize`: counterfactual problems from any user function, in the suites' schema.
+
+The user gives Python source and, per function, which parameters are latent (finite domains) and
+the ranges of the observable ones. The user's code is untrusted: it is only ever executed in the
+sandbox, through `generators.execution.run_jobs`. Per function:
+
+  1. static preparation (`generators.user_code`): the function and what it needs, a purity policy,
+     parameters reordered to `entry(*inputs, *latents)`;
+  2. a small probe in the sandbox (a looping or exploding function costs seconds, not a grid);
+  3. the grid: up to `max_inputs` input points (all, or a seeded sample) x every latent assignment;
+  4. problem selection: seeded draws of (observed input, true latent, intervened input), kept only
+     when the generators' filters pass (abduction must matter, answer size, no duplicate, no latent
+     value stated in the prompt); prompt and gold trace rendered exactly as the families do.
+
+A function that fails anywhere gets one rejection line; the run goes on with the others.
+Deterministic: the same source, spec, seed and interpreter give byte-identical records.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from random import Random
+from typing import Any
+
+from generators.execution import Job, JobResult, latent_combinations, run_jobs
+from generators.family import Draft, PromptContext
+from generators.filters import FilterStats, find_latent_leaks, program_hashes
+from generators.render import build_prompt, canonical, display_program, gold_trace
+from generators.schema import MODES, Problem, sort_answer
+from generators.user_code import PreparedFunction, Rejection, parse_source, prepare_function
+from generators.version import GENERATOR_VERSION
+from sandbox import Sandbox
+
+FAMILY = "custom"  # the records' family: problems made from user code
+MAX_LATENT_COMBINATIONS = 256
+MAX_INPUTS = 200
+PROBE_CALLS = 4
+SANDBOX_CHUNK = 7  # jobs per run_jobs call: a chunk of looping functions never looks like a sick sandbox
+_RANGE = re.compile(r"^\s*(-?\d+)\s*\.\.\s*(-?\d+)\s*$")
+
+
+class SpecError(ValueError):
+    """The user's spec is malformed (message names the place and what was expected)."""
+
+
+@dataclass(frozen=True)
+class Domain:
+    """An inclusive integer range `lo..hi` or an explicit list of JSON values."""
+
+    values: tuple[Any, ...] | None = None
+    lo: int = 0
+    hi: int = -1
+
+    @property
+    def size(self) -> int:
+        return len(self.values) if self.values is not None else self.hi - self.lo + 1
+
+    def at(self, i: int) -> Any:
+        return self.values[i] if self.values is not None else self.lo + i
+
+    def listed(self) -> list[Any]:
+        return [self.at(i) for i in range(self.size)]
+
+    def describe(self) -> Any:
+        return list(self.values) if self.values is not None else f"{self.lo}..{self.hi}"
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """One function to counterfactualize: inputs and latents in the order they will be passed."""
+
+    name: str
+    inputs: dict[str, Domain]
+    latents: dict[str, Domain]
+
+
+def parse_domain(value: Any, where: str) -> Domain:
+    """`"lo..hi"` (integers, inclusive), a JSON list text, or a list of JSON values (from TOML)."""
+    if isinstance(value, str):
+        m = _RANGE.match(value)
+        if m:
+            lo, hi = int(m.group(1)), int(m.group(2))
+            if hi < lo:
+                raise SpecError(f"{where}: empty range {value!r} (expected lo..hi with lo <= hi)")
+            return Domain(lo=lo, hi=hi)
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            raise SpecError(f"{where}: expected lo..hi or a JSON list of values, got {value!r}") from None
+    if not isinstance(value, list) or not value:
+        raise SpecError(f"{where}: expected lo..hi or a non-empty list of values, got {value!r}")
+    for v in value:
+        if not _plain(v):
+            raise SpecError(f"{where}: {v!r} is not plain JSON data (numbers, strings, bools, null, lists, "
+                            "string-keyed tables)")
+    unique = {json.dumps(v, sort_keys=True): v for v in value}
+    if len(unique) != len(value):
+        raise SpecError(f"{where}: values must be distinct")
+    return Domain(values=tuple(value))
+
+
+def _plain(v: Any) -> bool:
+    if v is None or isinstance(v, (bool, int, str)):
+        return True
+    if isinstance(v, float):
+        return math.isfinite(v)
+    if isinstance(v, list):
+        return all(_plain(x) for x in v)
+    if isinstance(v, dict):
+        return all(isinstance(k, str) and _plain(x) for k, x in v.items())
+    return False
+
+
+def function_spec(name: str, inputs: dict[str, Any], latents: dict[str, Any], where: str) -> FunctionSpec:
+    """Validate one function's declaration (domains parsed, latent grid bounded)."""
+    if not isinstance(name, str) or not name.isidentifier():
+        raise SpecError(f"{where}: function name must be an identifier, got {name!r}")
+    for kind, table in (("inputs", inputs), ("latents", latents)):
+        if not isinstance(table, dict) or not table:
+            raise SpecError(f"{where}.{kind}: expected a non-empty table of name = domain")
+    both = set(inputs) & set(latents)
+    if both:
+        raise SpecError(f"{where}: {sorted(both)} declared both as inputs and latents")
+    ins = {k: parse_domain(v, f"{where}.inputs.{k}") for k, v in inputs.items()}
+    lats = {k: parse_domain(v, f"{where}.latents.{k}") for k, v in latents.items()}
+    combos = math.prod(d.size for d in lats.values())
+    if combos > MAX_LATENT_COMBINATIONS:
+        raise SpecError(f"{where}.latents: {combos} latent combinations; at most {MAX_LATENT_COMBINATIONS}")
+    return FunctionSpec(name, ins, lats)
+
+
+def load_spec(path: str) -> list[FunctionSpec]:
+    """A TOML spec: one `[functions.NAME]` table per function with `inputs` and `latents` tables.
+
+        [functions.caesar]
+        inputs = { text = ["abc", "hello"] }
+        latents = { shift = "1..5" }
+    """
+    import tomllib
+
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot read spec: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"{path}: not valid TOML: {exc}") from None
+    unknown = set(data) - {"functions"}
+    if unknown:
+        raise SpecError(f"{path}: unknown top-level keys {sorted(unknown)}; expected [functions.NAME] tables")
+    functions = data.get("functions")
+    if not isinstance(functions, dict) or not functions:
+        raise SpecError(f"{path}: no [functions.NAME] tables")
+    specs = []
+    for name, table in functions.items():
+        where = f"{path}: functions.{name}"
+        if not isinstance(table, dict):
+            raise SpecError(f"{where}: expected a table with inputs and latents")
+        extra = set(table) - {"inputs", "latents"}
+        if extra:
+            raise SpecError(f"{where}: unknown keys {sorted(extra)}; expected inputs and latents")
+        specs.append(function_spec(name, table.get("inputs", {}), table.get("latents", {}), where))
+    return specs
+
+
+@dataclass
+class FunctionReport:
+    """What became of one declared function."""
+
+    name: str
+    problems: int = 0
+    rejection: Rejection | None = None
+    note: str = ""
+
+    def text(self) -> str:
+        if self.rejection is not None:
+            return self.rejection.text()
+        return f"{self.name}: {self.problems} problem{'s' if self.problems != 1 else ''}" + (
+            f" ({self.note})" if self.note else "")
+
+
+@dataclass
+class CounterfactualizeResult:
+    problems: list[Problem]
+    reports: list[FunctionReport]
+    stats: FilterStats
+    python_version: str
+
+
+@dataclass(frozen=True)
+class Options:
+    """Knobs of a run (recorded in every problem's `meta.knobs`)."""
+
+    n: int = 10  # problems per function
+    seed: int = 0
+    mode: str = "counterfactual"
+    max_inputs: int = 40  # input points per function (all of them when the input space is smaller)
+    min_answer_size: int = 1
+    max_answer_size: int = 0  # 0: unbounded
+    call_timeout_s: float = 0.5
+
+    def validate(self) -> None:
+        if self.mode not in MODES:
+            raise SpecError(f"mode must be one of {list(MODES)}, got {self.mode!r}")
+        if not 1 <= self.n <= 10_000:
+            raise SpecError(f"n must be in 1..10000, got {self.n}")
+        if not 2 <= self.max_inputs <= MAX_INPUTS:
+            raise SpecError(f"max_inputs must be in 2..{MAX_INPUTS}, got {self.max_inputs}")
+        if self.min_answer_size < 1 or self.max_answer_size < 0 or (
+                self.max_answer_size and self.max_answer_size < self.min_answer_size):
+            raise SpecError("answer sizes: min >= 1, max 0 (unbounded) or >= min")
+        if not 0.05 <= self.call_timeout_s <= 10:
+            raise SpecError(f"call_timeout_s must be in 0.05..10, got {self.call_timeout_s}")
+
+
+@dataclass
+class _Work:
+    """One function on its way through the stages."""
+
+    spec: FunctionSpec
+    report: FunctionReport
+    prepared: PreparedFunction | None = None
+    points: list[tuple[Any, ...]] = field(default_factory=list)
+    combos: list[tuple[Any, ...]] = field(default_factory=list)
+    grid: list[list[Any]] = field(default_factory=list)  # grid[point][combo]
+
+
+def counterfactualize(source: str, specs: Sequence[FunctionSpec], sandbox: Sandbox,
+                      options: Options | None = None,
+                      log: Callable[[str], None] | None = None) -> CounterfactualizeResult:
+    """Problems for every declared function of `source`; rejected functions are reported, not raised.
+
+    Raises `SpecError` for a malformed spec and `generators.execution.SandboxFailure` when the
+    sandbox itself fails (never for anything the user's code does).
+    """
+    opts = options or Options()
+    opts.validate()
+    names = [s.name for s in specs]
+    if len(set(names)) != len(names):
+        raise SpecError(f"functions declared twice: {sorted({n for n in names if names.count(n) > 1})}")
+    parsed = parse_source(source)
+    works = [_Work(s, FunctionReport(s.name)) for s in specs]
+    for w in works:
+        prepared = prepare_function(parsed, w.spec.name, list(w.spec.inputs), list(w.spec.latents))
+        if isinstance(prepared, Rejection):
+            w.report.rejection = prepared
+            continue
+        w.prepared = prepared
+        w.combos = latent_combinations({k: d.listed() for k, d in w.spec.latents.items()})
+        w.points = _input_points(w.spec, opts)
+        if len(w.points) < 2:
+            w.report.rejection = Rejection(w.spec.name, "the inputs allow a single call: an intervention "
+                                           "needs at least two input values", prepared.line)
+    alive = [w for w in works if w.report.rejection is None]
+    _execute(sandbox, alive, opts, probe=True)
+    alive = [w for w in alive if w.report.rejection is None]
+    _execute(sandbox, alive, opts, probe=False)
+    stats = FilterStats()
+    problems: list[Problem] = []
+    for w in works:
+        if w.report.rejection is None:
+            problems += _select(w, opts, stats, len(problems), sandbox.python_version)
+        if log is not None:
+            log(w.report.text())
+    stats.accepted = len(problems)
+    return CounterfactualizeResult(problems, [w.report for w in works], stats, sandbox.python_version)
+
+
+def _input_points(spec: FunctionSpec, opts: Options) -> list[tuple[Any, ...]]:
+    """Every input combination when there are at most `max_inputs`, else a seeded sample (sorted by
+    index, so the grid order does not depend on the draw order)."""
+    domains = list(spec.inputs.values())
+    total = math.prod(d.size for d in domains)
+    if total <= opts.max_inputs:
+        indices: list[int] = list(range(total))
+    else:
+        indices = sorted(_rng(opts, spec.name, "inputs").sample(range(total), opts.max_inputs))
+    points = []
+    for index in indices:
+        point = []
+        for d in reversed(domains):  # mixed radix, last input varies fastest
+            index, digit = divmod(index, d.size)
+            point.append(d.at(digit))
+        points.append(tuple(reversed(point)))
+    return points
+
+
+def _rng(opts: Options, name: str, purpose: str) -> Random:
+    digest = hashlib.sha256(f"cfcode-counterfactualize|{opts.seed}|{opts.mode}|{name}|{purpose}".encode())
+    return Random(int.from_bytes(digest.digest()[:8], "big"))
+
+
+def _execute(sandbox: Sandbox, works: list[_Work], opts: Options, probe: bool) -> None:
+    """Probe (a few calls) or full grid, a few functions per sandbox round; failures become rejections."""
+    jobs = []
+    for w in works:
+        assert w.prepared is not None
+        calls = [list(p) + list(c) for p in w.points for c in w.combos]
+        if probe:
+            step = max(1, len(calls) // PROBE_CALLS)
+            calls = calls[::step][:PROBE_CALLS]
+        jobs.append(Job(w.prepared.program, w.prepared.entry, calls))
+    for start in range(0, len(jobs), SANDBOX_CHUNK):
+        chunk = slice(start, start + SANDBOX_CHUNK)
+        results = run_jobs(sandbox, jobs[chunk], call_timeout_s=opts.call_timeout_s)
+        for w, result in zip(works[chunk], results):
+            if result.status != "ok":
+                assert w.prepared is not None
+                w.report.rejection = Rejection(w.spec.name, _failure_text(result, opts), w.prepared.line)
+            elif not probe:
+                values = result.values or []
+                width = len(w.combos)
+                w.grid = [values[i * width:(i + 1) * width] for i in range(len(w.points))]
+
+
+def _failure_text(result: JobResult, opts: Options) -> str:
+    detail = result.detail.strip()
+    if result.status == "error" and detail.startswith("MemoryError"):
+        return "ran out of memory in the sandbox"
+    if result.status == "error":
+        return f"raised {detail} (narrow the input ranges or latent domains so that every call succeeds)"
+    if result.status == "unsupported":
+        return f"returned a {detail}: outputs must be plain JSON data (numbers, strings, bools, None, lists, dicts)"
+    known = {
+        "timeout": f"timed out in the sandbox (an endless loop, or slower than {opts.call_timeout_s} s a call)",
+        "memory": "ran out of memory in the sandbox",
+        "crashed": "crashed the sandboxed interpreter (exit, a fatal signal)",
+        "output_too_large": "printed or returned too much output",
+    }
+    return known.get(detail) or f"failed in the sandbox: {result.status} {detail}".strip()
+
+
+def _select(w: _Work, opts: Options, stats: FilterStats, first_idx: int, python_version: str) -> list[Problem]:
+    """Seeded draws of (observed point, true latent, intervened point) until `n` pass the filters."""
+    assert w.prepared is not None
+    spec, prepared = w.spec, w.prepared
+    latents = {k: d.listed() for k, d in spec.latents.items()}
+    keys = [[canonical(v) for v in row] for row in w.grid]
+    reachable = [sort_answer(row) for row in w.grid]
+    rng = _rng(opts, spec.name, "problems")
+    phash, shash = program_hashes(prepared.program)
+    shown = display_program(prepared.program, prepared.entry, latents)
+    n_points, n_combos = len(w.points), len(w.combos)
+    out: list[Problem] = []
+    seen: set[tuple[Any, ...]] = set()
+    tries = 0
+    budget = 60 * opts.n + 100
+    while len(out) < opts.n and tries < budget:
+        tries += 1
+        stats.drafted += 1
+        i0 = rng.randrange(n_points)
+        i1 = rng.randrange(n_points - 1)
+        i1 += i1 >= i0
+        k = rng.randrange(n_combos)
+        consistent = [j for j in range(n_combos) if keys[i0][j] == keys[i0][k]]
+        if opts.mode == "counterfactual":
+            answer = sort_answer(w.grid[i1][j] for j in consistent)
+            if len(answer) >= len(reachable[i1]):
+                stats.reject("no_abduction")
+                continue
+            if len(answer) < opts.min_answer_size or (opts.max_answer_size and len(answer) > opts.max_answer_size):
+                stats.reject("answer_size")
+                continue
+            dedupe: tuple[Any, ...] = (i0, i1, keys[i0][k])
+        else:
+            answer = [w.grid[i1][k]]
+            dedupe = (i0, i1, k)
+        if dedupe in seen:
+            stats.reject("duplicate")
+            continue
+        true_latents = dict(zip(latents, w.combos[k]))
+        draft = Draft(program=prepared.program, entry=prepared.entry, inputs=list(spec.inputs), latents=latents,
+                      observations=[dict(zip(spec.inputs, w.points[i0]))],
+                      intervention=dict(zip(spec.inputs, w.points[i1])), true_latents=true_latents,
+                      template_id=f"{FAMILY}:{spec.name}")
+        observations = [{"args": dict(draft.observations[0]), "output": w.grid[i0][k]}]
+        intervention = {"args": dict(draft.intervention)}
+        revealed = dict(true_latents) if opts.mode == "interventional" else None
+        ctx = PromptContext(mode=opts.mode, observations=observations, intervention=intervention,
+                            revealed=revealed, display_program=shown)
+        prompt = build_prompt(draft, ctx)
+        if opts.mode == "counterfactual" and find_latent_leaks(prompt, true_latents):
+            stats.reject("latent_leak")
+            continue
+        seen.add(dedupe)
+        trace = gold_trace(draft, opts.mode, observations, intervention, w.combos, consistent,
+                           [w.grid[i0]], w.grid[i1], answer, revealed)
+        idx = first_idx + len(out)
+        meta = {
+            "idx": idx, "seed": opts.seed, "template_id": draft.template_id, "function": spec.name,
+            "knobs": {"inputs": {k2: d.describe() for k2, d in spec.inputs.items()},
+                      "max_inputs": opts.max_inputs, "min_answer_size": opts.min_answer_size,
+                      "max_answer_size": opts.max_answer_size},
+            "program_hash": phash, "skeleton_hash": shash, "n_latent_combinations": n_combos,
+            "n_consistent": len(consistent), "role": "custom",
+            **({"unconditioned_answer_size": len(reachable[i1])} if opts.mode == "counterfactual" else {}),
+        }
+        out.append(Problem(
+            id=f"{FAMILY}:{opts.mode}:test:{opts.seed}:{idx}", family=FAMILY, mode=opts.mode, split="test",
+            level=3, program=prepared.program, entry=prepared.entry, inputs=list(spec.inputs),
+            latents=latents, observations=observations, intervention=intervention, answer=answer,
+            prompt=prompt, python_version=python_version, revealed=revealed, meta=meta,
+            gold_trace=trace, generator_version=GENERATOR_VERSION))
+    w.report.problems = len(out)
+    if not out:
+        w.report.rejection = Rejection(
+            spec.name, "no problem passed the filters: the observation never narrows the answer "
+            "(abduction does not matter for these domains)" if opts.mode == "counterfactual"
+            else "no problem passed the filters", prepared.line)
+    elif len(out) < opts.n:
+        w.report.note = f"only {len(out)} of {opts.n}: few observations narrow the answer"
+    return out

@@ -1,0 +1,221 @@
+"""Reading untrusted user source for `cfcode counterfactualize`: split, parse, pick what a function
+needs, check a purity policy, and rewrite its signature to `entry(*inputs, *latents)`.
+
+Why static checks when the Docker sandbox is the security boundary: a counterfactual problem needs
+a *pure* function (same inputs -> same output, no I/O), and a clear rejection line ("imports os")
+serves the user better than an opaque sandbox status. Nothing here executes user code; every call
+happens in the sandbox (`generators.counterfactualize`). A file with a syntax error in one function
+still yields the others: on a parse failure the source is split into top-level chunks and each
+chunk is parsed on its own.
+"""
+from __future__ import annotations
+
+import ast
+import builtins
+import copy
+import re
+from dataclasses import dataclass, field
+
+# Standard modules without I/O, clocks or randomness (pure computation only).
+ALLOWED_MODULES = frozenset({
+    "__future__", "bisect", "collections", "copy", "dataclasses", "decimal", "enum", "fractions",
+    "functools", "heapq", "itertools", "math", "operator", "re", "statistics", "string", "textwrap",
+    "typing", "unicodedata",
+})
+# Builtins that reach outside the function, run dynamic code or reach interpreter internals.
+FORBIDDEN_NAMES = frozenset({
+    "__import__", "breakpoint", "compile", "delattr", "eval", "exec", "exit", "getattr", "globals",
+    "help", "input", "locals", "memoryview", "open", "quit", "setattr", "vars",
+})
+_BUILTIN_NAMES = frozenset(dir(builtins))
+_DEF_LINE = re.compile(r"^\s*(?:async\s+)?def\s+([A-Za-z_]\w*)")
+_CHUNK_START = re.compile(r"^(?:@|def\s|async\s|class\s|import\s|from\s|[A-Za-z_])")
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Why one function cannot become problems: one line for the user."""
+
+    function: str
+    reason: str
+    line: int | None = None
+
+    def text(self) -> str:
+        where = f" (line {self.line})" if self.line else ""
+        return f"{self.function}{where}: rejected: {self.reason}"
+
+
+@dataclass
+class ParsedSource:
+    """Top-level statements that parsed, in source order, and the functions whose chunk did not."""
+
+    statements: list[ast.stmt]
+    broken: dict[str, Rejection] = field(default_factory=dict)
+    module_errors: list[str] = field(default_factory=list)  # unparsable chunks that define no function
+
+
+def parse_source(source: str) -> ParsedSource:
+    """Parse the whole file, or (on a syntax error) each top-level chunk on its own."""
+    try:
+        return ParsedSource(ast.parse(source).body)
+    except (SyntaxError, ValueError):  # ValueError: NUL bytes
+        pass
+    parsed = ParsedSource([])
+    for start, text in _chunks(source):
+        try:
+            tree = ast.parse(text)
+        except (SyntaxError, ValueError) as exc:
+            line = start + (getattr(exc, "lineno", None) or 1) - 1
+            msg = getattr(exc, "msg", None) or str(exc)
+            match = next((m for m in map(_DEF_LINE.match, text.splitlines()) if m), None)
+            if match:
+                name = match.group(1)
+                parsed.broken.setdefault(name, Rejection(name, f"syntax error: {msg}", line))
+            else:
+                parsed.module_errors.append(f"line {line}: syntax error outside any function: {msg}")
+            continue
+        ast.increment_lineno(tree, start - 1)
+        parsed.statements.extend(tree.body)
+    return parsed
+
+
+def _chunks(source: str) -> list[tuple[int, str]]:
+    """(first line, text) of each top-level statement, decorators kept with their def."""
+    chunks: list[tuple[int, list[str]]] = []
+    only_decorators = False
+    for lineno, line in enumerate(source.splitlines(), 1):
+        starts = bool(_CHUNK_START.match(line))
+        if starts and not (chunks and only_decorators):
+            chunks.append((lineno, [line]))
+            only_decorators = line.startswith("@")
+        elif chunks:
+            chunks[-1][1].append(line)
+            if starts:
+                only_decorators = line.startswith("@") and only_decorators
+        else:
+            chunks.append((lineno, [line]))
+            only_decorators = False
+    return [(start, "\n".join(lines) + "\n") for start, lines in chunks]
+
+
+def _bound_names(stmt: ast.stmt) -> set[str]:
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return {stmt.name}
+    if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+        return {(a.asname or a.name).split(".")[0] for a in stmt.names}
+    targets: list[ast.expr] = []
+    if isinstance(stmt, ast.Assign):
+        targets = stmt.targets
+    elif isinstance(stmt, (ast.AnnAssign, ast.AugAssign)):
+        targets = [stmt.target]
+    return {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+
+
+def _used_names(node: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+
+
+def closure(statements: list[ast.stmt], entry: str) -> tuple[list[ast.stmt], set[str]]:
+    """The top-level statements `entry` needs (transitively, in source order) and the names it uses
+    that no statement binds (builtins excluded)."""
+    binders: dict[str, list[int]] = {}
+    for i, stmt in enumerate(statements):
+        for name in _bound_names(stmt):
+            binders.setdefault(name, []).append(i)
+    keep: set[int] = {i for i, s in enumerate(statements)
+                      if isinstance(s, ast.ImportFrom) and s.module == "__future__"}
+    todo, seen, unbound = [entry], set(), set()
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        if name not in binders:
+            if name not in _BUILTIN_NAMES:
+                unbound.add(name)
+            continue
+        for i in binders[name]:
+            if i not in keep:
+                keep.add(i)
+                todo.extend(_used_names(statements[i]))
+    return [statements[i] for i in sorted(keep)], unbound
+
+
+def policy_violation(statements: list[ast.stmt]) -> tuple[str, int | None] | None:
+    """The first construct that makes code impure or reaches outside it, with its line; else None."""
+    for stmt in statements:
+        for node in ast.walk(stmt):
+            line = getattr(node, "lineno", None)
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                mods = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+                for mod in mods:
+                    if getattr(node, "level", 0) or mod.split(".")[0] not in ALLOWED_MODULES:
+                        allowed = ", ".join(sorted(ALLOWED_MODULES - {"__future__"}))
+                        return f"imports {mod or '.'}: only pure standard modules may be imported ({allowed})", line
+            elif isinstance(node, ast.Name) and (node.id in FORBIDDEN_NAMES or _dunder(node.id)):
+                return f"uses {node.id}: counterfactual problems need pure functions (no I/O, no dynamic code)", line
+            elif isinstance(node, ast.Attribute) and _dunder(node.attr):
+                return f"touches the internal attribute .{node.attr}", line
+            elif isinstance(node, (ast.Global, ast.Nonlocal)):
+                return f"declares {type(node).__name__.lower()} state: results must not depend on earlier calls", line
+            elif isinstance(node, ast.AsyncFunctionDef):
+                return f"async function {node.name}: only plain functions are supported", line
+    return None
+
+
+def _dunder(name: str) -> bool:
+    return len(name) > 4 and name.startswith("__") and name.endswith("__")
+
+
+@dataclass(frozen=True)
+class PreparedFunction:
+    """A function ready for the sandbox: `program` defines `entry(*inputs, *latents)`."""
+
+    entry: str
+    program: str
+    line: int
+
+
+def prepare_function(parsed: ParsedSource, entry: str, inputs: list[str], latents: list[str]
+                     ) -> PreparedFunction | Rejection:
+    """Select `entry` and what it needs, check the policy, reorder its parameters (inputs, then
+    latents; defaults dropped: every parameter is passed) and unparse to canonical source."""
+    if entry in parsed.broken:
+        return parsed.broken[entry]
+    defs = [s for s in parsed.statements if isinstance(s, ast.FunctionDef) and s.name == entry]
+    if not defs:
+        other = [s for s in parsed.statements if entry in _bound_names(s)]
+        what = "is not a plain function" if other else "is not defined at the top level of the source"
+        return Rejection(entry, what, other[0].lineno if other else None)
+    fn = defs[-1]
+    a = fn.args
+    if a.vararg or a.kwarg or a.kwonlyargs:
+        return Rejection(entry, "has *args, **kwargs or keyword-only parameters: only plain parameters "
+                         "are supported", fn.lineno)
+    params = [p.arg for p in [*a.posonlyargs, *a.args]]
+    declared = [*inputs, *latents]
+    if sorted(params) != sorted(declared):
+        missing = [p for p in params if p not in declared]
+        extra = [p for p in declared if p not in params]
+        parts = ([f"parameters {missing} are neither inputs nor latents (declare them)"] if missing else [])
+        parts += [f"{extra} are not parameters of {entry}{tuple(params)}"] if extra else []
+        return Rejection(entry, "; ".join(parts), fn.lineno)
+    needed, unbound = closure(parsed.statements, entry)
+    broken = sorted(unbound & set(parsed.broken))
+    if broken:
+        return Rejection(entry, f"uses {broken[0]}, which has a syntax error", fn.lineno)
+    violation = policy_violation(needed)
+    if violation is not None:
+        return Rejection(entry, violation[0], violation[1])
+    callers = [s for s in needed if entry in _used_names(s)]
+    if callers:
+        return Rejection(entry, "calls itself: its latent would be drawn anew at each call; "
+                         "put the recursion in a helper function", callers[0].lineno)
+    needed = copy.deepcopy(needed)  # the rewrite must not leak into other functions' programs
+    fn = next(s for s in reversed(needed) if isinstance(s, ast.FunctionDef) and s.name == entry)
+    a = fn.args
+    by_name = {p.arg: p for p in [*a.posonlyargs, *a.args]}
+    fn.args = ast.arguments(posonlyargs=[], args=[by_name[n] for n in declared], vararg=None,
+                            kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[])
+    program = ast.unparse(ast.fix_missing_locations(ast.Module(body=needed, type_ignores=[])))
+    return PreparedFunction(entry, program + "\n", fn.lineno)

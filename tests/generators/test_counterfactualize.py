@@ -1,0 +1,307 @@
+"""`cfcode counterfactualize`: ordinary utility functions become problems in the suites' schema, run
+only in the Docker sandbox; hostile functions get one rejection line each and never stop the run."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from generators.cli import register
+from generators.counterfactualize import Options, SpecError, counterfactualize, function_spec, load_spec
+from generators.io import load_problems
+from generators.render import answer_text, canonical
+from generators.schema import Problem, sort_answer
+
+pytestmark = pytest.mark.docker
+
+# Ordinary utility code: string handling, list processing, arithmetic with loops, a helper.
+CORPUS = '''
+import math
+from collections import Counter
+
+
+def caesar(text, shift):
+    """Shift lowercase letters."""
+    return "".join(chr((ord(c) - 97 + shift) % 26 + 97) for c in text)
+
+
+def capped_total(xs, cap):
+    total = 0
+    for x in xs:
+        total = min(cap, total + x)
+    return total
+
+
+def digit_sum_mod(n, base, m):
+    total = 0
+    while n > 0:
+        total += n % base
+        n //= base
+    return total % m
+
+
+def count_above(xs, threshold):
+    return sum(1 for x in xs if x > threshold)
+
+
+def _pad(s, width, fill):
+    return fill * max(0, width - len(s)) + s
+
+
+def pad_label(width, label, fill):
+    return _pad(label, width, fill)
+
+
+def most_common_shifted(word, k):
+    letter, _ = Counter(word).most_common(1)[0]
+    return chr((ord(letter) - 97 + k) % 26 + 97) + str(math.isqrt(len(word) * k))
+'''
+
+SPECS = [
+    ("caesar", {"text": ["abc", "zoo", "hello", "az", "q"]}, {"shift": "0..7"}),
+    ("capped_total", {"xs": [[1, 2, 3], [5, 5], [0, 7, 1], [9], [2, 2, 2, 2], []]}, {"cap": "1..9"}),
+    ("digit_sum_mod", {"n": "0..60"}, {"base": [2, 3, 10], "m": "2..5"}),
+    ("count_above", {"xs": [[1, 5, 9], [2, 2, 8], [0, 3, 6, 9], [4]]}, {"threshold": "0..9"}),
+    ("pad_label", {"label": ["ab", "xyz", ""], "width": "0..5"}, {"fill": ["*", "-", "."]}),
+    ("most_common_shifted", {"word": ["banana", "apple", "kiwi", "zz"]}, {"k": "0..5"}),
+]
+
+
+def _specs(specs=SPECS):
+    return [function_spec(name, ins, lats, "test") for name, ins, lats in specs]
+
+
+def _run(sb, source=CORPUS, specs=None, **opts):
+    lines: list[str] = []
+    result = counterfactualize(source, _specs() if specs is None else specs, sb,
+                               Options(**{"n": 4, "seed": 3, **opts}), log=lines.append)
+    return result, lines
+
+
+def _direct(problem: Problem, args: dict, combo: tuple):
+    """Trusted test corpus only: run the record's program in this process to check the answers."""
+    ns: dict = {}
+    exec(problem.program, ns)  # noqa: S102 - the test's own corpus, never user input
+    return ns[problem.entry](*[args[n] for n in problem.inputs], *combo)
+
+
+def test_corpus_becomes_exact_problems_in_the_suite_schema(docker_sandbox):
+    import itertools
+
+    result, lines = _run(docker_sandbox)
+    assert lines == [f"{name}: 4 problems" for name, _, _ in SPECS], lines
+    assert len(result.problems) == 24 and len({p.id for p in result.problems}) == 24
+    for p in result.problems:
+        assert Problem.from_json(p.to_json()) == p
+        assert p.family == "custom" and p.mode == "counterfactual" and p.split == "test"
+        assert p.python_version == docker_sandbox.python_version
+        combos = list(itertools.product(*p.latents.values()))
+        (obs,) = p.observations
+        iv = p.intervention["args"]
+        assert iv != obs["args"]
+        fits = [c for c in combos if canonical(_direct(p, obs["args"], c)) == canonical(obs["output"])]
+        assert p.answer == sort_answer(_direct(p, iv, c) for c in fits)
+        assert len(p.answer) < p.meta["unconditioned_answer_size"]  # abduction matters
+        assert p.meta["n_consistent"] == len(fits) and p.meta["function"] == p.entry
+        assert "random." in p.prompt and "drawn at random" in p.prompt
+        assert p.gold_trace.splitlines()[-1] == f"<answer>{answer_text(p.answer)}</answer>"
+    pad = next(p for p in result.problems if p.entry == "pad_label")
+    assert "def pad_label(label, width):" in pad.prompt and "fill = random.choice(['*', '-', '.'])" in pad.prompt
+    assert "def _pad(" in pad.program and "def caesar" not in pad.program  # only what the function needs
+
+
+def test_same_seed_same_bytes_other_seed_other_problems(docker_sandbox):
+    specs = _specs(SPECS[:3])
+    a, _ = _run(docker_sandbox, specs=specs)
+    b, _ = _run(docker_sandbox, specs=specs)
+    c, _ = _run(docker_sandbox, specs=specs, seed=4)
+    assert [p.to_json() for p in a.problems] == [p.to_json() for p in b.problems]
+    assert [p.to_json() for p in a.problems] != [p.to_json() for p in c.problems]
+
+
+def test_interventional_mode_reveals_the_latent(docker_sandbox):
+    result, _ = _run(docker_sandbox, specs=_specs(SPECS[:1]), mode="interventional", n=3)
+    for p in result.problems:
+        assert p.revealed is not None and len(p.answer) == 1
+        assert p.answer == [_direct(p, p.intervention["args"], tuple(p.revealed.values()))]
+
+
+HOSTILE = '''
+import math
+
+
+def fine(x, r):
+    total = 0
+    for i in range(x):
+        total += (i * r) % 7
+    return total
+
+
+def spin(x, r):
+    while True:
+        x += r
+
+
+def shell(x, r):
+    import os
+    return os.system("touch /tmp/pwned")
+
+
+def hog(x, r):
+    block = [0] * (10 ** 10)
+    return len(block) + x + r
+
+
+def missing_import(x, r):
+    from math import no_such_thing
+    return x + r
+
+
+def broken(x, r)
+    return x + r
+
+
+def leave(x, r):
+    exit(3)
+
+
+def patch_builtins(x, r):
+    __builtins__["len"] = lambda s: 0
+    return x + r
+
+
+def quits_anyway(x, r):
+    raise SystemExit(x + r)
+
+
+def boom(x, r):
+    return x // (r - r)
+
+
+def tuple_out(x, r):
+    return (x, r)
+
+
+def again(x, r):
+    return x if x < 1 else again(x - 1, r)
+
+
+def star(*args):
+    return 1
+'''
+
+HOSTILE_EXPECT = {
+    "fine": "problems",
+    "spin": "timed out",
+    "shell": "imports os",
+    "hog": "memory",
+    "missing_import": "ImportError",
+    "broken": "syntax error",
+    "leave": "uses exit",
+    "patch_builtins": "uses __builtins__",
+    "quits_anyway": "rejected",
+    "boom": "ZeroDivisionError",
+    "tuple_out": "returned a tuple",
+    "again": "calls itself",
+    "star": "*args",
+}
+
+
+def test_hostile_functions_each_get_one_rejection_line_and_the_run_goes_on(docker_sandbox):
+    specs = [function_spec(name, {"x": "0..6"} if name != "star" else {"args": "0..1"},
+                           {"r": "1..4"} if name != "star" else {"q": "0..1"}, "test")
+             for name in HOSTILE_EXPECT]
+    result, lines = _run(docker_sandbox, source=HOSTILE, specs=specs)
+    assert len(lines) == len(HOSTILE_EXPECT)
+    for (name, expect), line in zip(HOSTILE_EXPECT.items(), lines):
+        assert line.startswith(name) and expect in line, line
+        assert ("rejected" in line) == (name != "fine"), line
+    assert {p.entry for p in result.problems} == {"fine"} and len(result.problems) == 4
+
+
+def test_many_looping_functions_never_look_like_a_broken_sandbox(docker_sandbox):
+    source = "".join(f"def spin{i}(x, r):\n    while x >= 0:\n        x += r\n\n" for i in range(8))
+    source += "def ok(x, r):\n    return (x * r) % 5\n"
+    specs = [function_spec(f"spin{i}", {"x": "0..3"}, {"r": "1..3"}, "t") for i in range(8)]
+    specs.append(function_spec("ok", {"x": "0..9"}, {"r": "1..6"}, "t"))
+    _result, lines = _run(docker_sandbox, source=source, specs=specs, n=2)
+    assert all("timed out" in line for line in lines[:8]) and lines[8] == "ok: 2 problems"
+
+
+def test_spec_errors_are_clear(tmp_path):
+    with pytest.raises(SpecError, match=r"test.inputs.x: expected lo..hi"):
+        function_spec("f", {"x": "zero to nine"}, {"r": "1..3"}, "test")
+    with pytest.raises(SpecError, match=r"empty range"):
+        function_spec("f", {"x": "5..1"}, {"r": "1..3"}, "test")
+    with pytest.raises(SpecError, match=r"both as inputs and latents"):
+        function_spec("f", {"x": "0..3"}, {"x": "1..3"}, "test")
+    with pytest.raises(SpecError, match=r"latent combinations"):
+        function_spec("f", {"x": "0..3"}, {"r": "1..100", "s": "1..100"}, "test")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[functions.f]\ninputs = { x = '0..3' \n")
+    with pytest.raises(SpecError, match=r"bad.toml: not valid TOML"):
+        load_spec(str(bad))
+    bad.write_text("[functions.f]\ninputs = { x = '0..3' }\nlatent = { r = [1, 2] }\n")
+    with pytest.raises(SpecError, match=r"unknown keys \['latent'\]"):
+        load_spec(str(bad))
+
+
+app = typer.Typer()
+register(app)
+runner = CliRunner()
+
+
+def test_cli_spec_file_to_records_the_env_and_eval_accept(tmp_path, docker_sandbox):
+    import gymnasium as gym
+
+    import envs  # noqa: F401
+    from rl.evaluation import EvalConfig, evaluate
+
+    src = tmp_path / "utils.py"
+    src.write_text(CORPUS + HOSTILE.split("def fine")[0] + "\ndef spin(x, r):\n    while True:\n        pass\n")
+    spec = tmp_path / "spec.toml"
+    spec.write_text('[functions.caesar]\ninputs = { text = ["abc", "zoo", "hello"] }\nlatents = { shift = "0..5" }\n'
+                    '[functions.count_above]\ninputs = { xs = [[1, 5, 9], [2, 2, 8], [0, 3, 6, 9]] }\n'
+                    'latents = { threshold = "0..9" }\n'
+                    '[functions.spin]\ninputs = { x = "0..3" }\nlatents = { r = [1, 2] }\n')
+    out = tmp_path / "custom.jsonl"
+    res = runner.invoke(app, ["counterfactualize", str(src), "--spec", str(spec), "--n", "5", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.stdout.strip().splitlines()[-1])
+    assert summary["count"] == 10 and summary["functions"] == {"caesar": 5, "count_above": 5, "spin": "rejected"}
+    assert "spin (line" in res.stderr and "timed out" in res.stderr
+    first = out.read_bytes()
+    res = runner.invoke(app, ["counterfactualize", str(src), "--function", "caesar", "--input",
+                              'text=["abc", "zoo", "hello"]', "--latent", "shift=0..5", "-n", "5", "-o",
+                              str(tmp_path / "one.jsonl")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "one.jsonl").read_bytes().splitlines() == first.splitlines()[:5]  # CLI options == spec
+    problems = load_problems(out)
+
+    env = gym.make("CounterfactualCode-v0", suite=str(out), reward="exact")
+    _, info = env.reset(seed=0)
+    p = next(q for q in problems if q.id == info["problem_id"])
+    _, reward, *_ = env.step(f"<answer>{p.answer!r}</answer>")
+    assert reward == 1.0 and info["family"] == "custom"
+
+    result, _ = evaluate(EvalConfig(model="oracle", suites=[str(out)], modes=["counterfactual"]),
+                         sandbox=docker_sandbox)
+    (group,) = result.groups
+    assert group.n_problems == 10 and group.exact_match.mean == 1.0
+
+
+def test_cli_bad_input_exits_with_one_line_and_writes_nothing(tmp_path):
+    src = tmp_path / "u.py"
+    src.write_text("def f(x, r):\n    while True:\n        pass\n")
+    out = tmp_path / "never.jsonl"
+    res = runner.invoke(app, ["counterfactualize", str(src), "--function", "f", "--input", "x=1..0",
+                              "--latent", "r=0..2", "-o", str(out)])
+    assert res.exit_code == 2 and "command line.inputs.x: empty range" in res.stderr and not out.exists()
+    res = runner.invoke(app, ["counterfactualize", str(tmp_path / "nope.py"), "--function", "f", "-o", str(out)])
+    assert res.exit_code == 2 and "cannot read the source" in res.stderr
+    res = runner.invoke(app, ["counterfactualize", str(src), "--function", "f", "--input", "x=0..3",
+                              "--latent", "r=0..2", "-o", str(out)])
+    assert res.exit_code == 1 and "f (line 1): rejected: timed out" in res.stderr and not out.exists()
+    assert "Traceback" not in res.output
