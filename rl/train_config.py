@@ -6,45 +6,153 @@ no pinned memory, a small vLLM KV cache.
 """
 from __future__ import annotations
 
+import re
 import tomllib
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from generators.errors import InputError, MissingInputError, check_input_file, describe
+from generators.typecheck import check_fields
 from rl.train_data import ProblemSource
 
 T = TypeVar("T", bound="TomlConfig")
+Locate = Callable[[str], str]
+
+
+def read_toml(path: str | Path) -> tuple[dict[str, Any], str]:
+    """The one TOML reader of the project: (data, text); a missing, unreadable or invalid file is an
+    InputError of one line (naming the file and, for syntax errors, the line)."""
+    path = Path(path)
+    if path.is_dir():
+        raise MissingInputError(f"expected a TOML config file, got a directory: {path}")
+    if not path.is_file():
+        raise MissingInputError(f"no config file at {path}")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"expected UTF-8 TOML, got byte {exc.object[exc.start]:#04x} at offset {exc.start}",
+                         where=str(path)) from None
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", where=str(path)) from None
+    try:
+        return tomllib.loads(text), text
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"invalid TOML: {exc}", where=str(path)) from None
+
+
+def toml_locator(path: str | Path, text: str, table: str | None) -> Locate:
+    """`locate(key)` -> `path:line: [table]` of the line that sets `key` in `table` (None: top level)."""
+    lines: dict[str, int] = {}
+    current: str | None = None
+    for lineno, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        header = re.match(r"^\[\s*([^\[\]]+?)\s*\]", stripped)
+        if header:
+            current = header.group(1).strip().strip('"')
+            continue
+        match = re.match(r"""^["']?([A-Za-z0-9_.-]+)["']?\s*=""", stripped)
+        if match and current == table:
+            lines.setdefault(match.group(1), lineno)
+    label = f" [{table}]" if table else ""
+
+    def locate(key: str) -> str:
+        return f"{path}:{lines[key]}:{label}" if key in lines else f"{path}:{label}"
+
+    return locate
+
+
+def load_table(path: str | Path, table: str | None, overrides: Sequence[str] = (), *,
+               whole_file_ok: bool = False) -> tuple[dict[str, Any], Locate]:
+    """The `[table]` of a TOML file (the whole file if `whole_file_ok` and it has no such table), with
+    `--set KEY=VALUE` overrides (TOML literals; bare words are strings) applied. Returns (table, locate)."""
+    data, text = read_toml(path)
+    if table is not None and table not in data and not whole_file_ok:
+        raise InputError(f"no [{table}] table (tables: {sorted(data)})", where=str(path))
+    inside = table is not None and table in data
+    section = data[table] if inside else data
+    if not isinstance(section, dict):
+        raise InputError(f"expected a table, got {describe(section)}", where=str(path), field=str(table))
+    section = dict(section)
+    file_locate = toml_locator(path, text, table if inside else None)
+    from_set: set[str] = set()
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"expected KEY=VALUE, got {item!r}", field="--set")
+        section[key.strip()] = parse_value(value.strip())
+        from_set.add(key.strip())
+    return section, (lambda key: "--set" if key in from_set else file_locate(key))
+
+
+def parse_value(text: str) -> Any:
+    """`--set` values are TOML literals (numbers, booleans, strings, arrays); bare words are strings."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
 
 
 class TomlConfig:
-    """`from_dict` / `from_toml` for config dataclasses: unknown or missing keys are clear errors."""
+    """`from_dict` / `from_toml` for config dataclasses: unknown keys, wrong types and missing keys are
+    InputErrors, checked by the one dataclass-driven validator (`generators.typecheck`)."""
 
     _required: tuple[str, ...] = ()
 
     @classmethod
-    def from_dict(cls: type[T], data: dict[str, Any]) -> T:
-        known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"{cls.__name__}: unknown keys {unknown}; known keys: {sorted(known)}")
+    def from_dict(cls: type[T], data: dict[str, Any], *, where: str = "", locate: Locate | None = None) -> T:
+        where = where or cls.__name__
+        check_fields(cls, data, where=where, locate=locate)
         for name in cls._required:
             if not data.get(name):
-                raise ValueError(f"{cls.__name__}: '{name}' is required")
-        return cls(**data)
+                raise InputError(f"{cls.__name__}: '{name}' is required", where=where if locate else "")
+        try:
+            return cls(**data)
+        except InputError:
+            raise
+        except (ValueError, TypeError) as exc:
+            raise InputError(str(exc), where=where) from exc
 
     @classmethod
-    def from_toml(cls: type[T], path: str | Path, table: str | None = None) -> T:
+    def from_toml(cls: type[T], path: str | Path, table: str | None = None, overrides: Sequence[str] = (),
+                  *, whole_file_ok: bool = False) -> T:
         """Load from a TOML file: the `[table]` section if given, else the whole file."""
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"no config file at {path}")
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-        if table is not None:
-            if table not in data:
-                raise ValueError(f"{path}: no [{table}] table (tables: {sorted(data)})")
-            data = data[table]
-        return cls.from_dict(data)
+        data, locate = load_table(path, table, overrides, whole_file_ok=whole_file_ok)
+        return cls.from_dict(data, where=locate(""), locate=locate)
+
+
+def check_model(model: str, field: str = "model", where: str = "") -> None:
+    """Fail before any heavy import when a model spec names nothing that exists: a local directory,
+    `smollm2`, `gguf:FILE` / `FILE.gguf`, or a hub id already in the Hugging Face cache."""
+    if model == "smollm2":
+        return
+    kind, sep, rest = model.partition(":")
+    if sep and kind == "gguf" or model.endswith(".gguf"):
+        gguf = rest if sep and kind == "gguf" else model
+        if not Path(gguf).is_file():
+            raise MissingInputError(f"expected an existing GGUF file, got {gguf!r} (no such file)",
+                                    where=where, field=field)
+        return
+    if Path(model).expanduser().exists():
+        return
+    if re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", model):
+        import os
+
+        hub = Path(os.environ.get("HF_HUB_CACHE") or Path(os.environ.get("HF_HOME") or
+                                                            Path.home() / ".cache" / "huggingface") / "hub")
+        if (hub / f"models--{model.replace('/', '--')}").is_dir():
+            return
+    raise MissingInputError(f"expected an existing model directory (or a hub id in the local cache), "
+                            f"got {model!r} (no such directory)", where=where, field=field)
+
+
+def check_engine_spec(spec: str, field: str = "--model") -> None:
+    """`vllm:PATH`, `hf:PATH` or a bare PATH must name an existing model; `openai:` is not checked here."""
+    kind, sep, rest = spec.partition(":")
+    if sep and kind == "openai":
+        return
+    check_model(rest if sep and kind in ("vllm", "hf") else spec, field)
 
 
 @dataclass
@@ -98,6 +206,13 @@ class _RunConfig(ProblemSource, TomlConfig):
             raise ValueError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
         if self.warmup_ratio and self.warmup_steps:
             raise ValueError("set warmup_steps or warmup_ratio, not both")
+
+    def check_paths(self, where: str = "", model: bool = True) -> None:
+        """Every file the run reads exists (checked before torch / vLLM are imported)."""
+        if model:
+            check_model(self.model, "model", where)
+        if self.train_file:
+            check_input_file(self.train_file, "train_file", "JSONL file of problems")
 
     # ---- hardware ------------------------------------------------------------------------------
     def resolved_device(self) -> str:
@@ -172,6 +287,11 @@ class SFTRunConfig(_RunConfig):
     learning_rate: float = 1e-5
     max_length: int = 2048
     completion_only_loss: bool = True
+
+    def check_paths(self, where: str = "", model: bool = True) -> None:
+        super().check_paths(where, model)
+        if self.traces != "gold":
+            check_input_file(self.traces, "traces", "JSONL file of traces (or 'gold')")
 
     def to_trl(self):
         from trl import SFTConfig
