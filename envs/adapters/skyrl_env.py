@@ -6,7 +6,8 @@
     out = env.step(completion)                          # out["reward"], out["done"] (always True)
 
 SkyRL-train builds one env per dataset row with that row's fields as `extras`; `skyrl_rows` writes
-those rows (`env_class`, `reward_spec.ground_truth` = the problem record as JSON). `step` scores the
+those rows (`env_class`, `reward_spec.ground_truth` = the problem record as JSON, the label of every
+export; a verl export's `reward_model` works too). `step` scores the
 completion with `envs.scoring.score_completion`, as `cfcode eval` does; an episode is one turn.
 `env_config` keys: `reward` ("exact" | "f1"), `sandbox_backend`, `question` ("predict" | "abduce"; a
 row's `extra_info.question` wins, since it chose the prompt).
@@ -14,22 +15,17 @@ row's `extra_info.question` wins, since it chose the prompt).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import lru_cache
 from typing import Any
 
 import skyrl_gym
 from skyrl_gym.envs.base_text_env import BaseTextEnv, BaseTextEnvStepOutput, ConversationType
 
+from envs.adapters._labels import problem_from_label, problem_label
 from envs.prompts import render_prompt
 from envs.scoring import check_question, check_reward, score_completion
 from generators.schema import Problem
 
 ENV_ID = "counterfactual_code"
-
-
-@lru_cache(maxsize=8192)
-def _problem(ground_truth: str) -> Problem:
-    return Problem.from_json(ground_truth)
 
 
 def _get(config: Any, key: str, default: Any) -> Any:
@@ -47,10 +43,10 @@ class CounterfactualSkyRLEnv(BaseTextEnv):
         extras = extras or {}
         spec = extras.get("reward_spec") or extras.get("reward_model") or {}
         ground_truth = spec.get("ground_truth") if isinstance(spec, dict) else None
-        if not isinstance(ground_truth, str):
+        if ground_truth is None:
             raise ValueError("extras['reward_spec']['ground_truth'] must be the problem record as a JSON string "
-                             "(rows made by envs.adapters.skyrl_env.skyrl_rows)")
-        self.problem = _problem(ground_truth)
+                             "(rows made by envs.adapters.skyrl_env.skyrl_rows, or a verl export's reward_model)")
+        self.problem = problem_from_label(ground_truth)
         self.reward_kind = check_reward(_get(env_config, "reward", "exact"))
         extra = extras.get("extra_info") if isinstance(extras.get("extra_info"), dict) else {}
         self.question = check_question(extra.get("question") or _get(env_config, "question", "predict"))
@@ -94,7 +90,7 @@ def skyrl_rows(problems: Iterable[Problem], question: str = "predict") -> list[d
         "data_source": f"counterfactual_code/{p.family}",
         "prompt": render_prompt(p, "chat", question),
         "env_class": ENV_ID,
-        "reward_spec": {"method": "rule", "ground_truth": p.to_json()},
+        "reward_spec": {"method": "rule", "ground_truth": problem_label(p)},
         "extra_info": {"problem_id": p.id, "family": p.family, "mode": p.mode, "level": p.level,
                        "question": question},
     } for p in problems]
