@@ -28,7 +28,7 @@ def counterfactualize_cmd(
     source: Path = typer.Argument(..., help="Python file with the function(s)."),  # noqa: B008 - typer idiom
     out: Path = typer.Option(..., "--out", "-o", help="Output JSONL path."),  # noqa: B008 - typer idiom
     spec: Path | None = typer.Option(  # noqa: B008 - typer idiom
-        None, "--spec", help="TOML spec: [functions.NAME] tables with `inputs` and `latents`."),
+        None, "--spec", help="TOML spec: \\[functions.NAME] tables with `inputs` and `latents`."),
     function: str | None = typer.Option(None, "--function", "-f", help="One function (instead of --spec)."),
     inputs: list[str] = typer.Option(  # noqa: B008 - typer idiom
         [], "--input", "-i", help="Observable parameter NAME=lo..hi or NAME='[JSON values]' (repeatable)."),
