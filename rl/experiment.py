@@ -16,12 +16,12 @@ import os
 import shutil
 import signal
 import time
-import tomllib
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from generators.errors import InputError, MissingInputError, describe
 from generators.schema import MODES
 
 STATE_FILE = "state.json"
@@ -111,17 +111,32 @@ _SECTIONS: dict[str, type] = {"experiment": ExperimentSection, "data": DataSecti
 _FILLED = ("model", "output_dir", "train_file")  # training keys the runner sets itself
 
 
-def _section(cls: type, table: dict[str, Any], name: str) -> Any:
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(table) - known)
-    if unknown:
-        raise ValueError(f"[{name}]: unknown keys {unknown}; known keys: {sorted(known)}")
-    return cls(**table)
+Locate = Callable[[str], str]
 
 
-def _training_table(table: dict[str, Any] | None, name: str, extra: tuple[str, ...]) -> dict[str, Any] | None:
+def _locator(source: str, text: str | None, table: str) -> Locate:
+    from rl.train_config import toml_locator
+
+    return toml_locator(source, text, table) if text is not None else (lambda key: f"{source}: [{table}]")
+
+
+def _section(cls: type, table: Any, name: str, locate: Locate) -> Any:
+    from generators.typecheck import build
+
+    return build(cls, table, where=locate(""), locate=locate)
+
+
+def _training_table(table: Any, name: str, extra: tuple[str, ...], locate: Locate) -> dict[str, Any] | None:
     """None when the stage is disabled; validated early so a typo fails before hours of work."""
-    if table is None or not table.get("enabled", True):
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        raise InputError(f"expected a table, got {describe(table)}", where=locate(""), field=name)
+    enabled = table.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise InputError(f"expected true or false, got {describe(enabled)}", where=locate("enabled"),
+                         field="enabled")
+    if not enabled:
         return None
     from rl.train_config import GRPORunConfig, SFTRunConfig
 
@@ -129,50 +144,65 @@ def _training_table(table: dict[str, Any] | None, name: str, extra: tuple[str, .
     body = {k: v for k, v in table.items() if k not in ("enabled", *extra)}
     clash = sorted(set(body) & set(_FILLED))
     if clash:
-        raise ValueError(f"[{name}]: {clash} are set by the experiment runner; remove them")
-    cls.from_dict({**body, "model": "placeholder"})
+        raise InputError(f"{clash} are set by the experiment runner; remove them", where=locate(clash[0]))
+    cls.from_dict({**body, "model": "placeholder"}, where=locate(""), locate=locate).check_paths(model=False)
     return {k: v for k, v in table.items() if k != "enabled"}
 
 
-def parse_experiment(data: dict[str, Any], source: str = "<config>") -> ExperimentConfig:
+def parse_experiment(data: dict[str, Any], source: str = "<config>", text: str | None = None
+                     ) -> ExperimentConfig:
+    """Every table parsed into its dataclass by the one validator (types from the field annotations);
+    `text` (the TOML source) lets errors name the line. Files the run needs are checked here too."""
+    from generators.errors import check_input_file
+    from generators.family import get_family
+    from generators.schema import LEVELS
+
     unknown = sorted(set(data) - set(_SECTIONS) - {"sft", "grpo"})
     if unknown:
-        raise ValueError(f"{source}: unknown tables {unknown}; known: {sorted([*_SECTIONS, 'sft', 'grpo'])}")
-    try:
-        sections = {name: _section(cls, data.get(name, {}), name) for name, cls in _SECTIONS.items()}
-        sft = _training_table(data.get("sft"), "sft", ())
-        grpo = _training_table(data.get("grpo"), "grpo", ("init",))
-    except TypeError as exc:
-        raise ValueError(f"{source}: {exc}") from exc
+        raise InputError(f"unknown tables {unknown}; known: {sorted([*_SECTIONS, 'sft', 'grpo'])}", where=source)
+    at = {name: _locator(source, text, name) for name in [*_SECTIONS, "sft", "grpo"]}
+    sections = {name: _section(cls, data.get(name, {}), name, at[name]) for name, cls in _SECTIONS.items()}
+    sft = _training_table(data.get("sft"), "sft", (), at["sft"])
+    grpo = _training_table(data.get("grpo"), "grpo", ("init",), at["grpo"])
     if grpo is not None and grpo.get("init", "base") not in ("base", "sft"):
-        raise ValueError(f"{source}: [grpo] init must be 'base' or 'sft'")
+        raise InputError("init must be 'base' or 'sft'", where=at["grpo"]("init"))
     if grpo is not None and grpo.get("init") == "sft" and sft is None:
-        raise ValueError(f"{source}: [grpo] init = 'sft' needs an enabled [sft] stage")
+        raise InputError("init = 'sft' needs an enabled [sft] stage", where=at["grpo"]("init"))
+    dat: DataSection = sections["data"]
+    get_family(dat.family)
+    if not dat.modes or any(m not in MODES for m in dat.modes):
+        raise InputError(f"expected a non-empty subset of {list(MODES)}, got {dat.modes}", where=at["data"]("modes"),
+                         field="modes")
+    if dat.level is not None and dat.level not in LEVELS:
+        raise InputError(f"expected a level 1-5, got {dat.level}", where=at["data"]("level"), field="level")
+    if dat.train_file:
+        check_input_file(dat.train_file, "[data] train_file", "JSONL file of problems")
     ev: EvalSection = sections["eval"]
     if ev.engine not in ("vllm", "hf"):
-        raise ValueError(f"{source}: [eval] engine must be 'vllm' or 'hf', got {ev.engine!r}")
+        raise InputError(f"engine must be 'vllm' or 'hf', got {ev.engine!r}", where=at["eval"]("engine"))
     from rl.baselines import BASELINES
 
     bad = [b for b in ev.baselines if b not in BASELINES]
     if bad:
-        raise ValueError(f"{source}: [eval] unknown baselines {bad}; choose from {list(BASELINES)}")
+        raise InputError(f"unknown baselines {bad}; choose from {list(BASELINES)}",
+                         where=at["eval"]("baselines"))
+    if ev.suites_dir and not Path(ev.suites_dir).is_dir():
+        raise MissingInputError(f"expected a directory of suites, got {ev.suites_dir!r} (no such directory)",
+                                where=at["eval"]("suites_dir"), field="suites_dir")
     base = sections["model"].base
     if base not in ("tiny", "smollm2") and not base.startswith("gguf:") and not Path(base).exists():
-        raise ValueError(f"{source}: [model] base {base!r} is neither 'tiny', 'smollm2', 'gguf:FILE' "
-                         "nor a directory")
+        raise MissingInputError(f"base {base!r} is neither 'tiny', 'smollm2', 'gguf:FILE' "
+                                "nor a directory", where=at["model"]("base"))
+    if base.startswith("gguf:") and not Path(base[len("gguf:"):]).is_file():
+        raise MissingInputError(f"base {base!r}: no such GGUF file", where=at["model"]("base"))
     return ExperimentConfig(sft=sft, grpo=grpo, **sections)
 
 
 def load_experiment(path: str | Path) -> ExperimentConfig:
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no experiment config at {path}")
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"{path}: invalid TOML: {exc}") from exc
-    return parse_experiment(data, str(path))
+    from rl.train_config import read_toml
+
+    data, text = read_toml(path)
+    return parse_experiment(data, str(path), text)
 
 
 # ------------------------------------------------------------------------------------ stages
@@ -408,6 +438,13 @@ def _stage_report(ctx: Context) -> dict[str, Any]:
             results = [load_eval(d) for d in _eval_dirs(ctx)]
             lines += [_demote(comparison_markdown(results, "format_rate")).replace(
                 "## Comparison", "## Format rate", 1), ""]
+    from rl.report import learning_curves_markdown
+
+    runs = {kind: ctx.out / "models" / d for kind, d in (("sft", "sft"), ("grpo", "rl"))
+            if (ctx.out / "models" / d).is_dir()}
+    curves = learning_curves_markdown(runs, ctx.out / "curves", ctx.out)
+    if curves:
+        lines += [_demote(curves), ""]
     traces_md = ctx.out / "traces" / TRACES_MD
     if traces_md.is_file():
         lines += [_demote(traces_md.read_text(encoding="utf-8")), ""]
