@@ -17,6 +17,7 @@ from typing import Any, Callable, Sequence
 
 from rl.checkpoints import StepCounter, latest_checkpoint, load_policy, save_final, write_run_summary
 from rl.engines import cpu_vllm_env
+from rl.report import write_log_history
 from rl.timeouts import deadline
 from rl.train_config import GRPORunConfig
 from rl.weight_sync import VLLMGuard, guard_vllm_generation, prepare_cpu_colocate
@@ -128,7 +129,12 @@ def run_grpo(
     keep_trainer: bool = False,
 ) -> GRPORunResult:
     """Train; resume from the latest checkpoint in `cfg.output_dir` if there is one. Writes `final/`."""
+    from dataclasses import replace
+
+    from rl.models import resolve_model
+
     start = time.perf_counter()
+    cfg = replace(cfg, model=resolve_model(cfg.model))  # smollm2 / gguf:FILE -> converted folder
     Path(cfg.output_dir).mkdir(parents=True, exist_ok=True)
     resume = latest_checkpoint(cfg.output_dir) if cfg.resume else None
     counter = StepCounter()
@@ -137,6 +143,7 @@ def run_grpo(
     )
     trainer.train(resume_from_checkpoint=resume)
     result.final_dir = save_final(trainer, tokenizer, cfg.output_dir)
+    write_log_history(trainer, cfg.output_dir)
     extra = {"step_timings": [t.to_dict() for t in result.timings],
              "weight_syncs": result.guard.syncs if result.guard else 0}
     write_run_summary("grpo", cfg, trainer, result.final_dir, resume, counter.steps, start, extra)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from rl.checkpoints import StepCounter, latest_checkpoint, load_policy, save_final, write_run_summary
+from rl.report import write_log_history
 from rl.train_config import SFTRunConfig
 
 
@@ -31,7 +32,12 @@ def run_sft(
 
     from rl.train_data import to_dataset
 
+    from dataclasses import replace
+
+    from rl.models import resolve_model
+
     start = time.perf_counter()
+    cfg = replace(cfg, model=resolve_model(cfg.model))  # smollm2 / gguf:FILE -> converted folder
     Path(cfg.output_dir).mkdir(parents=True, exist_ok=True)
     resume = latest_checkpoint(cfg.output_dir) if cfg.resume else None
     model, tokenizer = load_policy(cfg.model, cfg.resolved_device(), cfg.resolved_bf16())
@@ -46,6 +52,7 @@ def run_sft(
     )
     trainer.train(resume_from_checkpoint=resume)
     final = save_final(trainer, tokenizer, cfg.output_dir)
+    write_log_history(trainer, cfg.output_dir)
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     write_run_summary("sft", cfg, trainer, final, resume, counter.steps, start, {"losses": losses})
     return final
