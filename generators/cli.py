@@ -164,6 +164,9 @@ def register(app: typer.Typer) -> None:
     """Add `generate`, `families` and the `suites` sub-app to the top-level `cfcode` app."""
     app.command("generate")(cli_errors()(generate_cmd))
     app.command("families")(families_cmd)
+    from generators.export.cli import export_cmd
+
+    app.command("export")(export_cmd)
     from generators.counterfactualize_cli import counterfactualize_cmd
 
     app.command("counterfactualize")(counterfactualize_cmd)

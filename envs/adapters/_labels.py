@@ -1,0 +1,50 @@
+"""What every adapter needs: the problem record back from a framework's label column.
+
+Frameworks carry one opaque per-row value to the reward function (verl's `ground_truth`, OpenRLHF's
+`label`, lm-eval's doc). The exports put the whole problem record there as a JSON string, because
+that is what the scorer needs (the gold set for exact match; the program for the F1 hack rule), and
+a string survives every framework's dataset loader unchanged. Parsing is cached: a GRPO group scores
+the same label many times.
+"""
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Any
+
+from generators.schema import Problem
+
+
+@lru_cache(maxsize=16384)
+def _from_json(text: str) -> Problem:
+    return Problem.from_json(text)
+
+
+def problem_from_label(label: Any) -> Problem:
+    """A `Problem` from a record's JSON text, its dict, or a `Problem`; ValueError names what came."""
+    if isinstance(label, Problem):
+        return label
+    if isinstance(label, bytes):
+        label = label.decode("utf-8")
+    if isinstance(label, str):
+        try:
+            return _from_json(label)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"label is not a counterfactual-code problem record (JSON): {exc}") from None
+    if isinstance(label, dict):
+        if "problem" in label and isinstance(label["problem"], (str, dict)):  # a wrapper row
+            return problem_from_label(label["problem"])
+        try:
+            return Problem(**label)
+        except TypeError as exc:
+            raise ValueError(f"label dict is not a problem record: {exc}") from None
+    raise ValueError(f"label must be a problem record (JSON string or dict), got {type(label).__name__}")
+
+
+def problem_label(problem: Problem) -> str:
+    """The label the exports write: the record's canonical JSON (same bytes as the JSONL line)."""
+    return problem.to_json()
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))

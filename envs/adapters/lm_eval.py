@@ -1,0 +1,25 @@
+"""lm-evaluation-harness metric hook: `process_results(doc, results)` with the env's own scorer.
+
+The task folder written by `cfcode export --format lm_eval` points its YAMLs here (through its
+`utils.py`). `doc["record"]` is the problem record as JSON; `results` is lm-eval's list of filtered
+generations for the doc (one with the default `take_first` filter). Metrics: `exact_match`, `f1`,
+`format_ok`, each the per-doc value that `cfcode eval` averages, so a task's `exact_match` equals
+`cfcode eval`'s exact match on the same completions.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from envs.adapters._labels import problem_from_label
+from envs.scoring import check_reward, score_completion
+
+
+def process_results(doc: dict[str, Any], results: Sequence[Any], reward: str = "exact") -> dict[str, float]:
+    check_reward(reward)
+    problem = problem_from_label(doc["record"] if "record" in doc else doc)
+    text = results[0] if results else ""
+    if not isinstance(text, str):  # some lm-eval filters return (text, ...) tuples
+        text = text[0] if isinstance(text, (list, tuple)) and text else str(text)
+    score = score_completion(problem, text, reward=reward)
+    return {"exact_match": float(score.correct), "f1": float(score.f1), "format_ok": float(score.format_ok)}

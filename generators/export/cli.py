@@ -1,0 +1,41 @@
+"""`cfcode export SOURCE... --out DIR [--format hf,verl,lm_eval]`."""
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+
+import typer
+
+
+def export_cmd(
+    sources: list[str] = typer.Argument(  # noqa: B008 - typer idiom
+        ..., help="frozen:test | frozen:train | frozen:all | JSONL files from `cfcode generate`."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output directory; each format goes to OUT/<format>/."),  # noqa: B008
+    formats: str = typer.Option("hf,verl,lm_eval", "--format", "-f", help="Comma-separated: hf, verl, lm_eval."),
+    split: str | None = typer.Option(None, help="Put every record in this split (default: the records' own)."),
+    name: str = typer.Option("counterfactual-code", help="Dataset name (card title, lm-eval group name)."),
+) -> None:
+    """Write a suite or generated set as a Hugging Face dataset, verl parquet and/or lm-eval tasks."""
+    from generators.export import FORMATS, export_problems, load_sources
+
+    chosen = [f.strip() for f in formats.split(",") if f.strip()]
+    bad = [f for f in chosen if f not in FORMATS]
+    if bad or not chosen:
+        typer.secho(f"error: --format: unknown {bad or formats!r}; choose from {', '.join(FORMATS)}",
+                    fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=2)
+    try:
+        splits = load_sources(sources, split)
+        report = export_problems(splits, out, chosen, name=name,
+                                 command="cfcode " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
+    except ImportError as exc:
+        typer.secho(f"error: export needs pyarrow ({exc}); pip install 'counterfactual-code[rl]'",
+                    fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=2) from None
+    except (ValueError, FileNotFoundError) as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=2) from None
+    typer.echo(json.dumps({"out": str(report.out_dir), "formats": report.formats, "counts": report.counts,
+                           "files": len(report.files)}, sort_keys=True))

@@ -1,0 +1,109 @@
+"""Sources -> splits of problems -> every requested format; shared by the CLI and the tests."""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from generators.schema import Problem
+
+FORMATS = ("hf", "verl", "lm_eval")
+SOURCE_NAMES = ("frozen:test", "frozen:train", "frozen:all")
+
+
+@dataclass
+class ExportReport:
+    out_dir: Path
+    formats: list[str]
+    counts: dict[str, int]  # split -> records
+    files: dict[str, str] = field(default_factory=dict)  # relative path -> sha256
+
+    def to_dict(self) -> dict:
+        return {"out_dir": str(self.out_dir), "formats": self.formats, "counts": self.counts, "files": self.files}
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def load_sources(sources: Sequence[str], split: str | None = None) -> dict[str, list[Problem]]:
+    """Split name -> problems from `frozen:test` / `frozen:train` / `frozen:all` or JSONL paths.
+
+    A JSONL file goes to `split` if given, else to the split its records name (`train` | `test`).
+    Raises ValueError (file and line) for unreadable input; a split never mixes record duplicates.
+    """
+    from generators.io import load_problems
+    from generators.suites import suites_dir
+
+    out: dict[str, list[Problem]] = {}
+    for source in sources:
+        if source in SOURCE_NAMES:
+            wanted = ("test", "train") if source == "frozen:all" else (source.split(":")[1],)
+            for sub in wanted:
+                files = sorted((suites_dir() / sub).glob("*.jsonl"))
+                if not files:
+                    raise ValueError(f"{source}: no suite files in {suites_dir() / sub}")
+                for path in files:
+                    out.setdefault(split or sub, []).extend(load_problems(path))
+            continue
+        if source.startswith("frozen:"):
+            raise ValueError(f"unknown suite name {source!r}; expected one of {', '.join(SOURCE_NAMES)} or a JSONL path")
+        path = Path(source)
+        if not path.is_file():
+            raise ValueError(f"{source}: no such JSONL file (or a suite name: {', '.join(SOURCE_NAMES)})")
+        for problem in load_problems(path):
+            out.setdefault(split or problem.split, []).append(problem)
+    for name, problems in out.items():
+        seen: set[str] = set()
+        for p in problems:
+            if p.id in seen:
+                raise ValueError(f"split {name!r} holds problem {p.id!r} twice (same file given twice?)")
+            seen.add(p.id)
+    if not out or not any(out.values()):
+        raise ValueError("no problems in the given sources")
+    return out
+
+
+def export_problems(splits: dict[str, list[Problem]], out_dir: str | os.PathLike,
+                    formats: Sequence[str] = FORMATS, name: str = "counterfactual-code",
+                    command: str = "", log: Callable[[str], None] | None = None) -> ExportReport:
+    """Write `formats` under `out_dir/<format>/`; atomically per format (temp dir, then rename)."""
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise ValueError(f"unknown export format(s) {unknown}; choose from {', '.join(FORMATS)}")
+    for split, problems in splits.items():
+        if not split.replace("_", "").isalnum():
+            raise ValueError(f"split name {split!r} must be letters, digits and '_'")
+        if not problems:
+            raise ValueError(f"split {split!r} is empty")
+    from generators.export import hf, lm_eval, verl
+
+    writers = {"hf": hf.write, "verl": verl.write, "lm_eval": lm_eval.write}
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    report = ExportReport(out, list(formats), {k: len(v) for k, v in splits.items()})
+    for fmt in formats:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{fmt}.", dir=out))
+        try:
+            writers[fmt](splits, tmp, name=name, command=command)
+            final = out / fmt
+            if final.exists():
+                shutil.rmtree(final)
+            tmp.rename(final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        for path in sorted(final.rglob("*")):
+            if path.is_file():
+                report.files[str(path.relative_to(out))] = sha256_file(path)
+        if log:
+            log(f"wrote {final}")
+    return report
