@@ -8,6 +8,8 @@ from pathlib import Path
 
 import typer
 
+from generators.errors import InputError, MissingInputError, check_input_file, cli_errors, fail
+
 SUITES_HELP = "Comma-separated suite names (families), or 'all' for every frozen suite."
 MODES_HELP = "Comma-separated modes: counterfactual, interventional (default both)."
 
@@ -27,12 +29,33 @@ def _eval_config(model: str, label: str, suites: str, modes: str, limit: int | N
 
 
 def _fail(message: str) -> None:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(2)
+    fail(message)
+
+
+def _check_inputs(cfg, out: Path | None = None) -> None:
+    """What `evaluate` would only find out after loading an engine: modes, model path, suite files."""
+    from generators.schema import MODES
+    from rl.baselines import is_baseline
+    from rl.train_config import check_engine_spec
+
+    bad = [m for m in cfg.modes if m not in MODES]
+    if bad or not cfg.modes:
+        raise InputError(f"expected a non-empty subset of {list(MODES)}, got {cfg.modes}", field="--modes")
+    if cfg.model and not is_baseline(cfg.model):
+        check_engine_spec(cfg.model)
+    if cfg.suites_dir and not Path(cfg.suites_dir).is_dir():
+        raise MissingInputError(f"expected a directory, got {cfg.suites_dir!r} (no such directory)",
+                                field="--suites-dir")
+    for name in cfg.suites:
+        if name.endswith(".jsonl"):
+            check_input_file(name, "--suites", "JSONL file of problems")
+    if out is not None and out.exists() and not out.is_dir():
+        raise InputError(f"expected a directory path, got a file: {out}", field="--out")
 
 
 def register(app: typer.Typer) -> None:
     @app.command("eval")
+    @cli_errors()
     def eval_cmd(
         model: str = typer.Option(..., "--model", "-m", help="vllm:PATH | hf:PATH | openai:BASE_URL#MODEL | "
                                   "PATH (vLLM) | oracle | skip-abduction | prior"),
@@ -56,6 +79,7 @@ def register(app: typer.Typer) -> None:
         try:
             cfg = _eval_config(model, label, suites, modes, limit, samples, max_tokens, temperature, seed,
                                sandbox, suites_dir, prompt_style)
+            _check_inputs(cfg, out)
             result, records = evaluate(cfg)
         except (ValueError, FileNotFoundError) as exc:
             _fail(str(exc))
@@ -64,6 +88,7 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"wrote {out}/eval.json, samples.jsonl, eval.md, eval.png ({result.seconds:.1f}s)")
 
     @app.command("compare")
+    @cli_errors()
     def compare_cmd(
         entries: list[str] = typer.Argument(..., help="Eval directories (from `cfcode eval`) or "
                                             "[LABEL=]SPEC to evaluate, e.g. base=hf:models/base sft=... oracle"),
@@ -87,6 +112,7 @@ def register(app: typer.Typer) -> None:
         try:
             base = _eval_config("", "", suites, modes, limit, samples, max_tokens, temperature, seed, sandbox,
                                 suites_dir, prompt_style)
+            _check_inputs(base, out)
             results = collect(entries, base, out)
             paths = write_comparison(out, results, metric)
         except (ValueError, FileNotFoundError, RuntimeError) as exc:
@@ -95,6 +121,7 @@ def register(app: typer.Typer) -> None:
         typer.echo("wrote " + ", ".join(str(p) for p in paths))
 
     @app.command("analyze-traces")
+    @cli_errors()
     def analyze_traces_cmd(
         evals: list[str] = typer.Argument(..., help="Eval directories holding samples.jsonl."),
         out: Path = typer.Option(Path("runs/traces"), "--out", "-o"),
@@ -114,6 +141,7 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"wrote {out}/traces.json, traces.md")
 
     @app.command("experiment")
+    @cli_errors()
     def experiment_cmd(
         config: Path = typer.Argument(..., help="Experiment TOML, e.g. configs/quickstart.toml."),
         out: Path | None = typer.Option(None, "--out", "-o", help="Report directory (default: from config)."),
