@@ -5,10 +5,13 @@ import json
 
 import typer
 
+from generators.errors import InputError, cli_errors
+
 env_app = typer.Typer(help="CounterfactualCode-v0 gymnasium env: benchmark.", no_args_is_help=True)
 
 
 @env_app.command("bench")
+@cli_errors()
 def bench(
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     families: str = typer.Option("if_else", help="Comma-separated families."),
@@ -21,6 +24,20 @@ def bench(
     seed: int = typer.Option(0, help="Generation seed of the pool."),
 ) -> None:
     """Steps/s of the exact-answer path (target >= 20,000 on one core) and of the execution-verified path."""
+    from generators.family import get_family
+
+    names = [f.strip() for f in families.split(",") if f.strip()]
+    if not names:
+        raise InputError("expected at least one family name, got none", field="--families")
+    for name in names:  # before any problem is generated or a sandbox starts
+        get_family(name)
+    if backend not in ("docker", "local", "auto"):
+        raise InputError(f"expected one of docker, local, auto, got {backend!r}", field="--backend")
+    for option, value in (("--exact-steps", exact_steps), ("--exec-steps", exec_steps),
+                          ("--exec-batch", exec_batch), ("--exec-batches", exec_batches),
+                          ("--num-problems", num_problems)):
+        if value < 0:
+            raise InputError(f"expected a non-negative integer, got {value}", field=option)
     from envs.bench import BenchConfig, run_bench
 
     cfg = BenchConfig(families=[f.strip() for f in families.split(",") if f.strip()], num_problems=num_problems,

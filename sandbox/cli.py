@@ -9,11 +9,38 @@ import typer
 app = typer.Typer(no_args_is_help=True, help="Docker execution sandbox: image, benchmark.")
 
 
+def _one_line_errors(fn):
+    """Bad input and an unavailable backend end in one line `cfcode: error: ...` and exit code 2 (the
+    same contract as generators.errors.cli_errors, which this lowest layer cannot import)."""
+    import functools
+    import sys
+
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        from sandbox.pool import SandboxUnavailable
+
+        try:
+            return fn(*args, **kwargs)
+        except (ValueError, SandboxUnavailable) as exc:
+            text = " | ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+            print(f"cfcode: error: {text}", file=sys.stderr, flush=True)
+            raise typer.Exit(2) from None
+
+    return run
+
+
+def _positive(**values: int | None) -> None:
+    for name, value in values.items():
+        if value is not None and value < 1:
+            raise ValueError(f"--{name.replace('_', '-')}: expected a positive integer, got {value}")
+
+
 def _logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="[%(name)s] %(message)s")
 
 
 @app.command("build-image")
+@_one_line_errors
 def build_image_cmd(
     suite: str = typer.Option("bookworm", help="Debian suite of the rootfs."),
     mirror: str | None = typer.Option(None, help="Debian mirror URI (default: read from the apt sources)."),
@@ -35,6 +62,7 @@ def build_image_cmd(
 
 
 @app.command("bench")
+@_one_line_errors
 def bench_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON line."),
     jobs: int = typer.Option(400, help="Jobs per round and configuration (pool, fork worker, in-process)."),
@@ -46,6 +74,7 @@ def bench_cmd(
     image: str | None = typer.Option(None, help="Sandbox image (default cfcode-sandbox:latest)."),
 ) -> None:
     """Jobs/s of the warm pool vs naive docker run vs fork worker vs in-process exec (one run)."""
+    _positive(jobs=jobs, rounds=rounds, naive_jobs=naive_jobs, calls=calls, latency_jobs=latency_jobs, size=size)
     _logging(False)
     from sandbox.bench import BenchConfig, run_benchmark
 
