@@ -2,10 +2,12 @@
 
 Why: distillation and endpoint evaluation speak the OpenAI API; this lets them run against a local
 model (HF or vLLM engine) without `vllm serve`, e.g. in tests and on machines without a hub.
-Implements `GET /v1/models`, `POST /v1/chat/completions` and `POST /v1/completions` (no streaming).
+Implements `GET /v1/models`, `POST /v1/chat/completions` and `POST /v1/completions`; `stream=true`
+answers in server-sent events (each choice's text in one chunk: the engine generates it whole).
 """
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -50,7 +52,7 @@ def build_app(engine: RolloutEngine, model_name: str):
         return {"object": "list", "data": [{"id": model_name, "object": "model", "owned_by": "cfcode"}]}
 
     @app.post("/v1/chat/completions")
-    def chat(body: dict[str, Any]) -> dict[str, Any]:
+    def chat(body: dict[str, Any]) -> Any:
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages:
             raise HTTPException(status_code=400, detail="'messages' must be a non-empty list")
@@ -63,17 +65,17 @@ def build_app(engine: RolloutEngine, model_name: str):
             }
             for i, c in enumerate(groups[0])
         ]
-        return {
+        return _maybe_stream(body, {
             "id": f"chatcmpl-{time.time_ns()}",
             "object": "chat.completion",
             "created": int(time.time()),
             "model": model_name,
             "choices": choices,
             "usage": usage(groups),
-        }
+        })
 
     @app.post("/v1/completions")
-    def completions(body: dict[str, Any]) -> dict[str, Any]:
+    def completions(body: dict[str, Any]) -> Any:
         prompt = body.get("prompt")
         prompts = [prompt] if isinstance(prompt, str) else prompt
         if not isinstance(prompts, list) or not prompts or not all(isinstance(p, str) for p in prompts):
@@ -84,16 +86,53 @@ def build_app(engine: RolloutEngine, model_name: str):
             for i, g in enumerate(groups)
             for j, c in enumerate(g)
         ]
-        return {
+        return _maybe_stream(body, {
             "id": f"cmpl-{time.time_ns()}",
             "object": "text_completion",
             "created": int(time.time()),
             "model": model_name,
             "choices": choices,
             "usage": usage(groups),
-        }
+        })
 
     return app
+
+
+# -- stream=true: the finished response replayed as OpenAI's server-sent events ----------------------
+
+def _maybe_stream(body: dict[str, Any], response: dict[str, Any]) -> Any:
+    """`response` itself, or (`stream=true`) an SSE stream of it: per choice a content chunk and a
+    finish chunk, a usage chunk if `stream_options.include_usage`, then `data: [DONE]`."""
+    if not body.get("stream"):
+        return response
+    from fastapi.responses import StreamingResponse
+
+    options = body.get("stream_options") or {}
+    include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
+    events = [f"data: {json.dumps(chunk)}\n\n" for chunk in stream_chunks(response, include_usage)]
+    return StreamingResponse(iter(events + ["data: [DONE]\n\n"]), media_type="text/event-stream")
+
+
+def stream_chunks(response: dict[str, Any], include_usage: bool = False) -> list[dict[str, Any]]:
+    """The chunk objects of a chat or text completion response (as OpenAI's streaming API sends)."""
+    chat = response["object"] == "chat.completion"
+    head = {"id": response["id"], "object": "chat.completion.chunk" if chat else "text_completion",
+            "created": response["created"], "model": response["model"]}
+    chunks = []
+    for c in response["choices"]:
+        if chat:
+            delta = {"role": "assistant", "content": c["message"]["content"]}
+            chunks.append({**head, "choices": [{"index": c["index"], "delta": delta, "finish_reason": None}]})
+            chunks.append({**head, "choices": [{"index": c["index"], "delta": {},
+                                                "finish_reason": c["finish_reason"]}]})
+        else:
+            chunks.append({**head, "choices": [{"index": c["index"], "text": c["text"], "finish_reason": None,
+                                                "logprobs": None}]})
+            chunks.append({**head, "choices": [{"index": c["index"], "text": "",
+                                                "finish_reason": c["finish_reason"], "logprobs": None}]})
+    if include_usage:
+        chunks.append({**head, "choices": [], "usage": response["usage"]})
+    return chunks
 
 
 def free_port(host: str = "127.0.0.1") -> int:
