@@ -212,7 +212,11 @@ class _RunConfig(ProblemSource, TomlConfig):
         if model:
             check_model(self.model, "model", where)
         if self.train_file:
+            from generators.io import iter_problems
+
             check_input_file(self.train_file, "train_file", "JSONL file of problems")
+            for _ in iter_problems(self.train_file):  # every record valid, before the trainer starts
+                pass
 
     # ---- hardware ------------------------------------------------------------------------------
     def resolved_device(self) -> str:
@@ -291,7 +295,13 @@ class SFTRunConfig(_RunConfig):
     def check_paths(self, where: str = "", model: bool = True) -> None:
         super().check_paths(where, model)
         if self.traces != "gold":
+            from rl.train_data import load_trace_rows
+
             check_input_file(self.traces, "traces", "JSONL file of traces (or 'gold')")
+            try:
+                load_trace_rows(self.traces)
+            except ValueError as exc:
+                raise InputError(str(exc)) from None
 
     def to_trl(self):
         from trl import SFTConfig

@@ -1,0 +1,319 @@
+"""Bad input through the real `cfcode` command: one line on stderr, exit code 2, nothing written.
+
+Each case runs `.venv/bin/cfcode` in a subprocess (the console script a user runs, so the central
+handler in cfcode_cli.py is exercised too) with one malformed input: a problem record with one wrong
+field, a bad knob, a bad TOML config, a corrupted suites manifest, or a file that is empty, not JSON,
+not UTF-8, a directory or missing. Every case must fail before heavy work (no model, no sandbox).
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CFCODE = Path(sys.executable).parent / "cfcode"
+GOOD_RECORD = json.loads((ROOT / "suites/test/if_else.counterfactual.jsonl").open(encoding="utf-8").readline())
+TIMEOUT_S = 60
+
+
+def run_cfcode(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
+    return subprocess.run([str(CFCODE), *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=TIMEOUT_S)
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> str:
+    assert result.returncode == 2, (result.returncode, result.stdout[-2000:], result.stderr[-2000:])
+    assert "Traceback" not in result.stderr + result.stdout, result.stderr[-2000:]
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr[-3000:]
+    line = lines[0]
+    assert line.startswith("cfcode: error: "), line
+    for fragment in fragments:
+        assert fragment in line, (fragment, line)
+    return line
+
+
+# ------------------------------------------------------------------------------ problem records
+
+def _record(**changes) -> dict:
+    rec = json.loads(json.dumps(GOOD_RECORD))
+    for key, value in changes.items():
+        if value is _DROP:
+            del rec[key]
+        else:
+            rec[key] = value
+    return rec
+
+
+_DROP = object()
+
+RECORD_CASES = {
+    "answer_int": (_record(answer=5), "answer: expected list, got int 5"),
+    "answer_str": (_record(answer="01"), "answer: expected list, got str"),
+    "latents_list": (_record(latents=[0, 1, 2]), "latents: expected dict"),
+    "latents_empty_domain": (_record(latents={"r": []}), "latents.r: expected a non-empty list"),
+    "latents_domain_int": (_record(latents={"r": 3}), "latents.r: expected list"),
+    "program_int": (_record(program=7), "program: expected str, got int 7"),
+    "program_syntax": (_record(program="def f(x, r:\n    return x"), "program: expected Python source"),
+    "entry_undefined": (_record(entry="g"), "entry: expected a function defined in program"),
+    "observations_str": (_record(observations="x=1"), "observations: expected list"),
+    "observation_args_list": (_record(observations=[{"args": [1], "output": 3}]), "observations[0].args"),
+    "observation_no_output": (_record(observations=[{"args": {"x": 1}}]), "observations[0].output"),
+    "observations_empty": (_record(observations=[]), "observations: expected at least one"),
+    "intervention_args_int": (_record(intervention={"args": 1}), "intervention.args: expected dict"),
+    "level_word": (_record(level="three"), "level: expected int, got str 'three'"),
+    "level_range": (_record(level=9), "level: expected an integer 1-5"),
+    "level_bool": (_record(level=True), "level: expected int, got bool"),
+    "mode_sideways": (_record(mode="sideways"), "mode: expected one of 'counterfactual', 'interventional'"),
+    "split_bad": (_record(split="validation"), "split: expected one of 'train', 'test'"),
+    "family_unknown": (_record(family="nope"), "family: expected a known family"),
+    "inputs_int": (_record(inputs=[1]), "inputs[0]: expected str"),
+    "id_int": (_record(id=5), "id: expected str"),
+    "revealed_list": (_record(revealed=[1]), "revealed: expected dict"),
+    "meta_str": (_record(meta="m"), "meta: expected dict"),
+    "schema_version": (_record(schema_version=99), "schema_version: expected 1"),
+    "missing_answer": (_record(answer=_DROP), "answer: missing required field"),
+    "unknown_field": (_record(bogus=1), "unknown fields ['bogus']"),
+    "array_not_object": ([1, 2], "expected a JSON object"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(RECORD_CASES))
+def test_bad_record_is_one_line_naming_file_line_and_field(tmp_path, case):
+    record, expected = RECORD_CASES[case]
+    path = tmp_path / "bad.jsonl"
+    good = json.dumps(GOOD_RECORD)
+    path.write_text(good + "\n" + json.dumps(record) + "\n", encoding="utf-8")  # line 2 is the bad one
+    out = tmp_path / "out"
+    result = run_cfcode(["eval", "--model", "oracle", "--suites", str(path), "--sandbox", "local",
+                         "--out", str(out)], tmp_path)
+    assert_one_line_error(result, f"{path}:2: ", expected)
+    assert not out.exists()
+
+
+FILE_CASES = {
+    "empty": (b"", "empty file"),
+    "blank_lines": (b"\n\n", "empty file"),
+    "not_json": (b'{"id": "x", oops}\n', ":1: not JSON"),
+    "truncated_json": (json.dumps(GOOD_RECORD)[:200].encode() + b"\n", ":1: not JSON"),
+    "not_utf8": (b'{"id": "\xff\xfe"}\n', ":1: expected UTF-8 text"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FILE_CASES))
+def test_bad_problem_file_is_one_line(tmp_path, case):
+    content, expected = FILE_CASES[case]
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(content)
+    out = tmp_path / "out"
+    result = run_cfcode(["eval", "--model", "oracle", "--suites", str(path), "--sandbox", "local",
+                         "--out", str(out)], tmp_path)
+    assert_one_line_error(result, str(path), expected)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("kind", ["missing", "directory"])
+def test_problem_file_missing_or_a_directory(tmp_path, kind):
+    path = tmp_path / "problems.jsonl"
+    if kind == "directory":
+        path.mkdir()
+    result = run_cfcode(["eval", "--model", "oracle", "--suites", str(path), "--out", str(tmp_path / "out")],
+                        tmp_path)
+    assert_one_line_error(result, str(path), "directory" if kind == "directory" else "no such file")
+    assert not (tmp_path / "out").exists()
+
+
+# ------------------------------------------------------------------------------ knobs and generate
+
+GENERATE_CASES = {
+    "int_knob_float": (["--knob", "latent_max=1.5"], "--knob: latent_max: expected int, got float 1.5"),
+    "depth_knob_float": (["--knob", "expr_depth=1.5"], "--knob: expr_depth: expected int, got float 1.5"),
+    "int_knob_bool": (["--knob", "nesting=true"], "nesting: expected int, got bool True"),
+    "int_knob_word": (["--knob", "x_max=big"], "x_max: expected int, got str 'big'"),
+    "unknown_knob": (["--knob", "depth=2"], "unknown knobs ['depth']; known knobs: ['const_max'"),
+    "knob_no_value": (["--knob", "nesting"], "--knob: expected NAME=VALUE"),
+    "knob_out_of_range": (["--knob", "latent_max=500"], "latent_max must be in 1..60"),
+    "level_9": (["--level", "9"], "level must be one of [1, 2, 3, 4, 5], got 9"),
+    "mode_sideways": (["--mode", "sideways"], "--mode: expected one of"),
+    "split_bad": (["--split", "dev"], "--split: expected one of ['train', 'test']"),
+    "n_negative": (["--n", "-3"], "--n: expected a non-negative integer"),
+    "n_word": (["--n", "abc"], "'--n'"),
+    "family_unknown": (["--family", "nope"], "unknown family 'nope'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(GENERATE_CASES))
+def test_generate_bad_options_fail_before_any_work(tmp_path, case):
+    extra, expected = GENERATE_CASES[case]
+    out = tmp_path / "problems.jsonl"
+    args = ["generate", "--n", "2", "--out", str(out), "--backend", "local"]
+    if "--family" not in extra:
+        args += ["--family", "if_else"]
+    result = run_cfcode(args + extra, tmp_path)
+    assert_one_line_error(result, expected)
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_generate_out_is_a_directory(tmp_path):
+    out = tmp_path / "dir"
+    out.mkdir()
+    result = run_cfcode(["generate", "-f", "if_else", "-n", "2", "-o", str(out), "--backend", "local"], tmp_path)
+    assert_one_line_error(result, "--out: expected a file path, got a directory")
+    assert list(out.iterdir()) == []
+
+
+# ------------------------------------------------------------------------------ TOML configs
+
+SFT_CASES = {
+    "max_steps_word": ('max_steps = "ten"\n', "bad.toml:3: [sft]: max_steps: expected int, got str 'ten'"),
+    "max_steps_float": ("max_steps = 1.5\n", "max_steps: expected int, got float 1.5"),
+    "learning_rate_str": ('learning_rate = "1e-5"\n', "learning_rate: expected number, got str '1e-5'"),
+    "lora_str": ('lora = "yes"\n', "lora: expected bool, got str 'yes'"),
+    "modes_str": ('modes = "counterfactual"\n', "modes: expected list of str"),
+    "modes_bad": ('modes = ["sideways"]\n', "modes must be a non-empty subset"),
+    "targets_ints": ("lora_target_modules = [1, 2]\n", "lora_target_modules[0]: expected str"),
+    "unknown_key": ("max_step = 3\n", "bad.toml:3: [sft]: unknown keys ['max_step']"),
+    "missing_model_dir": ('model = "/no/such/model-dir"\n', "model: expected an existing model directory"),
+    "missing_train_file": ('train_file = "/no/such/train.jsonl"\n', "train_file: expected an existing"),
+    "missing_traces": ('traces = "/no/such/traces.jsonl"\n', "traces: expected an existing"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SFT_CASES))
+def test_sft_config_errors_name_the_line_and_come_before_torch(tmp_path, case):
+    extra, expected = SFT_CASES[case]
+    model = tmp_path / "model"
+    model.mkdir()
+    body = f'[sft]\noutput_dir = "{tmp_path / "run"}"\n'
+    if not extra.startswith("model ="):
+        body += extra + f'model = "{model}"\n'
+    else:
+        body += extra
+    path = tmp_path / "bad.toml"
+    path.write_text(body, encoding="utf-8")
+    result = run_cfcode(["train", "sft", str(path)], tmp_path)
+    assert_one_line_error(result, expected)
+    assert not (tmp_path / "run").exists()
+
+
+def test_grpo_bad_train_file_records_fail_before_training(tmp_path):
+    model = tmp_path / "model"
+    model.mkdir()
+    data = tmp_path / "train.jsonl"
+    data.write_text(json.dumps(_record(answer=3)) + "\n", encoding="utf-8")
+    path = tmp_path / "grpo.toml"
+    path.write_text(f'[grpo]\nmodel = "{model}"\ntrain_file = "{data}"\noutput_dir = "{tmp_path / "run"}"\n')
+    result = run_cfcode(["train", "grpo", str(path)], tmp_path)
+    assert_one_line_error(result, f"{data}:1: answer: expected list, got int 3")
+    assert not (tmp_path / "run").exists()
+
+
+CONFIG_FILE_CASES = {
+    "syntax": (b"[sft\nmodel = 1\n", "invalid TOML"),
+    "not_utf8": (b"[sft]\nmodel = '\xff'\n", "expected UTF-8 TOML"),
+    "table_not_table": (b"sft = 3\n", "expected a table"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CONFIG_FILE_CASES))
+def test_broken_config_files(tmp_path, case):
+    content, expected = CONFIG_FILE_CASES[case]
+    path = tmp_path / "c.toml"
+    path.write_bytes(content)
+    result = run_cfcode(["train", "sft", str(path)], tmp_path)
+    assert_one_line_error(result, str(path), expected)
+
+
+@pytest.mark.parametrize("kind", ["missing", "directory"])
+def test_config_missing_or_a_directory(tmp_path, kind):
+    path = tmp_path / "c.toml"
+    if kind == "directory":
+        path.mkdir()
+    for command in (["train", "grpo"], ["experiment"]):
+        result = run_cfcode([*command, str(path)], tmp_path)
+        assert_one_line_error(result, str(path))
+
+
+EXPERIMENT_CASES = {
+    "n_train_word": ('[data]\nn_train = "many"\n', "exp.toml:2: [data]: n_train: expected int"),
+    "level_9": ("[data]\nlevel = 9\n", "level: expected a level 1-5"),
+    "family_unknown": ('[data]\nfamily = "nope"\n', "unknown family 'nope'"),
+    "modes_bad": ('[data]\nmodes = ["sideways"]\n', "modes: expected a non-empty subset"),
+    "missing_train_file": ('[data]\ntrain_file = "/no/such.jsonl"\n', "train_file: expected an existing"),
+    "missing_base": ('[model]\nbase = "/no/such/model"\n', "exp.toml:2: [model]: base '/no/such/model'"),
+    "samples_float": ("[eval]\nsamples = 1.5\n", "[eval]: samples: expected int, got float 1.5"),
+    "suites_str": ('[eval]\nsuites = "all"\n', "suites: expected list of str"),
+    "sft_enabled_str": ('[sft]\nenabled = "yes"\n', "enabled: expected true or false"),
+    "sft_lr_str": ('[sft]\nlearning_rate = "fast"\n', "exp.toml:2: [sft]: learning_rate: expected number"),
+    "grpo_unknown": ("[grpo]\nnum_generation = 4\n", "unknown keys ['num_generation']"),
+    "unknown_table": ("[evals]\nx = 1\n", "unknown tables ['evals']"),
+    "section_not_table": ("data = 3\n", "expected a table of DataSection keys, got int 3"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(EXPERIMENT_CASES))
+def test_experiment_config_errors(tmp_path, case):
+    extra, expected = EXPERIMENT_CASES[case]
+    out = tmp_path / "run"
+    path = tmp_path / "exp.toml"
+    path.write_text(extra + f'[experiment]\nout_dir = "{out}"\n', encoding="utf-8")
+    result = run_cfcode(["experiment", str(path)], tmp_path)
+    assert_one_line_error(result, expected)
+    assert not out.exists()
+
+
+# ------------------------------------------------------------------------------ suites manifest
+
+MANIFEST_CASES = {
+    "not_json": (b'{"files": {', "manifest.json:1: expected JSON"),
+    "not_utf8": (b'{"files": "\xff"}', "manifest.json: expected UTF-8 JSON"),
+    "array": (b"[1, 2]", "manifest.json: expected a table of Manifest fields, got list"),
+    "files_int": (b'{"files": 3, "recipe": {}, "python_version": "3"}', "files: expected dict"),
+    "entry_no_sha": (json.dumps({"files": {"test/x.jsonl": {"family": "if_else", "mode": "counterfactual",
+                                                             "split": "test", "n": 1, "seed": 0, "count": 1,
+                                                             "filter_counts": {}}},
+                                 "recipe": {"test_size": 1, "train_size": 0, "families": ["if_else"]},
+                                 "python_version": "3.11"}).encode(),
+                     "files.test/x.jsonl.sha256: missing required field"),
+    "count_str": (json.dumps({"files": {"test/x.jsonl": {"family": "if_else", "mode": "counterfactual",
+                                                          "split": "test", "n": 1, "seed": 0, "count": "1",
+                                                          "sha256": "0", "filter_counts": {}}},
+                              "recipe": {"test_size": 1, "train_size": 0, "families": ["if_else"]},
+                              "python_version": "3.11"}).encode(),
+                  "files.test/x.jsonl.count: expected int, got str '1'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MANIFEST_CASES))
+def test_corrupted_manifest_is_one_line(tmp_path, case):
+    content, expected = MANIFEST_CASES[case]
+    (tmp_path / "manifest.json").write_bytes(content)
+    result = run_cfcode(["suites", "verify", "--dir", str(tmp_path)], tmp_path)
+    assert_one_line_error(result, expected)
+
+
+# ------------------------------------------------------------------------------ other commands
+
+OTHER_CASES = {
+    "eval_missing_model": (["eval", "--model", "/no/such/model"], "--model: expected an existing model directory"),
+    "eval_modes": (["eval", "--model", "oracle", "--modes", "sideways"], "--modes: expected a non-empty subset"),
+    "env_bench_family": (["env", "bench", "--families", "nope"], "unknown family 'nope'"),
+    "sandbox_bench_jobs": (["sandbox", "bench", "--jobs", "0"], "--jobs: expected a positive integer"),
+    "bench_rollout_model": (["bench", "rollout", "--model", "/no/such/model"], "--model: expected an existing"),
+    "serve_model": (["model", "serve", "hf:/no/such/model"], "MODEL: expected an existing model directory"),
+    "unknown_option": (["generate", "--bogus"], "No such option: --bogus"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(OTHER_CASES))
+def test_other_commands_bad_input(tmp_path, case):
+    args, expected = OTHER_CASES[case]
+    result = run_cfcode(args, tmp_path)
+    assert_one_line_error(result, expected)
+    assert list(tmp_path.iterdir()) == []
