@@ -55,7 +55,7 @@ def verl(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def openrlhf(session: nox.Session) -> None:
     """OpenRLHF's remote reward-function contract on tensors (OpenRLHF itself needs CUDA builds)."""
-    install_project(session)
+    install_project(session, "transformers>=4.56,<5.20")  # tokenizes the queries as OpenRLHF does
     run_framework_tests(session, "openrlhf")
 
 

@@ -65,3 +65,9 @@ def tiny_tokenizer_dir(tmp_path_factory, frozen_problems):
     out = tmp_path_factory.mktemp("tokenizer")
     train_tokenizer(corpus, vocab_size=512).save_pretrained(out)
     return out
+
+
+@pytest.fixture(scope="session")
+def cases():
+    """`cases(problem) -> list[Case]` (see `completion_cases`)."""
+    return completion_cases
