@@ -270,3 +270,39 @@ def canonical(value: Any) -> Any:
     if kind is int or kind is str:
         return kind.__name__, value
     return "json", json.dumps(value, sort_keys=True)
+
+
+TRACE_STYLES = ("full", "compact")
+_TABLE_ENDINGS = (" -> fits", " -> does not fit")
+
+
+def compact_trace(trace: str) -> str:
+    """The compact gold-trace style: `gold_trace` without the step-by-step evaluation of each latent
+    combination in the abduction table ("  r=1: gives 3 (r >= 5 is False; ...) -> does not fit" becomes
+    "  r=1: gives 3 -> does not fit"). Why: a small model on CPU trains and generates about half the
+    tokens per counterfactual trace; the prediction lines keep their explanation. Interventional traces
+    (no table) are unchanged, and so is every generated problem: this is applied to training rows only.
+    """
+    return "\n".join(_compact_line(line) for line in trace.split("\n"))
+
+
+def _compact_line(line: str) -> str:
+    if not line.startswith("  "):
+        return line
+    ending = next((e for e in _TABLE_ENDINGS if line.endswith(e)), None)
+    if ending is None:
+        return line
+    head = line[: -len(ending)]
+    if not head.endswith(")"):
+        return line
+    depth = 0
+    for i in range(len(head) - 1, -1, -1):  # the "(...)" group that closes the head
+        depth += {")": 1, "(": -1}.get(head[i], 0)
+        if depth == 0:
+            break
+    else:
+        return line  # unbalanced: leave the line as it is
+    before = head[:i]
+    if not before.endswith(" ") or before.endswith("gives "):  # that group is the value itself
+        return line
+    return before[:-1] + ending

@@ -21,7 +21,7 @@ def sft_rows(cfg: SFTRunConfig, problems: Sequence[Any] | None = None) -> list[d
         return load_trace_rows(cfg.traces)
     if problems is None:
         problems = cfg.load_problems()
-    return gold_sft_rows(problems)
+    return gold_sft_rows(problems, cfg.trace_style)
 
 
 def run_sft(

@@ -288,6 +288,7 @@ class SFTRunConfig(_RunConfig):
 
     output_dir: str = "runs/sft"
     traces: str = "gold"
+    trace_style: str = "full"  # gold traces: "full" | "compact" (generators.render.compact_trace)
     learning_rate: float = 1e-5
     max_length: int = 2048
     completion_only_loss: bool = True
@@ -302,6 +303,13 @@ class SFTRunConfig(_RunConfig):
                 load_trace_rows(self.traces)
             except ValueError as exc:
                 raise InputError(str(exc)) from None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        from generators.render import TRACE_STYLES
+
+        if self.trace_style not in TRACE_STYLES:
+            raise ValueError(f"trace_style must be one of {list(TRACE_STYLES)}, got {self.trace_style!r}")
 
     def to_trl(self):
         from trl import SFTConfig

@@ -67,12 +67,18 @@ def grpo_rows(problems: Sequence[Problem]) -> list[dict[str, Any]]:
     return trl_rows(problems, style="chat")
 
 
-def gold_sft_rows(problems: Sequence[Problem]) -> list[dict[str, Any]]:
-    """Conversational prompt/completion rows from the generators' gold traces."""
+def gold_sft_rows(problems: Sequence[Problem], style: str = "full") -> list[dict[str, Any]]:
+    """Conversational prompt/completion rows from the generators' gold traces (`style` "compact":
+    without the per-combination evaluations of the abduction table, see generators.render)."""
+    from generators.render import TRACE_STYLES, compact_trace
+
+    if style not in TRACE_STYLES:
+        raise ValueError(f"trace style must be one of {list(TRACE_STYLES)}, got {style!r}")
     missing = [p.id for p in problems if not p.gold_trace.strip()]
     if missing:
         raise ValueError(f"{len(missing)} problems have no gold trace (first: {missing[:3]})")
-    return [{"prompt": problem_messages(p), "completion": [{"role": "assistant", "content": p.gold_trace}]}
+    shape = compact_trace if style == "compact" else (lambda t: t)
+    return [{"prompt": problem_messages(p), "completion": [{"role": "assistant", "content": shape(p.gold_trace)}]}
             for p in problems]
 
 
