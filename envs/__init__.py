@@ -17,6 +17,7 @@ from envs.trl_reward import counterfactual_f1_reward, counterfactual_reward, mak
 ENV_IDS = {
     "CounterfactualCode-v0": "envs.code_env:CounterfactualCodeEnv",
     "CounterfactualMath-v0": "envs.code_env:CounterfactualMathEnv",
+    "CounterfactualCodeInteractive-v0": "envs.interactive_env:CounterfactualCodeInteractiveEnv",
 }
 
 

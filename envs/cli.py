@@ -60,5 +60,37 @@ def bench(
     Console().print(table)
 
 
+@env_app.command("interactive-bench")
+def interactive_bench(
+    json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    families: str = typer.Option("if_else,while,multi_r", help="Comma-separated families."),
+    episodes: int = typer.Option(20, help="Episodes per family and policy."),
+    max_experiments: int = typer.Option(3, help="Experiments allowed per episode."),
+    cost: float = typer.Option(0.05, help="Reward cost of one experiment."),
+    reward: str = typer.Option("precise", help="exact | f1 | precise (exact / answer size)."),
+    suite: str = typer.Option("frozen:test", help="Problem source (frozen:test or a JSONL path)."),
+    backend: str = typer.Option("docker", help="Sandbox backend: docker | local | auto."),
+    seed: int = typer.Option(0, help="Episode seed base."),
+) -> None:
+    """Reference rewards on CounterfactualCodeInteractive-v0: no / random / greedy experiments."""
+    from envs.interactive_baselines import InteractiveBenchConfig, run_interactive_bench
+
+    names = tuple(f.strip() for f in families.split(",") if f.strip())
+    try:
+        cfg = InteractiveBenchConfig(families=names, episodes=episodes, max_experiments=max_experiments,
+                                     experiment_cost=cost, reward=reward, suite=suite, backend=backend, seed=seed)
+        result = run_interactive_bench(cfg)
+    except ValueError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+    if json_out:
+        typer.echo(json.dumps(result, sort_keys=True))
+        return
+    typer.echo(f"{'policy':8s} {'reward':>7s} {'correct':>8s} {'experiments':>12s} {'gold size':>10s}")
+    for name, row in result["policies"].items():
+        typer.echo(f"{name:8s} {row['mean_reward']:7.3f} {row['correct_rate']:8.3f} "
+                   f"{row['mean_experiments']:12.2f} {row['mean_gold_size']:10.2f}")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(env_app, name="env", help="Gymnasium env: benchmark.")

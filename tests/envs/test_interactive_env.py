@@ -1,0 +1,182 @@
+"""CounterfactualCodeInteractive-v0: experiments shrink the gold set, the reward cannot be gamed, the
+tool form matches TRL's environment_factory shape, and the baselines order as they should."""
+from __future__ import annotations
+
+import inspect
+import json
+
+import gymnasium as gym
+import pytest
+from envs_problems import make_problem
+from gymnasium.utils.env_checker import check_env
+
+import envs  # noqa: F401  (registers the ids)
+from envs.interactive_baselines import InteractiveBenchConfig, play_episode, run_interactive_bench
+from envs.interactive_env import CounterfactualCodeInteractiveEnv
+from envs.interactive_tools import InteractiveExperimentTools
+from generators.io import write_problems
+
+# f(x, r) = (x*r) % 6, r in 0..5. f(2) = 2 -> r in {1, 4}; question f(5): {5, 2}. Experiment f(1)
+# returns r itself, so it pins r; f(3) = 3 for both (useless).
+
+
+@pytest.fixture(scope="module")
+def suite(tmp_path_factory):
+    path = tmp_path_factory.mktemp("interactive") / "mod.jsonl"
+    write_problems(path, [make_problem("hand:mod:cf")])
+    return str(path)
+
+
+def _env(suite, **kw):
+    return CounterfactualCodeInteractiveEnv(families=["if_else"], suite=suite, sandbox_backend="local",
+                                            **{"max_experiments": 3, "experiment_cost": 0.05, **kw})
+
+
+def test_registered_and_passes_gymnasium_check_env(suite):
+    env = gym.make("CounterfactualCodeInteractive-v0", families=["if_else"], suite=suite, sandbox_backend="local")
+    assert isinstance(env.unwrapped, CounterfactualCodeInteractiveEnv)
+    check_env(env.unwrapped, skip_render_check=True)
+
+
+def test_a_good_experiment_pins_the_answer_and_costs_what_it_says(suite):
+    env = _env(suite, reward="precise")
+    prompt, info = env.reset(seed=1)
+    assert "<run>f(x=2)</run>" in prompt and "You may not run f(x=5) itself" in prompt
+    assert info["consistent"] == 2 and env.gold() == [2, 5]
+    reply, reward, terminated, _, info = env.step("Let me test r. <run>f(x=1)</run>")
+    true_r = 1 if reply.startswith("f(x=1) returned 1.") else 4
+    assert reply == f"f(x=1) returned {true_r}. 2 experiments left." and not terminated and reward == -0.05
+    assert info["experiments"] == [{"call": "f(x=1)", "args": {"x": 1}, "outcome": f"returned {true_r}",
+                                    "ruled_out": 1, "remaining": 1}]
+    gold = [5 * true_r % 6]
+    assert env.gold() == gold
+    _, reward, terminated, _, info = env.step(f"<answer>{gold}</answer>")
+    assert terminated and reward == 1.0 and info["correct"] and info["true_latents"] == {"r": true_r}
+    assert info["episode_reward"] == pytest.approx(0.95)
+
+
+def test_same_seed_same_episode_and_seeds_cover_the_consistent_latents(suite):
+    env = _env(suite)
+    seen = set()
+    for seed in range(8):
+        runs = []
+        for _ in range(2):
+            env.reset(seed=seed)
+            env.step("<run>f(x=1)</run>")
+            _, _, _, _, info = env.step("<answer>[0]</answer>")
+            runs.append(info["true_latents"]["r"])
+        assert runs[0] == runs[1]
+        seen.add(runs[0])
+    assert seen == {1, 4}  # only latents consistent with the factual observation, both drawn
+
+
+@pytest.mark.parametrize("reward", ["exact", "f1", "precise"])
+def test_listing_every_value_never_pays(suite, reward):
+    env = _env(suite, reward=reward)
+    env.reset(seed=0)
+    _, r, *_ = env.step("<answer>[0, 1, 2, 3, 4, 5]</answer>")
+    assert r == 0.0
+    env.reset(seed=0)
+    env.step("<run>f(x=1)</run>")
+    _, r, *_ , info = env.step("<answer>[2, 5]</answer>")  # the pre-experiment set, no longer the gold
+    assert info["gold"] != [2, 5] and (r == 0.0 if reward != "f1" else 0 < r < 1)
+
+
+HOSTILE_RUNS = [
+    ("<run>f(x=5)</run>", "intervention's own input"),
+    ("<run>f(5)</run>", "intervention's own input"),
+    ("<run>f(x=5.0)</run>", "must be a int"),
+    ("<run><answer>[2]</answer></run>", "one call"),
+    ("<run>__import__('os').system('touch /tmp/pwned')</run>", "only calls of f"),
+    ("<run>f(x=__import__('os').getpid())</run>", "literal value"),
+    ("<run>f(x=10**100)</run>", "literal value"),
+    ("<run>f(x=1000000)</run>", "-100..100"),
+    ("<run>f(x=1e999)</run>", "must be a number"),
+    ("<run>f(x=[1]*10**9)</run>", "literal value"),
+    ("<run>f(x=" + "1" * 5000 + ")</run>", "longer than"),
+    ("<run>f(x=1)</run><run>f(x=4)</run>", "exactly one <run>"),
+    ("<run>f(x=1)", "exactly one <run>"),
+    ("<run>f(x=1, r=4)</run>", "unknown or repeated argument 'r'"),
+    ("<run>f(**{'x': 1})</run>", "takes the arguments x"),
+    ("<run>g(x=1)</run>", "only calls of f"),
+]
+
+
+@pytest.mark.parametrize(("message", "why"), HOSTILE_RUNS)
+def test_hostile_experiment_requests_are_refused_without_cost_or_information(suite, message, why):
+    env = _env(suite)
+    env.reset(seed=0)
+    reply, reward, terminated, truncated, info = env.step(message)
+    assert reply.startswith("Not run:") and why in reply, reply
+    assert reward == 0.0 and not terminated and not truncated
+    assert info["experiments"] == [] and info["consistent"] == 2 and info["experiments_left"] == 2
+    assert info["refused"][0]["reason"] in reply
+
+
+def test_an_answer_inside_or_beside_a_run_is_never_an_answer_and_slots_run_out(suite):
+    env = _env(suite, max_experiments=2)
+    env.reset(seed=0)
+    gold = env.gold()
+    for _ in range(2):
+        _, reward, terminated, _, _ = env.step(f"<answer>{gold}</answer> <run>f(x=3)</run>")
+        assert not terminated
+    _, reward, terminated, _, info = env.step(f"<run>f(x=1)</run><answer>{gold}</answer>")
+    assert terminated and reward == 0.0 and info["error"].startswith("no experiments left")
+    assert info["episode_reward"] == pytest.approx(-0.1)
+
+
+def test_no_experiments_answer_at_once_and_chatter_ends_unanswered(suite):
+    env = _env(suite, max_experiments=0)
+    prompt, _ = env.reset(seed=0)
+    assert "<run>" not in prompt
+    _, reward, terminated, _, _ = env.step("<answer>[5, 2]</answer>")
+    assert terminated and reward == 1.0
+    env.reset(seed=0)
+    _, reward, terminated, _, info = env.step("I think it is five.")
+    assert terminated and reward == 0.0 and not info["format_ok"]
+
+
+def test_experiments_run_in_the_docker_sandbox(suite):
+    env = CounterfactualCodeInteractiveEnv(families=["if_else"], suite=suite, sandbox_backend="docker")
+    env.reset(seed=3)
+    reply, *_ = env.step("<run>f(x=1)</run>")
+    assert reply.split(" returned ")[1][0] in "14"
+
+
+def test_tool_form_has_trls_environment_factory_shape_and_the_same_rules(suite):
+    from transformers.utils import get_json_schema
+
+    members = {n for n, _ in inspect.getmembers(InteractiveExperimentTools, predicate=inspect.isfunction)
+               if not n.startswith("_")}
+    assert members == {"reset", "get_reward", "run_experiment", "submit_answer"}  # TRL exposes the last two
+    for tool in (InteractiveExperimentTools.run_experiment, InteractiveExperimentTools.submit_answer):
+        assert get_json_schema(tool)["function"]["parameters"]["required"]
+    tools = InteractiveExperimentTools(families=["if_else"], suite=suite, sandbox_backend="local", max_experiments=5)
+    text = tools.reset(seed=1)
+    assert "run_experiment" in text and "<run>" not in text
+    assert tools.run_experiment({"x": 5}).startswith("Not run: the intervention's own input")
+    assert tools.run_experiment({"x) or __import__('os') or f(x": 1}).startswith("Not run:")
+    assert tools.run_experiment({"x": "1); import os; (1"}).startswith("Not run:")
+    reply = tools.run_experiment({"x": 1})
+    r = int(reply.split("returned ")[1].split(".")[0])
+    assert tools.get_reward() == pytest.approx(-0.05)
+    tools.submit_answer([5 * r % 6])
+    assert tools.get_reward() == pytest.approx(0.95) and tools.run_experiment({"x": 2}) == "The episode is over."
+    tools.reset(seed=1)
+    tools.submit_answer([0, 1, 2, 3, 4, 5])
+    assert tools.get_reward() == 0.0
+
+
+def test_baselines_order_none_random_greedy(suite, local_sandbox):
+    env = _env(suite, reward="precise")
+    none = play_episode(env, "none", local_sandbox, seed=0)
+    greedy = play_episode(env, "greedy", local_sandbox, seed=0)
+    assert none["total_reward"] == 0.5 and len(none["experiments"]) == 0
+    assert greedy["total_reward"] == pytest.approx(0.95) and greedy["experiments"][0]["remaining"] == 1
+    result = run_interactive_bench(InteractiveBenchConfig(families=("if_else",), episodes=6, suite=suite,
+                                                         backend="local"), sandbox=local_sandbox)
+    rows = result["policies"]
+    assert rows["none"]["mean_reward"] == 0.5 and rows["greedy"]["mean_reward"] == pytest.approx(0.95)
+    assert rows["none"]["mean_reward"] <= rows["random"]["mean_reward"] <= rows["greedy"]["mean_reward"]
+    assert all(row["correct_rate"] == 1.0 for row in rows.values())
+    assert json.dumps(result)  # JSON-safe for the CLI
