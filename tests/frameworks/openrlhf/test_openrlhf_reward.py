@@ -9,6 +9,7 @@ with `rewards` and `scores` tensors and `extra_logs` whose values are tensors (O
 """
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 
 import pytest
@@ -38,7 +39,7 @@ def test_contract_and_hacks(frozen_problems, cases, tiny_tokenizer_dir):
     queries, prompts, labels, want = [], [], [], []
     for problem in frozen_problems:
         prompt = _chat(tok, problem)
-        assert "<answer>[3, 7]</answer>" in prompt  # the format example the parser must never see
+        assert "e.g. <answer>[" in prompt  # the format example the parser must never see
         for case in cases(problem) + [type(cases(problem)[0])("no_answer_example_in_prompt", "Hmm.", 0.0)]:
             ids = tok(prompt, add_special_tokens=False)["input_ids"] + \
                 tok(case.completion + "<|im_end|>", add_special_tokens=False)["input_ids"]
@@ -61,9 +62,12 @@ def test_contract_and_hacks(frozen_problems, cases, tiny_tokenizer_dir):
 
 def test_one_sample_per_call_as_openrlhf_batches(frozen_problems):
     """OpenRLHF calls with batches of one; the response must still be cut out of the query."""
-    problem = frozen_problems[0]
+    problem = dataclasses.replace(frozen_problems[0], answer=[3, 7])  # gold == the prompt's example
+    assert problem.prompt.rstrip().endswith("e.g. <answer>[3, 7]</answer>.")
+    naive = score_completion(problem, problem.prompt + "no idea")
+    assert naive.reward == 1.0  # what scoring the whole query would pay
     out = adapter.reward_func([problem.prompt + "no idea"], [problem.prompt], [problem.to_json()])
-    assert out["rewards"].tolist() == [0.0]  # not scored on the prompt's <answer>[3, 7]</answer>
+    assert out["rewards"].tolist() == [0.0]  # the response alone has no answer
     out = adapter.reward_func([problem.prompt + problem.gold_trace], [problem.prompt], [problem.to_json()])
     assert out["rewards"].tolist() == [1.0]
 
