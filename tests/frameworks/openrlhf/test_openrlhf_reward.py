@@ -68,7 +68,7 @@ def test_one_sample_per_call_as_openrlhf_batches(frozen_problems):
     assert naive.reward == 1.0  # what scoring the whole query would pay
     out = adapter.reward_func([problem.prompt + "no idea"], [problem.prompt], [problem.to_json()])
     assert out["rewards"].tolist() == [0.0]  # the response alone has no answer
-    out = adapter.reward_func([problem.prompt + problem.gold_trace], [problem.prompt], [problem.to_json()])
+    out = adapter.reward_func([problem.prompt + "<answer>[7, 3]</answer>"], [problem.prompt], [problem.to_json()])
     assert out["rewards"].tolist() == [1.0]
 
 
