@@ -1,60 +1,28 @@
 """Ground truth by execution: run each draft over its full latent domain in the sandbox, batched.
 
 Why packing: one sandbox request per draft costs a round trip each; instead many drafts travel in
-one request to a small runner (`_RUNNER`, executed *inside* the sandbox) that executes each program
-in a fresh namespace and reports per-job values or the exception. If a packed request as a whole
-times out or dies (e.g. one program loops), its jobs are re-run one per request so that only the
-culprit is rejected. Nothing here executes a program in this process.
+one request to a small runner (`generators/isolated_runner.py`, executed *inside* the sandbox).
+Why a fork per group inside it: programs of different records must never share an interpreter (one
+hostile program could otherwise change every result packed after it), and a fork inside the sandbox
+job costs a fraction of a sandbox round trip. Jobs share a child only when the caller gives them the
+same `group` (the jobs of one record). If a packed request as a whole times out or dies (e.g. one
+program loops), its jobs are re-run one per request so that only the culprit is rejected. Nothing
+here executes a program in this process.
 """
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from sandbox import CallStatus, ExecRequest, Sandbox
+from sandbox import CallResult, CallStatus, ExecRequest, Sandbox
 
 RUNNER_ENTRY = "__cfcode_run_jobs__"
-
-# Executed inside the sandbox. Each job: [source, entry, [argument lists]].
-# Result per job: ["ok", [values]] | ["error", "Type: message"] | ["unsupported", "type name"].
-_RUNNER = '''
-import json as _json
-
-
-def _plain(value):
-    if isinstance(value, tuple):
-        return False
-    if isinstance(value, list):
-        return all(_plain(v) for v in value)
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
-    return True
-
-
-def __cfcode_run_jobs__(jobs):
-    results = []
-    for source, entry, arg_lists in jobs:
-        try:
-            namespace = {"__name__": "__cfcode_program__"}
-            exec(compile(source, "<program>", "exec"), namespace)
-            fn = namespace[entry]
-            values = [fn(*args) for args in arg_lists]
-        except Exception as exc:
-            results.append(["error", type(exc).__name__ + ": " + str(exc)[:200]])
-            continue
-        try:
-            plain = _plain(values) and _json.loads(_json.dumps(values, allow_nan=False)) == values
-        except (TypeError, ValueError):
-            plain = False
-        if plain:
-            results.append(["ok", values])
-        else:
-            bad = next((type(v).__name__ for v in values if not _plain([v])), "non-JSON value")
-            results.append(["unsupported", bad])
-    return results
-'''
+# Executed inside the sandbox: one fresh forked child per group of jobs (see the module's docstring).
+_RUNNER = (Path(__file__).with_name("isolated_runner.py")).read_text(encoding="utf-8")
+_STATUSES = frozenset({"ok", "error", "unsupported", "crashed", "output_too_large"})
 
 
 class SandboxFailure(RuntimeError):
@@ -64,16 +32,21 @@ class SandboxFailure(RuntimeError):
 
 @dataclass(frozen=True)
 class Job:
-    """Call `entry(*args)` for every argument tuple of `arg_lists` in a fresh namespace."""
+    """Call `entry(*args)` for every argument tuple of `arg_lists` in a fresh namespace.
+
+    `group`: adjacent jobs with the same non-None group run in one child process (use it for the
+    jobs of one record only); every other job gets a child of its own.
+    """
 
     source: str
     entry: str
     arg_lists: list[list[Any]]
+    group: Hashable | None = None
 
 
 @dataclass(frozen=True)
 class JobResult:
-    status: str  # "ok" | "error" | "timeout" | "unsupported"
+    status: str  # "ok" | "error" | "timeout" | "unsupported" | "crashed" | "output_too_large"
     values: list[Any] | None = None
     detail: str = ""
 
@@ -83,17 +56,21 @@ def latent_combinations(latents: dict[str, list[Any]]) -> list[tuple[Any, ...]]:
     return list(itertools.product(*latents.values()))
 
 
-def run_jobs(sandbox: Sandbox, jobs: Sequence[Job], *, pack_calls: int = 4000,
+def run_jobs(sandbox: Sandbox, jobs: Sequence[Job], *, pack_calls: int = 4000, pack_groups: int = 32,
              call_timeout_s: float = 0.5) -> list[JobResult]:
-    """Execute jobs in few sandbox requests; one JobResult per job, in order."""
-    packs = _pack(jobs, pack_calls)
+    """Execute jobs in few sandbox requests; one JobResult per job, in order.
+
+    A pack holds at most `pack_calls` calls and `pack_groups` child processes (forks are the cost of
+    a pack now: smaller packs spread over the pool's workers)."""
+    packs = _pack(jobs, pack_calls, pack_groups)
     requests = [_request(jobs[i:j], timeout_s=_pack_timeout(jobs[i:j], call_timeout_s)) for i, j in packs]
     results: list[JobResult | None] = [None] * len(jobs)
     retry: list[int] = []
     for (i, j), call_results in zip(packs, sandbox.run_batch(requests)):
         (call,) = call_results
-        if call.status is CallStatus.OK:
-            for k, raw in enumerate(call.value):
+        rows = _rows(call, j - i)
+        if rows is not None:
+            for k, raw in enumerate(rows):
                 results[i + k] = _job_result(raw)
         elif call.status is CallStatus.SANDBOX_ERROR:
             raise SandboxFailure(f"sandbox failed: {call.error_type}: {call.error_message}")
@@ -116,10 +93,13 @@ def _run_singly(sandbox: Sandbox, jobs: Sequence[Job], indices: list[int], resul
         still = []
         for k, call_results in zip(pending, sandbox.run_batch(requests)):
             (call,) = call_results
-            if call.status is CallStatus.OK:
-                results[k] = _job_result(call.value[0])
+            rows = _rows(call, 1)
+            if rows is not None:
+                results[k] = _job_result(rows[0])
             elif call.status is CallStatus.SANDBOX_ERROR:
                 raise SandboxFailure(f"sandbox failed: {call.error_type}: {call.error_message}")
+            elif call.status in (CallStatus.ERROR, CallStatus.OK):  # the runner itself failed, no program
+                raise SandboxFailure(f"program runner failed: {call.error_type}: {call.error_message}"[:500])
             else:
                 results[k] = JobResult("timeout", detail=call.status.value)
                 still.append(k)
@@ -134,13 +114,17 @@ def _run_singly(sandbox: Sandbox, jobs: Sequence[Job], indices: list[int], resul
     return results  # type: ignore[return-value]
 
 
-def _pack(jobs: Sequence[Job], pack_calls: int) -> list[tuple[int, int]]:
-    packs, start, calls = [], 0, 0
+def _pack(jobs: Sequence[Job], pack_calls: int, pack_groups: int) -> list[tuple[int, int]]:
+    """Consecutive slices of at most `pack_calls` calls and `pack_groups` child processes; a group
+    is never split (its jobs must share one child)."""
+    packs, start, calls, groups = [], 0, 0, 0
     for k, job in enumerate(jobs):
-        if k > start and calls + len(job.arg_lists) > pack_calls:
+        new_group = k == 0 or job.group is None or job.group != jobs[k - 1].group
+        if k > start and new_group and (calls + len(job.arg_lists) > pack_calls or groups >= pack_groups):
             packs.append((start, k))
-            start, calls = k, 0
+            start, calls, groups = k, 0, 0
         calls += len(job.arg_lists)
+        groups += new_group or k == start
     if start < len(jobs):
         packs.append((start, len(jobs)))
     return packs
@@ -150,15 +134,35 @@ def _pack_timeout(jobs: Sequence[Job], call_timeout_s: float) -> float:
     """Generous for a healthy pack (calls take microseconds), bounded so a looping program is found fast."""
     calls = sum(len(j.arg_lists) for j in jobs)
     return (
-        min(30.0, call_timeout_s + 0.002 * calls)
+        min(30.0, call_timeout_s + 0.002 * calls + 0.005 * len(jobs))  # + a fork per job
         if len(jobs) > 1
         else min(30.0, call_timeout_s * max(1, calls) ** 0.5)
     )
 
 
 def _request(jobs: Sequence[Job], timeout_s: float) -> ExecRequest:
-    payload = [[job.source, job.entry, [list(a) for a in job.arg_lists]] for job in jobs]
-    return ExecRequest(source=_RUNNER, entry=RUNNER_ENTRY, args=[(payload,)], timeout_s=timeout_s)
+    groups: list[list[list[Any]]] = []
+    for k, job in enumerate(jobs):
+        row = [job.source, job.entry, [list(a) for a in job.arg_lists]]
+        if k and job.group is not None and job.group == jobs[k - 1].group:
+            groups[-1].append(row)
+        else:
+            groups.append([row])
+    return ExecRequest(source=_RUNNER, entry=RUNNER_ENTRY, args=[(groups,)], timeout_s=timeout_s)
+
+
+def _rows(call: CallResult, n: int) -> list[list[Any]] | None:
+    """The runner's per-job rows if the call succeeded and they have the expected shape, else None."""
+    if call.status is not CallStatus.OK or call.value_is_repr:
+        return None
+    rows = call.value
+    if not isinstance(rows, list) or len(rows) != n:
+        return None
+    for row in rows:
+        if not (isinstance(row, list) and len(row) == 2 and row[0] in _STATUSES
+                and isinstance(row[1], list if row[0] == "ok" else str)):
+            return None
+    return rows
 
 
 def _job_result(raw: list[Any]) -> JobResult:

@@ -191,12 +191,13 @@ def _build_batch(
         seen.add(cand.phash)
         combos = [list(c) for c in latent_combinations(draft.latents)]
         for obs in draft.observations:
-            cand.jobs.append(Job(draft.program, draft.entry, [_args(draft, obs) + c for c in combos]))
+            cand.jobs.append(Job(draft.program, draft.entry, [_args(draft, obs) + c for c in combos], group=idx))
         cand.jobs.append(
             Job(
                 draft.intervention_program or draft.program,
                 draft.entry,
                 [_args(draft, draft.intervention) + c for c in combos],
+                group=idx,  # the jobs of one draft share a child process, no other draft's
             )
         )
         candidates.append(cand)

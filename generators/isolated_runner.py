@@ -1,0 +1,289 @@
+"""The program runner that `generators.execution.run_jobs` sends *into* the sandbox (never imported).
+
+Why a fork per record: programs of different records must never share an interpreter. One program
+that patches a builtin, `json`, `sys.modules` or this runner's own helpers, raises SystemExit or
+prints without end would otherwise change the results of every program packed after it. So the
+runner (the sandbox job's process, which runs no program code itself) forks one fresh child per
+group of jobs (one record), reads that child's result from a private pipe, then kills and reaps
+everything the child left behind before the next group starts. The child holds no descriptor of
+the parent's but its own result pipe, has the parent's shared-memory result channel unmapped,
+cannot trace the parent (not dumpable) and dies with it. Only the standard library: this source is
+executed by the sandbox's interpreter.
+
+Job: [source, entry, [argument lists]]; payload: a list of groups (lists of jobs). Result per job:
+["ok", [values]] | ["error", "Type: message"] | ["unsupported", "type name"] | ["crashed", why] |
+["output_too_large", why].
+"""
+# ruff: noqa: BLE001, S102, UP031  (runs untrusted code and must survive anything; Python >= 3.8 style)
+import ctypes as _ctypes
+import json as _json
+import os as _os
+import select as _select
+import signal as _signal
+import sys as _sys
+import time as _time
+
+_PR_SET_PDEATHSIG, _PR_SET_DUMPABLE, _PR_SET_CHILD_SUBREAPER = 1, 4, 36
+_RESULT_CAP = 1 << 20
+
+
+def _libc():
+    try:
+        lc = _ctypes.CDLL(None, use_errno=True)
+        lc.munmap.argtypes = [_ctypes.c_void_p, _ctypes.c_size_t]
+        return lc
+    except (OSError, AttributeError):
+        return None
+
+
+def _prctl(lc, option, arg):
+    return lc is not None and lc.prctl(option, _ctypes.c_ulong(arg), 0, 0, 0) == 0
+
+
+def _shared_mappings():
+    out = []
+    try:
+        with open("/proc/self/maps") as fh:
+            for line in fh:
+                fields = line.split()
+                if len(fields) > 1 and fields[1][3:4] == "s":
+                    lo, hi = fields[0].split("-")
+                    out.append((int(lo, 16), int(hi, 16) - int(lo, 16)))
+    except (OSError, ValueError):
+        return None
+    return out
+
+
+def _safe_path():
+    keep = []
+    for p in _sys.path:
+        if p and _os.path.isabs(p) and _os.path.exists(p) and not _os.access(p, _os.W_OK):
+            keep.append(p)
+    return keep
+
+
+def _plain(value):
+    if isinstance(value, tuple):
+        return False
+    if isinstance(value, list):
+        return all(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    return True
+
+
+def _describe(exc):
+    try:
+        return type(exc).__name__ + ": " + str(exc)[:200]
+    except BaseException:
+        return "Exception: <unprintable>"
+
+
+def _compile(source, cache):
+    # In the parent (compiling runs no program code, as in the sandbox's own worker), once per source.
+    code = cache.get(source)
+    if code is None:
+        try:
+            code = compile(source, "<program>", "exec")
+        except BaseException as exc:
+            code = ["error", _describe(exc)]
+        cache[source] = code
+    return code
+
+
+def _run_one(code, entry, arg_lists):
+    if isinstance(code, list):
+        return code
+    try:
+        namespace = {"__name__": "__cfcode_program__"}
+        exec(code, namespace)
+        fn = namespace[entry]
+        values = [fn(*args) for args in arg_lists]
+    except BaseException as exc:
+        return ["error", _describe(exc)]
+    try:
+        plain = _plain(values) and _json.loads(_json.dumps(values, allow_nan=False)) == values
+    except BaseException:
+        plain = False
+    if plain:
+        return ["ok", values]
+    try:
+        bad = next((type(v).__name__ for v in values if not _plain([v])), "non-JSON value")
+    except BaseException:
+        bad = "non-JSON value"
+    return ["unsupported", str(bad)[:100]]
+
+
+def _child(lc, group, wfd, shared, parent):
+    # Nothing here may outlive or reach past this one record: no inherited descriptor but the
+    # result pipe, no shared memory of the parent, death with the parent.
+    _prctl(lc, _PR_SET_PDEATHSIG, _signal.SIGKILL)
+    if _os.getppid() != parent:
+        _os._exit(0)
+    if wfd != 3:
+        _os.dup2(wfd, 3)
+    try:
+        null = _os.open("/dev/null", _os.O_RDWR)
+        for fd in (0, 1, 2):
+            _os.dup2(null, fd)
+    except OSError:
+        null = -1
+        _os.closerange(0, 3)
+    _os.closerange(4, 1 << 16)
+    for start, length in shared:
+        lc.munmap(start, length)
+    results = [_run_one(code, entry, arg_lists) for code, entry, arg_lists in group]
+    data = _json.dumps(results).encode("utf-8", "surrogatepass")
+    view = memoryview(data)
+    while view:
+        view = view[_os.write(3, view):]
+    _os._exit(0)
+
+
+def _children(me):
+    try:
+        tasks = _os.listdir("/proc/self/task")
+        found = []
+        for tid in tasks:
+            with open("/proc/self/task/%s/children" % tid) as fh:
+                found.extend(int(p) for p in fh.read().split())
+        return found
+    except (OSError, ValueError):
+        pass
+    found = []
+    for name in _os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open("/proc/%s/stat" % name, "rb") as fh:
+                    stat = fh.read()
+            except OSError:
+                continue
+            fields = stat[stat.rfind(b")") + 2:].split()
+            if len(fields) > 1 and int(fields[1]) == me:
+                found.append(int(name))
+    return found
+
+
+def _sweep(me):
+    # Kill and reap every process left behind; orphans are reparented to us (child subreaper).
+    for _ in range(10000):
+        while True:
+            try:
+                pid, _ = _os.waitpid(-1, _os.WNOHANG)
+            except ChildProcessError:
+                return
+            if not pid:
+                break
+        live = _children(me)
+        if not live:
+            return
+        for pid in live:
+            try:
+                _os.kill(pid, _signal.SIGKILL)
+            except OSError:
+                pass
+        try:
+            _os.waitpid(-1, 0)
+        except ChildProcessError:
+            return
+
+
+def _collect(pid, rfd, me):
+    chunks, size, exited = [], 0, False
+    poller = _select.poll()
+    poller.register(rfd, _select.POLLIN | _select.POLLHUP)
+    while True:
+        if poller.poll(20):
+            data = _os.read(rfd, 1 << 16)
+            if not data:
+                break
+            size += len(data)
+            if size > _RESULT_CAP:
+                chunks = None
+                if not exited:
+                    _os.kill(pid, _signal.SIGKILL)
+                break
+            chunks.append(data)
+        elif not exited and _os.waitpid(pid, _os.WNOHANG)[0]:
+            exited = True
+            _sweep(me)  # a left-behind process may hold the pipe open
+    if not exited:
+        _os.waitpid(pid, 0)  # a child that closed its pipe and runs on is ended by the call's time limit
+    _sweep(me)
+    return None if chunks is None else b"".join(chunks)
+
+
+def _no_constant(name):
+    raise ValueError("non-finite number " + name)
+
+
+def _shallow(value, depth):
+    # What the worker can send back as JSON (it falls back to a repr string past depth 100).
+    if depth > 50:
+        return False
+    if isinstance(value, list):
+        return all(_shallow(v, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return all(_shallow(v, depth + 1) for v in value.values())
+    return True
+
+
+def _decode(data, group):
+    if data is None:
+        return [["output_too_large", "result over %d bytes" % _RESULT_CAP]] * len(group)
+    if not data:
+        return [["crashed", "program exited without a result"]] * len(group)
+    try:
+        rows = _json.loads(data.decode("utf-8", "surrogatepass"), parse_constant=_no_constant)
+        ok = isinstance(rows, list) and len(rows) == len(group)
+        for row, job in zip(rows if ok else [], group):
+            ok = (isinstance(row, list) and len(row) == 2
+                  and (row[0] == "ok" and isinstance(row[1], list) and len(row[1]) == len(job[2])
+                       and _shallow(row[1], 0)
+                       or row[0] in ("error", "unsupported") and isinstance(row[1], str) and len(row[1]) <= 300))
+            if not ok:
+                break
+    except (ValueError, RecursionError, UnicodeDecodeError):
+        ok = False
+    return rows if ok else [["crashed", "malformed result"]] * len(group)
+
+
+def _fork():
+    for attempt in range(5):
+        try:
+            return _os.fork()
+        except BlockingIOError:
+            if attempt == 4:
+                raise
+            _sweep(_os.getpid())
+            _time.sleep(0.01 * (attempt + 1))
+
+
+def __cfcode_run_jobs__(groups):
+    me = _os.getpid()
+    lc = _libc()
+    if lc is None or not _prctl(lc, _PR_SET_DUMPABLE, 0) or not _prctl(lc, _PR_SET_CHILD_SUBREAPER, 1):
+        raise RuntimeError("cannot isolate programs from each other (prctl unavailable)")
+    shared = _shared_mappings()
+    if shared is None:
+        raise RuntimeError("cannot isolate programs from each other (/proc/self/maps unreadable)")
+    _sys.path[:] = _safe_path()
+    _sys.path_importer_cache.clear()
+    results, codes = [], {}
+    for group in groups:
+        group = [(_compile(source, codes), entry, arg_lists) for source, entry, arg_lists in group]
+        rfd, wfd = _os.pipe()
+        pid = _fork()
+        if pid == 0:
+            try:
+                _os.close(rfd)
+                _child(lc, group, wfd, shared, me)
+            finally:
+                _os._exit(70)
+        _os.close(wfd)
+        try:
+            data = _collect(pid, rfd, me)
+        finally:
+            _os.close(rfd)
+        results.extend(_decode(data, group))
+    return results

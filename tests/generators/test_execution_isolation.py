@@ -1,0 +1,148 @@
+"""Attacks on packed execution: one hostile program must not change any other record's result.
+
+Each test packs a hostile program between honest ones (one `run_jobs` call, so on the old runner
+they shared one interpreter) and checks the honest results equal the results of running them alone.
+Both sandbox backends.
+"""
+from __future__ import annotations
+
+import pytest
+
+from generators.execution import Job, run_jobs
+
+BACKENDS = ["sandbox", pytest.param("docker_sandbox", marks=pytest.mark.docker)]
+
+HONEST = "def f(x, r):\n    return abs(x - r) + len([x, r]) + int(str(x * r)) % 7\n"
+HONEST_IMPORT = "import colorsys\n\ndef f(x, r):\n    return [round(v, 6) for v in colorsys.rgb_to_hsv(x / 9, r / 9, 0.5)]\n"
+ARGS = [[x, r] for x in range(3) for r in range(4)]
+
+HOSTILE = {
+    "builtins": (
+        "import builtins\n"
+        "builtins.abs = lambda v: 1000\n"
+        "builtins.len = lambda v: 1000\n"
+        "def f(x, r):\n    return 0\n"
+    ),
+    "json_module": (
+        "import json\n"
+        "json.dumps = lambda *a, **k: '[1]'\n"
+        "json.loads = lambda *a, **k: [1]\n"
+        "def f(x, r):\n    return 0\n"
+    ),
+    "sys_modules": (
+        "import sys, types\n"
+        "fake = types.ModuleType('colorsys')\n"
+        "fake.rgb_to_hsv = lambda *a: (9, 9, 9)\n"
+        "sys.modules['colorsys'] = fake\n"
+        "def f(x, r):\n    return 0\n"
+    ),
+    "runner_globals": (
+        "import sys\n"
+        "frame = sys._getframe()\n"
+        "while frame is not None:\n"
+        "    for name in list(frame.f_globals):\n"
+        "        if name in ('_plain', '_run_one', '_describe'):\n"
+        "            frame.f_globals[name] = (lambda *a, **k: ['ok', [42] * 12]) if name == '_run_one' else (lambda *a: False)\n"
+        "    frame = frame.f_back\n"
+        "def f(x, r):\n    return 0\n"
+    ),
+    "runner_results": (
+        "import sys\n"
+        "frame = sys._getframe()\n"
+        "while frame is not None:\n"
+        "    res = frame.f_locals.get('results')\n"
+        "    if isinstance(res, list):\n"
+        "        res.append(['ok', [42] * 12])\n"
+        "    frame = frame.f_back\n"
+        "def f(x, r):\n    return 0\n"
+    ),
+    "plant_module": (
+        "import os, sys\n"
+        "for d in [os.getcwd(), '/tmp'] + [p for p in sys.path if p]:\n"
+        "    try:\n"
+        "        with open(os.path.join(d or '.', 'colorsys.py'), 'w') as fh:\n"
+        "            fh.write('def rgb_to_hsv(*a):\\n    return (9, 9, 9)\\n')\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "sys.path_importer_cache.clear()\n"
+        "def f(x, r):\n    return 0\n"
+    ),
+}
+
+
+def _alone(sandbox, source):
+    return run_jobs(sandbox, [Job(source, "f", ARGS)])[0]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("attack", sorted(HOSTILE))
+def test_hostile_program_cannot_change_other_records(backend, attack, request):
+    sandbox = request.getfixturevalue(backend)
+    expected = [_alone(sandbox, HONEST).values, _alone(sandbox, HONEST_IMPORT).values]
+    assert None not in expected
+    jobs = [Job(HONEST, "f", ARGS), Job(HOSTILE[attack], "f", ARGS)]
+    jobs += [Job(src, "f", ARGS) for _ in range(3) for src in (HONEST, HONEST_IMPORT)]
+    results = run_jobs(sandbox, jobs)
+    honest = [results[0]] + results[2:]
+    assert [r.status for r in honest] == ["ok"] * 7, [(r.status, r.detail) for r in honest]
+    assert [r.values for r in honest] == [expected[0]] + expected * 3
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("source", [
+    "def f(x, r):\n    raise SystemExit(3)\n",
+    "def f(x, r):\n    raise KeyboardInterrupt\n",
+    "class Boom(BaseException):\n    pass\n\ndef f(x, r):\n    raise Boom('no')\n",
+    "def f(x, r):\n    print('x' * 50_000_000)\n    return 1\n",
+])
+def test_base_exceptions_and_floods_are_the_programs_own_error(backend, source, request):
+    """The culprit gets its own `error` at once; nothing is re-run, nobody else is touched."""
+    sandbox = request.getfixturevalue(backend)
+    jobs = [Job(HONEST, "f", ARGS), Job(source, "f", ARGS), Job(HONEST, "f", ARGS)]
+    results = run_jobs(sandbox, jobs)
+    assert [r.status for r in results] == ["ok", "error", "ok"], [(r.status, r.detail) for r in results]
+    assert results[0].values == results[2].values == _alone(sandbox, HONEST).values
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_left_behind_process_cannot_touch_the_next_record(backend, request):
+    """A program leaves a process that tries to kill its successors; it is gone before they start.
+
+    A guard for the fork-per-record runner (the old runner ran every program in one process, which
+    had no successors to attack, so this passes there too)."""
+    sandbox = request.getfixturevalue(backend)
+    daemon = (
+        "import os, signal, time\n"
+        "def f(x, r):\n"
+        "    if os.fork() == 0:\n"
+        "        os.setsid()\n"
+        "        me = os.getpid()\n"
+        "        end = time.time() + 3\n"
+        "        while time.time() < end:\n"
+        "            for pid in os.listdir('/proc'):\n"
+        "                if pid.isdigit() and int(pid) not in (me, 1):\n"
+        "                    try:\n"
+        "                        os.kill(int(pid), signal.SIGKILL)\n"
+        "                    except OSError:\n"
+        "                        pass\n"
+        "        os._exit(0)\n"
+        "    return 0\n"
+    )
+    jobs = [Job(daemon, "f", [[0, 0]])] + [Job(HONEST, "f", ARGS) for _ in range(20)]
+    results = run_jobs(sandbox, jobs)  # one pack: 21 jobs, 241 calls
+    expected = _alone(sandbox, HONEST).values
+    assert [r.status for r in results[1:]] == ["ok"] * 20, [(r.status, r.detail) for r in results[1:]]
+    assert all(r.values == expected for r in results[1:])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_jobs_of_one_group_share_a_child_and_no_other(backend, request):
+    """`group` is how a caller says "these jobs are one record": state is shared inside it only."""
+    sandbox = request.getfixturevalue(backend)
+    counter = ("import builtins\n"
+               "def f(x, r):\n"
+               "    builtins.__cf_n = getattr(builtins, '__cf_n', 0) + 1\n"
+               "    return builtins.__cf_n\n")
+    jobs = [Job(counter, "f", [[0, 0]], group="a"), Job(counter, "f", [[0, 0]], group="a"),
+            Job(counter, "f", [[0, 0]], group="b"), Job(counter, "f", [[0, 0]])]
+    assert [r.values for r in run_jobs(sandbox, jobs)] == [[1], [2], [1], [1]]
