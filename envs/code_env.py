@@ -37,7 +37,10 @@ class CounterfactualCodeEnv(gym.Env[str, str]):
         prompt_style: "plain" (observation is the prompt text) | "chat" (observation is the JSON text
             of `[{"role": "user", "content": prompt}]`).
         question: "predict" (the problem's question) | "abduce" (give one latent value consistent
-            with the observation; verified by executing the program in the sandbox).
+            with the observation; verified by executing the program in the sandbox) | "abduce_predict"
+            (list every consistent latent value in <latents>, then the answer: `envs.abduction_set`).
+        abduction_weight: "abduce_predict" only: reward = w * abduction + (1 - w) * prediction;
+            `info` carries abduction_correct / abduction_f1 beside correct / f1.
         sandbox_backend: "auto" | "docker" | "local", for execution-verified checks and generation.
         num_problems: problems generated per family (on-the-fly generation), cached per process.
         generation_seed: seed of the generated pool (the reset seed picks problems from it).
@@ -60,7 +63,7 @@ class CounterfactualCodeEnv(gym.Env[str, str]):
                  reward: str = "exact", prompt_style: str = "plain", question: str = "predict",
                  sandbox_backend: str = "auto", num_problems: int = 128, generation_seed: int = 0,
                  max_prompt_chars: int = 32_768, max_completion_chars: int = 131_072,
-                 render_mode: str | None = None) -> None:
+                 render_mode: str | None = None, abduction_weight: float = 0.5) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         if split not in ("train", "test"):
@@ -77,6 +80,9 @@ class CounterfactualCodeEnv(gym.Env[str, str]):
             raise ValueError(f"num_problems must be a positive integer, got {num_problems!r}")
         self.reward_kind = check_reward(reward)
         self.question = check_question(question)
+        from envs.abduction_set import check_weight
+
+        self.abduction_weight = check_weight(abduction_weight)
         self.prompt_style = prompt_style
         self.render_mode = render_mode
         self.families = self._resolve_families(families, split, suite)
@@ -121,8 +127,15 @@ class CounterfactualCodeEnv(gym.Env[str, str]):
         if self._item is None or self._done:
             raise gym.error.ResetNeeded("call reset() before step(); each episode is a single step")
         item = self._item
-        score = score_completion(item.problem, action, reward=self.reward_kind, question=self.question,
-                                 gold_keys=item.gold_keys, sandbox_backend=self.source.sandbox_backend)
+        if self.question == "abduce_predict":
+            from envs.abduction_set import score_abduce_predict
+
+            (score,) = score_abduce_predict([item.problem], [action], self.reward_kind,
+                                            sandbox_backend=self.source.sandbox_backend,
+                                            abduction_weight=self.abduction_weight)
+        else:
+            score = score_completion(item.problem, action, reward=self.reward_kind, question=self.question,
+                                     gold_keys=item.gold_keys, sandbox_backend=self.source.sandbox_backend)
         self._done = True
         self._last = action if isinstance(action, str) else repr(action)
         info = score.info()

@@ -15,7 +15,11 @@ def prompt_text(problem: Problem, question: str = "predict") -> str:
         return problem.prompt
     if question == "abduce":
         return abduce_prompt(problem)
-    raise ValueError(f"question must be 'predict' or 'abduce', got {question!r}")
+    if question == "abduce_predict":
+        from envs.abduction_set import abduce_predict_prompt
+
+        return abduce_predict_prompt(problem)
+    raise ValueError(f"question must be 'predict', 'abduce' or 'abduce_predict', got {question!r}")
 
 
 def render_prompt(problem: Problem, style: str = "chat", question: str = "predict") -> list[dict[str, Any]] | str:

@@ -1,0 +1,90 @@
+"""Question "abduce_predict": the consistent latent set is checked exactly, scored beside the
+prediction, and cannot be gamed (whole domain, impossible values) under either reward."""
+from __future__ import annotations
+
+import itertools
+
+import gymnasium as gym
+import pytest
+
+import envs  # noqa: F401
+from envs.abduction_set import abduce_predict_prompt, latents_text, parse_latents, score_abduce_predict
+from envs.scoring import score_batch
+from generators.io import write_problems
+from generators.render import ANSWER_INSTRUCTIONS
+
+HONEST = "<latents>[1, 4]</latents> so <answer>[2, 5]</answer>"  # mod problem: r in {1, 4}, answer {2, 5}
+
+
+def _score(problem, text, sb, reward="exact", w=0.5):
+    return score_abduce_predict([problem], [text], reward, sb, abduction_weight=w)[0]
+
+
+def test_prompt_states_the_two_blocks(mod_problem, two_latent_problem):
+    mod_problem.prompt = "Here is ...\n\n" + ANSWER_INSTRUCTIONS["counterfactual"]
+    text = abduce_predict_prompt(mod_problem)
+    assert "every value of r that is consistent" in text and "<latents>[0, 1]</latents>" in text
+    assert text.endswith(ANSWER_INSTRUCTIONS["counterfactual"]) and text.count("<answer>") == 2
+    text = abduce_predict_prompt(two_latent_problem)
+    assert "every combination of (a, b)" in text and "list of tuples" in text and "[(1, 0), (2, 1)]" in text
+
+
+@pytest.mark.parametrize("reward", ["exact", "f1"])
+def test_honest_answer_scores_both_parts(mod_problem, local_sandbox, reward):
+    s = _score(mod_problem, HONEST, local_sandbox, reward, w=0.3)
+    info = s.info()
+    assert s.reward == 1.0 and info["abduction_correct"] and info["correct"] and info["abduction_f1"] == 1.0
+    assert info["gold_latents"] == [[1], [4]] and info["parsed_latents"] == [1, 4]
+    s = _score(mod_problem, "<latents>[1]</latents><answer>[2, 5]</answer>", local_sandbox, reward, w=0.3)
+    assert not s.abduction_correct and s.f1 == 1.0 and s.prediction_reward == 1.0
+    assert s.reward == pytest.approx(0.7 + 0.3 * (0.0 if reward == "exact" else 2 / 3))
+
+
+@pytest.mark.parametrize("reward", ["exact", "f1"])
+def test_no_latents_subset_with_an_impossible_value_beats_any_possible_only_subset(mod_problem, local_sandbox,
+                                                                                  reward):
+    domain = mod_problem.latents["r"]
+    subsets = [list(c) for k in range(1, len(domain) + 1) for c in itertools.combinations(domain, k)]
+    subsets.append([1, 4, 99])  # out of the domain: impossible too
+    texts = [f"<latents>{s}</latents><answer>[2, 5]</answer>" for s in subsets]
+    scores = score_abduce_predict([mod_problem] * len(texts), texts, reward, local_sandbox)
+    possible = [sc.abduction_reward for s, sc in zip(subsets, scores) if set(s) <= {1, 4}]
+    impossible = [sc.abduction_reward for s, sc in zip(subsets, scores) if not set(s) <= {1, 4}]
+    assert len(possible) == 3 and max(impossible) <= min(possible)
+    whole = next(sc for s, sc in zip(subsets, scores) if s == domain)
+    assert whole.reward < _score(mod_problem, HONEST, local_sandbox, reward).reward and whole.abduction_reward == 0
+
+
+def test_several_latents_as_tuples_or_mappings(two_latent_problem, local_sandbox):
+    p = two_latent_problem  # observations pin (a, b) = (3, 1); answer [10]
+    assert _score(p, "<latents>[(3, 1)]</latents><answer>[10]</answer>", local_sandbox).reward == 1.0
+    assert _score(p, "<latents>[{'a': 3, 'b': 1}]</latents><answer>[10]</answer>", local_sandbox).reward == 1.0
+    s = _score(p, "<latents>[(3, 1), (2, 2)]</latents><answer>[10]</answer>", local_sandbox, "f1")
+    assert s.abduction_reward == 0.0 and "impossible" in s.abduction_error
+    s = _score(p, "<latents>[3, 1]</latents><answer>[10]</answer>", local_sandbox)
+    assert not s.format_ok and "tuple of 2 values" in s.abduction_error and s.reward == 0.5
+    keys, _, err = parse_latents(p, "```\n<latents>[(3, 1)]</latents>\n```")
+    assert keys is None and err == "no <latents> tag"  # a block hidden in a code fence does not count
+
+
+def test_interventional_records_have_the_revealed_assignment_as_gold(mod_interventional, local_sandbox):
+    s = _score(mod_interventional, "<latents>[4]</latents><answer>[2]</answer>", local_sandbox)
+    assert s.reward == 1.0 and s.gold_latents == [[4]]
+    assert latents_text(mod_interventional, [{"r": 4}]) == "<latents>[4]</latents>"
+
+
+def test_env_and_score_batch_carry_both_parts(tmp_path, mod_problem, local_sandbox):
+    path = tmp_path / "mod.jsonl"
+    write_problems(path, [mod_problem])
+    env = gym.make("CounterfactualCode-v0", suite=str(path), question="abduce_predict", abduction_weight=0.25,
+                   sandbox_backend="local")
+    prompt, _ = env.reset(seed=0)
+    assert "<latents>" in prompt
+    _, reward, terminated, _, info = env.step("<latents>[1]</latents><answer>[2, 5]</answer>")
+    assert terminated and reward == 0.75 and info["correct"] is False and info["abduction_correct"] is False
+    assert info["abduction_weight"] == 0.25 and info["question"] == "abduce_predict"
+    with pytest.raises(ValueError, match="abduction_weight"):
+        gym.make("CounterfactualCode-v0", suite=str(path), question="abduce_predict", abduction_weight=2)
+    mixed = score_batch([mod_problem, mod_problem], [HONEST, "<answer>[2, 5]</answer>"], "exact", local_sandbox,
+                        ["abduce_predict", "predict"])
+    assert mixed[0].info()["abduction_correct"] and mixed[1].reward == 1.0 and "abduction_correct" not in mixed[1].info()
