@@ -18,6 +18,7 @@ TRL: `GRPOTrainer(environment_factory=trl_environment_factory(url), reward_funcs
 """
 from __future__ import annotations
 
+import asyncio
 import functools
 import sys
 from typing import Any, ClassVar
@@ -53,8 +54,8 @@ class CounterfactualObservation(Observation):
     correct: bool | None = Field(default=None, description="answer set equals the gold set (after step)")
     f1: float | None = None
     format_ok: bool | None = None
-    parsed_answer: list[Any] | None = None
-    gold: list[Any] | None = Field(default=None, description="revealed only after the step")
+    parsed_answer: Any = Field(default=None, description="list of answered values, or None")
+    gold: Any = Field(default=None, description="list of gold values, revealed only after the step")
     error: str | None = Field(default=None, description="why the answer earned nothing")
     verifier_error: str | None = Field(default=None, description="the verifier itself failed: mask, do not learn")
 
@@ -72,6 +73,8 @@ class CounterfactualEnvironment(Environment[CounterfactualAction, Counterfactual
 
     Problem pools are cached per process (`envs.sources`), so a session costs one small object.
     `reset(seed=, problem_id=, family=, index=)` pins a problem like the gymnasium env's `options`.
+    The episode's bookkeeping is plain attributes (the `state` model is built when asked for): a
+    pydantic model per message costs as much as scoring the completion on the exact path.
     """
 
     SUPPORTS_CONCURRENT_SESSIONS: ClassVar[bool] = True  # no shared mutable state between instances
@@ -79,44 +82,74 @@ class CounterfactualEnvironment(Environment[CounterfactualAction, Counterfactual
     def __init__(self, **env_kwargs: Any) -> None:
         super().__init__()
         self._env = CounterfactualCodeEnv(**env_kwargs)
-        self._state = CounterfactualState()
+        self._episode_id: str | None = None
+        self._problem_id: str | None = None
+        self._family: str | None = None
+        self._answered = False
+        self._first: dict[str, CounterfactualObservation] = {}
+        # the exact "predict" path never touches the sandbox: the server may run it on its event loop
+        self.inline = self._env.reward_kind == "exact" and self._env.question == "predict"
 
     def reset(self, seed: int | None = None, episode_id: str | None = None, problem_id: str | None = None,
               family: str | None = None, index: int | None = None, **_: Any) -> CounterfactualObservation:
         options = {k: v for k, v in (("problem_id", problem_id), ("family", family), ("index", index))
                    if v is not None}
         prompt, info = self._env.reset(seed=seed, options=options or None)
-        self._state = CounterfactualState(episode_id=episode_id or f"{info['problem_id']}#{seed}",
-                                          problem_id=info["problem_id"], family=info["family"])
-        return CounterfactualObservation(prompt=prompt, done=False, reward=None, **_problem_fields(info))
+        self._episode_id = episode_id or f"{info['problem_id']}#{seed}"
+        self._problem_id, self._family, self._answered = info["problem_id"], info["family"], False
+        obs = self._first.get(self._problem_id)
+        if obs is None:  # a problem's first observation never changes: built once, shared (read-only)
+            obs = self._first[self._problem_id] = _observation(
+                {"prompt": prompt, "done": False, "reward": None, "problem_id": info["problem_id"],
+                 "family": info["family"], "mode": info["mode"], "level": info["level"],
+                 "question": info["question"]})
+        return obs
 
     def step(self, action: CounterfactualAction, timeout_s: float | None = None,
              **_: Any) -> CounterfactualObservation:
-        if self._state.problem_id is None or self._state.answered:
+        if self._problem_id is None or self._answered:
             raise RuntimeError("call reset() before step(); each episode takes exactly one completion")
         prompt, reward, _terminated, _truncated, info = self._env.step(action.completion)
-        self._state.answered = True
-        self._state.step_count += 1
-        return CounterfactualObservation(
-            prompt=prompt, done=True, reward=reward, correct=info["correct"], f1=info["f1"],
-            format_ok=info["format_ok"], parsed_answer=info["parsed_answer"], gold=info["gold"],
-            error=info["error"], verifier_error=info["verifier_error"], **_problem_fields(info))
+        self._answered = True
+        fields = {k: v for k, v in info.items() if k in _OBS_FIELDS}  # info may grow keys; the model forbids extras
+        return _observation({**fields, "prompt": prompt, "done": True, "reward": reward})
+
+    # OpenEnv awaits these when overridden instead of hopping to a worker thread per message. Reset only
+    # reads warm pools (`create_counterfactual_app` fills them) and the exact path is pure CPU work of a
+    # few microseconds, so both run inline; sandbox-backed scoring (F1 hack rule, abduce) keeps a thread.
+    async def reset_async(self, seed: int | None = None, episode_id: str | None = None,
+                          problem_id: str | None = None, family: str | None = None, index: int | None = None,
+                          **kwargs: Any) -> CounterfactualObservation:
+        return self.reset(seed, episode_id, problem_id, family, index, **kwargs)
+
+    async def step_async(self, action: CounterfactualAction, timeout_s: float | None = None,
+                         **kwargs: Any) -> CounterfactualObservation:
+        if self.inline:
+            return self.step(action, timeout_s, **kwargs)
+        return await asyncio.to_thread(self.step, action, timeout_s, **kwargs)
 
     @property
     def state(self) -> CounterfactualState:
-        return self._state
+        return CounterfactualState(episode_id=self._episode_id, step_count=int(self._answered),
+                                   problem_id=self._problem_id, family=self._family, answered=self._answered)
+
+    def warm(self) -> None:
+        """Load or generate every family's pool now (once per process), not inside a session's reset."""
+        for family in self._env.families:
+            self._env.pool(family)
 
 
-def _problem_fields(info: dict[str, Any]) -> dict[str, Any]:
-    return {k: info[k] for k in ("problem_id", "family", "mode", "level", "question")}
+_OBS_FIELDS = frozenset(CounterfactualObservation.model_fields)
+_observation = CounterfactualObservation.model_validate  # from a dict: faster than keyword construction
 
 
 def create_counterfactual_app(max_concurrent_envs: int = 64, **env_kwargs: Any):
     """The FastAPI app (OpenEnv's `create_app`): `/ws` sessions, `/schema`, `/health`, stateless HTTP.
 
-    `env_kwargs` (families, mode, suite, reward, ...) are checked now, so a typo fails at start-up.
+    `env_kwargs` (families, mode, suite, reward, ...) are checked and the problem pools loaded now, so a
+    typo fails at start-up and no session waits for a generation.
     """
-    CounterfactualCodeEnv(**env_kwargs)  # validate the arguments once, before serving
+    CounterfactualEnvironment(**env_kwargs).warm()
     return create_app(functools.partial(CounterfactualEnvironment, **env_kwargs), CounterfactualAction,
                       CounterfactualObservation, env_name=ENV_NAME, max_concurrent_envs=max_concurrent_envs,
                       state_cls=CounterfactualState)

@@ -179,3 +179,22 @@ def test_one_grpo_step_through_environment_factory(server, tmp_path):
     problem_ids = [e.problem_id for e in trainer.environments]
     assert all(pid and pid.startswith("if_else:") for pid in problem_ids)
     assert all(e._result is not None and e._result.done for e in trainer.environments)  # scored by the server
+
+
+def test_in_process_async_paths_score_like_the_env(problems):
+    """The exact path runs inline on the server's event loop (no thread hop); F1 keeps a worker thread."""
+    import asyncio
+
+    from envs.adapters.openenv_env import CounterfactualEnvironment
+
+    for reward, inline in (("exact", True), ("f1", False)):
+        env = CounterfactualEnvironment(families=["if_else"], suite="frozen:test", reward=reward,
+                                        sandbox_backend="local")
+        assert env.inline is inline
+        for p in problems:
+            for completion in (p.gold_trace, *hack_completions(p).values()):
+                first = asyncio.run(env.reset_async(problem_id=p.id))
+                assert first.prompt == p.prompt and env.state.answered is False
+                obs = asyncio.run(env.step_async(CounterfactualAction(completion=completion)))
+                assert obs.reward == score_completion(p, completion, reward=reward, sandbox_backend="local").reward
+                assert env.state.answered and env.state.step_count == 1
