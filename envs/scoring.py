@@ -2,23 +2,24 @@
 
 Rewards (`reward=`):
   * "exact": 1.0 iff the answer set equals the gold set;
-  * "f1": set F1 between answer and gold, with partial credit only where partial credit means
-    something: interventional questions have one value (F1 = exact, so hedging with several values
-    earns nothing), and an answer that covers *every* output reachable under *any* latent value
-    ignores the observation, so it earns 0 (the "list everything" hack) unless that set is the gold.
+  * "f1": partial credit, the set F1 between answer and gold, paid only while *every* value of the
+    answer is possible under the observation (is in the gold set). One impossible value makes it
+    0.0, so an answer containing an impossible value never earns more than any answer made only of
+    possible values (those earn >= 0): listing extra outputs, hedging between candidates or listing
+    every reachable output cannot pay. An interventional question has one value, so there F1 pays
+    exactly what "exact" pays. `Score.f1` is this same gated number in every mode.
 
 Questions (`question=`): "predict" (the problem's own question, checked against `problem.answer`)
-or "abduce" (give one consistent latent value, checked by executing the program: `envs.abduction`).
+or "abduce" (give one consistent latent value, checked by executing the program: `envs.abduction`;
+any consistent value is right, so both rewards pay 1.0 or 0.0).
 
-Sandbox failures never become a silent 0: the score carries `verifier_error`, and the TRL reward
-function returns None for that sample.
+Only "abduce" needs the sandbox. Sandbox failures never become a silent 0: the score carries
+`verifier_error`, and the TRL reward function returns None for that sample.
 """
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from envs.abduction import assignment_from, consistency_job, outputs_match
@@ -29,7 +30,7 @@ from generators.schema import Problem
 from sandbox import Sandbox
 
 REWARDS = ("exact", "f1")
-QUESTIONS = ("predict", "abduce", "abduce_predict")  # abduce_predict: envs.abduction_set
+QUESTIONS = ("predict", "abduce")
 
 
 @dataclass
@@ -94,37 +95,32 @@ def score_completion(problem: Problem, completion: Any, reward: str = "exact",
                      sandbox: Sandbox | None = None, question: str = "predict",
                      gold_keys: frozenset[Hashable] | None = None, sandbox_backend: str = "auto") -> Score:
     """Score one completion (see `score_batch`). `gold_keys` is an optional precomputed cache."""
-    if question == "predict" and reward == "exact" and isinstance(completion, str):  # the hot path
-        score = _score_predict(0, problem, parse_answer(completion), reward,
-                               key_set(problem.answer) if gold_keys is None else gold_keys, [])
-        assert score is not None  # exact scoring never needs the sandbox
-        return score
+    if question == "predict" and isinstance(completion, str):  # the hot path: no sandbox, no batch
+        check_reward(reward)
+        return _score_predict(problem, parse_answer(completion), reward,
+                              key_set(problem.answer) if gold_keys is None else gold_keys)
     return score_batch([problem], [completion], reward, sandbox, question,
                        gold_keys=None if gold_keys is None else [gold_keys], sandbox_backend=sandbox_backend)[0]
 
 
 @dataclass
 class _Pending:
-    """A score waiting for a sandbox job (abduction check or reachable-output set)."""
+    """An "abduce" score waiting for its consistency check in the sandbox."""
 
     index: int
     job: Job
     problem: Problem
     parsed: ParsedAnswer
-    kind: str  # "abduce" | "reachable"
-    answer_keys: frozenset[Hashable] = field(default_factory=frozenset)
-    gold_keys: frozenset[Hashable] = field(default_factory=frozenset)
 
 
 def score_batch(problems: Sequence[Problem], completions: Sequence[Any], reward: str = "exact",
                 sandbox: Sandbox | None = None, question: str | Sequence[str] = "predict",
                 gold_keys: Sequence[frozenset[Hashable] | None] | None = None,
                 sandbox_backend: str = "auto") -> list[Score]:
-    """Score completions; all sandbox work of the batch goes out in one packed request.
+    """Score completions; the sandbox work of the batch ("abduce" checks) goes out in one packed request.
 
-    The exact path parses and compares only. The sandbox (given, or the shared `sandbox_backend`
-    one) is used for "abduce" questions and for the F1 hack rule when an answer is a strict superset
-    of the gold set at least as large as the set of all reachable outputs.
+    "predict" questions parse and compare only. The sandbox (given, or the shared `sandbox_backend`
+    one) runs each "abduce" check in a process of its own (`generators.execution.run_jobs`).
     """
     check_reward(reward)
     if len(problems) != len(completions):
@@ -132,8 +128,6 @@ def score_batch(problems: Sequence[Problem], completions: Sequence[Any], reward:
     questions = [question] * len(problems) if isinstance(question, str) else list(question)
     if len(questions) != len(problems):
         raise ValueError(f"{len(problems)} problems but {len(questions)} questions")
-    if "abduce_predict" in questions:
-        return _split_abduce_predict(problems, completions, reward, sandbox, questions, gold_keys, sandbox_backend)
     scores: list[Score | None] = [None] * len(problems)
     pending: list[_Pending] = []
     for i, (problem, completion, q) in enumerate(zip(problems, completions, questions)):
@@ -145,68 +139,39 @@ def score_batch(problems: Sequence[Problem], completions: Sequence[Any], reward:
             scores[i] = _start_abduce(i, problem, parsed, pending)
         else:
             gk = gold_keys[i] if gold_keys is not None and gold_keys[i] is not None else key_set(problem.answer)
-            scores[i] = _score_predict(i, problem, parsed, reward, gk, pending)
+            scores[i] = _score_predict(problem, parsed, reward, gk)
     if pending:
         _resolve(pending, scores, sandbox, sandbox_backend)
     return scores  # type: ignore[return-value]
 
 
-def _split_abduce_predict(problems: Sequence[Problem], completions: Sequence[Any], reward: str,
-                          sandbox: Sandbox | None, questions: list[str],
-                          gold_keys: Sequence[frozenset[Hashable] | None] | None, backend: str) -> list[Score]:
-    """"abduce_predict" items go to `envs.abduction_set` (default weights), the rest score as usual."""
-    from envs.abduction_set import score_abduce_predict
+def partial_credit(answer: frozenset[Hashable], gold: frozenset[Hashable]) -> float:
+    """The "f1" reward: set F1 if every answer value is possible (in `gold`), else 0.0.
 
-    for q in questions:
-        check_question(q)
-    mine = [i for i, q in enumerate(questions) if q == "abduce_predict"]
-    rest = [i for i, q in enumerate(questions) if q != "abduce_predict"]
-    out: list[Score | None] = [None] * len(problems)
-    for i, s in zip(mine, score_abduce_predict([problems[i] for i in mine], [completions[i] for i in mine],
-                                               reward, sandbox, backend)):
-        out[i] = s
-    if rest:
-        keys = None if gold_keys is None else [gold_keys[i] for i in rest]
-        for i, s in zip(rest, score_batch([problems[i] for i in rest], [completions[i] for i in rest], reward,
-                                          sandbox, [questions[i] for i in rest], keys, backend)):
-            out[i] = s
-    return out  # type: ignore[return-value]
+    Why gated: plain F1 pays for extra values (gold 3 of 5 reachable: the 3 gold values plus one
+    impossible value score 0.857, more than 2 right values alone, 0.8). With the gate, an answer with
+    an impossible value earns 0.0 <= the credit of any answer made only of possible values."""
+    if answer == gold:
+        return 1.0
+    if not answer or not answer <= gold:
+        return 0.0
+    return 2.0 * len(answer) / (len(answer) + len(gold))
 
 
-def _score_predict(i: int, problem: Problem, parsed: ParsedAnswer, reward: str,
-                   gold: frozenset[Hashable], pending: list[_Pending]) -> Score | None:
+def _score_predict(problem: Problem, parsed: ParsedAnswer, reward: str, gold: frozenset[Hashable]) -> Score:
     if not parsed.format_ok:
         return Score(0.0, False, 0.0, None, problem.answer, False, error=parsed.error)
     answer = key_set(parsed.values)
-    hit = len(answer & gold)
-    f1 = 2.0 * hit / (len(answer) + len(gold)) if answer or gold else 1.0
     correct = answer == gold
-    if correct or reward == "exact":
-        return Score(float(correct), correct, f1, parsed.values, problem.answer, True,
-                     error=None if correct else "wrong answer")
-    if problem.mode == "interventional" and not correct:
-        return Score(0.0, False, f1, parsed.values, problem.answer, True,
-                     error="interventional questions have one value: no partial credit")
-    if answer > gold and _may_cover_reachable(problem, answer):
-        cached = _REACHABLE.get(_reachable_key(problem))
-        if cached is None:
-            pending.append(_Pending(i, reachable_job(problem), problem, parsed, "reachable", answer, gold))
-            return None
-        return _f1_verdict(problem, parsed, answer, gold, f1, cached)
-    return Score(f1, False, f1, parsed.values, problem.answer, True, error="wrong answer (partial credit)")
-
-
-def _may_cover_reachable(problem: Problem, answer: frozenset[Hashable]) -> bool:
-    size = problem.meta.get("unconditioned_answer_size") if isinstance(problem.meta, dict) else None
-    return not isinstance(size, int) or len(answer) >= size
-
-
-def _f1_verdict(problem: Problem, parsed: ParsedAnswer, answer: frozenset[Hashable],
-                gold: frozenset[Hashable], f1: float, reachable: frozenset[Hashable]) -> Score:
-    if reachable <= answer:
-        return Score(0.0, False, f1, parsed.values, problem.answer, True,
-                     error="answer lists every reachable output: it ignores the observation")
-    return Score(f1, False, f1, parsed.values, problem.answer, True, error="wrong answer (partial credit)")
+    f1 = partial_credit(answer, gold)
+    if correct:
+        error = None
+    elif not answer <= gold:
+        error = "wrong answer: it names a value impossible under the observation (no partial credit)"
+    else:
+        error = "wrong answer: some possible values are missing" + (" (partial credit)" if reward == "f1" else "")
+    return Score(float(correct) if reward == "exact" else f1, correct, f1, parsed.values, problem.answer, True,
+                 error=error)
 
 
 def _start_abduce(i: int, problem: Problem, parsed: ParsedAnswer, pending: list[_Pending]) -> Score | None:
@@ -216,7 +181,7 @@ def _start_abduce(i: int, problem: Problem, parsed: ParsedAnswer, pending: list[
     assignment, why = assignment_from(problem, parsed)
     if assignment is None:
         return Score(0.0, False, 0.0, parsed.values, gold, True, error=why, question="abduce")
-    pending.append(_Pending(i, consistency_job(problem, assignment), problem, parsed, "abduce"))
+    pending.append(_Pending(i, consistency_job(problem, assignment), problem, parsed))
     return None
 
 
@@ -235,15 +200,6 @@ def _resolve(pending: list[_Pending], scores: list[Score | None], sandbox: Sandb
 
 def _finish(p: _Pending, result: JobResult) -> Score:
     problem, parsed = p.problem, p.parsed
-    if p.kind == "reachable":
-        if result.status != "ok":
-            return Score(0.0, False, 0.0, parsed.values, problem.answer, True, question="predict",
-                         verifier_error=f"reachable-output check failed: {result.status} {result.detail}".strip())
-        reachable = key_set(result.values or [])
-        _remember_reachable(problem, reachable)
-        hit = len(p.answer_keys & p.gold_keys)
-        f1 = 2.0 * hit / (len(p.answer_keys) + len(p.gold_keys))
-        return _f1_verdict(problem, parsed, p.answer_keys, p.gold_keys, f1, reachable)
     gold = [dict(problem.revealed)] if problem.revealed else []
     if result.status == "ok":
         ok = outputs_match(problem, result.values or [])
@@ -257,23 +213,10 @@ def _finish(p: _Pending, result: JobResult) -> Score:
 
 
 def reachable_job(problem: Problem) -> Job:
-    """Outputs under the intervention for *every* latent assignment (observation ignored)."""
+    """Outputs under the intervention for *every* latent assignment (observation ignored).
+
+    Scoring no longer needs it (the "f1" gate makes any impossible value pay nothing); tests and
+    framework adapters use it to build the "list every reachable output" hack."""
     program = problem.intervention.get("program") or problem.program
     iv_args = [problem.intervention["args"][name] for name in problem.inputs]
     return Job(program, problem.entry, [iv_args + list(c) for c in latent_combinations(problem.latents)])
-
-
-_REACHABLE: OrderedDict[tuple[str, str], frozenset[Hashable]] = OrderedDict()
-_REACHABLE_LOCK = threading.Lock()
-_REACHABLE_MAX = 4096
-
-
-def _reachable_key(problem: Problem) -> tuple[str, str]:
-    return (problem.id, str(problem.meta.get("program_hash", "")) + str(len(problem.program)))
-
-
-def _remember_reachable(problem: Problem, reachable: frozenset[Hashable]) -> None:
-    with _REACHABLE_LOCK:
-        _REACHABLE[_reachable_key(problem)] = reachable
-        while len(_REACHABLE) > _REACHABLE_MAX:
-            _REACHABLE.popitem(last=False)

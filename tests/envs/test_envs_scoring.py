@@ -30,7 +30,8 @@ def test_exact_reward_gives_no_partial_credit(mod_problem):
 
 def test_f1_partial_credit_for_honest_partial_answers(mod_problem):
     assert score_completion(mod_problem, ans([2]), reward="f1").reward == pytest.approx(2 / 3)
-    assert score_completion(mod_problem, ans([2, 5, 0]), reward="f1").reward == pytest.approx(0.8)
+    # 0 is impossible under the observation: one impossible value and the credit is gone
+    assert score_completion(mod_problem, ans([2, 5, 0]), reward="f1").reward == 0.0
 
 
 def test_content_is_strict(mod_problem, string_problem):
@@ -53,10 +54,8 @@ def test_unparseable_gives_zero_not_exception(mod_problem):
 def test_listing_the_whole_domain_does_not_pay(mod_problem, reward, local_sandbox):
     """r ranges over 0..5 and so do the outputs at x=5: the domain is every reachable output."""
     score = score_completion(mod_problem, ans([0, 1, 2, 3, 4, 5]), reward=reward, sandbox=local_sandbox)
-    assert score.reward == 0.0 and not score.correct
-    if reward == "f1":
-        assert score.f1 == pytest.approx(0.5)  # F1 is reported, but it is not paid
-        assert "every reachable output" in score.error
+    assert score.reward == 0.0 and not score.correct and score.f1 == 0.0
+    assert "impossible under the observation" in score.error
 
 
 def test_listing_every_reachable_output_does_not_pay_even_beyond_the_domain(mod_problem, local_sandbox):
@@ -64,12 +63,16 @@ def test_listing_every_reachable_output_does_not_pay_even_beyond_the_domain(mod_
     assert score.reward == 0.0
 
 
-def test_reachable_set_is_computed_by_execution_when_meta_lacks_it(local_sandbox):
+def test_f1_needs_neither_meta_nor_the_sandbox():
+    from sandbox import make_sandbox
+
+    dead = make_sandbox("local")
+    dead.close()
     problem = make_problem("hand:mod:nometa", meta={})
-    hack = score_completion(problem, ans([0, 1, 2, 3, 4, 5]), reward="f1", sandbox=local_sandbox)
+    hack = score_completion(problem, ans([0, 1, 2, 3, 4, 5]), reward="f1", sandbox=dead)
     assert hack.reward == 0.0 and hack.verifier_error is None
-    honest = score_completion(problem, ans([2, 5, 0]), reward="f1", sandbox=local_sandbox)
-    assert honest.reward == pytest.approx(0.8) and honest.verifier_error is None
+    honest = score_completion(problem, ans([5]), reward="f1", sandbox=dead)
+    assert honest.reward == pytest.approx(2 / 3) and honest.verifier_error is None
 
 
 def test_hedging_when_gold_is_everything_reachable_is_fine(local_sandbox):
@@ -130,7 +133,7 @@ def test_sandbox_down_is_a_verifier_error_not_a_zero():
     dead = make_sandbox("local")
     dead.close()
     problem = make_problem("hand:mod:dead", meta={})
-    score = score_completion(problem, ans([0, 1, 2, 3, 4, 5]), reward="f1", sandbox=dead)
+    score = score_completion(problem, ans([4]), reward="f1", sandbox=dead, question="abduce")
     assert score.verifier_error and "closed" in score.verifier_error
     # exact scoring never needs the sandbox
     assert score_completion(problem, ans([2, 5]), sandbox=dead).reward == 1.0

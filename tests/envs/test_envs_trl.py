@@ -46,7 +46,7 @@ def test_reward_fn_returns_none_when_the_verifier_fails():
     fn = make_reward_fn("f1", sandbox=dead)
     rewards = fn(["<answer>[0, 1, 2, 3, 4, 5]</answer>", "<answer>[2, 5]</answer>", "<answer>[4]</answer>"],
                  problem=[problem.to_json()] * 3, question=["predict", "predict", "abduce"])
-    assert rewards == [None, 1.0, None]
+    assert rewards == [0.0, 1.0, None]  # only "abduce" needs the sandbox
 
 
 def test_reward_fn_needs_the_problem_column():
