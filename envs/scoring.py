@@ -30,7 +30,7 @@ from generators.schema import Problem
 from sandbox import Sandbox
 
 REWARDS = ("exact", "f1")
-QUESTIONS = ("predict", "abduce")
+QUESTIONS = ("predict", "abduce", "abduce_predict")  # abduce_predict: envs.abduction_set
 
 
 @dataclass
@@ -128,6 +128,8 @@ def score_batch(problems: Sequence[Problem], completions: Sequence[Any], reward:
     questions = [question] * len(problems) if isinstance(question, str) else list(question)
     if len(questions) != len(problems):
         raise ValueError(f"{len(problems)} problems but {len(questions)} questions")
+    if "abduce_predict" in questions:
+        return _split_abduce_predict(problems, completions, reward, sandbox, questions, gold_keys, sandbox_backend)
     scores: list[Score | None] = [None] * len(problems)
     pending: list[_Pending] = []
     for i, (problem, completion, q) in enumerate(zip(problems, completions, questions)):
@@ -156,6 +158,28 @@ def partial_credit(answer: frozenset[Hashable], gold: frozenset[Hashable]) -> fl
     if not answer or not answer <= gold:
         return 0.0
     return 2.0 * len(answer) / (len(answer) + len(gold))
+
+
+def _split_abduce_predict(problems: Sequence[Problem], completions: Sequence[Any], reward: str,
+                          sandbox: Sandbox | None, questions: list[str],
+                          gold_keys: Sequence[frozenset[Hashable] | None] | None, backend: str) -> list[Score]:
+    """"abduce_predict" items go to `envs.abduction_set` (default weights), the rest score as usual."""
+    from envs.abduction_set import score_abduce_predict
+
+    for q in questions:
+        check_question(q)
+    mine = [i for i, q in enumerate(questions) if q == "abduce_predict"]
+    rest = [i for i, q in enumerate(questions) if q != "abduce_predict"]
+    out: list[Score | None] = [None] * len(problems)
+    for i, s in zip(mine, score_abduce_predict([problems[i] for i in mine], [completions[i] for i in mine],
+                                               reward, sandbox, backend)):
+        out[i] = s
+    if rest:
+        keys = None if gold_keys is None else [gold_keys[i] for i in rest]
+        for i, s in zip(rest, score_batch([problems[i] for i in rest], [completions[i] for i in rest], reward,
+                                          sandbox, [questions[i] for i in rest], keys, backend)):
+            out[i] = s
+    return out  # type: ignore[return-value]
 
 
 def _score_predict(problem: Problem, parsed: ParsedAnswer, reward: str, gold: frozenset[Hashable]) -> Score:
