@@ -29,6 +29,7 @@ from typing import Any
 
 from envs.parsing import ParsedAnswer, fenced_spans, parse_answer_content
 from envs.scoring import Score, completion_text, score_batch
+from envs.signature import call_args
 from envs.values import value_key
 from generators.execution import Job, SandboxFailure, latent_combinations, run_jobs
 from generators.render import ANSWER_INSTRUCTIONS, answer_text, value_text
@@ -136,8 +137,8 @@ _GOLD_MAX = 4096
 def consistency_table_job(problem: Problem) -> Job:
     """Every latent assignment x every observation, in one job (assignment-major)."""
     return Job(problem.program, problem.entry,
-               [[o["args"][n] for n in problem.inputs] + list(c)
-                for c in latent_combinations(problem.latents) for o in problem.observations])
+               [call_args(problem, o["args"], c) for c in latent_combinations(problem.latents)
+                for o in problem.observations])
 
 
 def consistent_from(problem: Problem, values: list[Any]) -> list[tuple[Any, ...]]:
@@ -188,7 +189,9 @@ def gold_latents(problems: Sequence[Problem], sandbox: Sandbox | None = None, sa
 
 @dataclass
 class AbductionScore(Score):
-    """A `Score` whose `reward` combines abduction and prediction; both parts are kept."""
+    """A `Score` whose `reward` combines abduction and prediction; both parts are kept. `correct` and
+    `f1` are the prediction's (comparable with "predict"), `abduction_correct` / `abduction_f1` the
+    abduction's."""
 
     abduction_correct: bool = False
     abduction_f1: float = 0.0
@@ -257,7 +260,7 @@ def score_abduce_predict(problems: Sequence[Problem], completions: Sequence[Any]
         p_reward = float(pred.reward)
         out.append(AbductionScore(
             reward=w * a_reward + (1.0 - w) * p_reward,
-            **{**base, "correct": bool(pred.correct and a_exact), "format_ok": bool(pred.format_ok and keys is not None)},
+            **{**base, "format_ok": bool(pred.format_ok and keys is not None)},  # correct: the prediction's
             question=QUESTION, abduction_correct=a_exact, abduction_f1=a_f1, abduction_reward=a_reward,
             parsed_latents=values, gold_latents=[list(c) for c in gold], abduction_error=error,
             prediction_reward=p_reward, abduction_weight=w))

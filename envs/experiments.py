@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from random import Random
 from typing import Any
 
+from envs.signature import call_args
 from envs.values import value_key
 from generators.execution import Job, JobResult
 from generators.render import value_text
@@ -193,8 +194,7 @@ def outcome_job(problem: Problem, args: dict[str, Any], combos: list[tuple[Any, 
     """One sandbox job: `entry(args, combo)` for each combo, each outcome captured as ["ok", v] or
     ["error", "Type: message"]."""
     source = problem.program + _TRY_WRAPPER.format(entry=problem.entry)
-    call = [args[n] for n in problem.inputs]
-    return Job(source, _TRY_ENTRY, [call + list(c) for c in combos])
+    return Job(source, _TRY_ENTRY, [call_args(problem, args, c) for c in combos])
 
 
 def outcome_keys(result: JobResult, n: int) -> list[Hashable] | None:

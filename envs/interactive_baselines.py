@@ -21,6 +21,7 @@ from typing import Any
 
 from envs.experiments import candidate_inputs, outcome_job, outcome_keys, outcome_text
 from envs.interactive_env import CounterfactualCodeInteractiveEnv, interactive_answer
+from envs.signature import call_args
 from envs.values import value_key
 from generators.execution import Job, latent_combinations, run_jobs
 from generators.render import call_text
@@ -45,9 +46,9 @@ class _Belief:
 def _initial_belief(problem: Problem, sandbox: Sandbox) -> _Belief:
     combos = latent_combinations(problem.latents)
     jobs = [outcome_job(problem, o["args"], combos) for o in problem.observations]
-    iv_args = [problem.intervention["args"][n] for n in problem.inputs]
-    jobs.append(Job(problem.intervention.get("program") or problem.program, problem.entry,
-                    [iv_args + list(c) for c in combos]))
+    iv_program = problem.intervention.get("program") or problem.program
+    jobs.append(Job(iv_program, problem.entry,
+                    [call_args(problem, problem.intervention["args"], c, iv_program) for c in combos]))
     results = run_jobs(sandbox, jobs)
     keep = list(range(len(combos)))
     for o, r in zip(problem.observations, results[:-1]):

@@ -49,6 +49,7 @@ from envs.experiments import (
 )
 from envs.parsing import parse_answer
 from envs.scoring import completion_text
+from envs.signature import call_args
 from envs.sources import Item
 from envs.values import key_set, value_key
 from generators.execution import Job, SandboxFailure, latent_combinations, run_jobs
@@ -306,11 +307,11 @@ class CounterfactualCodeInteractiveEnv(CounterfactualCodeEnv):
         if cached is not None:
             return cached
         combos = latent_combinations(problem.latents)
-        jobs = [Job(problem.program, problem.entry, [[o["args"][n] for n in problem.inputs] + list(c) for c in combos])
+        jobs = [Job(problem.program, problem.entry, [call_args(problem, o["args"], c) for c in combos])
                 for o in problem.observations]
-        iv_args = [problem.intervention["args"][n] for n in problem.inputs]
-        jobs.append(Job(problem.intervention.get("program") or problem.program, problem.entry,
-                        [iv_args + list(c) for c in combos]))
+        iv_program = problem.intervention.get("program") or problem.program
+        jobs.append(Job(iv_program, problem.entry,
+                        [call_args(problem, problem.intervention["args"], c, iv_program) for c in combos]))
         results = run_jobs(self._sandbox(), jobs)
         bad = next((r for r in results if r.status != "ok"), None)
         if bad is not None:

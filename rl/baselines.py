@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from envs.abduction_set import latents_text
 from envs.values import value_key
 from generators.execution import Job, JobResult, latent_combinations, run_jobs
 from generators.render import answer_text, call_text
@@ -145,10 +146,14 @@ def _trace(policy: str, problem: Problem, plan: _Plan, kept: list[dict], answer:
 class BaselinePolicy:
     """Answers problems with one of BASELINES; shares one sandbox across all problems of a batch."""
 
-    def __init__(self, name: str, sandbox: Sandbox, *, seed: int = 0, timeout_s: float = 0.5):
+    def __init__(self, name: str, sandbox: Sandbox, *, seed: int = 0, timeout_s: float = 0.5,
+                 question: str = "predict"):
         if name not in BASELINES:
             raise ValueError(f"unknown baseline {name!r}; choose one of {', '.join(BASELINES)}")
+        if question not in ("predict", "abduce_predict"):
+            raise ValueError(f"baselines answer 'predict' or 'abduce_predict' questions, got {question!r}")
         self.name, self.sandbox, self.seed, self.timeout_s = name, sandbox, seed, timeout_s
+        self.question = question
 
     def answers(self, problems: Sequence[Problem]) -> list[list[Any]]:
         return [answer for _, answer in self._run(problems)]
@@ -169,5 +174,10 @@ class BaselinePolicy:
             if failure:  # no answer block: scored as a format failure, visible in the report
                 out.append((f"The program could not be executed ({failure}).", []))
             else:
-                out.append((_trace(self.name, problem, plan, kept, answer), answer))
+                text = _trace(self.name, problem, plan, kept, answer)
+                if self.question == "abduce_predict":  # the latents the policy believes in, before the answer
+                    stated = plan.assignments if self.name != "oracle" else kept
+                    head, _, last = text.rpartition("\n")
+                    text = f"{head}\n{latents_text(problem, stated)}\n{last}"
+                out.append((text, answer))
         return out

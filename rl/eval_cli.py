@@ -20,12 +20,12 @@ def _split(text: str) -> list[str]:
 
 def _eval_config(model: str, label: str, suites: str, modes: str, limit: int | None, samples: int,
                  max_tokens: int, temperature: float, seed: int, sandbox: str, suites_dir: str | None,
-                 prompt_style: str | None):
+                 prompt_style: str | None, question: str = "predict"):
     from rl.evaluation import EvalConfig
 
     return EvalConfig(model=model, label=label, suites=_split(suites), modes=_split(modes), limit=limit,
                       samples=samples, max_tokens=max_tokens, temperature=temperature, seed=seed,
-                      sandbox=sandbox, suites_dir=suites_dir, prompt_style=prompt_style)
+                      sandbox=sandbox, suites_dir=suites_dir, prompt_style=prompt_style, question=question)
 
 
 def _fail(message: str) -> None:
@@ -71,6 +71,8 @@ def register(app: typer.Typer) -> None:
         sandbox: str = typer.Option("auto", help="Sandbox backend for baselines: auto | docker | local."),
         suites_dir: str | None = typer.Option(None, help="Directory of frozen suites (default: suites/)."),
         prompt_style: str | None = typer.Option(None, help="envs.render_prompt style."),
+        question: str = typer.Option("predict", help="predict | abduce_predict (also state the consistent "
+                                     "latent values: reports abduction accuracy beside exact match)."),
     ) -> None:
         """Evaluate a model or baseline per suite and mode: exact match, F1, format rate, length, 95% CIs."""
         from rl.evaluation import evaluate, save_eval
@@ -78,7 +80,7 @@ def register(app: typer.Typer) -> None:
 
         try:
             cfg = _eval_config(model, label, suites, modes, limit, samples, max_tokens, temperature, seed,
-                               sandbox, suites_dir, prompt_style)
+                               sandbox, suites_dir, prompt_style, question)
             _check_inputs(cfg, out)
             result, records = evaluate(cfg)
         except (ValueError, FileNotFoundError) as exc:

@@ -22,6 +22,7 @@ SUMMARY_FILE = "eval.json"
 SAMPLES_FILE = "samples.jsonl"
 TIMING_FILE = "timing.json"
 METRICS: tuple[str, ...] = ("exact_match", "f1", "format_rate", "mean_length")
+ABDUCTION_METRICS: tuple[str, ...] = ("abduction_exact", "abduction_f1")
 
 
 @dataclass
@@ -40,6 +41,7 @@ class EvalConfig:
     seed: int = 0
     prompt_style: str | None = None  # envs.render_prompt style; None: the env's default
     reward: str = "exact"
+    question: str = "predict"  # or "abduce_predict": also state the consistent latents (abduction accuracy)
     sandbox: str = "auto"
     suites_dir: str | None = None  # directory of frozen suites; None: the generators' default
     bootstrap_resamples: int = 1000
@@ -77,6 +79,8 @@ class SampleRecord:
     parsed_answer: Any
     gold: Any
     verifier_error: str | None
+    abduction_correct: bool | None = None  # question "abduce_predict" only
+    abduction_f1: float | None = None
 
 
 @dataclass
@@ -93,11 +97,19 @@ class GroupMetrics:
     mean_length: Estimate
     verifier_errors: int
     truncated: int
+    abduction_exact: Estimate | None = None  # question "abduce_predict": stated latent set == consistent set
+    abduction_f1: Estimate | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         for m in METRICS:
             out[m] = getattr(self, m).to_dict()
+        for m in ABDUCTION_METRICS:  # absent unless measured: predict-only eval.json stays as it was
+            value = getattr(self, m)
+            if value is None:
+                out.pop(m)
+            else:
+                out[m] = value.to_dict()
         return out
 
     @classmethod
@@ -105,6 +117,9 @@ class GroupMetrics:
         kw = dict(data)
         for m in METRICS:
             kw[m] = Estimate.from_dict(data[m])
+        for m in ABDUCTION_METRICS:
+            if data.get(m) is not None:
+                kw[m] = Estimate.from_dict(data[m])
         return cls(**kw)
 
 
@@ -154,7 +169,7 @@ Completer = Callable[[Sequence[Problem]], list[list[Any]]]  # problems -> per pr
 def _baseline_completer(cfg: EvalConfig, sandbox) -> Completer:
     from rl.baselines import BaselinePolicy
 
-    policy = BaselinePolicy(cfg.model, sandbox, seed=cfg.seed)
+    policy = BaselinePolicy(cfg.model, sandbox, seed=cfg.seed, question=cfg.question)
 
     def complete(problems: Sequence[Problem]) -> list[list[Any]]:
         return [[c] * cfg.samples for c in policy.complete(problems)]  # deterministic: one is enough
@@ -170,8 +185,8 @@ def _engine_completer(cfg: EvalConfig, engine) -> Completer:
                               top_p=cfg.top_p, seed=cfg.seed)
 
     def complete(problems: Sequence[Problem]) -> list[list[Any]]:
-        prompts = [envs.render_prompt(p, cfg.prompt_style) if cfg.prompt_style else envs.render_prompt(p)
-                   for p in problems]
+        prompts = [envs.render_prompt(p, cfg.prompt_style, question=cfg.question) if cfg.prompt_style
+                   else envs.render_prompt(p, question=cfg.question) for p in problems]
         return engine.generate(prompts, sampling)
 
     return complete
@@ -199,11 +214,14 @@ def _score_all(groups: dict[tuple[str, str], list[Problem]], completions: list[l
         raise RuntimeError(f"the policy returned {len(completions)} completion lists for {len(flat)} prompts")
     rows = [(key, p, i, c) for (key, p), samples in zip(flat, completions) for i, c in enumerate(samples)]
     scores = score_batch([p for _, p, _, _ in rows], [c.text for _, _, _, c in rows], reward=cfg.reward,
-                         sandbox=sandbox, sandbox_backend=cfg.sandbox)
+                         sandbox=sandbox, question=cfg.question, sandbox_backend=cfg.sandbox)
+    abduce = cfg.question == "abduce_predict"
     return [SampleRecord(suite=key[0], mode=key[1], problem_id=p.id, sample=i, text=c.text,
                          n_tokens=int(c.n_tokens), finish_reason=str(c.finish_reason), reward=s.reward,
                          correct=bool(s.correct), f1=float(s.f1), format_ok=bool(s.format_ok),
-                         parsed_answer=s.parsed_answer, gold=s.gold, verifier_error=s.verifier_error)
+                         parsed_answer=s.parsed_answer, gold=s.gold, verifier_error=s.verifier_error,
+                         abduction_correct=bool(getattr(s, "abduction_correct", False)) if abduce else None,
+                         abduction_f1=float(getattr(s, "abduction_f1", 0.0)) if abduce else None)
             for (key, p, i, c), s in zip(rows, scores)]
 
 
@@ -226,7 +244,10 @@ def summarize(records: Sequence[SampleRecord], *, seed: int = 0,
             exact_match=est(lambda r: float(r.correct)), f1=est(lambda r: r.f1),
             format_rate=est(lambda r: float(r.format_ok)), mean_length=est(lambda r: float(r.n_tokens)),
             verifier_errors=sum(1 for rs in samples for r in rs if r.verifier_error),
-            truncated=sum(1 for rs in samples for r in rs if r.finish_reason == "length")))
+            truncated=sum(1 for rs in samples for r in rs if r.finish_reason == "length"),
+            **({"abduction_exact": est(lambda r: float(bool(r.abduction_correct))),
+                "abduction_f1": est(lambda r: float(r.abduction_f1 or 0.0))}
+               if any(r.abduction_correct is not None for rs in samples for r in rs) else {})))
     return out
 
 
@@ -249,6 +270,9 @@ def evaluate(cfg: EvalConfig, *, engine=None, sandbox=None) -> tuple[EvalResult,
 
     if cfg.samples < 1:
         raise ValueError("samples must be >= 1")
+    from envs.scoring import check_question
+
+    check_question(cfg.question)
     groups = load_eval_problems(cfg)
     problems = [p for ps in groups.values() for p in ps]
     start = time.perf_counter()

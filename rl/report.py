@@ -39,17 +39,21 @@ def _suite_title(suite: str) -> str:
 def eval_markdown(result: EvalResult) -> str:
     from rl.suites import ordered_suites
 
+    abduction = any(g.abduction_exact is not None for g in result.groups)  # question "abduce_predict"
     lines = [f"# Evaluation: {result.label}", "", f"Model: `{result.model}`", "",
              ("Exact match, F1 and format rate in %, with 95% bootstrap intervals over problems; "
-              "length in tokens (baselines: words)."), "",
-             "| suite | mode | n | exact match | F1 | format | length | truncated | verifier errors |",
-             "|---|---|---:|---|---|---|---:|---:|---:|"]
+              "length in tokens (baselines: words)."
+              + (" Abduction: the stated latent set equals the consistent set." if abduction else "")), "",
+             "| suite | mode | n | exact match | " + ("abduction | " if abduction else "")
+             + "F1 | format | length | truncated | verifier errors |",
+             "|---|---|---:|---|" + ("---|" if abduction else "") + "---|---|---:|---:|---:|"]
     for suite in ordered_suites({g.suite for g in result.groups}):
         for mode in MODES:
             g = result.group(suite, mode)
             if g is None:
                 continue
-            lines.append(f"| {_suite_title(suite)} | {mode} | {g.n_problems} | {_pct(g.exact_match)} | "
+            abd = (f"{_pct(g.abduction_exact)} | " if g.abduction_exact is not None else "- | ") if abduction else ""
+            lines.append(f"| {_suite_title(suite)} | {mode} | {g.n_problems} | {_pct(g.exact_match)} | {abd}"
                          f"{_pct(g.f1)} | {_pct(g.format_rate)} | {_num(g.mean_length)} | {g.truncated} | "
                          f"{g.verifier_errors} |")
     return "\n".join(lines) + "\n"

@@ -81,10 +81,22 @@ def test_env_and_score_batch_carry_both_parts(tmp_path, mod_problem, local_sandb
     prompt, _ = env.reset(seed=0)
     assert "<latents>" in prompt
     _, reward, terminated, _, info = env.step("<latents>[1]</latents><answer>[2, 5]</answer>")
-    assert terminated and reward == 0.75 and info["correct"] is False and info["abduction_correct"] is False
+    assert terminated and reward == 0.75 and info["correct"] is True and info["abduction_correct"] is False
     assert info["abduction_weight"] == 0.25 and info["question"] == "abduce_predict"
     with pytest.raises(ValueError, match="abduction_weight"):
         gym.make("CounterfactualCode-v0", suite=str(path), question="abduce_predict", abduction_weight=2)
     mixed = score_batch([mod_problem, mod_problem], [HONEST, "<answer>[2, 5]</answer>"], "exact", local_sandbox,
                         ["abduce_predict", "predict"])
     assert mixed[0].info()["abduction_correct"] and mixed[1].reward == 1.0 and "abduction_correct" not in mixed[1].info()
+
+
+def test_latents_in_another_order_than_the_signature(local_sandbox):
+    """Records are stored with sorted keys: latents {"a", "b"} for f(x, b, a). Calls go by name."""
+    from envs_problems import make_problem
+
+    p = make_problem("hand:order:cf", program="def f(x, b, a):\n    return x * a + b\n",
+                     latents={"a": [1, 2, 3], "b": [0, 1, 2]},
+                     observations=[{"args": {"x": 1}, "output": 4}, {"args": {"x": 2}, "output": 7}],
+                     intervention={"args": {"x": 3}}, answer=[10], meta={})
+    s = _score(p, "<latents>[(3, 1)]</latents><answer>[10]</answer>", local_sandbox)
+    assert s.verifier_error is None and s.gold_latents == [[3, 1]] and s.reward == 1.0

@@ -180,3 +180,17 @@ def test_baselines_order_none_random_greedy(suite, local_sandbox):
     assert rows["none"]["mean_reward"] <= rows["random"]["mean_reward"] <= rows["greedy"]["mean_reward"]
     assert all(row["correct_rate"] == 1.0 for row in rows.values())
     assert json.dumps(result)  # JSON-safe for the CLI
+
+
+def test_latents_in_another_order_than_the_signature(tmp_path):
+    """f(x, b, a) with latents stored as {"a", "b"}: experiments and tables call by parameter name."""
+    path = tmp_path / "order.jsonl"
+    write_problems(path, [make_problem("hand:order:cf", program="def f(x, b, a):\n    return x * a + b\n",
+                                       latents={"a": [1, 2, 3], "b": [0, 1, 2]},
+                                       observations=[{"args": {"x": 1}, "output": 4}],
+                                       intervention={"args": {"x": 3}}, answer=[8, 10], meta={})])
+    env = _env(str(path))
+    env.reset(seed=0)
+    assert env.gold() == [8, 10]  # (a, b) in {(2, 2), (3, 1)}
+    reply, *_ , info = env.step("<run>f(x=2)</run>")
+    assert info["experiments"][0]["remaining"] == 1 and reply.startswith(("f(x=2) returned 6", "f(x=2) returned 7"))
