@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from envs.parsing import ParsedAnswer, fenced_spans, parse_answer_content
-from envs.scoring import Score, completion_text, score_batch
+from envs.scoring import Score, completion_text, partial_credit, score_batch
 from envs.signature import call_args
 from envs.values import value_key
 from generators.execution import Job, SandboxFailure, latent_combinations, run_jobs
@@ -215,16 +215,6 @@ class AbductionScore(Score):
         return out
 
 
-def gated_f1(answer: set[Hashable], gold: set[Hashable]) -> float:
-    """Set F1, paid only while every stated assignment is possible; one impossible one gives 0.0
-    (the same gate as the prediction's "f1" reward)."""
-    if answer == gold:
-        return 1.0
-    if not answer or not answer <= gold:
-        return 0.0
-    return 2.0 * len(answer) / (len(answer) + len(gold))
-
-
 def check_weight(weight: float) -> float:
     if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0.0 <= weight <= 1.0:
         raise ValueError(f"abduction_weight must be a number in [0, 1], got {weight!r}")
@@ -253,7 +243,7 @@ def score_abduce_predict(problems: Sequence[Problem], completions: Sequence[Any]
         if keys is None:
             a_exact, a_f1 = False, 0.0
         else:
-            a_exact, a_f1 = keys == gold_keys, gated_f1(keys, gold_keys)
+            a_exact, a_f1 = keys == gold_keys, partial_credit(frozenset(keys), frozenset(gold_keys))
             if not a_exact:
                 error = "latents include an impossible assignment" if keys - gold_keys else "latents incomplete"
         a_reward = float(a_exact) if reward == "exact" else a_f1

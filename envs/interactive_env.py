@@ -13,9 +13,9 @@ intervention's), executed in the sandbox with the true latent; the reply is what
 consistent with *every* observation so far, so good experiments shrink it, ideally to one value.
 
 Rewards (summed over the episode): `-experiment_cost` on each executed experiment, and on the
-answer step the correctness: "exact" (answer set == gold set), "f1" (set F1; an answer covering
-every reachable output earns 0 unless that is the gold) or "precise" (exact / |gold|: full credit
-only when the evidence pins one value, so that experiments pay for themselves).
+answer step the correctness: "exact" (answer set == gold set), "f1" (the env's gated set F1: one
+value the evidence rules out makes it 0, see `envs.scoring.partial_credit`) or "precise" (exact /
+|gold|: full credit only when the evidence pins one value, so that experiments pay for themselves).
 
 Rules that keep the reward honest: a message containing `<run>` is an experiment request and never
 an answer; one experiment per message; refused requests (not a call of the function, non-literal
@@ -48,7 +48,7 @@ from envs.experiments import (
     same_args,
 )
 from envs.parsing import parse_answer
-from envs.scoring import completion_text
+from envs.scoring import completion_text, partial_credit
 from envs.signature import call_args
 from envs.sources import Item
 from envs.values import key_set, value_key
@@ -221,17 +221,14 @@ class CounterfactualCodeInteractiveEnv(CounterfactualCodeEnv):
             correctness, correct, f1, error = 0.0, False, 0.0, parsed.error
         else:
             answer = key_set(parsed.values)
-            hit = len(answer & gold_keys)
-            f1 = 2.0 * hit / (len(answer) + len(gold_keys)) if answer or gold_keys else 1.0
+            f1 = partial_credit(answer, gold_keys)  # the env's gated F1: one impossible value -> 0
             correct = answer == gold_keys
-            reachable = key_set(ep.tables.intervened)
-            error = None if correct else "wrong answer"
+            error = None if correct else ("wrong answer: a value the evidence rules out" if not answer <= gold_keys
+                                          else "wrong answer: some possible values are missing")
             if self.interactive_reward == "exact":
                 correctness = float(correct)
             elif self.interactive_reward == "precise":
                 correctness = float(correct) / len(gold_keys)
-            elif not correct and reachable <= answer:
-                correctness, error = 0.0, "answer lists every reachable output: it ignores the evidence"
             else:
                 correctness = f1
         info.update({"correct": correct, "f1": f1, "correctness": correctness, "format_ok": parsed.format_ok,

@@ -78,8 +78,8 @@ def test_listing_every_value_never_pays(suite, reward):
     assert r == 0.0
     env.reset(seed=0)
     env.step("<run>f(x=1)</run>")
-    _, r, *_ , info = env.step("<answer>[2, 5]</answer>")  # the pre-experiment set, no longer the gold
-    assert info["gold"] != [2, 5] and (r == 0.0 if reward != "f1" else 0 < r < 1)
+    _, r, *_ , info = env.step("<answer>[2, 5]</answer>")  # the pre-experiment set: one value is now ruled out
+    assert len(info["gold"]) == 1 and r == 0.0
 
 
 HOSTILE_RUNS = [
