@@ -210,12 +210,16 @@ def _start_abduce(i: int, problem: Problem, parsed: ParsedAnswer, pending: list[
 
 
 def _resolve(pending: list[_Pending], scores: list[Score | None], sandbox: Sandbox | None, backend: str) -> None:
+    from sandbox import LocalFallbackRefused
+
     try:
         if sandbox is None:
             from envs.sandbox_pool import shared_sandbox
 
             sandbox = shared_sandbox(backend)
         results = run_jobs(sandbox, [p.job for p in pending])
+    except LocalFallbackRefused:
+        raise  # a setting, not a flaky verifier: stop with its one line
     except (SandboxFailure, OSError, RuntimeError) as exc:
         results = [JobResult("sandbox_error", detail=f"{type(exc).__name__}: {exc}")] * len(pending)
     for p, result in zip(pending, results):

@@ -12,12 +12,13 @@ share between threads.
 from sandbox.api import CallResult, CallStatus, ExecRequest, Sandbox, SandboxLimits
 from sandbox.jobs import BadRequest
 
-__all__ = ["BadRequest", "CallResult", "CallStatus", "ExecRequest", "Sandbox", "SandboxLimits",
-           "SandboxUnavailable", "make_sandbox"]
+__all__ = ["BadRequest", "CallResult", "CallStatus", "ExecRequest", "LocalFallbackRefused", "Sandbox",
+           "SandboxLimits", "SandboxUnavailable", "make_sandbox", "resolve_backend"]
 
 
 def make_sandbox(backend: str = "auto", **kwargs) -> Sandbox:
-    """Build a sandbox: "docker", "local", or "auto" (Docker if an engine answers, else local + warning)."""
+    """Build a sandbox: "docker", "local", or "auto" (decided once per process: Docker if an engine
+    answers, else local + warning; `allow_local_fallback=False` refuses local: sandbox.factory)."""
     from sandbox.factory import make_sandbox as _make
 
     return _make(backend, **kwargs)
@@ -28,4 +29,8 @@ def __getattr__(name: str):
         from sandbox.pool import SandboxUnavailable
 
         return SandboxUnavailable
+    if name in ("LocalFallbackRefused", "resolve_backend"):  # "auto" decided once; refusing local
+        from sandbox import factory
+
+        return getattr(factory, name)
     raise AttributeError(name)
