@@ -17,7 +17,7 @@ from envs.scoring import check_reward, score_completion
 
 def process_results(doc: dict[str, Any], results: Sequence[Any], reward: str = "exact") -> dict[str, float]:
     check_reward(reward)
-    problem = problem_from_label(doc["record"] if "record" in doc else doc)
+    problem = problem_from_label(doc.get("record", doc))
     text = results[0] if results else ""
     if not isinstance(text, str):  # some lm-eval filters return (text, ...) tuples
         text = text[0] if isinstance(text, (list, tuple)) and text else str(text)

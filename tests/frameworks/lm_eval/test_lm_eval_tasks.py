@@ -62,7 +62,7 @@ def test_cli_end_to_end_on_tiny_model(tmp_path, task_dir, frozen_problems):
            "--model_args", f"pretrained={model},dtype=float32", "--device", "cpu", "--batch_size", "4",
            "--include_path", str(task_dir), "--tasks", GROUP, "--apply_chat_template",
            "--gen_kwargs", "max_gen_toks=64", "--log_samples", "--output_path", str(out)]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, check=False)
     assert proc.returncode == 0, proc.stderr[-4000:]
     [results_file] = out.rglob("results_*.json")
     results = json.loads(results_file.read_text())["results"]
@@ -78,6 +78,31 @@ def test_cli_end_to_end_on_tiny_model(tmp_path, task_dir, frozen_problems):
     assert GROUP in results
 
 
+def _replay(base, by_prompt, cases, order, shift, script, seen_until):
+    """An lm-eval LM answering problem i with case (i + shift); records what it answered and the stops."""
+
+    class Replay(base):
+        def generate_until(self, requests, disable_tqdm: bool = False):
+            out = []
+            for req in requests:
+                context, gen_kwargs = req.args
+                seen_until.append(list(gen_kwargs.get("until", [])))
+                problem = next(p for text, p in by_prompt.items() if text in context)
+                all_cases = cases(problem)
+                case = all_cases[(order[problem.id] + shift) % len(all_cases)]
+                script[problem.id] = (case.name, case.completion, case.reward)
+                out.append(case.completion)
+            return out
+
+        def loglikelihood(self, requests):
+            raise NotImplementedError
+
+        def loglikelihood_rolling(self, requests):
+            raise NotImplementedError
+
+    return Replay()
+
+
 def test_replayed_completions_score_as_cfcode_eval(task_dir, frozen_problems, cases):
     """Problem i answers with case (i + shift): two runs cover right, wrong, unformatted and every hack."""
     import lm_eval
@@ -91,26 +116,7 @@ def test_replayed_completions_score_as_cfcode_eval(task_dir, frozen_problems, ca
         script: dict[str, tuple[str, str, float]] = {}  # id -> (case name, completion, reward)
         seen_until: list[list[str]] = []
 
-        class Replay(LM):
-            def generate_until(self, requests, disable_tqdm: bool = False):
-                out = []
-                for req in requests:
-                    context, gen_kwargs = req.args
-                    seen_until.append(list(gen_kwargs.get("until", [])))
-                    problem = next(p for text, p in by_prompt.items() if text in context)
-                    all_cases = cases(problem)
-                    case = all_cases[(order[problem.id] + shift) % len(all_cases)]
-                    script[problem.id] = (case.name, case.completion, case.reward)
-                    out.append(case.completion)
-                return out
-
-            def loglikelihood(self, requests):
-                raise NotImplementedError
-
-            def loglikelihood_rolling(self, requests):
-                raise NotImplementedError
-
-        res = lm_eval.simple_evaluate(model=Replay(), tasks=[GROUP], log_samples=True,
+        res = lm_eval.simple_evaluate(model=_replay(LM, by_prompt, cases, order, shift, script, seen_until), tasks=[GROUP], log_samples=True,
                                       task_manager=TaskManager(include_path=str(task_dir)))
         assert seen_until and all("</answer>" not in u for u in seen_until)
         problems = {p.id: p for p in frozen_problems}
