@@ -1,0 +1,116 @@
+"""verifiers 0.3.1 for real: the hub package `cfcode-counterfactual` loaded by `vf.load_environment`,
+evaluated by `vf-eval` against `cfcode model serve` (tiny model, its own process on 127.0.0.1), rewards
+equal to `envs.scoring` (the path of `cfcode eval`), and hacks paying 0 through the rubric."""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import verifiers.legacy as vf
+
+from envs.scoring import score_completion
+from frameworks.hack_cases import hack_completions, hackable_problems
+from generators import load_suite
+
+ROOT = Path(__file__).resolve().parents[3]
+ENV_ID = "cfcode-counterfactual"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _bin(name: str) -> str:
+    return str(Path(sys.executable).with_name(name))
+
+
+@pytest.fixture(scope="module")
+def served_model(tmp_path_factory):
+    """`cfcode model serve` on the tiny model, as a user starts it."""
+    model = tmp_path_factory.mktemp("model") / "tiny"
+    subprocess.run([_bin("cfcode"), "model", "build-tiny", str(model)], check=True, cwd=ROOT,
+                   stdout=subprocess.DEVNULL)
+    port = _free_port()
+    proc = subprocess.Popen([_bin("cfcode"), "model", "serve", f"hf:{model}", "--port", str(port), "--name", "tiny"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + 180
+    while True:
+        try:
+            if httpx.get(f"{url}/models", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"cfcode model serve did not start:\n{proc.stdout.read().decode(errors='replace')}")
+        time.sleep(0.5)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def test_hub_package_loads_by_id():
+    env = vf.load_environment(ENV_ID, families=["if_else"], num_examples=5)
+    assert isinstance(env, vf.SingleTurnEnv)
+    rows = env.get_eval_dataset()
+    suite = {p.id: p for p in load_suite("if_else", "counterfactual")}
+    for row in rows:
+        p = suite[row["info"]["problem_id"]]
+        assert row["prompt"][-1]["content"] == p.prompt
+
+
+def test_vf_eval_against_cfcode_model_serve(served_model, tmp_path):
+    out = tmp_path / "results"
+    cmd = [_bin("vf-eval"), ENV_ID, "-a", json.dumps({"families": ["if_else"], "num_examples": 3}),
+           "-m", "tiny", "-b", served_model, "-k", "CFCODE_TEST_KEY", "-n", "3", "-r", "2", "-t", "24",
+           "-T", "1.0", "-c", "2", "-s", "-o", str(out), "-d"]
+    run = subprocess.run(cmd, cwd=tmp_path, env={**os.environ, "CFCODE_TEST_KEY": "none"},
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    results = [json.loads(line) for f in out.rglob("results.jsonl") for line in f.read_text().splitlines() if line]
+    assert len(results) == 6
+    suite = {p.id: p for p in load_suite("if_else", "counterfactual")}
+    for r in results:
+        info = r["info"] if isinstance(r["info"], dict) else json.loads(r["info"])
+        completion = r["completion"]
+        text = completion if isinstance(completion, str) else completion[-1]["content"]
+        assert isinstance(text, str)
+        want = score_completion(suite[info["problem_id"]], text)
+        assert r["reward"] == want.reward and r["error"] is None
+        assert (r["exact"], r["f1"], r["format_ok"]) == (float(want.correct), want.f1, float(want.format_ok))
+    shutil.rmtree(out)
+
+
+def _score(env, row, completion_text):
+    state = vf.State(prompt=row["prompt"], completion=[{"role": "assistant", "content": completion_text}],
+                     answer=row["answer"], info=row["info"], task=row["task"])
+    asyncio.run(env.rubric.score_rollout(state))
+    return state
+
+
+@pytest.mark.parametrize("reward", ["exact", "f1"])
+def test_rubric_scores_like_the_env_and_hacks_pay_zero(reward):
+    problems = hackable_problems(n=3)
+    env = vf.load_environment(ENV_ID, families=["if_else"], reward=reward, sandbox_backend="local")
+    rows = {row["info"]["problem_id"]: row for row in env.get_eval_dataset()}
+    for p in problems:
+        row = rows[p.id]
+        for text in (p.gold_trace, "no answer", f"<answer>{json.dumps(p.answer + [99])}</answer>"):
+            state = _score(env, row, text)
+            want = score_completion(p, text, reward=reward, sandbox_backend="local")
+            assert state["reward"] == want.reward and state["metrics"]["exact"] == float(want.correct)
+        for hack, text in hack_completions(p).items():
+            state = _score(env, row, text)
+            assert state["reward"] == 0.0 and state["metrics"]["verifier_error"] == 0.0, (p.id, hack, reward)
