@@ -322,6 +322,8 @@ def _failure_text(result: JobResult, opts: Options) -> str:
     if result.status == "error" and detail.startswith("MemoryError"):
         return "ran out of memory in the sandbox"
     if result.status == "error":
+        if detail.split(":")[0] in ("ImportError", "ModuleNotFoundError", "NameError", "SyntaxError", "SystemExit"):
+            return f"raised {detail}"
         return f"raised {detail} (narrow the input ranges or latent domains so that every call succeeds)"
     if result.status == "unsupported":
         return f"returned a {detail}: outputs must be plain JSON data (numbers, strings, bools, None, lists, dicts)"

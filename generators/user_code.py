@@ -58,15 +58,16 @@ def parse_source(source: str) -> ParsedSource:
     """Parse the whole file, or (on a syntax error) each top-level chunk on its own."""
     try:
         return ParsedSource(ast.parse(source).body)
-    except (SyntaxError, ValueError):  # ValueError: NUL bytes
+    except (SyntaxError, ValueError, RecursionError, MemoryError):  # ValueError: NUL bytes; the others: nesting
         pass
     parsed = ParsedSource([])
     for start, text in _chunks(source):
         try:
             tree = ast.parse(text)
-        except (SyntaxError, ValueError) as exc:
+        except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
             line = start + (getattr(exc, "lineno", None) or 1) - 1
-            msg = getattr(exc, "msg", None) or str(exc)
+            msg = (getattr(exc, "msg", None) or str(exc)) if isinstance(exc, (SyntaxError, ValueError)) else (
+                "nested too deeply to parse")
             match = next((m for m in map(_DEF_LINE.match, text.splitlines()) if m), None)
             if match:
                 name = match.group(1)
@@ -180,6 +181,13 @@ def prepare_function(parsed: ParsedSource, entry: str, inputs: list[str], latent
                      ) -> PreparedFunction | Rejection:
     """Select `entry` and what it needs, check the policy, reorder its parameters (inputs, then
     latents; defaults dropped: every parameter is passed) and unparse to canonical source."""
+    try:
+        return _prepare(parsed, entry, inputs, latents)
+    except (RecursionError, MemoryError):  # walking, copying or unparsing a pathologically deep tree
+        return Rejection(entry, "nested too deeply to analyse")
+
+
+def _prepare(parsed: ParsedSource, entry: str, inputs: list[str], latents: list[str]) -> PreparedFunction | Rejection:
     if entry in parsed.broken:
         return parsed.broken[entry]
     defs = [s for s in parsed.statements if isinstance(s, ast.FunctionDef) and s.name == entry]

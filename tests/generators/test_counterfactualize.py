@@ -190,7 +190,7 @@ def again(x, r):
 
 def star(*args):
     return 1
-'''
+''' + "\n\ndef deep(x, r):\n    return " + "-" * 20000 + "x + r\n"  # crashes CPython's parser stack
 
 HOSTILE_EXPECT = {
     "fine": "problems",
@@ -206,6 +206,7 @@ HOSTILE_EXPECT = {
     "tuple_out": "returned a tuple",
     "again": "calls itself",
     "star": "*args",
+    "deep": "nested too deeply",
 }
 
 
