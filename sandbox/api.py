@@ -13,7 +13,15 @@ from typing import Any
 
 
 class CallStatus(str, enum.Enum):
-    """Outcome of one call. Program failures and sandbox failures are deliberately distinct."""
+    """Outcome of one call. Program failures and sandbox failures are deliberately distinct.
+
+    Who is blamed: what the program does (raise, crash, corrupt its result channel, attack its worker)
+    gives a program status on that call alone; a limit gives TIMEOUT (wall clock or CPU time), MEMORY
+    or OUTPUT_TOO_LARGE; what the infrastructure does (engine gone, worker killed from outside, again
+    after the retries) gives SANDBOX_ERROR. A malformed request run with
+    `run_batch(..., on_bad_request="result")` gets ERROR with error_type "BadRequest" for each of its
+    calls (one result if its `args` is not even a list), and no program runs for it.
+    """
 
     OK = "ok"
     ERROR = "error"  # the program raised (error_type / error_message say what)
@@ -41,8 +49,19 @@ class ExecRequest:
 
 
 @dataclass(frozen=True)
+class Unrepresentable:
+    """What python_value() gives for a returned value that has no literal form (an object, a function,
+    a range, an instance of a subclass of a builtin type, ...): only a description of it travelled."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class CallResult:
-    """Result of one call of `entry(*args)`. `value` is JSON-safe; other values are a canonical repr."""
+    """Result of one call of `entry(*args)`. `value` is JSON-safe; other values are a canonical repr.
+
+    error_type (at most 200 characters) and error_message (about 2,000) are bounded strings or None.
+    """
 
     status: CallStatus
     value: Any = None
@@ -57,18 +76,24 @@ class CallResult:
         return self.status is CallStatus.OK
 
     def python_value(self) -> Any:
-        """The returned value as a Python object: JSON values as is, repr values literal-evaluated.
+        """The returned value as a Python object of the type the program returned.
 
-        Falls back to the repr string when it is not a literal (e.g. an object's default repr).
+        JSON values come as they are; the canonical repr of any other value of a builtin type (tuple,
+        set, frozenset, bytes, bytearray, complex, NaN and infinite floats, ints too wide for JSON,
+        dicts with non-str keys, nested any way) is evaluated back exactly (no code runs). A value
+        with no literal form gives an Unrepresentable, never a string, so a returned string is always
+        told apart from any other value.
         """
         if not self.value_is_repr:
             return self.value
-        import ast
+        from sandbox.worker import literal_value
 
+        if not isinstance(self.value, str):
+            return Unrepresentable(repr(self.value)[:1000])
         try:
-            return ast.literal_eval(self.value)
-        except (ValueError, SyntaxError, MemoryError, RecursionError):
-            return self.value
+            return literal_value(self.value)
+        except ValueError:
+            return Unrepresentable(self.value)
 
 
 @dataclass(frozen=True)
@@ -84,7 +109,10 @@ class SandboxLimits:
     container_memory_mb: int = 768
     container_pids: int = 128
     container_cpus: float = 1.0
-    tmpfs_mb: int = 64
+    tmpfs_mb: int = 64  # each scratch filesystem (/tmp, /dev/shm, ...); emptied after every job
+    tmpfs_inodes: int = 16384
+    max_request_bytes: int = 16 << 20  # one request's source + arguments, encoded; larger: BadRequest
+    max_timeout_s: float = 3600.0  # timeout_s / job_timeout_s above this are clamped to it
 
 
 class Sandbox(abc.ABC):
@@ -93,11 +121,14 @@ class Sandbox(abc.ABC):
     backend: str = "abstract"
 
     @abc.abstractmethod
-    def run_batch(self, requests: Sequence[ExecRequest]) -> list[list[CallResult]]:
+    def run_batch(self, requests: Sequence[ExecRequest], *, on_bad_request: str = "raise") -> list[list[CallResult]]:
         """Run jobs (concurrently where the backend can); one list of CallResult per request, in order.
 
         Every call of every request gets exactly one result; infrastructure failures become
-        CallStatus.SANDBOX_ERROR rather than exceptions.
+        CallStatus.SANDBOX_ERROR rather than exceptions. Requests are validated before anything runs:
+        on_bad_request="raise" raises BadRequest (naming the request's index and field) for the first
+        malformed one; "result" gives each call of a malformed request an ERROR result with
+        error_type "BadRequest" while the other requests run.
         """
 
     def run(self, request: ExecRequest) -> list[CallResult]:

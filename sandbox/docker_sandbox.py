@@ -5,6 +5,9 @@ Why PID 1 on an attached socket: the host talks to each worker over the engine's
 inside its namespace that it has no handler for, SIGKILL included, so programs cannot kill their worker.
 Hardening per container: no network, read-only root, small tmpfs /tmp, all capabilities dropped,
 no-new-privileges, a distinct unprivileged uid, pids limit, memory limit without swap, CPU quota.
+Inside, the worker ignores SIGINT (the one signal Python would handle), adds a seccomp filter (no
+prlimit on other processes, no keyrings), and empties /tmp, /dev/shm, /dev/mqueue and the SysV IPC
+namespace after every job, so jobs sharing a container never see each other.
 Containers carry labels naming their owner process; stale ones (owner dead) are removed at start and a
 pool removes its own on close.
 """
@@ -33,6 +36,10 @@ log = logging.getLogger(__name__)
 LABEL = "org.cfcode.sandbox"  # value: owner "<host>:<pid>:<process start time>"
 POOL_LABEL = "org.cfcode.sandbox.pool"  # value: one pool instance
 _UID_BASE = 1_700_000_000
+# The container's only writable places (read-only root); the worker empties them after every job.
+# Its IPC namespace is the container's own, so SysV objects left by a job are removed too.
+WORKER_PLACES: dict[str, Any] = {"uid": None, "isolate": False, "workdir": "/tmp",
+                                 "scratch": ["/tmp", "/dev/shm", "/dev/mqueue"], "ipc_private": True}
 _runc_checked: dict[str, RuncCheck] = {}
 _runc_lock = threading.Lock()
 
@@ -146,7 +153,8 @@ class DockerSandbox(PooledSandbox):
         mem = f"{lim.container_memory_mb}m"
         return self.client.api.create_host_config(
             network_mode="none", read_only=True, privileged=False,
-            tmpfs={"/tmp": f"rw,nosuid,nodev,noexec,size={lim.tmpfs_mb}m,mode=1777"},
+            tmpfs={"/tmp": f"rw,nosuid,nodev,noexec,size={lim.tmpfs_mb}m,nr_inodes={lim.tmpfs_inodes},mode=1777"},
+            shm_size=lim.tmpfs_mb << 20,
             cap_drop=["ALL"], security_opt=["no-new-privileges"], pids_limit=lim.container_pids,
             mem_limit=mem, memswap_limit=mem, mem_swappiness=0, nano_cpus=int(lim.container_cpus * 1e9),
             ipc_mode="private", auto_remove=True, init=False, oom_kill_disable=False, binds=binds,
@@ -171,7 +179,7 @@ class DockerSandbox(PooledSandbox):
         """Talk through the engine's attach stream (works with remote engines too)."""
         import docker
 
-        config = self.worker_config(uid=None, isolate=False, workdir="/tmp/work")
+        config = self.worker_config(**WORKER_PLACES)
         cid = None
         try:
             spec = self._create(slot, config, stdin_open=True)
@@ -211,7 +219,7 @@ class DockerSandbox(PooledSandbox):
             else:  # the container uid is not ours to give files to; the parent directory stays private
                 os.chmod(sock_dir, 0o777)
                 os.chmod(path, 0o666)
-            config = self.worker_config(uid=None, isolate=False, workdir="/tmp/work", connect="/run/cfcode/w.sock")
+            config = self.worker_config(**WORKER_PLACES, connect="/run/cfcode/w.sock")
             try:
                 spec = self._create(slot, config, binds={str(sock_dir): {"bind": "/run/cfcode", "mode": "ro"}})
                 cid = self.client.api.create_container_from_config(spec)["Id"]

@@ -1,8 +1,9 @@
 """Host side of the worker protocol: validate requests, encode job frames, decode result rows.
 
 Why: both backends speak to the same worker (sandbox/worker.py), so this translation lives once.
-Arguments travel as JSON when that round-trips exactly, else as Python literals (repr, parsed in the
-child with ast.literal_eval), so tuples, sets and bytes arrive as what the caller passed.
+Arguments travel as JSON when that round-trips exactly, else as canonical Python literals
+(worker.canonical_repr, read back in the child by worker.literal_value, which evaluates no code), so
+tuples, sets, frozensets, bytes, complex numbers, NaN and wide ints arrive as what the caller passed.
 """
 from __future__ import annotations
 
@@ -12,51 +13,91 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sandbox.api import CallResult, CallStatus, ExecRequest
-from sandbox.worker import _ENCODE, HEADER
+from sandbox.api import CallResult, CallStatus, ExecRequest, SandboxLimits
+from sandbox.worker import _ENCODE, HEADER, MAX_DEPTH, MAX_ERROR_MESSAGE, MAX_ERROR_TYPE, canonical_repr
 
 _STATUSES = {s.value: s for s in CallStatus}
+# argument types that travel (exact types after normalisation; subclasses are converted to these)
+_SCALARS = (bool, int, float, complex, str, bytes, bytearray)
+_CONTAINERS = (tuple, list, dict, set, frozenset)
 
 
 class BadRequest(ValueError):
-    """The request itself is malformed (raised before anything runs)."""
+    """The request itself is malformed (raised before anything runs), naming the request and field."""
 
 
-def validate(req: ExecRequest, position: int = 0) -> None:
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_timeout(value: Any, field: str, where: str, optional: bool) -> None:
+    if optional and value is None:
+        return
+    if not _number(value) or not math.isfinite(value) or value <= 0:
+        expected = "a finite positive number" + (" or None" if optional else "")
+        raise BadRequest(f"{where}: {field} must be {expected}, got {value!r:.80}")
+
+
+def validate(req: Any, position: int = 0) -> None:
+    """BadRequest naming the request (its index in the batch) and the field, for any malformed part
+    but argument values (those are checked while encoding)."""
     where = f"request #{position}"
     if not isinstance(req, ExecRequest):
         raise BadRequest(f"{where}: expected ExecRequest, got {type(req).__name__}")
     if not isinstance(req.source, str):
         raise BadRequest(f"{where}: source must be str, got {type(req.source).__name__}")
     if not isinstance(req.entry, str) or not req.entry.isidentifier():
-        raise BadRequest(f"{where}: entry must be a function name, got {req.entry!r}")
+        raise BadRequest(f"{where}: entry must be a function name, got {req.entry!r:.80}")
     if isinstance(req.args, (str, bytes)) or not isinstance(req.args, Sequence):
-        raise BadRequest(f"{where}: args must be a list of argument tuples")
+        raise BadRequest(f"{where}: args must be a list of argument tuples, got {type(req.args).__name__}")
     for k, a in enumerate(req.args):
         if not isinstance(a, (tuple, list)):
             raise BadRequest(f"{where}: args[{k}] must be a tuple of arguments, got {type(a).__name__}")
-    if not isinstance(req.timeout_s, (int, float)) or not math.isfinite(req.timeout_s) or req.timeout_s <= 0:
-        raise BadRequest(f"{where}: timeout_s must be a positive number, got {req.timeout_s!r}")
-    if req.job_timeout_s is not None and not (req.job_timeout_s > 0):
-        raise BadRequest(f"{where}: job_timeout_s must be positive or None")
+    _check_timeout(req.timeout_s, "timeout_s", where, optional=False)
+    _check_timeout(req.job_timeout_s, "job_timeout_s", where, optional=True)
     if req.kwargs is not None:
+        if isinstance(req.kwargs, (str, bytes, dict)) or not isinstance(req.kwargs, Sequence):
+            raise BadRequest(f"{where}: kwargs must be None or a list of dicts, one per argument tuple")
         if len(req.kwargs) != len(req.args):
             raise BadRequest(f"{where}: kwargs has {len(req.kwargs)} entries for {len(req.args)} arg tuples")
         for k, kw in enumerate(req.kwargs):
-            if not isinstance(kw, dict) or not all(isinstance(key, str) for key in kw):
-                raise BadRequest(f"{where}: kwargs[{k}] must be a dict with str keys")
+            if not isinstance(kw, dict) or not all(isinstance(key, str) and key.isidentifier() for key in kw):
+                raise BadRequest(f"{where}: kwargs[{k}] must be a dict with identifier (str) keys")
 
 
-def _literal(value: Any, where: str) -> str:
-    import ast
-
-    text = repr(value)
+def calls_of(req: Any) -> int:
+    """How many results a (possibly malformed) request gets: one per argument tuple, at least one."""
+    args = getattr(req, "args", None)
     try:
-        if ast.literal_eval(text) != value:
-            raise ValueError
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
-        raise BadRequest(f"{where}: argument {text[:80]!r} is neither JSON nor a Python literal") from None
-    return text
+        return max(1, len(args)) if isinstance(args, Sequence) and not isinstance(args, (str, bytes)) else 1
+    except Exception:
+        return 1
+
+
+def _normal(value: Any, path: str, where: str, depth: int = 0) -> Any:
+    """`value` rebuilt from the builtin types only (subclasses converted); BadRequest naming the first
+    part that cannot travel (unsupported type, nested deeper than MAX_DEPTH, or containing itself)."""
+    if value is None:
+        return None
+    if depth > MAX_DEPTH:
+        raise BadRequest(f"{where}: {path} is nested more than {MAX_DEPTH} levels deep (or contains itself)")
+    for t in _SCALARS:
+        if isinstance(value, t):
+            return value if type(value) is t else t(value)
+    for t in _CONTAINERS:
+        if isinstance(value, t):
+            if t is dict:
+                return {_normal(k, f"{path} key {k!r:.40}", where, depth + 1): _normal(v, f"{path}[{k!r:.40}]",
+                                                                                     where, depth + 1)
+                        for k, v in value.items()}
+            items = [_normal(v, f"{path}[{i}]", where, depth + 1) for i, v in enumerate(value)]
+            try:
+                return items if t is list else t(items)
+            except TypeError as exc:  # an unhashable element of a set
+                raise BadRequest(f"{where}: {path}: {exc}") from None
+    raise BadRequest(f"{where}: {path} is a {type(value).__name__}, which cannot be sent to the sandbox "
+                     f"(supported: None, bool, int, float, complex, str, bytes, bytearray, tuple, list, dict, "
+                     f"set, frozenset)")
 
 
 def _json_round_trips(value: Any) -> bool:
@@ -83,10 +124,38 @@ class EncodedJob:
         return HEADER.pack(len(payload)) + payload
 
 
-def encode_job(req: ExecRequest, position: int = 0) -> EncodedJob:
-    job: dict[str, Any] = {"t": "job", "src": req.source, "entry": req.entry, "timeout": float(req.timeout_s)}
+def _too_large(size: int, limits: SandboxLimits, where: str) -> BadRequest:
+    return BadRequest(f"{where}: source and arguments take {size} bytes, over the limit of "
+                      f"{limits.max_request_bytes} (SandboxLimits.max_request_bytes)")
+
+
+def _literals(values: Sequence[Any], field: str, where: str, kind: type) -> list[str]:
+    out = []
+    for k, v in enumerate(values):
+        v = _normal(tuple(v) if kind is tuple else v, f"{field}[{k}]", where)
+        try:
+            out.append(canonical_repr(v))
+        except (ValueError, RecursionError) as exc:
+            raise BadRequest(f"{where}: {field}[{k}]: {exc}") from None
+    return out
+
+
+def encode_job(req: ExecRequest, position: int = 0, limits: SandboxLimits | None = None) -> EncodedJob:
+    """The job frame body for a validated request; BadRequest for arguments that cannot travel or a
+    request over SandboxLimits.max_request_bytes. Timeouts above max_timeout_s are clamped to it."""
+    limits = limits or SandboxLimits()
+    where = f"request #{position}"
+    size = len(req.source)
+    for k, a in enumerate(req.args):  # refuse a huge string before paying for encoding it
+        for j, item in enumerate(a):
+            if isinstance(item, (str, bytes, bytearray)):
+                size += len(item)
+                if size > limits.max_request_bytes:
+                    raise _too_large(size, limits, f"{where}: args[{k}][{j}]")
+    timeout = min(float(req.timeout_s), limits.max_timeout_s)
+    job: dict[str, Any] = {"t": "job", "src": req.source, "entry": req.entry, "timeout": timeout}
     if req.job_timeout_s is not None:
-        job["budget"] = float(req.job_timeout_s)
+        job["budget"] = min(float(req.job_timeout_s), limits.max_timeout_s)
     args = [list(a) for a in req.args]
     kwargs = [dict(k) for k in req.kwargs] if req.kwargs is not None else None
     if _json_round_trips(args) and (kwargs is None or _json_round_trips(kwargs)):
@@ -94,26 +163,52 @@ def encode_job(req: ExecRequest, position: int = 0) -> EncodedJob:
         if kwargs is not None:
             job["kwargs"] = kwargs
     else:
-        where = f"request #{position}"
-        job["args_repr"] = [_literal(tuple(a), where) for a in req.args]
+        job["args_repr"] = _literals(req.args, "args", where, tuple)
         if kwargs is not None:
-            job["kwargs_repr"] = [_literal(k, where) for k in kwargs]
-    body = _ENCODE(job).encode("utf-8", "surrogatepass")[1:-1]
-    return EncodedJob(body, float(req.timeout_s), len(req.args))
+            job["kwargs_repr"] = _literals(kwargs, "kwargs", where, dict)
+    try:
+        body = _ENCODE(job).encode("utf-8", "surrogatepass")[1:-1]
+    except (ValueError, RecursionError) as exc:
+        raise BadRequest(f"{where}: cannot encode the request: {exc}") from None
+    if len(body) > limits.max_request_bytes:
+        raise _too_large(len(body), limits, where)
+    return EncodedJob(body, timeout, len(req.args))
+
+
+def bad_request_results(req: Any, exc: BadRequest, python_version: str | None) -> list[CallResult]:
+    """on_bad_request="result": every call of the malformed request gets its own ERROR result."""
+    message = str(exc)[:MAX_ERROR_MESSAGE]
+    return [CallResult(status=CallStatus.ERROR, error_type="BadRequest", error_message=message,
+                       python_version=python_version) for _ in range(calls_of(req))]
 
 
 class ProtocolError(RuntimeError):
     """The worker sent something that is not a valid result row."""
 
 
+def _bounded(text: Any, limit: int) -> str | None:
+    if text is None:
+        return None
+    text = text if isinstance(text, str) else repr(text)
+    return text if len(text) <= limit else text[:limit] + "...[truncated]"
+
+
 def decode_row(row: Any, n: int, python_version: str | None) -> tuple[int, CallResult]:
-    """[index, status, value, is_repr, error_type, error_message, wall_ms] -> (index, CallResult)."""
+    """[index, status, value, is_repr, error_type, error_message, wall_ms] -> (index, CallResult).
+
+    The worker validated the row already; error fields are bounded here once more all the same.
+    """
     try:
         index, status, value, is_repr, etype, emsg, wall_ms = row
         if type(index) is not int or not 0 <= index < n:
             raise ValueError(f"index {index!r} out of range")
-        return index, CallResult(_STATUSES[status], value, etype, emsg, float(wall_ms), python_version,
-                                 is_repr is True)
+        wall = float(wall_ms)
+        if not math.isfinite(wall) or wall < 0:
+            raise ValueError(f"wall time {wall_ms!r}")
+        if is_repr is True and not isinstance(value, str):
+            raise ValueError("a repr value must be a string")
+        return index, CallResult(_STATUSES[status], value, _bounded(etype, MAX_ERROR_TYPE),
+                                 _bounded(emsg, MAX_ERROR_MESSAGE), wall, python_version, is_repr is True)
     except (ValueError, TypeError, KeyError) as exc:
         raise ProtocolError(f"bad result row {str(row)[:200]}: {exc}") from exc
 

@@ -2,8 +2,10 @@
 
 Why: the embedded default where no engine runs, and the container-less baseline of the benchmark.
 Isolation is weaker than Docker's; what is available is used: own process group, the same rlimits,
-a scrubbed environment, and when root (or with unprivileged user namespaces) a private network
-namespace, a private /tmp, and a distinct unprivileged uid per worker so jobs cannot touch each other.
+a scrubbed environment, the worker's seccomp filter, and when root (or with unprivileged user
+namespaces) private network, IPC and mount namespaces in which the whole filesystem is read-only but
+fresh tmpfs on /tmp, /var/tmp, /dev/shm and /run/lock (emptied after every job), and as root a
+distinct unprivileged uid per worker, so programs cannot signal or limit their worker.
 """
 from __future__ import annotations
 
@@ -81,7 +83,7 @@ class LocalSandbox(PooledSandbox):
 
     def _on_hello(self, slot: Slot, hello: dict[str, Any]) -> None:
         have = set(hello.get("isolation", ()))
-        missing = [f for f in ("netns", "private_tmp") if f not in have]
+        missing = [f for f in ("netns", "private_ipc", "readonly_root", "private_tmp", "seccomp") if f not in have]
         if not self._root:
             missing.append("uid separation")
         if missing and self.isolate and not _warned.is_set():

@@ -22,8 +22,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sandbox.api import CallResult, CallStatus, ExecRequest, Sandbox, SandboxLimits, SandboxStats
-from sandbox.jobs import EncodedJob, ProtocolError, decode_row, encode_job, sandbox_error, validate
+from sandbox.api import CallResult, ExecRequest, Sandbox, SandboxLimits, SandboxStats
+from sandbox.jobs import (BadRequest, EncodedJob, ProtocolError, bad_request_results, decode_row, encode_job,
+                          sandbox_error, validate)
 from sandbox.transport import WorkerConnection, WorkerLost
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,10 @@ IDLE_POLL_S = 1.0
 
 class SandboxUnavailable(RuntimeError):
     """No worker can be started (engine gone, image missing, ...)."""
+
+
+class WorkerRetired(WorkerLost):
+    """The worker said "bye" between jobs: nothing it was holding had started; replace it and resend."""
 
 
 @dataclass
@@ -126,16 +131,23 @@ class PooledSandbox(Sandbox):
     def python_version(self) -> str:
         return self._python_version or "unknown"
 
-    def run_batch(self, requests: Sequence[ExecRequest]) -> list[list[CallResult]]:
+    def run_batch(self, requests: Sequence[ExecRequest], *, on_bad_request: str = "raise") -> list[list[CallResult]]:
+        if on_bad_request not in ("raise", "result"):
+            raise ValueError(f"on_bad_request must be 'raise' or 'result', not {on_bad_request!r}")
         if self._closed:
             raise RuntimeError(f"{type(self).__name__} is closed")
         requests = list(requests)
-        jobs = []
+        jobs: list[EncodedJob | list[CallResult]] = []
         for position, req in enumerate(requests):
-            validate(req, position)
-            jobs.append(encode_job(req, position))
-        futures = [self._executor.submit(self._run_job, job) for job in jobs]
-        return [f.result() for f in futures]
+            try:
+                validate(req, position)
+                jobs.append(encode_job(req, position, self.limits))
+            except BadRequest as exc:
+                if on_bad_request == "raise":
+                    raise
+                jobs.append(bad_request_results(req, exc, self._python_version))
+        futures = [self._executor.submit(self._run_job, job) if isinstance(job, EncodedJob) else job for job in jobs]
+        return [job if isinstance(job, list) else job.result() for job in futures]
 
     def close(self) -> None:
         if self._closed:
@@ -214,6 +226,8 @@ class PooledSandbox(Sandbox):
 
     def _route(self, slot: Slot, frame: dict[str, Any]) -> Exception | None:
         """Apply one result frame (caller holds state_lock). Returns an error to lose the worker."""
+        if frame.get("t") == "bye":  # the worker retires between jobs (unfit after a hostile job)
+            return WorkerRetired(f"worker retired: {str(frame.get('reason'))[:300]}")
         attempt = slot.inflight.get(frame.get("id")) if frame.get("t") == "res" else None
         if attempt is None:
             return ProtocolError(f"unexpected frame {str(frame)[:200]}")
@@ -247,7 +261,7 @@ class PooledSandbox(Sandbox):
             self._bump(containers_replaced=1)
         for k, attempt in enumerate(lost):
             attempt.error = error
-            attempt.was_running = k == 0
+            attempt.was_running = k == 0 and not isinstance(error, WorkerRetired)
             attempt.done.set()
         try:
             self._discard_worker(slot, conn)
@@ -297,16 +311,16 @@ class PooledSandbox(Sandbox):
             if in_flight is None:
                 continue
             lost_at[in_flight] = lost_at.get(in_flight, 0) + 1
+            # Programs cannot kill, wedge or cripple their worker (PID 1 or another uid, seccomp, rows
+            # validated, limits checked): a worker lost again and again is the infrastructure's doing.
             if losses > 2 * self.max_retries + 1:  # the sandbox itself is unwell
                 msg = f"sandbox worker lost {losses} times during this job: {attempt.error}"
                 for k in range(in_flight, n):
                     results[k] = results[k] or sandbox_error(msg, self._python_version)
             elif lost_at[in_flight] > self.max_retries:
-                # workers restart fine, but this very call keeps taking its worker down
-                results[in_flight] = CallResult(
-                    status=CallStatus.CRASHED, error_type="WorkerLost",
-                    error_message=f"the worker died {lost_at[in_flight]} times running this call: {attempt.error}",
-                    python_version=self._python_version)
+                results[in_flight] = sandbox_error(
+                    f"sandbox worker lost {lost_at[in_flight]} times while running this call: {attempt.error}",
+                    self._python_version)
 
     def _submit(self, slot: Slot, job: EncodedJob, start: int, results: list[CallResult | None]) -> _Attempt:
         """Hand a job to a slot's worker (starting one if needed); the reader thread completes it."""

@@ -10,14 +10,23 @@ Unix socket (config "connect").
   host -> worker  {"t": "job", "id", "src", "entry", "args" | "args_repr", "kwargs"?, "timeout",
                    "start", "budget"?}       (jobs queue up: the next may arrive while one runs)
   worker -> host  {"t": "res", "id", "r": [[index, status, value, is_repr, etype, emsg, wall_ms], ...],
-                   "done": bool}     (partial frames are flushed every 50 ms while a job runs)
+                   "done": bool, "fatal"?: str}   (partial frames are flushed every 50 ms while a job
+                   runs; "fatal": the worker could not set the job up and exits, the host retries)
+  worker -> host  {"t": "bye", "reason": str}   (after a job: the worker is no longer fit and exits)
   host -> worker  {"t": "ping"}  ->  {"t": "pong"}
 Worker <-> child (one child per job, re-forked after a call times out or crashes): the child
 writes one byte to a pipe once set up ("S"; "X"+message if setup failed), then one JSON row per
-call into shared memory (see Channel); the worker validates rows, since the program shares the
-child's process and could write anything there.
-Configuration (limits, uid to drop to, isolation wishes, socket) is argv[1] as JSON.
+call into shared memory (see Channel); the worker validates every row (shape, types, depth, sizes),
+since the program shares the child's process and could write anything there.
+Configuration (limits, uid to drop to, isolation wishes, socket, scratch directories) is argv[1] as
+JSON.
+
+Independence of jobs: every child starts in a fresh private working directory, with an import path
+holding nothing a job can write; after every child the worker kills whatever it left running, empties
+every writable place (the scratch directories: /tmp, /dev/shm, ... ) and removes its SysV IPC
+objects. A worker that cannot do that, or whose own limits a job changed, retires ("bye").
 """
+import _thread
 import ctypes
 import errno
 import gc
@@ -42,8 +51,15 @@ SHM_CALL = struct.Struct("@qd")
 SHM_BYTES = 8 << 20  # results of one child; beyond this they go through the pipe
 MAX_HOST_FRAME = 256 << 20
 FLUSH_INTERVAL_S = 0.05
+POLL_MAX_MS = 1000  # poll() takes a C int of milliseconds: never ask it for more
+MAX_TIMEOUT_S = 1e6  # the host clamps far lower; this only keeps the arithmetic finite
 COMPILE_IN_WORKER_MAX = 64 << 10
 CODE_CACHE_SIZE = 256
+MAX_DEPTH = 100  # nesting of a value that travels
+BIG_INT_BITS = 2000  # wider ints travel as hex: decimal conversion is capped (sys.set_int_max_str_digits)
+MAX_ERROR_TYPE = 200
+MAX_ERROR_MESSAGE = 2000
+CPU_REFRESH_S = 0.5
 # Imported once in the worker so every forked child has them for free (and a child that dropped
 # to an unprivileged uid can use them even where the interpreter's files are not readable to it).
 PRELOAD = ("ast", "math", "itertools", "functools", "collections", "re", "string", "operator", "heapq",
@@ -53,14 +69,26 @@ OK, ERROR, TIMEOUT, MEMORY, TOO_LARGE, CRASHED, SANDBOX_ERROR = (
     "ok", "error", "timeout", "memory", "output_too_large", "crashed", "sandbox_error")
 PROGRAM_STATUSES = (OK, ERROR, TIMEOUT, MEMORY, TOO_LARGE, CRASHED)  # what a child may report
 PROGRAM_STATUS_SET = frozenset(PROGRAM_STATUSES)
+WATCHED_RLIMITS = tuple(getattr(resource, name) for name in (
+    "RLIMIT_CPU", "RLIMIT_AS", "RLIMIT_FSIZE", "RLIMIT_NOFILE", "RLIMIT_NPROC", "RLIMIT_DATA", "RLIMIT_STACK",
+    "RLIMIT_CORE", "RLIMIT_MEMLOCK", "RLIMIT_NICE", "RLIMIT_SIGPENDING") if hasattr(resource, name))
 
 PR_SET_DUMPABLE = 4
+PR_SET_SECCOMP = 22
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_CHILD_SUBREAPER = 36
 CLONE_NEWNS = 0x00020000
+CLONE_NEWIPC = 0x08000000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
-MS_NOSUID, MS_NODEV, MS_REC, MS_PRIVATE = 2, 4, 0x4000, 1 << 18
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 2, 4, 8, 0x4000, 1 << 18
+SYS_MOUNT_SETATTR = 442  # the same number on every architecture (added in Linux 5.12)
+AT_FDCWD, AT_RECURSIVE = -100, 0x8000
+MOUNT_ATTR_RDONLY, MOUNT_ATTR_NOSUID = 0x1, 0x2
+IPC_RMID, MSG_INFO, SHM_INFO, SEM_INFO = 0, 12, 14, 19
+# seccomp: (audit arch, prlimit64, [add_key, request_key, keyctl], x32 bit or None) per machine
+SECCOMP_ARCHES = {"x86_64": (0xC000003E, 302, (248, 249, 250), 0x40000000),
+                  "aarch64": (0xC00000B7, 261, (217, 218, 219), None)}
 
 _libc = None
 
@@ -160,11 +188,13 @@ class OutputTooLarge(Exception):
 
 
 def is_plain(v, depth=0):
-    """True if `v` survives a JSON round trip unchanged (so it can travel as JSON)."""
-    if depth > 100:
+    """True if `v` survives a JSON round trip unchanged on any host (so it can travel as JSON)."""
+    if depth > MAX_DEPTH:
         return False
     t = type(v)
-    if v is None or t is bool or t is int or t is str:
+    if t is int:
+        return v.bit_length() <= BIG_INT_BITS
+    if v is None or t is bool or t is str:
         return True
     if t is float:
         return math.isfinite(v)
@@ -175,26 +205,48 @@ def is_plain(v, depth=0):
     return False
 
 
+def _float_text(v):
+    if math.isfinite(v):
+        return repr(v)
+    return "float('nan')" if v != v else "float('inf')" if v > 0 else "float('-inf')"
+
+
 def canonical_repr(v, depth=0):
-    """repr() with set elements sorted, so equal values always print the same."""
-    if depth > 100:
-        raise ValueError("value nested too deeply")
+    """A Python expression for `v` that `literal_value` turns back into an equal value of the same type.
+
+    Set elements are sorted (equal values always print the same); floats that are no literal become
+    float('nan') / float('inf'), wide ints int('0x...', 16), complex numbers complex(re, im). Anything
+    else (objects, functions, ranges, subclasses of the builtin types) becomes "<opaque TYPE: repr>",
+    which is no expression at all, so it can never be mistaken for a value.
+    """
     t = type(v)
-    if t in (set, frozenset):
+    if v is None or t is bool or t is str or t is bytes:
+        return repr(v)
+    if t is int:
+        return repr(v) if v.bit_length() <= BIG_INT_BITS else "int(%r, 16)" % hex(v)
+    if t is float:
+        return _float_text(v)
+    if t is complex:
+        return "complex(%s, %s)" % (_float_text(v.real), _float_text(v.imag))
+    if t is bytearray:
+        return "bytearray(%r)" % bytes(v)
+    if t in (tuple, list, dict, set, frozenset):
+        if depth >= MAX_DEPTH:
+            raise ValueError("value nested more than %d deep" % MAX_DEPTH)
+        if t is tuple:
+            items = [canonical_repr(x, depth + 1) for x in v]
+            return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+        if t is list:
+            return "[" + ", ".join(canonical_repr(x, depth + 1) for x in v) + "]"
+        if t is dict:
+            return "{" + ", ".join(canonical_repr(k, depth + 1) + ": " + canonical_repr(x, depth + 1)
+                                   for k, x in v.items()) + "}"
         items = sorted(canonical_repr(x, depth + 1) for x in v)
         if not items:
             return "set()" if t is set else "frozenset()"
         body = "{" + ", ".join(items) + "}"
         return body if t is set else "frozenset(" + body + ")"
-    if t is tuple:
-        items = [canonical_repr(x, depth + 1) for x in v]
-        return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
-    if t is list:
-        return "[" + ", ".join(canonical_repr(x, depth + 1) for x in v) + "]"
-    if t is dict:
-        return "{" + ", ".join(canonical_repr(k, depth + 1) + ": " + canonical_repr(x, depth + 1)
-                               for k, x in v.items()) + "}"
-    return repr(v)
+    return "<opaque %s: %s>" % (short(t.__name__, MAX_ERROR_TYPE), short(repr(v), 1000))
 
 
 def encode_value(v, cap):
@@ -213,6 +265,66 @@ def encode_value(v, cap):
     if len(text) > cap:
         raise OutputTooLarge("returned value is %d bytes (limit %d)" % (len(text), cap))
     return text, is_repr
+
+
+_LITERAL_TYPES = (int, float, complex, str, bytes, bool, type(None))
+
+
+def literal_value(text):
+    """The value a canonical repr (see canonical_repr) stands for; ValueError if it is not one.
+
+    Like ast.literal_eval plus the few calls canonical_repr writes (set(), frozenset({...}),
+    float('nan'), int('0x...', 16), complex(re, im), bytearray(b'...')); nothing else is evaluated.
+    """
+    import ast
+
+    try:
+        return _literal(ast.parse(text, mode="eval").body, 0, ast)
+    except (SyntaxError, TypeError, RecursionError, MemoryError) as exc:
+        raise ValueError("not a literal: %s" % short(exc, 200)) from None
+
+
+def _literal(node, depth, ast):
+    if depth > 2 * MAX_DEPTH:
+        raise ValueError("nested too deeply")
+    t = type(node)
+    if t is ast.Constant:
+        if type(node.value) in _LITERAL_TYPES:
+            return node.value
+    elif t is ast.Tuple:
+        return tuple(_literal(e, depth + 1, ast) for e in node.elts)
+    elif t is ast.List:
+        return [_literal(e, depth + 1, ast) for e in node.elts]
+    elif t is ast.Set:
+        return {_literal(e, depth + 1, ast) for e in node.elts}
+    elif t is ast.Dict:
+        if None not in node.keys:
+            return {_literal(k, depth + 1, ast): _literal(v, depth + 1, ast) for k, v in zip(node.keys, node.values)}
+    elif t is ast.UnaryOp and type(node.op) in (ast.USub, ast.UAdd):
+        v = _literal(node.operand, depth + 1, ast)
+        if type(v) in (int, float, complex):
+            return -v if type(node.op) is ast.USub else v
+    elif t is ast.BinOp and type(node.op) in (ast.Add, ast.Sub):  # (1+2j), as repr() writes complex
+        left, right = _literal(node.left, depth + 1, ast), _literal(node.right, depth + 1, ast)
+        if type(left) in (int, float) and type(right) is complex:
+            return left + right if type(node.op) is ast.Add else left - right
+    elif t is ast.Call and type(node.func) is ast.Name and not node.keywords:
+        name = node.func.id
+        args = [_literal(a, depth + 1, ast) for a in node.args]
+        kinds = tuple(type(a) for a in args)
+        if name == "set" and not args:
+            return set()
+        if name == "frozenset" and kinds in ((), (set,)):
+            return frozenset(*args)
+        if name == "float" and kinds == (str,) and args[0] in ("nan", "inf", "-inf"):
+            return float(args[0])
+        if name == "int" and kinds == (str, int) and args[1] == 16:
+            return int(args[0], 16)
+        if name == "complex" and len(args) == 2 and set(kinds) <= {int, float}:
+            return complex(*args)
+        if name == "bytearray" and kinds == (bytes,):
+            return bytearray(args[0])
+    raise ValueError("not a literal")
 
 
 class BoundedOutput:
@@ -254,22 +366,25 @@ class BoundedOutput:
 
 # ---------------------------------------------------------------- the child (one job, many calls)
 
-def short(text, n=2000):
+def short(text, n=MAX_ERROR_MESSAGE):
     text = str(text)
     return text if len(text) <= n else text[:n] + "...[truncated]"
 
 
 def describe(exc):
+    """(error type, error message) of an exception: bounded strings, whatever the program made of it."""
+    name = type(exc).__name__
+    name = name[:MAX_ERROR_TYPE] if type(name) is str else "Exception"
     try:
-        return type(exc).__name__, short(exc)
+        return name, short(exc)
     except BaseException:  # a hostile __str__
-        return type(exc).__name__, "<unprintable exception>"
+        return name, "<unprintable exception>"
 
 
 def apply_rlimits(limits):
+    """Every limit but CPU time, which CpuLimit sets per call."""
     mb = 1 << 20
     pairs = [
-        (resource.RLIMIT_CPU, int(limits["cpu_seconds"])),
         (resource.RLIMIT_AS, int(limits["address_space_mb"]) * mb),
         (resource.RLIMIT_FSIZE, int(limits["file_size_mb"]) * mb),
         (resource.RLIMIT_NOFILE, int(limits["open_files"])),
@@ -283,6 +398,34 @@ def apply_rlimits(limits):
             _, hard = resource.getrlimit(which)
             if hard == resource.RLIM_INFINITY or value <= hard:
                 resource.setrlimit(which, (value, hard if hard != resource.RLIM_INFINITY else value))
+
+
+class CpuLimit:
+    """RLIMIT_CPU per call, not per child: each call may use `seconds` of CPU time, then gets SIGXCPU.
+
+    RLIMIT_CPU counts the whole process, so the soft limit is moved up as calls use CPU: to (CPU used
+    so far, rounded down) + seconds + 2 before a call, once CPU_REFRESH_S of wall time passed since the
+    last move (a single-threaded process cannot use more CPU than wall time) or whenever other threads
+    run. A call thus gets at least `seconds` and at most `seconds` + 3 of CPU time. The hard limit stays above the
+    soft one, so the kernel signals SIGXCPU (reported as a timeout) instead of SIGKILL; a program that
+    ignores SIGXCPU still meets the wall-clock timeout.
+    """
+
+    def __init__(self, seconds, now):
+        self.seconds = seconds
+        self.at = now
+        self.refresh(now)
+
+    def refresh(self, now):
+        self.at = now
+        _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+        soft = int(time.process_time()) + self.seconds + 2
+        if hard != resource.RLIM_INFINITY:
+            soft = min(soft, max(hard - 1, 1))
+        try:
+            resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+        except (ValueError, OSError):
+            pass
 
 
 class Channel:
@@ -313,28 +456,30 @@ class Channel:
             write_all(self.wfd, data)
 
 
-def run_child(job, start, chan, cfg):
+def run_child(job, start, chan, cfg, jobdir):
     """Never returns. Runs calls start.. of the job, emitting one frame per call on `chan`."""
     try:
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # the worker ignores it; programs see Python's
         limits = cfg["limits"]
         uid = cfg.get("uid")
         if uid is not None and os.geteuid() == 0:
             os.setgroups([])
             os.setgid(uid)
             os.setuid(uid)
-        os.chdir(cfg.get("workdir") or "/tmp")
+        os.chdir(jobdir)
         apply_rlimits(limits)
         cap = int(limits["max_output_bytes"])
         out_state = [0, cap, False]
         sys.stdout = sys.stderr = BoundedOutput(out_state)
         sys.stdin = None
         if "args_repr" in job:
-            import ast
-            all_args = [tuple(ast.literal_eval(a)) for a in job["args_repr"]]
-            all_kwargs = [ast.literal_eval(k) for k in job["kwargs_repr"]] if job.get("kwargs_repr") else None
+            all_args = [tuple(literal_value(a)) for a in job["args_repr"]]
+            all_kwargs = [literal_value(k) for k in job["kwargs_repr"]] if job.get("kwargs_repr") else None
         else:
             all_args = job["args"]
             all_kwargs = job.get("kwargs")
+        clock = time.monotonic
+        cpu = CpuLimit(int(limits["cpu_seconds"]), clock())
     except BaseException as exc:
         write_all(chan.wfd, b"X" + ("%s: %s" % describe(exc)).encode("utf-8", "replace"))
         os._exit(0)
@@ -357,12 +502,14 @@ def run_child(job, start, chan, cfg):
             etype, emsg = describe(exc)
         chan.emit(["E", status, etype, emsg])
         os._exit(0)
-    clock = time.monotonic
+    threads = _thread._count
     t0 = clock()
     chan.emit(["L"], start, t0)
     for i in range(start, len(all_args)):
         out_state[0] = 0
         out_state[2] = False
+        if t0 - cpu.at >= CPU_REFRESH_S or threads():
+            cpu.refresh(t0)
         try:
             kw = all_kwargs[i] if all_kwargs else None
             result = fn(*all_args[i], **kw) if kw else fn(*all_args[i])
@@ -389,23 +536,130 @@ def run_child(job, start, chan, cfg):
 
 # ---------------------------------------------------------------- the worker (parent side)
 
+class ChannelError(ValueError):
+    """The child wrote something into its result channel that is not a valid row."""
+
+
+class SetupFailed(RuntimeError):
+    """The worker could not set up a job (no program code ran): it must be replaced, not reused."""
+
+
+def check_row(r, i, cap):
+    """A validated copy of result row `r` for call `i` ([index, status, value, is_repr, etype, emsg,
+    wall_ms]); ChannelError if it is not one. Error fields are bounded strings."""
+    if type(r) is not list or len(r) != 8 or r[0] != "R" or type(r[1]) is not int or r[1] != i:
+        raise ChannelError("malformed result row for call %d" % i)
+    _, _, status, value, is_repr, etype, emsg, wall = r
+    if type(status) is not str or status not in PROGRAM_STATUS_SET:
+        raise ChannelError("bad status in the row of call %d" % i)
+    if is_repr is True:
+        if type(value) is not str or len(value) > cap:
+            raise ChannelError("bad repr value in the row of call %d" % i)
+    elif is_repr is not False or not (type(value) is int and -(1 << 62) < value < (1 << 62) or is_plain(value)):
+        raise ChannelError("bad value in the row of call %d" % i)
+    if etype is not None:
+        if type(etype) is not str:
+            raise ChannelError("bad error type in the row of call %d" % i)
+        etype = etype[:MAX_ERROR_TYPE]
+    if emsg is not None:
+        if type(emsg) is not str:
+            raise ChannelError("bad error message in the row of call %d" % i)
+        emsg = short(emsg)
+    if type(wall) not in (int, float) or not 0 <= wall < 1e12:
+        raise ChannelError("bad wall time in the row of call %d" % i)
+    return [i, status, value, is_repr, etype, emsg, wall]
+
+
+def wipe_contents(path):
+    """Remove everything inside directory `path` (not `path` itself); None, or what went wrong.
+
+    Iterative, with two descriptors open at most, so no tree a job builds (thousands of levels deep,
+    directories chmod 0, ...) can exhaust the stack or the descriptor table: each subdirectory met is
+    first moved up to the top level under a fresh name, then emptied and removed.
+    """
+    try:
+        top = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as exc:
+        return None if exc.errno == errno.ENOENT else "cannot open %s: %s" % (path, exc)
+    try:
+        todo = [name for name in os.listdir(top) if not _unlink(top, name)]
+        serial = 0
+        while todo:
+            name = todo.pop()
+            try:
+                os.chmod(name, 0o700, dir_fd=top)
+                fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=top)
+            except FileNotFoundError:
+                continue
+            try:
+                for sub in os.listdir(fd):
+                    if _unlink(fd, sub):
+                        continue
+                    os.chmod(sub, 0o700, dir_fd=fd)  # moving a directory rewrites its ".."
+                    for _ in range(10000):
+                        serial += 1
+                        moved = ".cfcode-wipe-%d" % serial
+                        try:
+                            os.rename(sub, moved, src_dir_fd=fd, dst_dir_fd=top)
+                            break
+                        except OSError as exc:
+                            if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR, errno.EISDIR):
+                                raise
+                    else:
+                        raise OSError("no free name to move %r to" % sub)
+                    todo.append(moved)
+            finally:
+                os.close(fd)
+            os.rmdir(name, dir_fd=top)
+        return None
+    except OSError as exc:
+        return "cannot empty %s: %s" % (path, exc)
+    finally:
+        os.close(top)
+
+
+def _unlink(dir_fd, name):
+    """True if `name` is gone (removed or never there); False if it is a directory."""
+    try:
+        os.unlink(name, dir_fd=dir_fd)
+    except IsADirectoryError:
+        return False
+    except FileNotFoundError:
+        pass
+    except PermissionError:  # some filesystems answer EPERM for unlink() of a directory
+        import stat
+
+        if not stat.S_ISDIR(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode):
+            raise
+        return False
+    return True
+
+
 class Worker:
     def __init__(self, cfg, in_fd, out_fd):
         self.cfg = cfg
         self.in_fd = in_fd
         self.out_fd = out_fd
         self.limits = cfg["limits"]
-        self.child_frame_limit = int(self.limits["max_output_bytes"]) * 2 + 65536
+        self.value_cap = int(self.limits["max_output_bytes"])
+        self.child_frame_limit = self.value_cap * 2 + 65536
         self.oom_file = self._find_oom_counter()
         self.oom_seen = self.oom_count()  # OOM kills already accounted for
         self.code_cache = {}  # source -> code object, least recently used first
+        self.jobdir = os.path.join(cfg["workdir"], "job")
+        self.scratch = list(cfg.get("scratch") or [cfg["workdir"]])
+        self.ipc_private = bool(cfg.get("ipc_private"))
+        self.ipc_buf = ctypes.create_string_buffer(256) if libc() else None
+        self.rlimits = self.own_rlimits()
+        self.max_fd = max(1024, min(resource.getrlimit(resource.RLIMIT_NOFILE)[0], 1 << 20))
+        self.unfit = None  # why this worker must retire after the current job
 
     # -- host I/O
     def send(self, obj):
         write_all(self.out_fd, encode_frame(obj))
 
     def serve(self):
-        while True:
+        while self.unfit is None:
             job = read_host_frame(self.in_fd)
             if job is None:
                 return
@@ -413,11 +667,25 @@ class Worker:
             if kind == "job":
                 try:
                     self.run_job(job)
-                except Exception as exc:  # the worker itself must survive anything
-                    self.send({"t": "res", "id": job.get("id"), "done": True, "fatal": "%s: %s" % describe(exc),
-                               "r": []})
+                except Exception as exc:  # a bug of ours: report it, then make way for a fresh worker
+                    self.unfit = "%s: %s" % describe(exc)
+                    self.send({"t": "res", "id": job.get("id"), "done": True, "fatal": self.unfit, "r": []})
+                    return
+                if self.unfit is None:
+                    self.check_fitness()
+                    if self.unfit is not None:
+                        self.send({"t": "bye", "reason": self.unfit})
             elif kind == "ping":
                 self.send({"t": "pong"})
+
+    def check_fitness(self):
+        """After a job: a worker whose own limits changed (prlimit from a child) must not serve again."""
+        if self.own_rlimits() != self.rlimits:
+            self.unfit = "the worker's resource limits were changed during a job"
+
+    @staticmethod
+    def own_rlimits():
+        return [resource.getrlimit(r) for r in WATCHED_RLIMITS]
 
     # -- one job
     def compile_cached(self, job):
@@ -443,18 +711,23 @@ class Worker:
     def run_job(self, job):
         self.compile_cached(job)
         n = len(job["args_repr"] if "args_repr" in job else job["args"])
-        timeout = float(job["timeout"])
-        budget_end = time.monotonic() + float(job["budget"]) if job.get("budget") else None
+        timeout = min(float(job["timeout"]), MAX_TIMEOUT_S)
+        budget_end = time.monotonic() + min(float(job["budget"]), MAX_TIMEOUT_S) if job.get("budget") else None
         i = int(job.get("start", 0))
         pending = []
         self.last_flush = time.monotonic()
-        while i < n:
-            if budget_end is not None and time.monotonic() >= budget_end:
-                pending.extend([k, TIMEOUT, None, False, "JobTimeout", "job time budget exhausted", 0.0]
-                               for k in range(i, n))
-                break
-            i = self.run_child_until_done(job, i, n, timeout, budget_end, pending)
-            self.maybe_flush(job, pending, i < n)
+        try:
+            while i < n:
+                if budget_end is not None and time.monotonic() >= budget_end:
+                    pending.extend([k, TIMEOUT, None, False, "JobTimeout", "job time budget exhausted", 0.0]
+                                   for k in range(i, n))
+                    break
+                i = self.run_child_until_done(job, i, n, timeout, budget_end, pending)
+                self.maybe_flush(job, pending, i < n)
+        except SetupFailed as exc:
+            self.unfit = "job setup failed: %s" % exc
+            self.send({"t": "res", "id": job["id"], "r": pending, "done": True, "fatal": self.unfit})
+            return
         self.send({"t": "res", "id": job["id"], "r": pending, "done": True})
 
     def maybe_flush(self, job, pending, more):
@@ -464,6 +737,59 @@ class Worker:
             self.send({"t": "res", "id": job["id"], "r": list(pending), "done": False})
             del pending[:]
             self.last_flush = now
+
+    def make_jobdir(self):
+        """A fresh, empty working directory for the next child, owned by the uid it runs as."""
+        try:
+            os.mkdir(self.jobdir, 0o700)
+        except FileExistsError:  # left over: clean up once more, then it must work
+            self.clean_up()
+            try:
+                os.mkdir(self.jobdir, 0o700)
+            except OSError as exc:
+                raise SetupFailed("cannot create the working directory: %s" % exc) from None
+        except OSError as exc:
+            raise SetupFailed("cannot create the working directory: %s" % exc) from None
+        uid = self.cfg.get("uid")
+        if uid is not None and os.geteuid() == 0:
+            os.chown(self.jobdir, uid, uid)
+
+    def clean_up(self):
+        """After a child: nothing it started keeps running, nothing it wrote or created stays."""
+        self.kill_strays()
+        problems = [p for p in (wipe_contents(d) for d in self.scratch) if p]
+        problem = self.remove_ipc_objects()
+        if problem:
+            problems.append(problem)
+        if problems and self.unfit is None:
+            self.unfit = "cannot clean up after a job: " + "; ".join(problems)
+
+    def remove_ipc_objects(self):
+        """SysV shared memory, message queues and semaphores live in the IPC namespace, not in a
+        process: remove every one (the namespace is this worker's own)."""
+        lc = libc()
+        if not self.ipc_private or not lc:
+            return None
+        buf = self.ipc_buf
+        used = [lc.shmctl(0, SHM_INFO, buf) >= 0 and struct.unpack_from("i", buf, 0)[0],
+                lc.msgctl(0, MSG_INFO, buf) >= 0 and struct.unpack_from("i", buf, 0)[0],
+                lc.semctl(0, 0, SEM_INFO, buf) >= 0 and struct.unpack_from("i", buf, 28)[0]]
+        if not any(used):
+            return None
+        removers = {"shm": lambda k: lc.shmctl(k, IPC_RMID, None), "msg": lambda k: lc.msgctl(k, IPC_RMID, None),
+                    "sem": lambda k: lc.semctl(k, 0, IPC_RMID)}
+        left = 0
+        for kind, remove in removers.items():
+            try:
+                with open("/proc/sysvipc/" + kind) as fh:
+                    rows = fh.read().splitlines()[1:]
+            except OSError as exc:
+                return "cannot list SysV IPC objects: %s" % exc
+            for row in rows:
+                fields = row.split()
+                if len(fields) > 1 and remove(int(fields[1])) != 0:
+                    left += 1
+        return "%d SysV IPC object(s) could not be removed" % left if left else None
 
     def fork_child(self, job, start, shm):
         for attempt in range(4):
@@ -481,10 +807,10 @@ class Worker:
             if pid == 0:
                 try:
                     os.setpgid(0, 0)
-                    os.close(rfd)
-                    for fd in {self.in_fd, self.out_fd}:
-                        os.close(fd)
-                    run_child(job, start, Channel(shm, wfd), self.cfg)
+                    # nothing of the worker's but the result pipe: not its socket, not its descriptors
+                    os.closerange(3, wfd)
+                    os.closerange(wfd + 1, self.max_fd)
+                    run_child(job, start, Channel(shm, wfd), self.cfg, self.jobdir)
                 finally:
                     os._exit(70)
             try:
@@ -495,6 +821,21 @@ class Worker:
             return pid, rfd
         raise OSError("fork failed")
 
+    def read_rows(self, data, state, n, pending):
+        """Parse and apply the complete rows in `data`; ChannelError at the first bad one, after the
+        good ones before it are kept (so garbage costs only the call that wrote it)."""
+        try:
+            rows = json.loads(b"[" + data[:-1].replace(b"\n", b",") + b"]")
+        except Exception:  # ValueError, RecursionError, MemoryError...: find the culprit line by line
+            for line in data[:-1].split(b"\n"):
+                try:
+                    row = json.loads(line)
+                except Exception as exc:
+                    raise ChannelError("unreadable row (%s)" % short(describe(exc)[0], 100)) from None
+                self.apply_rows([row], state, n, pending)
+            return
+        self.apply_rows(rows, state, n, pending)
+
     def run_child_until_done(self, job, i, n, timeout, budget_end, pending):
         """Fork one child for calls i..n-1; return the next index still without a result.
 
@@ -502,6 +843,7 @@ class Worker:
         stream partial results to the host. Call start times reported by the child are only trusted
         within [last progress seen, now], so a program cannot buy itself more time.
         """
+        self.make_jobdir()
         shm = mmap.mmap(-1, SHM_BYTES)
         progress_at = time.monotonic()
         SHM_HEADER.pack_into(shm, 0, SHM_HEADER.size, -1, progress_at)
@@ -509,8 +851,8 @@ class Worker:
             pid, rfd = self.fork_child(job, i, shm)
         except OSError as exc:
             shm.close()
-            pending.extend([k, SANDBOX_ERROR, None, False, "ForkError", str(exc), 0.0] for k in range(i, n))
-            return n
+            self.clean_up()
+            raise SetupFailed("cannot fork: %s" % exc) from None
         poller = select.poll()
         poller.register(rfd, select.POLLIN | select.POLLHUP | select.POLLERR)
         pidfd = self.open_pidfd(pid)  # exit is the child's exit, not its pipe closing
@@ -521,6 +863,7 @@ class Worker:
         shm_off = SHM_HEADER.size
         exited = False
         killed_for_timeout = False
+        setup_error = None
         try:
             while True:
                 mark = (state["i"], state["loaded"])
@@ -530,19 +873,21 @@ class Worker:
                         if not exited:  # may be a store in flight: look again on the next wake-up
                             written = shm_off
                         else:
-                            raise ValueError("bad shared-memory offset")
+                            raise ChannelError("bad shared-memory offset")
                     if written > shm_off:
-                        rows = parse_rows(shm[shm_off:written])
+                        data = shm[shm_off:written]
                         shm_off = written
-                        self.apply_frames(rows, state, n, pending)
+                        if not data.endswith(b"\n"):
+                            raise ChannelError("incomplete row")
+                        self.read_rows(data, state, n, pending)
                     cut = pipe_buf.rfind(b"\n") + 1
                     if cut:
-                        rows = parse_rows(bytes(pipe_buf[:cut]))
+                        data = bytes(pipe_buf[:cut])
                         del pipe_buf[:cut]
-                        self.apply_frames(rows, state, n, pending)
+                        self.read_rows(data, state, n, pending)
                     if len(pipe_buf) > self.child_frame_limit:
-                        raise ValueError("row too long")
-                except (ValueError, UnicodeDecodeError) as exc:
+                        raise ChannelError("row too long")
+                except ChannelError as exc:
                     state["problem"] = (CRASHED, "ProtocolError", "program corrupted the result channel: %s" % exc)
                 if state["problem"] or state["i"] >= n or exited:
                     break
@@ -559,7 +904,7 @@ class Worker:
                 wait = limit - now
                 if pending or state["i"] > i:
                     wait = min(wait, FLUSH_INTERVAL_S)
-                for fd, _ in poller.poll(max(1, int(wait * 1000) + 1)):
+                for fd, _ in poller.poll(max(1, min(POLL_MAX_MS, int(wait * 1000) + 1))):
                     if fd == pidfd:
                         exited = True
                         data = self.read_available(rfd)
@@ -571,29 +916,29 @@ class Worker:
                     if data and state["setup"] is None:
                         state["setup"] = data[:1] == b"S"
                         if not state["setup"]:  # the child could not even be set up: no program code ran
-                            message = (data[1:] + self.read_available(rfd))[:4000].decode("utf-8", "replace")
-                            pending.extend([k, SANDBOX_ERROR, None, False, "SandboxError",
-                                            "job setup failed: " + message, 0.0] for k in range(i, n))
-                            return n
+                            setup_error = (data[1:] + self.read_available(rfd))[:4000].decode("utf-8", "replace")
+                            break
                         data = data[1:]
                     pipe_buf += data
+                if setup_error is not None:
+                    break
                 self.maybe_flush(job, pending, True)
         finally:
             status_code = self.reap(pid)
-            self.kill_strays()
             if state["setup"] is None:  # nothing read from the pipe yet: did setup finish at all?
                 state["setup"] = self.read_available(rfd)[:1] == b"S"
             os.close(rfd)
             if pidfd is not None:
                 os.close(pidfd)
             shm.close()
+            self.clean_up()
+        if setup_error is not None:
+            raise SetupFailed(setup_error)
         i = state["i"]
         if i >= n:
             return n
         if not state["setup"] and not killed_for_timeout:
-            pending.extend([k, SANDBOX_ERROR, None, False, "SandboxError", "job child died during setup", 0.0]
-                           for k in range(i, n))
-            return n
+            raise SetupFailed("the job's process died during setup")
         wall = round((time.monotonic() - progress_at) * 1000.0, 4)
         problem = state["problem"] or self.classify_death(status_code, killed_for_timeout, timeout)
         status, etype, emsg = problem
@@ -630,8 +975,7 @@ class Worker:
         except (AttributeError, OSError):
             return None
 
-    @staticmethod
-    def apply_frames(rows, state, n, pending):
+    def apply_rows(self, rows, state, n, pending):
         """Check the child's rows (untrusted: the program shares its process) and keep the results."""
         if not rows:
             return
@@ -640,28 +984,22 @@ class Worker:
             if first == ["L"]:
                 state["loaded"] = True
                 rows = rows[1:]
-            elif (type(first) is list and len(first) == 4 and first[0] == "E" and first[1] in PROGRAM_STATUSES
-                  and len(rows) == 1):
-                pending.extend([k, first[1], None, False, first[2], first[3], 0.0] for k in range(state["i"], n))
+            elif (type(first) is list and len(first) == 4 and first[0] == "E" and type(first[1]) is str
+                  and first[1] in PROGRAM_STATUS_SET and type(first[2]) is str and type(first[3]) is str):
+                etype, emsg = first[2][:MAX_ERROR_TYPE], short(first[3])
+                pending.extend([k, first[1], None, False, etype, emsg, 0.0] for k in range(state["i"], n))
                 state["i"] = n
                 return
             else:
-                raise ValueError("expected the program-loaded row, got %.100r" % (first,))
+                raise ChannelError("expected the program-loaded row")
         i = state["i"]
-        if not rows:
-            return
-        if i + len(rows) > n:
-            raise ValueError("more results than calls")
-        try:
-            ok = ([r[0] for r in rows] == ["R"] * len(rows) and {len(r) for r in rows} == {8}
-                  and [r[1] for r in rows] == list(range(i, i + len(rows)))
-                  and {r[2] for r in rows} <= PROGRAM_STATUS_SET)
-        except (TypeError, IndexError, KeyError):
-            ok = False
-        if not ok:
-            raise ValueError("malformed result rows")
-        pending.extend(r[1:] for r in rows)
-        state["i"] = i + len(rows)
+        cap = self.value_cap
+        for row in rows:
+            if i >= n:
+                raise ChannelError("more results than calls")
+            pending.append(check_row(row, i, cap))
+            i += 1
+            state["i"] = i
 
     def classify_death(self, status_code, killed_for_timeout, timeout):
         if killed_for_timeout:
@@ -671,7 +1009,7 @@ class Worker:
         if os.WIFSIGNALED(status_code):
             sig = os.WTERMSIG(status_code)
             if sig == signal.SIGXCPU:
-                return TIMEOUT, "Timeout", "CPU time limit exceeded"
+                return TIMEOUT, "Timeout", "CPU time limit of %s s exceeded" % self.limits["cpu_seconds"]
             if sig == signal.SIGXFSZ:
                 return ERROR, "FileSizeLimit", "file size limit exceeded"
             if sig == signal.SIGKILL:  # nobody here sent it: the OOM killer, if its counter moved
@@ -774,29 +1112,79 @@ class Worker:
         return 0
 
 
-# ---------------------------------------------------------------- isolation (host subprocess mode)
+# ---------------------------------------------------------------- isolation
+
+class _SockFilter(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte), ("k", ctypes.c_uint)]
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
+
+
+def seccomp_program(arch, prlimit, denied, x32_bit):
+    """A classic-BPF seccomp filter: EPERM for prlimit64() on any process but the caller itself, for the
+    kernel keyrings (add_key, request_key, keyctl: keys outlive processes, so one job could leave one
+    for the next), and for every syscall of a foreign ABI (x32, 32-bit); everything else is allowed."""
+    ld, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06
+    allow, deny = 0x7FFF0000, 0x00050000 | errno.EPERM
+    body = [(ld, 0, 0, 0)]  # syscall number
+    if x32_bit is not None:
+        body.append((jge, "deny", 0, x32_bit))
+    body.append((jeq, 0, "keys", prlimit))
+    body += [(ld, 0, 0, 16), (jeq, "allow", "deny", 0)]  # low word of the pid argument (little-endian)
+    keys = len(body) + 2
+    body += [(jeq, "deny", 0, nr) for nr in denied]
+    prog = [(ld, 0, 0, 4), (jeq, 0, "deny", arch)] + body + [(ret, 0, 0, allow), (ret, 0, 0, deny)]
+    labels = {"keys": keys, "allow": len(prog) - 2, "deny": len(prog) - 1}
+    out = []
+    for pc, (code, jt, jf, k) in enumerate(prog):
+        jt = labels[jt] - pc - 1 if type(jt) is str else jt
+        jf = labels[jf] - pc - 1 if type(jf) is str else jf
+        out.append((code, jt, jf, k))
+    return out
+
+
+def install_seccomp():
+    """Applies to the worker and, inherited across fork, to every child: programs cannot change the
+    worker's limits (prlimit on PID 1 / the parent) nor use keyrings. Needs no_new_privs (set before)."""
+    lc = libc()
+    spec = SECCOMP_ARCHES.get(platform.machine())
+    if not lc or spec is None:
+        return False
+    prog = seccomp_program(*spec)
+    filters = (_SockFilter * len(prog))(*[_SockFilter(*ins) for ins in prog])
+    fprog = _SockFprog(len(prog), filters)
+    return lc.prctl(PR_SET_SECCOMP, 2, ctypes.byref(fprog), 0, 0) == 0
+
+
+def _mount_tmpfs(lc, path, limits):
+    opts = "size=%dm,nr_inodes=%d,mode=1777" % (int(limits.get("tmpfs_mb", 64)), int(limits.get("tmpfs_inodes", 16384)))
+    return lc.mount(b"tmpfs", path.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, opts.encode()) == 0
+
 
 def isolate_host_process(cfg):
     """Best-effort namespaces for a worker running directly on the host (LocalSandbox).
 
-    Root: a private network namespace (only a down loopback) and a private tmpfs on /tmp.
-    Non-root: the same through an unprivileged user namespace when the kernel allows it.
-    Returns the list of isolation features obtained (reported to the host, which warns).
+    Root: private network (only a down loopback), IPC and mount namespaces; in the latter the whole
+    filesystem is made read-only and fresh size-capped tmpfs are mounted on the world-writable places
+    (/tmp, /var/tmp, /dev/shm, /run/lock) and a fresh mqueue on /dev/mqueue: a job can write nowhere
+    but there, and the worker empties them after every job. Non-root: the same through an unprivileged
+    user namespace when the kernel allows it. Returns (isolation features obtained, scratch dirs).
     """
-    got = []
+    got, scratch = [], []
     lc = libc()
     if not lc or not cfg.get("isolate"):
-        return got
+        return got, scratch
     uid, gid = os.geteuid(), os.getegid()
-    flags = CLONE_NEWNET | CLONE_NEWNS
-    if uid != 0:
-        flags |= CLONE_NEWUSER
+    user = CLONE_NEWUSER if uid != 0 else 0
+    flags = CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWIPC | user
     if lc.unshare(flags) != 0:
-        if lc.unshare(CLONE_NEWNET | (CLONE_NEWUSER if uid != 0 else 0)) != 0:
-            return got
-        flags = CLONE_NEWNET | (CLONE_NEWUSER if uid != 0 else 0)
+        flags = CLONE_NEWNET | user
+        if lc.unshare(flags) != 0:
+            return got, scratch
     got.append("netns")
-    if uid != 0:
+    if user:
         try:
             with open("/proc/self/setgroups", "w") as fh:
                 fh.write("deny")
@@ -807,16 +1195,43 @@ def isolate_host_process(cfg):
             got.append("userns")
         except OSError:
             pass
-    if flags & CLONE_NEWNS:
-        if lc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) == 0:
-            opts = ("size=%dm,mode=1777" % int(cfg["limits"].get("tmpfs_mb", 64))).encode()
-            if lc.mount(b"tmpfs", b"/tmp", b"tmpfs", MS_NOSUID | MS_NODEV, opts) == 0:
-                got.append("private_tmp")
-    return got
+    if flags & CLONE_NEWIPC:
+        got.append("private_ipc")
+    if not flags & CLONE_NEWNS or lc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
+        return got, scratch
+    attr = ctypes.create_string_buffer(struct.pack("@QQQQ", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, 0, 0, 0))
+    if lc.syscall(SYS_MOUNT_SETATTR, AT_FDCWD, b"/", AT_RECURSIVE, attr, len(attr.raw)) == 0:
+        got.append("readonly_root")
+    for path in ("/tmp", "/var/tmp", "/dev/shm", "/run/lock"):
+        if os.path.isdir(path) and _mount_tmpfs(lc, path, cfg["limits"]):
+            scratch.append(path)
+    if "/tmp" in scratch:
+        got.append("private_tmp")
+    if (flags & CLONE_NEWIPC and os.path.isdir("/dev/mqueue")
+            and lc.mount(b"mqueue", b"/dev/mqueue", b"mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, None) == 0):
+        scratch.append("/dev/mqueue")
+    return got, scratch
+
+
+def clean_import_path(scratch):
+    """Nothing a job can write may be on sys.path: `python -c` puts the working directory first."""
+    def safe(p):
+        if not p or not os.path.isabs(p) or any(p == d or p.startswith(d.rstrip("/") + "/") for d in scratch):
+            return False
+        try:
+            st = os.stat(p)
+        except OSError:
+            return True  # absent (e.g. python311.zip): nothing to import from, and nobody can create it
+        return not st.st_mode & 0o002  # world-writable: any job could plant modules there
+
+    sys.path[:] = [p for p in sys.path if safe(p)]
+    sys.path_importer_cache.clear()
 
 
 def main():
     cfg = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
+    clean_import_path([])
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a container's PID 1 gets only signals it handles
     for name in PRELOAD:
         try:
             __import__(name)
@@ -838,21 +1253,30 @@ def main():
         os.dup2(devnull, fd)
     os.close(devnull)
     sys.stdout = sys.stderr = open(os.devnull, "w")
-    isolation = isolate_host_process(cfg)
-    workdir = cfg.get("workdir")
-    if workdir and not os.path.isdir(workdir):
-        os.makedirs(workdir)
-        uid = cfg.get("uid")
-        if uid is not None and os.geteuid() == 0:
-            os.chown(workdir, uid, uid)
-        os.chmod(workdir, 0o700)
+    isolation, private = isolate_host_process(cfg)
+    uid = cfg.get("uid")
+    if "private_tmp" in isolation:  # jobs work in the private tmpfs, emptied after each
+        cfg["workdir"], cfg["scratch"], cfg["ipc_private"] = "/tmp", private, "private_ipc" in isolation
+    else:
+        cfg.setdefault("workdir", "/tmp")
+        workdir = cfg["workdir"]
+        if not os.path.isdir(workdir):
+            os.makedirs(workdir)
+        if not cfg.get("scratch"):  # a host directory of our own: the job directory lives in it
+            cfg["scratch"] = [workdir]
+            os.chmod(workdir, 0o711 if uid is not None and os.geteuid() == 0 else 0o700)
+    clean_import_path(cfg["scratch"] + [cfg["workdir"]])
+    os.environ["HOME"] = os.environ["TMPDIR"] = os.path.join(cfg["workdir"], "job")
     if prctl(PR_SET_CHILD_SUBREAPER, 1):
         isolation.append("subreaper")
     if prctl(PR_SET_DUMPABLE, 0):
         isolation.append("nondumpable")
     if prctl(PR_SET_NO_NEW_PRIVS, 1):  # inherited by every child: set once here, not per fork
         isolation.append("no_new_privs")
+        if install_seccomp():
+            isolation.append("seccomp")
     worker = Worker(cfg, in_fd, out_fd)
+    worker.clean_up()  # whatever is there before the first job (nothing, normally)
     gc.collect()
     gc.freeze()  # forked children then do not touch (and copy) every page of the worker's heap
     worker.send({"t": "hello", "python_version": platform.python_version(),

@@ -1,0 +1,513 @@
+"""Attacks on the sandbox's promises, each tried on both backends (issue 8, classes 1, 3 and 4).
+
+1. Jobs are independent: nothing a job leaves in its working directory, /tmp, /dev/shm, /var/tmp,
+   SysV IPC or a keyring reaches the next job on the same worker (or the host); no job can plant a
+   module for the next one to import, fill a filesystem for it, or wedge its worker.
+3. Statuses name the cause: the program's doing gives a program status on that call alone, a limit
+   gives its own status, the infrastructure's doing gives sandbox_error; values round-trip exactly.
+4. Requests: malformed ones are refused up front with a BadRequest naming the request and field, or
+   (on_bad_request="result") get their own error results while the rest of the batch runs.
+
+Every job of the class-1 tests runs on a one-worker sandbox, so "the next job" is on the same worker.
+"""
+from __future__ import annotations
+
+import math
+import os
+import platform
+import secrets
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from sandbox import BadRequest, CallStatus, ExecRequest, SandboxLimits, make_sandbox
+from sandbox.api import Unrepresentable
+
+BACKENDS = ["local", pytest.param("docker", marks=pytest.mark.docker)]  # as in conftest.py
+
+S = CallStatus
+HONEST = "def f(x):\n    return x * x + 1\n"
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def solo(request, canary):
+    """One worker only: every job lands on the worker the previous job used."""
+    sb = make_sandbox(request.param, size=1)
+    yield sb
+    sb.close()
+
+
+def run1(sb, src: str, args=((),), **kw):
+    return sb.run(ExecRequest(src, "f", [tuple(a) for a in args], **kw))
+
+
+def assert_serving(sb, jobs: int = 4) -> None:
+    out = sb.run_batch([ExecRequest(HONEST, "f", [(i,) for i in range(5)])] * jobs)
+    for job in out:
+        assert [(r.status, r.value) for r in job] == [(S.OK, i * i + 1) for i in range(5)], job
+
+
+# ---------------------------------------------------------------- 1. independence
+
+PLACES = '["/tmp", "/dev/shm", "/var/tmp", "/run/lock", "/dev/mqueue", os.getcwd(), os.path.expanduser("~")]'
+
+LEAVE_FILES = f"""
+import os
+def f(tag):
+    wrote = []
+    for d in {PLACES}:
+        try:
+            with open(os.path.join(d, "cfcode-leak-" + tag), "w") as fh:
+                fh.write("secret")
+            wrote.append(d)
+        except OSError:
+            pass
+    return wrote
+"""
+
+FIND_FILES = f"""
+import os
+def f(tag):
+    found = []
+    for d in {PLACES}:
+        try:
+            found += [os.path.join(d, n) for n in os.listdir(d) if os.path.join(d, n) != os.getcwd()]
+        except OSError:
+            pass
+    return sorted(set(found))
+"""
+
+
+def test_files_a_job_leaves_are_gone_for_the_next_job_and_never_reach_the_host(solo):
+    tag = secrets.token_hex(6)
+    [wrote] = run1(solo, LEAVE_FILES, [(tag,)])
+    try:
+        assert wrote.ok and "/tmp" in wrote.value, wrote
+        [found] = run1(solo, FIND_FILES, [(tag,)])
+        assert found.ok and found.value == [], found  # not even the previous job's working directory
+        host = [p for d in ("/var/tmp", "/dev/shm", "/run/lock") if (p := Path(d, f"cfcode-leak-{tag}")).exists()]
+        assert host == [], "a sandboxed job wrote into the host's filesystem"
+    finally:
+        for d in ("/var/tmp", "/dev/shm", "/run/lock"):
+            Path(d, f"cfcode-leak-{tag}").unlink(missing_ok=True)
+
+
+PLANT_MODULE = """
+import os
+def f():
+    for d in [os.getcwd(), "/tmp", os.path.expanduser("~")]:
+        try:
+            with open(os.path.join(d, "random.py"), "w") as fh:
+                fh.write("def randint(a, b):\\n    return 4\\nFORGED = True\\n")
+        except OSError:
+            pass
+    return 1
+"""
+
+IMPORT_PROBE = """
+import os, sys
+def f():
+    import random
+    writable = [p for p in sys.path if not p or not os.path.isabs(p) or os.access(p, os.W_OK)]
+    return [getattr(random, "FORGED", False), writable]
+"""
+
+
+def test_a_planted_module_is_not_imported_by_the_next_job(solo):
+    assert run1(solo, PLANT_MODULE)[0].ok
+    [probe] = run1(solo, IMPORT_PROBE)
+    assert probe.ok and probe.value == [False, []], probe
+
+
+FILL = """
+import os
+def f():
+    for d in ["/tmp", "/dev/shm", os.getcwd()]:
+        k = 0
+        try:
+            while k < 64:
+                with open(os.path.join(d, "fill%d" % k), "wb") as fh:
+                    fh.write(b"x" * (4 << 20))
+                k += 1
+        except OSError:
+            pass
+    return 1
+"""
+
+USE_TEMP = """
+import tempfile
+def f():
+    with tempfile.TemporaryFile() as fh:
+        fh.write(b"y" * (1 << 20))
+        fh.seek(0)
+        return len(fh.read())
+"""
+
+
+def test_a_job_that_fills_tmp_does_not_break_the_next_one(solo):
+    assert run1(solo, FILL, timeout_s=30.0)[0].ok
+    [honest] = run1(solo, USE_TEMP)
+    assert honest.ok and honest.value == 1 << 20, honest
+
+
+BREAK_WORKDIR = """
+import os
+def f():
+    cwd = os.getcwd()
+    for attempt in (lambda: os.rename(cwd, cwd + "-gone"), lambda: os.chmod(cwd, 0), lambda: os.rmdir(cwd),
+                    lambda: os.chmod("/tmp", 0)):
+        try:
+            attempt()
+        except OSError:
+            pass
+    return 1
+"""
+
+
+def test_renaming_the_working_directory_does_not_wedge_the_worker(solo):
+    run1(solo, BREAK_WORKDIR)
+    assert_serving(solo)
+    [found] = run1(solo, FIND_FILES, [("x",)])
+    assert found.ok and found.value == [], found
+
+
+DEEP_TREE = """
+import os
+def f():
+    os.chdir("/tmp")
+    for k in range(1500):
+        os.mkdir("d")
+        os.chdir("d")
+    open("leaf", "w").write("x")
+    os.chmod(".", 0)
+    os.mkdir("/dev/shm/locked")
+    open("/dev/shm/locked/f", "w").write("x")
+    os.chmod("/dev/shm/locked", 0)
+    return 1
+"""
+
+
+def test_a_deep_locked_directory_tree_is_cleaned_away(solo):
+    assert run1(solo, DEEP_TREE, timeout_s=30.0)[0].ok
+    [found] = run1(solo, FIND_FILES, [("x",)])
+    assert found.ok and found.value == [], found
+    assert_serving(solo)
+
+
+SYSV_IPC = """
+import ctypes
+lc = ctypes.CDLL(None, use_errno=True)
+lc.shmat.restype = ctypes.c_void_p
+def f(key, mode):
+    if mode == "put":
+        sid = lc.shmget(key, 4096, 0o1600)
+        if sid >= 0:
+            ctypes.memmove(lc.shmat(sid, None, 0), b"secret", 6)
+        return [sid >= 0, lc.msgget(key, 0o1600) >= 0, lc.semget(key, 1, 0o1600) >= 0]
+    return [lc.shmget(key, 0, 0), lc.msgget(key, 0), lc.semget(key, 0, 0)]
+"""
+
+
+def _remove_host_ipc(key: int) -> None:
+    import ctypes
+
+    lc = ctypes.CDLL(None, use_errno=True)
+    for ident, rm in ((lc.shmget(key, 0, 0), lambda i: lc.shmctl(i, 0, None)),
+                      (lc.msgget(key, 0), lambda i: lc.msgctl(i, 0, None)),
+                      (lc.semget(key, 0, 0), lambda i: lc.semctl(i, 0, 0))):
+        if ident >= 0:
+            rm(ident)
+
+
+def test_sysv_ipc_objects_do_not_outlive_the_job(solo):
+    key = 0x5EC0000 + secrets.randbelow(1 << 16)
+    try:
+        [put] = run1(solo, SYSV_IPC, [(key, "put")])
+        assert put.ok and put.value == [True, True, True], put
+        [get] = run1(solo, SYSV_IPC, [(key, "get")])
+        assert get.ok and get.value == [-1, -1, -1], get
+    finally:
+        _remove_host_ipc(key)  # old code leaked them into the host's IPC namespace (local backend)
+
+
+KEYRING = """
+import ctypes
+lc = ctypes.CDLL(None, use_errno=True)
+def f(desc, mode):
+    if mode == "put":  # add_key(type, description, payload, plen, KEY_SPEC_USER_KEYRING)
+        return lc.syscall(248, b"user", desc.encode(), b"secret", 6, -4)
+    return lc.syscall(249, b"user", desc.encode(), None, 0)  # request_key: searches the user keyring
+"""
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="syscall numbers are x86_64's")
+def test_a_key_in_the_user_keyring_does_not_reach_the_next_job(solo):
+    desc = "cfcode-" + secrets.token_hex(4)
+    run1(solo, KEYRING, [(desc, "put")])
+    [get] = run1(solo, KEYRING, [(desc, "get")])
+    assert get.ok and get.value == -1, get
+
+
+# ---------------------------------------------------------------- 3. statuses name the cause
+
+ATTACK_WORKER = """
+import os, resource, signal
+def f(how):
+    target = os.getppid()
+    try:
+        if how == "sigint":
+            os.kill(target, signal.SIGINT)
+        elif how == "nofile":
+            resource.prlimit(target, resource.RLIMIT_NOFILE, (3, 3))
+        elif how == "nproc":
+            resource.prlimit(target, resource.RLIMIT_NPROC, (0, 0))
+        elif how == "cpu":
+            resource.prlimit(target, resource.RLIMIT_CPU, (1, 1))
+    except OSError as exc:
+        return type(exc).__name__
+    return "done"
+"""
+
+
+@pytest.mark.parametrize("how", ["sigint", "nofile", "nproc", "cpu"])
+def test_a_program_cannot_kill_or_cripple_its_worker(solo, how):
+    [hit] = run1(solo, ATTACK_WORKER, [(how,)])
+    assert hit.status in (S.OK, S.ERROR), hit
+    time.sleep(0.2)
+    assert_serving(solo, jobs=3)
+    spin = "def f():\n    x = 0\n    for i in range(3 * 10**7):\n        x += i\n    return x > 0\n"
+    [busy] = run1(solo, spin, timeout_s=60.0)  # > 1 s of the worker's life after the attack
+    assert busy.ok, busy
+    assert_serving(solo, jobs=2)
+
+
+CORRUPT_CHANNEL = """
+import gc
+def f(i, how):
+    if i == 1:
+        chan = next(o for o in gc.get_objects() if type(o).__name__ == "Channel")
+        if how == "deep":
+            chan.emit("[" * 200000 + "\\n", 2, 0.0)
+        elif how == "bigint":
+            chan.emit('["R",1,"ok",' + "9" * 100000 + ',false,null,null,0.0]\\n', 2, 0.0)
+        elif how == "fields":
+            chan.emit(["R", 1, "error", None, False, 12345, "m" * 5000000, 0.0], 2, 0.0)
+    return i
+"""
+
+
+@pytest.mark.parametrize("how", ["deep", "bigint", "fields"])
+def test_a_corrupted_result_channel_costs_only_that_call(solo, how):
+    [results] = solo.run_batch([ExecRequest(CORRUPT_CHANNEL, "f", [(i, how) for i in range(4)])])
+    assert [(r.status, r.value) for r in results[:1] + results[2:]] == [(S.OK, 0), (S.OK, 2), (S.OK, 3)], results
+    assert results[1].status in (S.CRASHED, S.ERROR), results[1]
+    for r in results:
+        assert r.error_type is None or (isinstance(r.error_type, str) and len(r.error_type) <= 200), r.error_type
+        assert r.error_message is None or (isinstance(r.error_message, str) and len(r.error_message) <= 5000)
+    assert_serving(solo, jobs=2)
+
+
+def test_error_fields_are_bounded_strings(solo):
+    src = "def f():\n    raise type('E' * 5000000, (Exception,), {})('m' * 5000000)\n"
+    [r] = run1(solo, src)
+    assert r.status is S.ERROR
+    assert isinstance(r.error_type, str) and 0 < len(r.error_type) <= 200
+    assert isinstance(r.error_message, str) and len(r.error_message) <= 5000
+
+
+def test_a_huge_timeout_is_served_not_overflowed(solo):
+    [r] = run1(solo, HONEST, [(3,)], timeout_s=1e7, job_timeout_s=1e9)
+    assert (r.status, r.value) == (S.OK, 10), r
+
+
+def test_an_unencodable_return_value_costs_only_that_call(solo):
+    src = ("import sys\ndef f(i):\n    if i == 1:\n        sys.set_int_max_str_digits(0)\n"
+           "        return 10 ** 100000\n    if i == 2:\n        return [-(10 ** 5000), 7]\n    return i\n")
+    [results] = solo.run_batch([ExecRequest(src, "f", [(i,) for i in range(4)])])
+    assert [r.status for r in results] == [S.OK] * 4, results
+    assert results[0].value == 0 and results[3].value == 3
+    assert results[1].python_value() == 10 ** 100000
+    assert results[2].python_value() == [-(10 ** 5000), 7]
+
+
+ROUND_TRIP = """
+import math
+class Thing:
+    pass
+def f(kind):
+    return {
+        "nan": float("nan"), "inf": math.inf, "-inf": -math.inf, "-0.0": -0.0, "frozenset": frozenset({1, 2}),
+        "set": {3, 1}, "empty": set(), "tuple": (1, ("a",)), "bytes": b"\\x00n", "bytearray": bytearray(b"ab"),
+        "complex": complex(1.5, -2), "complex_nan": complex(math.nan, -0.0), "nested": [math.nan, {"k": -math.inf}],
+        "intkeys": {1: frozenset(), (2, 3): None}, "str_nan": "nan", "str_frozen": "frozenset({1, 2})",
+        "str_tuple": "(1, 2)", "object": Thing(), "function": f, "range": range(3), "bool_sub": True,
+    }[kind]
+"""
+
+
+def _same(a, b) -> bool:
+    """Equal values of the same types, NaN equal to NaN, the sign of zero counted."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, float):
+        return (math.isnan(a) and math.isnan(b)) or (a == b and math.copysign(1, a) == math.copysign(1, b))
+    if isinstance(a, complex):
+        return _same(a.real, b.real) and _same(a.imag, b.imag)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
+    return a == b
+
+
+def test_returned_values_round_trip_unambiguously(solo):
+    expected = {
+        "nan": math.nan, "inf": math.inf, "-inf": -math.inf, "-0.0": -0.0, "frozenset": frozenset({1, 2}),
+        "set": {1, 3}, "empty": set(), "tuple": (1, ("a",)), "bytes": b"\x00n", "bytearray": bytearray(b"ab"),
+        "complex": complex(1.5, -2), "complex_nan": complex(math.nan, -0.0),
+        "nested": [math.nan, {"k": -math.inf}], "intkeys": {1: frozenset(), (2, 3): None},
+        "str_nan": "nan", "str_frozen": "frozenset({1, 2})", "str_tuple": "(1, 2)", "bool_sub": True,
+    }
+    kinds = list(expected) + ["object", "function", "range"]
+    [results] = solo.run_batch([ExecRequest(ROUND_TRIP, "f", [(k,) for k in kinds])])
+    got = dict(zip(kinds, results))
+    assert all(r.ok for r in results), [r for r in results if not r.ok]
+    for kind, value in expected.items():
+        assert _same(got[kind].python_value(), value), (kind, got[kind])
+    for kind in ("object", "function", "range"):  # not values: never mistaken for a string or a literal
+        opaque = got[kind].python_value()
+        assert isinstance(opaque, Unrepresentable) and not isinstance(opaque, str), (kind, opaque)
+
+
+ECHO = """
+def f(*args, **kwargs):
+    return [args, kwargs]
+"""
+
+
+def test_arguments_arrive_exactly_as_passed(solo):
+    args = [(math.nan, math.inf, -math.inf, -0.0), (frozenset({1, 2}), {3}, set()), (10 ** 5000, -(2 ** 9000)),
+            (complex(1, -0.0), b"\x00", bytearray(b"x")), ({(1, 2): [frozenset()]},), ("nan", "(1, 2)")]
+    [results] = solo.run_batch([ExecRequest(ECHO, "f", args, kwargs=[{}, {}, {}, {}, {"k": math.nan}, {}])])
+    assert all(r.ok for r in results), results
+    for a, r, kw in zip(args, results, [{}, {}, {}, {}, {"k": math.nan}, {}]):
+        assert _same(r.python_value(), [a, kw]), (a, r)
+
+
+# ---------------------------------------------------------------- CPU limits and the kill storm
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def cpu_limited(request):
+    sb = make_sandbox(request.param, size=1, limits=SandboxLimits(cpu_seconds=1))
+    yield sb
+    sb.close()
+
+
+BURN = """
+import signal, time
+def f(seconds, ignore_xcpu=False):
+    if ignore_xcpu:
+        signal.signal(signal.SIGXCPU, signal.SIG_IGN)
+    t = time.process_time()
+    while time.process_time() - t < seconds:
+        pass
+    return seconds
+"""
+
+
+def test_cpu_limit_is_per_call_not_per_job(cpu_limited):
+    [results] = cpu_limited.run_batch([ExecRequest(BURN, "f", [(0.7,)] * 4, timeout_s=30.0)])
+    assert [r.status for r in results] == [S.OK] * 4, results
+
+
+def test_a_cpu_limit_kill_is_a_timeout(cpu_limited):
+    [results] = cpu_limited.run_batch([ExecRequest(BURN, "f", [(100,), (0.1,), (100, True), (0.1,)], timeout_s=6.0)])
+    assert [r.status for r in results] == [S.TIMEOUT, S.OK, S.TIMEOUT, S.OK], results
+
+
+def test_a_storm_of_worker_kills_is_blamed_on_the_sandbox(backend):
+    """Workers killed from outside again and again: the calls end sandbox_error, never a program status."""
+    with make_sandbox(backend, size=1, max_retries=1) as sb:
+        done = threading.Event()
+
+        def storm() -> None:
+            while not done.is_set():
+                slot = sb._slots[0]
+                if slot.conn is not None and slot.inflight:
+                    time.sleep(0.3)
+                    try:
+                        sb.kill_worker(0)
+                    except Exception:
+                        pass
+                time.sleep(0.05)
+
+        killer = threading.Thread(target=storm)
+        killer.start()
+        try:
+            [results] = sb.run_batch([ExecRequest("import time\ndef f():\n    time.sleep(3)\n    return 1\n", "f",
+                                                  [()], timeout_s=10.0)])
+        finally:
+            done.set()
+            killer.join()
+        assert [r.status for r in results] == [S.SANDBOX_ERROR], results
+        assert_serving(sb, jobs=2)
+
+
+# ---------------------------------------------------------------- 4. requests
+
+GOOD = ExecRequest(HONEST, "f", [(1,), (2,)])
+RECURSIVE: list = []
+RECURSIVE.append(RECURSIVE)
+
+
+def _deep(n: int):
+    v: list = []
+    for _ in range(n):
+        v = [v]
+    return v
+
+
+BAD = [
+    pytest.param(ExecRequest(HONEST, "f", [(1,)], timeout_s="1"), "timeout_s", id="timeout_str"),
+    pytest.param(ExecRequest(HONEST, "f", [(1,)], timeout_s=True), "timeout_s", id="timeout_bool"),
+    pytest.param(ExecRequest(HONEST, "f", [(1,)], timeout_s=math.nan), "timeout_s", id="timeout_nan"),
+    pytest.param(ExecRequest(HONEST, "f", [(1,)], job_timeout_s="2"), "job_timeout_s", id="budget_str"),
+    pytest.param(ExecRequest(HONEST, "f", [(1,)], job_timeout_s=-1.0), "job_timeout_s", id="budget_negative"),
+    pytest.param(ExecRequest(HONEST, "f", [(lambda: 1,)]), r"args\[0\]\[0\]", id="lambda_arg"),
+    pytest.param(ExecRequest(HONEST, "f", [(1,), (range(3),)]), r"args\[1\]\[0\]", id="range_arg"),
+    pytest.param(ExecRequest(HONEST, "f", [(RECURSIVE,)]), r"args\[0\]\[0\]", id="recursive_arg"),
+    pytest.param(ExecRequest(HONEST, "f", [(_deep(5000),)]), r"args\[0\]\[0\]", id="deep_arg"),
+    pytest.param(ExecRequest(HONEST, "f", [("x" * (20 << 20),)]), "max_request_bytes", id="huge_arg"),
+    pytest.param(ExecRequest(HONEST, "f", None), "args", id="args_none"),
+    pytest.param(ExecRequest(HONEST, "f", [(1,)], kwargs={"x": 1}), "kwargs", id="kwargs_dict"),
+    pytest.param(ExecRequest(HONEST, "f", [(1,)], kwargs=[{1: 2}]), r"kwargs\[0\]", id="kwargs_int_key"),
+    pytest.param(ExecRequest(HONEST, "f", [(1,)], kwargs=[{"k": object()}]), r"kwargs\[0\]", id="kwargs_object"),
+    pytest.param(ExecRequest(b"def f(): pass", "f", [()]), "source", id="source_bytes"),
+    pytest.param(ExecRequest(HONEST, None, [()]), "entry", id="entry_none"),
+]
+
+
+@pytest.mark.parametrize("bad, field", BAD)
+def test_a_bad_request_is_refused_up_front_naming_request_and_field(solo, bad, field):
+    with pytest.raises(BadRequest, match=rf"request #1\b.*{field}"):
+        solo.run_batch([GOOD, bad, GOOD])
+    assert_serving(solo, jobs=1)
+
+
+@pytest.mark.parametrize("bad, field", BAD[:12])
+def test_a_bad_request_can_get_its_own_error_result_while_the_others_run(solo, bad, field):
+    first, middle, last = solo.run_batch([GOOD, bad, GOOD], on_bad_request="result")
+    assert [r.value for r in first] == [r.value for r in last] == [2, 5]
+    assert middle and all(r.status is S.ERROR and r.error_type == "BadRequest" for r in middle), middle
+    assert all("request #1" in r.error_message for r in middle)
+    assert len(middle) == (len(bad.args) if isinstance(bad.args, list) else 1)
+
+
+def test_the_argument_size_limit_is_a_setting(backend):
+    limits = SandboxLimits(max_request_bytes=1 << 20)
+    with make_sandbox(backend, size=1, limits=limits) as sb:
+        assert sb.run(ExecRequest(ECHO, "f", [("x" * (1 << 19),)]))[0].ok
+        with pytest.raises(BadRequest, match=r"request #0\b.*max_request_bytes"):
+            sb.run(ExecRequest(ECHO, "f", [("x" * (2 << 20),)]))
