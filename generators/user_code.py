@@ -180,7 +180,8 @@ class PreparedFunction:
 def prepare_function(parsed: ParsedSource, entry: str, inputs: list[str], latents: list[str]
                      ) -> PreparedFunction | Rejection:
     """Select `entry` and what it needs, check the policy, reorder its parameters (inputs, then
-    latents; defaults dropped: every parameter is passed) and unparse to canonical source."""
+    latents; defaults dropped: every parameter is passed), drop its docstring and unparse to
+    canonical source (comments go too)."""
     try:
         return _prepare(parsed, entry, inputs, latents)
     except (RecursionError, MemoryError):  # walking, copying or unparsing a pathologically deep tree
@@ -222,6 +223,10 @@ def _prepare(parsed: ParsedSource, entry: str, inputs: list[str], latents: list[
     needed = copy.deepcopy(needed)  # the rewrite must not leak into other functions' programs
     fn = next(s for s in reversed(needed) if isinstance(s, ast.FunctionDef) and s.name == entry)
     a = fn.args
+    first = fn.body[0]
+    if len(fn.body) > 1 and isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(
+            first.value.value, str):
+        fn.body = fn.body[1:]  # the docstring would sit below the displayed random draws
     by_name = {p.arg: p for p in [*a.posonlyargs, *a.args]}
     fn.args = ast.arguments(posonlyargs=[], args=[by_name[n] for n in declared], vararg=None,
                             kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[])

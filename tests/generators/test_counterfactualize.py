@@ -110,6 +110,8 @@ def test_corpus_becomes_exact_problems_in_the_suite_schema(docker_sandbox):
     pad = next(p for p in result.problems if p.entry == "pad_label")
     assert "def pad_label(label, width):" in pad.prompt and "fill = random.choice(['*', '-', '.'])" in pad.prompt
     assert "def _pad(" in pad.program and "def caesar" not in pad.program  # only what the function needs
+    caesar = next(p for p in result.problems if p.entry == "caesar")
+    assert "Shift lowercase" not in caesar.prompt  # the docstring would sit below the random draw
 
 
 def test_same_seed_same_bytes_other_seed_other_problems(docker_sandbox):
