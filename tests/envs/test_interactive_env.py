@@ -194,3 +194,17 @@ def test_latents_in_another_order_than_the_signature(tmp_path):
     assert env.gold() == [8, 10]  # (a, b) in {(2, 2), (3, 1)}
     reply, *_ , info = env.step("<run>f(x=2)</run>")
     assert info["experiments"][0]["remaining"] == 1 and reply.startswith(("f(x=2) returned 6", "f(x=2) returned 7"))
+
+
+def test_huge_messages_are_refused_quickly(suite):
+    import time
+
+    env = _env(suite)
+    env.reset(seed=0)
+    start = time.perf_counter()
+    reply, reward, terminated, *_ = env.step("<run>f(x=1)</run>" * 60_000)  # ~1 MB, many runs
+    assert reply.startswith("Not run: write exactly one") and reward == 0.0 and not terminated
+    reply, *_ = env.step("<run>f(x=" + "9" * 1_000_000 + ")</run>")
+    assert "longer than" in reply
+    _, reward, terminated, *_ = env.step("<answer>[" + "1, " * 300_000 + "]</answer>")
+    assert terminated and reward == 0.0 and time.perf_counter() - start < 5
