@@ -29,6 +29,10 @@ def generate_cmd(
         [], "--knob", "-k", help="Difficulty knob override NAME=VALUE (repeatable)."
     ),
     backend: str = typer.Option("auto", help="Sandbox backend: auto | docker | local."),
+    shard: str = typer.Option("0/1", help="I/N: write only shard I of N; the N files concatenated in "
+                              "order are the unsharded run, byte for byte."),
+    chunk_size: int = typer.Option(10_000, help="Problems per chunk, the unit shards split the run by "
+                                   "(part of the recipe: same value for every shard and the unsharded run)."),
 ) -> None:
     """Generate problems to a JSONL file and print the per-run filter counts."""
     from generators import write_problems
@@ -44,13 +48,17 @@ def generate_cmd(
         raise InputError(f"expected one of {list(SPLITS)}, got {split!r}", field="--split")
     if n < 0:
         raise InputError(f"expected a non-negative integer, got {n}", field="--n")
+    shard_spec = _parse_shard(shard)
+    if chunk_size < 1:
+        raise InputError(f"expected a positive integer, got {chunk_size}", field="--chunk-size")
     knobs = spec.parse_knobs(knob)
     spec.config(level, **knobs)
     check_output_file(out)
     try:
         with _sandbox(backend) as sandbox:
             result = generate_with_stats(
-                family, mode, n, seed, level=level, split=split, sandbox=sandbox, **knobs
+                family, mode, n, seed, level=level, split=split, sandbox=sandbox, shard=shard_spec,
+                chunk_size=chunk_size, **knobs
             )
     except (ValueError, SandboxFailure) as exc:
         _fail(str(exc))
@@ -66,6 +74,13 @@ def generate_cmd(
             sort_keys=True,
         )
     )
+
+
+def _parse_shard(text: str) -> tuple[int, int]:
+    index, sep, count = text.partition("/")
+    if not (sep and index.strip().isdigit() and count.strip().isdigit()) or not 0 <= int(index) < int(count):
+        raise InputError(f"expected I/N with 0 <= I < N (e.g. 2/8), got {text!r}", field="--shard")
+    return int(index), int(count)
 
 
 def _sandbox(backend: str):

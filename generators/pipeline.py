@@ -56,6 +56,28 @@ def generate(family: str, mode: str, n: int, seed: int, level: int | None = None
     ).problems
 
 
+CHUNK_SIZE = 10_000  # problems per chunk; a run of up to this many problems is one chunk
+CHUNK_STRIDE = 10**9  # chunk c drafts items c * CHUNK_STRIDE, c * CHUNK_STRIDE + 1, ... (disjoint streams)
+
+
+def chunk_plan(n: int, chunk_size: int = CHUNK_SIZE, shard: tuple[int, int] = (0, 1)) -> list[tuple[int, int]]:
+    """(chunk, problems) of shard I of N: a contiguous block of the run's chunks, so the N shards'
+    outputs concatenated in order are the unsharded run, byte for byte.
+
+    Why chunks: item `idx` is accepted or rejected only after running it, so where problem k of a
+    run starts is unknown until everything before it has run. A chunk draws from its own index
+    stream, so shards generate their chunks without each other. A run of at most `chunk_size`
+    problems is one chunk, the plain sequential run; duplicate programs are removed within a chunk.
+    """
+    index, count = shard
+    if count < 1 or not 0 <= index < count:
+        raise ValueError(f"shard must be I/N with 0 <= I < N, got {index}/{count}")
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    chunks = [(c, min(chunk_size, n - c * chunk_size)) for c in range(-(-n // chunk_size))]
+    return chunks[index * len(chunks) // count:(index + 1) * len(chunks) // count]
+
+
 def generate_with_stats(
     family: str,
     mode: str,
@@ -66,40 +88,57 @@ def generate_with_stats(
     sandbox: Sandbox | None = None,
     exclusions: Exclusions | None = None,
     batch_size: int = 256,
+    shard: tuple[int, int] = (0, 1),
+    chunk_size: int = CHUNK_SIZE,
     **knobs: Any,
 ) -> GenerationResult:
     """Like `generate`, also returning per-run filter/rejection counts.
 
     For the train split, programs of the frozen test suites (and, for OOD families, the templates of
-    the training set) are excluded automatically unless `exclusions` is given.
+    the training set) are excluded automatically unless `exclusions` is given. `shard=(I, N)` makes
+    only shard I's chunks of the run (see `chunk_plan`).
     """
     spec = get_family(family)
     _check_args(spec, mode, n, split)
+    plan = chunk_plan(n, chunk_size, shard)
     cfg = spec.config(level, **knobs)
     if exclusions is None:
         exclusions = default_exclusions(spec, split)
     with _borrowed(sandbox) as sb:
         stats = FilterStats()
         problems: list[Problem] = []
-        seen: set[str] = set()
-        idx = 0
-        while len(problems) < n:
-            if stats.drafted >= MAX_DRAFTS_PER_PROBLEM * n + 100:
-                raise ValueError(
-                    f"{family}/{mode}: only {len(problems)} of {n} problems after "
-                    f"{stats.drafted} drafts; knobs too restrictive? counts={stats.to_dict()}"
-                )
-            rate = stats.accepted / stats.drafted if stats.drafted else 0.6
-            want = min(batch_size, max(8, math.ceil(1.15 * (n - len(problems)) / max(rate, 0.05))))
-            batch = range(idx, idx + want)
-            idx += want
-            for problem in _build_batch(
-                spec, mode, seed, batch, cfg, split, level, sb, stats, exclusions, seen
-            ):
-                if len(problems) < n:
-                    problems.append(problem)
-                    stats.accepted += 1
+        for chunk, count in plan:
+            problems += _generate_chunk(spec, mode, count, seed, chunk * CHUNK_STRIDE, cfg, split, level, sb,
+                                        stats, exclusions, batch_size)
         return GenerationResult(problems, stats, sb.python_version)
+
+
+def _generate_chunk(spec: FamilySpec, mode: str, n: int, seed: int, offset: int, cfg: Any, split: str,
+                    level: int | None, sb: Sandbox, total: FilterStats, exclusions: Exclusions,
+                    batch_size: int) -> list[Problem]:
+    """The first `n` accepted items of the index stream starting at `offset`."""
+    stats = FilterStats()
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    idx = offset
+    while len(problems) < n:
+        if stats.drafted >= MAX_DRAFTS_PER_PROBLEM * n + 100:
+            raise ValueError(
+                f"{spec.name}/{mode}: only {len(problems)} of {n} problems after "
+                f"{stats.drafted} drafts; knobs too restrictive? counts={stats.to_dict()}"
+            )
+        rate = stats.accepted / stats.drafted if stats.drafted else 0.6
+        want = min(batch_size, max(8, math.ceil(1.15 * (n - len(problems)) / max(rate, 0.05))))
+        batch = range(idx, idx + want)
+        idx += want
+        for problem in _build_batch(
+            spec, mode, seed, batch, cfg, split, level, sb, stats, exclusions, seen
+        ):
+            if len(problems) < n:
+                problems.append(problem)
+                stats.accepted += 1
+    total.merge(stats)
+    return problems
 
 
 def build_item(
