@@ -105,10 +105,55 @@ def bench_exec(cfg: BenchConfig) -> dict[str, Any]:
             "verifier_errors": errors}
 
 
-def run_bench(cfg: BenchConfig, exact: bool = True, execution: bool = True) -> dict[str, Any]:
+def _cpu_rate(fn, calls: list[tuple[Any, ...]]) -> float:
+    """Calls per CPU second of this process (its one-core throughput)."""
+    cpu = time.process_time()
+    for args in calls:
+        fn(*args)
+    return len(calls) / max(time.process_time() - cpu, 1e-9)
+
+
+def bench_adapters(cfg: BenchConfig) -> dict[str, Any]:
+    """Completions scored per CPU second through the framework adapters, beside the env's exact path.
+
+    Same pool, same completions, same order for every path. The verl row is `compute_score` called
+    as verl's reward managers call it: the exported ground truth (the record as JSON, one string
+    object per row, as verl's non-tensor batch holds it) parsed through the adapter's cache.
+    Target: an adapter costs at most 2x the env's step.
+    """
+    from envs.adapters import verl as verl_adapter
+    from envs.scoring import score_completion
+
+    env = gym.make("envs:CounterfactualCode-v0", families=cfg.families, num_problems=cfg.num_problems,
+                   sandbox_backend=cfg.generation_backend, generation_seed=cfg.seed).unwrapped
+    problems = [item.problem for fam in env.families for item in env.pool(fam)]
+    completions = {p.id: [completions_for(p, k) for k in range(4)] for p in problems}
+    ground_truth = {p.id: p.to_json() for p in problems}
+    source = {p.id: f"counterfactual_code/{p.family}/{p.mode}" for p in problems}
+    steps = cfg.exact_steps
+    order = [problems[(i * 7919) % len(problems)] for i in range(steps)]
+    verl_calls = [(source[p.id], completions[p.id][i & 3], ground_truth[p.id], {"index": i})
+                  for i, p in enumerate(order)]
+    scorer_calls = [(p, completions[p.id][i & 3]) for i, p in enumerate(order)]
+    _episodes_per_second(env, completions, min(2_000, steps))  # warm-up (and parser caches)
+    _cpu_rate(verl_adapter.compute_score, verl_calls[:2_000])
+    _, env_rate = _episodes_per_second(env, completions, steps)
+    verl_rate = _cpu_rate(verl_adapter.compute_score, verl_calls)
+    scorer_rate = _cpu_rate(score_completion, scorer_calls)
+    env.close()
+    return {"completions": steps, "env_steps_per_cpu_s": round(env_rate, 1),
+            "scorer_completions_per_cpu_s": round(scorer_rate, 1),
+            "verl_completions_per_cpu_s": round(verl_rate, 1),
+            "verl_cost_vs_env": round(env_rate / verl_rate, 3), "target_cost_vs_env": 2.0,
+            "meets_target": env_rate / verl_rate <= 2.0}
+
+
+def run_bench(cfg: BenchConfig, exact: bool = True, execution: bool = True, adapters: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {"config": asdict(cfg)}
     if exact:
         out["exact"] = bench_exact(cfg)
     if execution:
         out["execution_verified"] = bench_exec(cfg)
+    if adapters:
+        out["adapters"] = bench_adapters(cfg)
     return out

@@ -22,6 +22,7 @@ def bench(
     backend: str = typer.Option("docker", help="Sandbox for the execution-verified path: docker|local|auto."),
     num_problems: int = typer.Option(64, help="Problems per family in the env's pool."),
     seed: int = typer.Option(0, help="Generation seed of the pool."),
+    adapters: bool = typer.Option(False, "--adapters", help="Also score through the framework adapters (verl)."),
 ) -> None:
     """Steps/s of the exact-answer path (target >= 20,000 on one core) and of the execution-verified path."""
     from generators.family import get_family
@@ -43,7 +44,7 @@ def bench(
     cfg = BenchConfig(families=[f.strip() for f in families.split(",") if f.strip()], num_problems=num_problems,
                       exact_steps=exact_steps, exec_steps=exec_steps, exec_batch=exec_batch,
                       exec_batches=exec_batches, backend=backend, seed=seed)
-    result = run_bench(cfg, exact=exact_steps > 0, execution=exec_steps > 0)
+    result = run_bench(cfg, exact=exact_steps > 0, execution=exec_steps > 0, adapters=adapters and exact_steps > 0)
     if json_out:
         typer.echo(json.dumps(result, indent=2))
         return
@@ -54,7 +55,7 @@ def bench(
     table.add_column("path")
     table.add_column("metric")
     table.add_column("value", justify="right")
-    for path in ("exact", "execution_verified"):
+    for path in ("exact", "execution_verified", "adapters"):
         for key, value in result.get(path, {}).items():
             table.add_row(path, key, str(value))
     Console().print(table)
