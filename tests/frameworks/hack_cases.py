@@ -7,10 +7,11 @@
 """
 from __future__ import annotations
 
+import inspect
+import itertools
 import json
 from typing import Any
 
-from envs.scoring import reachable_job
 from generators import load_suite
 from generators.schema import Problem, sort_answer
 
@@ -18,11 +19,18 @@ WRONG = "not-an-output"  # a quoted string: well-formed, never an output of the 
 
 
 def reachable_outputs(problem: Problem) -> list[Any]:
-    """Outputs under the intervention for every latent assignment (trusted suite code, run in-process)."""
-    job = reachable_job(problem)
+    """Outputs under the intervention for every latent assignment (trusted suite code, run in-process;
+    arguments passed by parameter name, as records store latents in sorted order)."""
     namespace: dict[str, Any] = {}
-    exec(compile(job.source, "<suite program>", "exec"), namespace)  # noqa: S102 - our own frozen suite
-    return sort_answer(namespace[job.entry](*args) for args in job.arg_lists)
+    program = problem.intervention.get("program") or problem.program
+    exec(compile(program, "<suite program>", "exec"), namespace)  # noqa: S102 - our own frozen suite
+    f = namespace[problem.entry]
+    names = list(problem.latents)
+    outputs = []
+    for combo in itertools.product(*problem.latents.values()):
+        kwargs = {**problem.intervention["args"], **dict(zip(names, combo))}
+        outputs.append(f(**{k: kwargs[k] for k in inspect.signature(f).parameters}))
+    return sort_answer(outputs)
 
 
 def answer_block(values: list[Any]) -> str:
