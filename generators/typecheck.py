@@ -12,13 +12,13 @@ import dataclasses
 import types
 import typing
 from collections.abc import Callable, Mapping
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from generators.errors import InputError, describe
 
 
-@lru_cache(maxsize=None)
+@cache
 def field_types(cls: type) -> dict[str, Any]:
     """Resolved annotations of a dataclass's init fields, in declaration order."""
     hints = typing.get_type_hints(cls)
@@ -64,7 +64,7 @@ def _ok(value: Any, field: str, where: str) -> bool:
     return True
 
 
-@lru_cache(maxsize=None)
+@cache
 def _checker(tp: Any) -> Check:
     """A compiled check for one annotation (cached: records are checked by the thousand)."""
     origin, args = typing.get_origin(tp), typing.get_args(tp)
