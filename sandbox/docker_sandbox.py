@@ -153,8 +153,8 @@ class DockerSandbox(PooledSandbox):
         mem = f"{lim.container_memory_mb}m"
         return self.client.api.create_host_config(
             network_mode="none", read_only=True, privileged=False,
-            tmpfs={"/tmp": f"rw,nosuid,nodev,noexec,size={lim.tmpfs_mb}m,nr_inodes={lim.tmpfs_inodes},mode=1777"},
-            shm_size=lim.tmpfs_mb << 20,
+            tmpfs={path: f"rw,nosuid,nodev,noexec,size={lim.tmpfs_mb}m,nr_inodes={lim.tmpfs_inodes},mode=1777"
+                   for path in ("/tmp", "/dev/shm")},  # capped in bytes and inodes: quick to empty
             cap_drop=["ALL"], security_opt=["no-new-privileges"], pids_limit=lim.container_pids,
             mem_limit=mem, memswap_limit=mem, mem_swappiness=0, nano_cpus=int(lim.container_cpus * 1e9),
             ipc_mode="private", auto_remove=True, init=False, oom_kill_disable=False, binds=binds,

@@ -61,8 +61,8 @@ def validate(req: Any, position: int = 0) -> None:
         if len(req.kwargs) != len(req.args):
             raise BadRequest(f"{where}: kwargs has {len(req.kwargs)} entries for {len(req.args)} arg tuples")
         for k, kw in enumerate(req.kwargs):
-            if not isinstance(kw, dict) or not all(isinstance(key, str) and key.isidentifier() for key in kw):
-                raise BadRequest(f"{where}: kwargs[{k}] must be a dict with identifier (str) keys")
+            if not isinstance(kw, dict) or not all(isinstance(key, str) for key in kw):
+                raise BadRequest(f"{where}: kwargs[{k}] must be a dict with str keys")
 
 
 def calls_of(req: Any) -> int:

@@ -17,7 +17,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -136,6 +136,8 @@ class PooledSandbox(Sandbox):
             raise ValueError(f"on_bad_request must be 'raise' or 'result', not {on_bad_request!r}")
         if self._closed:
             raise RuntimeError(f"{type(self).__name__} is closed")
+        if isinstance(requests, (ExecRequest, str, bytes)) or not isinstance(requests, Iterable):
+            raise BadRequest(f"requests must be a list of ExecRequest, got {type(requests).__name__}")
         requests = list(requests)
         jobs: list[EncodedJob | list[CallResult]] = []
         for position, req in enumerate(requests):

@@ -86,9 +86,10 @@ SYS_MOUNT_SETATTR = 442  # the same number on every architecture (added in Linux
 AT_FDCWD, AT_RECURSIVE = -100, 0x8000
 MOUNT_ATTR_RDONLY, MOUNT_ATTR_NOSUID = 0x1, 0x2
 IPC_RMID, MSG_INFO, SHM_INFO, SEM_INFO = 0, 12, 14, 19
-# seccomp: (audit arch, prlimit64, [add_key, request_key, keyctl], x32 bit or None) per machine
-SECCOMP_ARCHES = {"x86_64": (0xC000003E, 302, (248, 249, 250), 0x40000000),
-                  "aarch64": (0xC00000B7, 261, (217, 218, 219), None)}
+# seccomp, per machine: audit arch, prlimit64, (add_key, request_key, keyctl), x32 bit or None,
+# unshare, clone, clone3
+SECCOMP_ARCHES = {"x86_64": (0xC000003E, 302, (248, 249, 250), 0x40000000, 272, 56, 435),
+                  "aarch64": (0xC00000B7, 261, (217, 218, 219), None, 97, 220, 435)}
 
 _libc = None
 
@@ -185,6 +186,10 @@ def read_host_frame(fd):
 
 class OutputTooLarge(Exception):
     pass
+
+
+class UnsupportedValue(Exception):
+    """The call returned, but its value cannot travel (reported as an ERROR of this type)."""
 
 
 def is_plain(v, depth=0):
@@ -514,7 +519,10 @@ def run_child(job, start, chan, cfg, jobdir):
             kw = all_kwargs[i] if all_kwargs else None
             result = fn(*all_args[i], **kw) if kw else fn(*all_args[i])
             wall = clock() - t0
-            text, is_repr = encode_value(result, cap)
+            try:
+                text, is_repr = encode_value(result, cap)
+            except (ValueError, RecursionError) as exc:  # nested too deeply, a self-containing list, ...
+                raise UnsupportedValue("the returned value cannot be sent: %s" % describe(exc)[1]) from None
             if out_state[2]:
                 raise OutputTooLarge("printed output exceeds %d bytes" % cap)
             row = '["R",%d,"ok",%s,%s,null,null,%r]\n' % (i, text, "true" if is_repr else "false",
@@ -1122,21 +1130,27 @@ class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
 
 
-def seccomp_program(arch, prlimit, denied, x32_bit):
-    """A classic-BPF seccomp filter: EPERM for prlimit64() on any process but the caller itself, for the
-    kernel keyrings (add_key, request_key, keyctl: keys outlive processes, so one job could leave one
-    for the next), and for every syscall of a foreign ABI (x32, 32-bit); everything else is allowed."""
-    ld, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06
-    allow, deny = 0x7FFF0000, 0x00050000 | errno.EPERM
-    body = [(ld, 0, 0, 0)]  # syscall number
+def seccomp_program(arch, prlimit, denied, x32_bit, unshare, clone, clone3):
+    """A classic-BPF seccomp filter; everything not named here is allowed. EPERM for: prlimit64() on any
+    process but the caller itself (a job could lower its worker's limits); the kernel keyrings (add_key,
+    request_key, keyctl: keys outlive processes, so one job could leave one for the next); new user
+    namespaces (unshare/clone with CLONE_NEWUSER: kernel attack surface, as in Docker's own profile);
+    any syscall of a foreign ABI (x32, 32-bit). clone3 answers ENOSYS, so libc falls back to clone."""
+    ld, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
+    allow, deny, nosys = 0x7FFF0000, 0x00050000 | errno.EPERM, 0x00050000 | errno.ENOSYS
+    prog = [(ld, 0, 0, 4), (jeq, 0, "deny", arch), (ld, 0, 0, 0)]  # architecture, then syscall number
     if x32_bit is not None:
-        body.append((jge, "deny", 0, x32_bit))
-    body.append((jeq, 0, "keys", prlimit))
-    body += [(ld, 0, 0, 16), (jeq, "allow", "deny", 0)]  # low word of the pid argument (little-endian)
-    keys = len(body) + 2
-    body += [(jeq, "deny", 0, nr) for nr in denied]
-    prog = [(ld, 0, 0, 4), (jeq, 0, "deny", arch)] + body + [(ret, 0, 0, allow), (ret, 0, 0, deny)]
-    labels = {"keys": keys, "allow": len(prog) - 2, "deny": len(prog) - 1}
+        prog.append((jge, "deny", 0, x32_bit))
+    prog += [(jeq, "pid", 0, prlimit), (jeq, "flags", 0, unshare), (jeq, "flags", 0, clone),
+             (jeq, "nosys", 0, clone3)]
+    prog += [(jeq, "deny", 0, nr) for nr in denied]
+    prog.append((ret, 0, 0, allow))
+    labels = {"pid": len(prog)}
+    prog += [(ld, 0, 0, 16), (jeq, "allow", "deny", 0)]  # low word of the pid argument (little-endian)
+    labels["flags"] = len(prog)
+    prog += [(ld, 0, 0, 16), (jset, "deny", "allow", CLONE_NEWUSER)]
+    labels.update(allow=len(prog), deny=len(prog) + 1, nosys=len(prog) + 2)
+    prog += [(ret, 0, 0, allow), (ret, 0, 0, deny), (ret, 0, 0, nosys)]
     out = []
     for pc, (code, jt, jf, k) in enumerate(prog):
         jt = labels[jt] - pc - 1 if type(jt) is str else jt
