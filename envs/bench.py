@@ -156,4 +156,16 @@ def run_bench(cfg: BenchConfig, exact: bool = True, execution: bool = True, adap
         out["execution_verified"] = bench_exec(cfg)
     if adapters:
         out["adapters"] = bench_adapters(cfg)
+        out["openenv"] = _bench_openenv(cfg)
     return out
+
+
+def _bench_openenv(cfg: BenchConfig) -> dict[str, Any]:
+    """The OpenEnv adapter and server (envs/adapters/openenv_bench.py), where openenv is installed."""
+    import importlib.util
+
+    if importlib.util.find_spec("openenv") is None:
+        return {"skipped": "openenv is not installed here: .nox/openenv/bin/cfcode env bench --adapters"}
+    from envs.adapters.openenv_bench import bench_openenv
+
+    return bench_openenv(cfg)

@@ -22,7 +22,7 @@ def bench(
     backend: str = typer.Option("docker", help="Sandbox for the execution-verified path: docker|local|auto."),
     num_problems: int = typer.Option(64, help="Problems per family in the env's pool."),
     seed: int = typer.Option(0, help="Generation seed of the pool."),
-    adapters: bool = typer.Option(False, "--adapters", help="Also score through the framework adapters (verl)."),
+    adapters: bool = typer.Option(False, "--adapters", help="Also score through the framework adapters (verl; OpenEnv where installed)."),
 ) -> None:
     """Steps/s of the exact-answer path (target >= 20,000 on one core) and of the execution-verified path."""
     from generators.family import get_family
@@ -55,7 +55,7 @@ def bench(
     table.add_column("path")
     table.add_column("metric")
     table.add_column("value", justify="right")
-    for path in ("exact", "execution_verified", "adapters"):
+    for path in ("exact", "execution_verified", "adapters", "openenv"):
         for key, value in result.get(path, {}).items():
             table.add_row(path, key, str(value))
     Console().print(table)

@@ -198,3 +198,13 @@ def test_in_process_async_paths_score_like_the_env(problems):
                 obs = asyncio.run(env.step_async(CounterfactualAction(completion=completion)))
                 assert obs.reward == score_completion(p, completion, reward=reward, sandbox_backend="local").reward
                 assert env.state.answered and env.state.step_count == 1
+
+
+def test_bench_reports_the_openenv_adapter_and_server():
+    from envs.bench import BenchConfig, run_bench
+
+    out = run_bench(BenchConfig(num_problems=4, exact_steps=300, generation_backend="local"), exact=False,
+                    execution=False, adapters=True)["openenv"]
+    assert out["completions"] == 300 and out["server_completions"] == 300
+    assert out["openenv_adapter_completions_per_cpu_s"] > 0 and out["openenv_server_completions_per_wall_s"] > 0
+    assert set(out) >= {"env_steps_per_cpu_s", "adapter_cost_vs_env", "server_cost_vs_env", "meets_target"}
