@@ -35,8 +35,8 @@ def problem_from_label(label: Any) -> Problem:
         if "problem" in label and isinstance(label["problem"], (str, dict)):  # a wrapper row
             return problem_from_label(label["problem"])
         try:
-            return Problem(**label)
-        except TypeError as exc:
+            return Problem.from_dict(label)  # the one record validator (generators.schema)
+        except (ValueError, TypeError) as exc:
             raise ValueError(f"label dict is not a problem record: {exc}") from None
     raise ValueError(f"label must be a problem record (JSON string or dict), got {type(label).__name__}")
 
