@@ -31,12 +31,16 @@ def _cpu_seconds(pid: int) -> float:
 def bench_openenv(cfg: Any, server_episodes: int = 2_000, core: int = 0) -> dict[str, Any]:
     import httpx
 
-    from envs.adapters.openenv_env import CounterfactualAction, CounterfactualEnvClient, CounterfactualEnvironment
+    from envs.adapters.openenv_env import (
+        CounterfactualAction,
+        CounterfactualEnvClient,
+        CounterfactualEnvironment,
+    )
     from envs.bench import _episodes_per_second, completions_for
     from envs.code_env import CounterfactualCodeEnv
 
-    kwargs = dict(families=cfg.families, num_problems=cfg.num_problems, sandbox_backend=cfg.generation_backend,
-                  generation_seed=cfg.seed)
+    kwargs = {"families": cfg.families, "num_problems": cfg.num_problems,
+              "sandbox_backend": cfg.generation_backend, "generation_seed": cfg.seed}
     env = CounterfactualCodeEnv(**kwargs)
     completions = {it.problem.id: [completions_for(it.problem, k) for k in range(4)]
                    for fam in env.families for it in env.pool(fam)}

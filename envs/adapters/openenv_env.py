@@ -260,10 +260,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--num-problems", type=int, default=128)
     p.add_argument("--generation-seed", type=int, default=0)
     a = p.parse_args(argv)
-    kwargs = dict(families=a.families.split(",") if a.families else None, mode=a.mode, split=a.split,
-                  suite=a.suite, level=a.level, reward=a.reward, question=a.question,
-                  sandbox_backend=a.sandbox_backend, num_problems=a.num_problems,
-                  generation_seed=a.generation_seed)
+    kwargs = {"families": a.families.split(",") if a.families else None, "mode": a.mode, "split": a.split,
+              "suite": a.suite, "level": a.level, "reward": a.reward, "question": a.question,
+              "sandbox_backend": a.sandbox_backend, "num_problems": a.num_problems,
+              "generation_seed": a.generation_seed}
     if a.max_concurrent_envs < 1:
         p.error(f"--max-concurrent-envs must be >= 1, got {a.max_concurrent_envs}")
     try:

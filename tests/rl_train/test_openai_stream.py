@@ -20,8 +20,8 @@ def client(tiny_model):
 
 
 def test_chat_stream_equals_non_stream(client):
-    kw = dict(model="tiny", messages=[{"role": "user", "content": "f(x=1) returned 3."}], max_tokens=8,
-              temperature=1.0, seed=5, n=2)
+    kw = {"model": "tiny", "messages": [{"role": "user", "content": "f(x=1) returned 3."}], "max_tokens": 8,
+          "temperature": 1.0, "seed": 5, "n": 2}
     whole = client.chat.completions.create(**kw)
     chunks = list(client.chat.completions.create(stream=True, stream_options={"include_usage": True}, **kw))
     texts = {0: "", 1: ""}
@@ -37,7 +37,7 @@ def test_chat_stream_equals_non_stream(client):
 
 
 def test_text_completion_stream_equals_non_stream(client):
-    kw = dict(model="tiny", prompt="def f(x):", max_tokens=8, temperature=1.0, seed=2)
+    kw = {"model": "tiny", "prompt": "def f(x):", "max_tokens": 8, "temperature": 1.0, "seed": 2}
     whole = client.completions.create(**kw)
     streamed = "".join(c.choices[0].text for c in client.completions.create(stream=True, **kw) if c.choices)
     assert streamed == whole.choices[0].text

@@ -14,7 +14,10 @@ import httpx
 import pytest
 
 from envs.adapters.openenv_env import (
-    CounterfactualAction, CounterfactualEnvClient, openenv_reward, trl_environment_factory,
+    CounterfactualAction,
+    CounterfactualEnvClient,
+    openenv_reward,
+    trl_environment_factory,
 )
 from envs.scoring import score_completion
 from frameworks.hack_cases import answer_block, hack_completions, hackable_problems
@@ -113,9 +116,8 @@ def test_sessions_are_isolated_and_capped(server, problems):
             c.reset(problem_id=p.id)
         for c, p in zip(clients, problems):
             assert c.step(CounterfactualAction(completion=answer_block(p.answer))).reward == 1.0
-        with pytest.raises(Exception, match="CAPACITY_REACHED|capacity"):
-            with _client(server) as extra:
-                extra.reset()
+        with pytest.raises(Exception, match="CAPACITY_REACHED|capacity"), _client(server) as extra:
+            extra.reset()
     finally:
         for c in clients:
             c.close()

@@ -77,7 +77,7 @@ def test_vf_eval_against_cfcode_model_serve(served_model, tmp_path):
            "-m", "tiny", "-b", served_model, "-k", "CFCODE_TEST_KEY", "-n", "3", "-r", "2", "-t", "24",
            "-T", "1.0", "-c", "2", "-s", "-o", str(out), "-d"]
     run = subprocess.run(cmd, cwd=tmp_path, env={**os.environ, "CFCODE_TEST_KEY": "none"},
-                         capture_output=True, text=True, timeout=600)
+                         capture_output=True, text=True, timeout=600, check=False)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     results = [json.loads(line) for f in out.rglob("results.jsonl") for line in f.read_text().splitlines() if line]
     assert len(results) == 6
