@@ -55,5 +55,6 @@ def verl(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def openrlhf(session: nox.Session) -> None:
     """OpenRLHF's remote reward-function contract on tensors (OpenRLHF itself needs CUDA builds)."""
-    install_project(session, "transformers>=4.56,<5.20")  # tokenizes the queries as OpenRLHF does
+    # transformers tokenizes the queries as OpenRLHF does; datasets reads the export as its loader does
+    install_project(session, "transformers>=4.56,<5.20", "datasets>=3.0", "pyarrow")
     run_framework_tests(session, "openrlhf")

@@ -13,11 +13,12 @@ def export_cmd(
     sources: list[str] = typer.Argument(  # noqa: B008 - typer idiom
         ..., help="frozen:test | frozen:train | frozen:all | JSONL files from `cfcode generate`."),
     out: Path = typer.Option(..., "--out", "-o", help="Output directory; each format goes to OUT/<format>/."),  # noqa: B008
-    formats: str = typer.Option("hf,verl,lm_eval", "--format", "-f", help="Comma-separated: hf, verl, lm_eval."),
+    formats: str = typer.Option("hf,verl,lm_eval,openrlhf", "--format", "-f",
+                               help="Comma-separated: hf, verl, lm_eval, openrlhf."),
     split: str | None = typer.Option(None, help="Put every record in this split (default: the records' own)."),
     name: str = typer.Option("counterfactual-code", help="Dataset name (card title, lm-eval group name)."),
 ) -> None:
-    """Write a suite or generated set as a Hugging Face dataset, verl parquet and/or lm-eval tasks."""
+    """Write a suite or generated set as a Hugging Face dataset, verl / OpenRLHF parquet and/or lm-eval tasks."""
     from generators.export import FORMATS, export_problems, load_sources
 
     chosen = [f.strip() for f in formats.split(",") if f.strip()]

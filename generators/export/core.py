@@ -11,7 +11,7 @@ from pathlib import Path
 
 from generators.schema import Problem
 
-FORMATS = ("hf", "verl", "lm_eval")
+FORMATS = ("hf", "verl", "lm_eval", "openrlhf")
 SOURCE_NAMES = ("frozen:test", "frozen:train", "frozen:all")
 
 
@@ -84,9 +84,9 @@ def export_problems(splits: dict[str, list[Problem]], out_dir: str | os.PathLike
             raise ValueError(f"split name {split!r} must be letters, digits and '_'")
         if not problems:
             raise ValueError(f"split {split!r} is empty")
-    from generators.export import hf, lm_eval, verl
+    from generators.export import hf, lm_eval, openrlhf, verl
 
-    writers = {"hf": hf.write, "verl": verl.write, "lm_eval": lm_eval.write}
+    writers = {"hf": hf.write, "verl": verl.write, "lm_eval": lm_eval.write, "openrlhf": openrlhf.write}
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     report = ExportReport(out, list(formats), {k: len(v) for k, v in splits.items()})

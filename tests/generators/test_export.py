@@ -69,7 +69,7 @@ def test_card_lists_splits_families_versions_and_true_checksums(exported):
     assert "Generator version: 1." in card and "cfcode export frozen:all" in card
 
 
-def test_verl_rows_carry_the_record(exported):
+def test_verl_and_openrlhf_rows_carry_the_record(exported):
     import pyarrow.parquet as pq
 
     out, splits, _ = exported
@@ -80,6 +80,9 @@ def test_verl_rows_carry_the_record(exported):
         assert row["prompt"] == [{"role": "user", "content": problem.prompt}]
         assert row["reward_model"] == {"style": "rule", "ground_truth": problem.to_json()}
         assert row["ability"] == "counterfactual_reasoning" and row["extra_info"]["id"] == problem.id
+    flat = pq.read_table(out / "openrlhf" / "test.parquet").to_pylist()  # OpenRLHF: data[label_key], flat
+    assert [r["label"] for r in flat] == [p.to_json() for p in splits["test"]]
+    assert all(r["prompt"] == [{"role": "user", "content": p.prompt}] for r, p in zip(flat, splits["test"]))
 
 
 def test_lm_eval_folder_has_one_task_per_suite_and_mode_and_a_group(exported):

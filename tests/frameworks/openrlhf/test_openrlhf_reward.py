@@ -26,26 +26,35 @@ def _load_like_openrlhf():
     return module.reward_func
 
 
-def _chat(tokenizer, problem) -> str:
-    return tokenizer.apply_chat_template([{"role": "user", "content": problem.prompt}], tokenize=False,
-                                         add_generation_prompt=True)
+def _openrlhf_rows(tmp_path, problems):
+    """The export read back the way OpenRLHF's blending_datasets reads a local .parquet."""
+    from datasets import load_dataset
+
+    from generators.export import export_problems
+
+    export_problems({"train": problems}, tmp_path, formats=["openrlhf"])
+    data = load_dataset("parquet", data_files=str(tmp_path / "openrlhf" / "train.parquet"),
+                        cache_dir=str(tmp_path / "cache"))["train"]
+    return list(data)
 
 
-def test_contract_and_hacks(frozen_problems, cases, tiny_tokenizer_dir):
+def test_contract_and_hacks(tmp_path, frozen_problems, cases, tiny_tokenizer_dir):
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(tiny_tokenizer_dir)
     reward_func = _load_like_openrlhf()
     queries, prompts, labels, want = [], [], [], []
-    for problem in frozen_problems:
-        prompt = _chat(tok, problem)
+    for row, problem in zip(_openrlhf_rows(tmp_path, frozen_problems), frozen_problems):
+        # preprocess_data(data, input_key="prompt", label_key="label", apply_chat_template=...)
+        prompt = tok.apply_chat_template(row["prompt"], tokenize=False, add_generation_prompt=True)
+        label = row["label"]
         assert "e.g. <answer>[" in prompt  # the format example the parser must never see
         for case in cases(problem) + [type(cases(problem)[0])("no_answer_example_in_prompt", "Hmm.", 0.0)]:
             ids = tok(prompt, add_special_tokens=False)["input_ids"] + \
                 tok(case.completion + "<|im_end|>", add_special_tokens=False)["input_ids"]
             queries.append(tok.decode(ids, skip_special_tokens=False))  # exactly what OpenRLHF passes
             prompts.append(prompt)
-            labels.append(problem.to_json())
+            labels.append(label)
             want.append((case.name, case.reward, score_completion(problem, case.completion).reward))
     out = reward_func(queries, prompts, labels)
     assert set(out) == {"rewards", "scores", "extra_logs"}
