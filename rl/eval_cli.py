@@ -53,6 +53,39 @@ def _check_inputs(cfg, out: Path | None = None) -> None:
         raise InputError(f"expected a directory path, got a file: {out}", field="--out")
 
 
+def _check_eval_dir(entry: Path, samples: bool) -> None:
+    """An eval directory given on the command line holds a readable eval.json (and samples.jsonl whose
+    rows are `SampleRecord`s, checked by the one dataclass validator): else one line naming file:line."""
+    import json
+
+    from generators.typecheck import check_fields
+    from rl.evaluation import SAMPLES_FILE, SUMMARY_FILE, EvalResult, SampleRecord
+
+    summary = entry / SUMMARY_FILE if entry.is_dir() else entry
+    if not summary.is_file():
+        raise MissingInputError(f"expected an eval directory holding {SUMMARY_FILE}, got {str(entry)!r}")
+    try:
+        EvalResult.from_dict(json.loads(summary.read_bytes().decode("utf-8")))
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+        raise InputError(f"expected an {SUMMARY_FILE} written by `cfcode eval`, got {type(exc).__name__}: {exc}",
+                         where=str(summary)) from None
+    if not samples:
+        return
+    path = summary.parent / SAMPLES_FILE
+    if not path.is_file():
+        raise MissingInputError(f"expected {SAMPLES_FILE} beside {SUMMARY_FILE}", where=str(summary.parent))
+    with path.open("rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            if not raw.strip():
+                continue
+            where = f"{path}:{lineno}"
+            try:
+                row = json.loads(raw.decode("utf-8"))
+            except (ValueError, RecursionError) as exc:
+                raise InputError(f"expected a JSON object, got {type(exc).__name__}: {exc}", where=where) from None
+            check_fields(SampleRecord, row, where=where, what="field")
+
+
 def register(app: typer.Typer) -> None:
     @app.command("eval")
     @cli_errors()
@@ -115,6 +148,10 @@ def register(app: typer.Typer) -> None:
             base = _eval_config("", "", suites, modes, limit, samples, max_tokens, temperature, seed, sandbox,
                                 suites_dir, prompt_style)
             _check_inputs(base, out)
+            for entry in entries:
+                path = Path(entry)
+                if path.is_dir() or path.name == "eval.json":
+                    _check_eval_dir(path, samples=False)
             results = collect(entries, base, out)
             paths = write_comparison(out, results, metric)
         except (ValueError, FileNotFoundError, RuntimeError) as exc:
@@ -134,6 +171,8 @@ def register(app: typer.Typer) -> None:
         """Tag abduction / intervention / prediction steps in every completion; report per model."""
         from rl.trace_analysis import analyze_eval_dirs, traces_markdown
 
+        for entry in evals:
+            _check_eval_dir(Path(entry), samples=True)
         try:
             stats = analyze_eval_dirs([Path(e) for e in evals], out, judge=judge or None,
                                       judge_limit=judge_limit, suites_dir=suites_dir)

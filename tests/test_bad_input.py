@@ -317,3 +317,50 @@ def test_other_commands_bad_input(tmp_path, case):
     result = run_cfcode(args, tmp_path)
     assert_one_line_error(result, expected)
     assert list(tmp_path.iterdir()) == []
+
+
+# ------------------------------------------------------------------------------ eval directories
+
+@pytest.fixture(scope="module")
+def eval_dir(tmp_path_factory) -> Path:
+    """A real `cfcode eval` output (oracle baseline, 2 problems, local sandbox)."""
+    out = tmp_path_factory.mktemp("eval") / "oracle"
+    result = run_cfcode(["eval", "--model", "oracle", "--suites", "if_else", "--modes", "counterfactual",
+                         "--limit", "2", "--sandbox", "local", "--out", str(out)], out.parent)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return out
+
+
+def _copy_eval(src: Path, dst: Path) -> Path:
+    dst.mkdir()
+    for name in ("eval.json", "samples.jsonl"):
+        (dst / name).write_bytes((src / name).read_bytes())
+    return dst
+
+
+SAMPLE_CASES = {
+    "correct_str": ({"correct": "yes"}, "samples.jsonl:2: correct: expected bool, got str 'yes'"),
+    "sample_str": ({"sample": "zero"}, "samples.jsonl:2: sample: expected int"),
+    "unknown_field": ({"bogus": 1}, "samples.jsonl:2: unknown fields ['bogus']"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SAMPLE_CASES))
+def test_analyze_traces_bad_samples(tmp_path, eval_dir, case):
+    change, expected = SAMPLE_CASES[case]
+    bad = _copy_eval(eval_dir, tmp_path / "bad")
+    rows = [json.loads(line) for line in (bad / "samples.jsonl").read_text(encoding="utf-8").splitlines()]
+    rows[1].update(change)
+    (bad / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    result = run_cfcode(["analyze-traces", str(bad), "--out", str(tmp_path / "traces")], tmp_path)
+    assert_one_line_error(result, expected)
+    assert not (tmp_path / "traces").exists()
+
+
+@pytest.mark.parametrize("content", [b'{"label": 1}', b"{oops", b"[]"])
+def test_compare_bad_eval_json(tmp_path, eval_dir, content):
+    bad = _copy_eval(eval_dir, tmp_path / "bad")
+    (bad / "eval.json").write_bytes(content)
+    result = run_cfcode(["compare", str(bad), str(eval_dir), "--out", str(tmp_path / "cmp")], tmp_path)
+    assert_one_line_error(result, f"{bad / 'eval.json'}: expected an eval.json written by `cfcode eval`")
+    assert not (tmp_path / "cmp").exists()
