@@ -165,6 +165,14 @@ def bench_cmd(
     backend: str = typer.Option("docker"),
 ) -> None:
     """Problems/s including ground truth through the sandbox pool (target >= 200 for if_else)."""
+    from generators.family import get_family
+
+    spec = get_family(family)
+    if mode not in spec.modes:
+        raise InputError(f"expected one of {list(spec.modes)}, got {mode!r}", field="--mode")
+    if n < 1:
+        raise InputError(f"expected a positive integer, got {n}", field="--n")
+    spec.config(level)
     from generators.bench import BenchConfig, run_benchmark
 
     result = run_benchmark(BenchConfig(family=family, mode=mode, n=n, level=level, backend=backend))

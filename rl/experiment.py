@@ -176,7 +176,11 @@ def parse_experiment(data: dict[str, Any], source: str = "<config>", text: str |
     if dat.level is not None and dat.level not in LEVELS:
         raise InputError(f"expected a level 1-5, got {dat.level}", where=at["data"]("level"), field="level")
     if dat.train_file:
+        from generators.io import iter_problems
+
         check_input_file(dat.train_file, "[data] train_file", "JSONL file of problems")
+        for _ in iter_problems(dat.train_file):  # every record valid before the first stage starts
+            pass
     ev: EvalSection = sections["eval"]
     if ev.engine not in ("vllm", "hf"):
         raise InputError(f"engine must be 'vllm' or 'hf', got {ev.engine!r}", where=at["eval"]("engine"))
