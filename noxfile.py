@@ -58,3 +58,35 @@ def openrlhf(session: nox.Session) -> None:
     # transformers tokenizes the queries as OpenRLHF does; datasets reads the export as its loader does
     install_project(session, "transformers>=4.56,<5.20", "datasets>=3.0", "pyarrow")
     run_framework_tests(session, "openrlhf")
+
+
+@nox.session(python=PYTHON)
+def openenv(session: nox.Session) -> None:
+    """openenv 0.10.0: the env served on 127.0.0.1 (WebSocket episodes) and one TRL GRPO step through it."""
+    install_project(session, "openenv==0.10.0", "trl==1.16.0", "transformers>=5.2,<5.20", "accelerate>=1.0",
+                    "datasets>=3.0", "tokenizers>=0.21")
+    run_framework_tests(session, "openenv")
+
+
+@nox.session(python=PYTHON)
+def verifiers(session: nox.Session) -> None:
+    """verifiers 0.3.1 (classic SingleTurnEnv/Rubric): the hub package evaluated by vf-eval against
+    `cfcode model serve` on the tiny model."""
+    install_project(session, "verifiers==0.3.1", "transformers>=4.56,<5.20", "tokenizers>=0.21", "openai>=1.0",
+                    "fastapi", "uvicorn")
+    session.install("--no-deps", "-e", "envs/adapters/verifiers_pkg")
+    run_framework_tests(session, "verifiers")
+
+
+@nox.session(python=PYTHON)
+def reasoning_gym(session: nox.Session) -> None:
+    """reasoning-gym 0.1.25: each family a registered dataset, mixed with a built-in one in a CompositeDataset."""
+    install_project(session, "reasoning-gym==0.1.25", torch=False)
+    run_framework_tests(session, "reasoning_gym")
+
+
+@nox.session(python=PYTHON)
+def skyrl(session: nox.Session) -> None:
+    """skyrl-gym 0.4.0: the BaseTextEnv through skyrl_gym.make, one episode per problem."""
+    install_project(session, "skyrl-gym==0.4.0", torch=False)
+    run_framework_tests(session, "skyrl")
