@@ -8,12 +8,19 @@
 Every call gets exactly one CallResult; infrastructure trouble is CallStatus.SANDBOX_ERROR, never a
 program failure. Malformed requests raise BadRequest before anything runs. One sandbox is safe to
 share between threads.
+
+    from sandbox import Job, run_jobs                    # many programs, one result per program
+    [result] = run_jobs(sb, [Job(source, "f", [[1, 2], [3, 4]])])   # result.status is a CallStatus
+
+`run_jobs` packs programs into few requests, but every record runs in a process of its own.
 """
 from sandbox.api import CallResult, CallStatus, ExecRequest, Sandbox, SandboxLimits
 from sandbox.jobs import BadRequest
+from sandbox.programs import UNSUPPORTED, Job, JobResult, SandboxFailure, run_jobs
 
-__all__ = ["BadRequest", "CallResult", "CallStatus", "ExecRequest", "LocalFallbackRefused", "Sandbox",
-           "SandboxLimits", "SandboxUnavailable", "make_sandbox", "resolve_backend"]
+__all__ = ["UNSUPPORTED", "BadRequest", "CallResult", "CallStatus", "ExecRequest", "Job", "JobResult",
+           "LocalFallbackRefused", "Sandbox", "SandboxFailure", "SandboxLimits", "SandboxUnavailable",
+           "make_sandbox", "resolve_backend", "run_jobs"]
 
 
 def make_sandbox(backend: str = "auto", **kwargs) -> Sandbox:

@@ -38,7 +38,7 @@ POOL_LABEL = "org.cfcode.sandbox.pool"  # value: one pool instance
 _UID_BASE = 1_700_000_000
 # The container's only writable places (read-only root); the worker empties them after every job.
 # Its IPC namespace is the container's own, so SysV objects left by a job are removed too.
-WORKER_PLACES: dict[str, Any] = {"uid": None, "isolate": False, "workdir": "/tmp",
+WORKER_PLACES: dict[str, Any] = {"uid": None, "isolate": False, "workdir": "/tmp", "jobdir": "/tmp",
                                  "scratch": ["/tmp", "/dev/shm", "/dev/mqueue"], "ipc_private": True}
 _runc_checked: dict[str, RuncCheck] = {}
 _runc_lock = threading.Lock()

@@ -555,6 +555,10 @@ class SetupFailed(RuntimeError):
 def check_row(r, i, cap):
     """A validated copy of result row `r` for call `i` ([index, status, value, is_repr, etype, emsg,
     wall_ms]); ChannelError if it is not one. Error fields are bounded strings."""
+    if (type(r) is list and len(r) == 8 and r[1] == i and r[0] == "R" and r[2] == "ok" and r[4] is False
+            and type(r[3]) is int and -(1 << 62) < r[3] < (1 << 62) and r[5] is None and r[6] is None
+            and type(r[7]) is float and 0.0 <= r[7] < 1e12 and type(r[1]) is int):
+        return r[1:]  # the common row (a small int returned), checked in one go
     if type(r) is not list or len(r) != 8 or r[0] != "R" or type(r[1]) is not int or r[1] != i:
         raise ChannelError("malformed result row for call %d" % i)
     _, _, status, value, is_repr, etype, emsg, wall = r
@@ -586,6 +590,8 @@ def wipe_contents(path):
     first moved up to the top level under a fresh name, then emptied and removed.
     """
     try:
+        if not os.listdir(path):  # the usual case, at the cost of one call
+            return None
         top = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     except OSError as exc:
         return None if exc.errno == errno.ENOENT else "cannot open %s: %s" % (path, exc)
@@ -654,11 +660,14 @@ class Worker:
         self.oom_file = self._find_oom_counter()
         self.oom_seen = self.oom_count()  # OOM kills already accounted for
         self.code_cache = {}  # source -> code object, least recently used first
-        self.jobdir = os.path.join(cfg["workdir"], "job")
+        # the child's working directory: the root of a scratch tmpfs it does not own (nothing to create:
+        # emptied after every child), else a fresh directory made for every child inside `workdir`
+        self.jobdir = cfg.get("jobdir") or os.path.join(cfg["workdir"], "job")
+        self.jobdir_mode = None if self.jobdir != cfg["workdir"] else os.stat(self.jobdir).st_mode & 0o7777
         self.scratch = list(cfg.get("scratch") or [cfg["workdir"]])
         self.ipc_private = bool(cfg.get("ipc_private"))
         self.ipc_buf = ctypes.create_string_buffer(256) if libc() else None
-        self.rlimits = self.own_rlimits()
+        self.rlimits = None if "seccomp" in cfg.get("isolation", ()) else self.own_rlimits()
         self.max_fd = max(1024, min(resource.getrlimit(resource.RLIMIT_NOFILE)[0], 1 << 20))
         self.unfit = None  # why this worker must retire after the current job
 
@@ -687,8 +696,9 @@ class Worker:
                 self.send({"t": "pong"})
 
     def check_fitness(self):
-        """After a job: a worker whose own limits changed (prlimit from a child) must not serve again."""
-        if self.own_rlimits() != self.rlimits:
+        """After a job: a worker whose own limits changed (prlimit from a child) must not serve again.
+        Where the seccomp filter is in place, no child can call prlimit on it: nothing to check."""
+        if self.rlimits is not None and self.own_rlimits() != self.rlimits:
             self.unfit = "the worker's resource limits were changed during a job"
 
     @staticmethod
@@ -748,6 +758,8 @@ class Worker:
 
     def make_jobdir(self):
         """A fresh, empty working directory for the next child, owned by the uid it runs as."""
+        if self.jobdir_mode is not None:  # a scratch root: emptied already; its mode is checked there
+            return
         try:
             os.mkdir(self.jobdir, 0o700)
         except FileExistsError:  # left over: clean up once more, then it must work
@@ -766,6 +778,12 @@ class Worker:
         """After a child: nothing it started keeps running, nothing it wrote or created stays."""
         self.kill_strays()
         problems = [p for p in (wipe_contents(d) for d in self.scratch) if p]
+        if self.jobdir_mode is not None:
+            try:  # where a job owns the tmpfs root (user namespace), it may have chmod'ed it
+                if os.stat(self.jobdir).st_mode & 0o7777 != self.jobdir_mode:
+                    os.chmod(self.jobdir, self.jobdir_mode)
+            except OSError as exc:
+                problems.append("cannot restore the working directory: %s" % exc)
         problem = self.remove_ipc_objects()
         if problem:
             problems.append(problem)
@@ -1270,7 +1288,8 @@ def main():
     isolation, private = isolate_host_process(cfg)
     uid = cfg.get("uid")
     if "private_tmp" in isolation:  # jobs work in the private tmpfs, emptied after each
-        cfg["workdir"], cfg["scratch"], cfg["ipc_private"] = "/tmp", private, "private_ipc" in isolation
+        cfg["workdir"] = cfg["jobdir"] = "/tmp"
+        cfg["scratch"], cfg["ipc_private"] = private, "private_ipc" in isolation
     else:
         cfg.setdefault("workdir", "/tmp")
         workdir = cfg["workdir"]
@@ -1280,7 +1299,7 @@ def main():
             cfg["scratch"] = [workdir]
             os.chmod(workdir, 0o711 if uid is not None and os.geteuid() == 0 else 0o700)
     clean_import_path(cfg["scratch"] + [cfg["workdir"]])
-    os.environ["HOME"] = os.environ["TMPDIR"] = os.path.join(cfg["workdir"], "job")
+    os.environ["HOME"] = os.environ["TMPDIR"] = cfg.get("jobdir") or os.path.join(cfg["workdir"], "job")
     if prctl(PR_SET_CHILD_SUBREAPER, 1):
         isolation.append("subreaper")
     if prctl(PR_SET_DUMPABLE, 0):
@@ -1289,6 +1308,7 @@ def main():
         isolation.append("no_new_privs")
         if install_seccomp():
             isolation.append("seccomp")
+    cfg["isolation"] = isolation
     worker = Worker(cfg, in_fd, out_fd)
     worker.clean_up()  # whatever is there before the first job (nothing, normally)
     gc.collect()

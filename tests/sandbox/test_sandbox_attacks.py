@@ -40,11 +40,12 @@ def solo(request, canary):
 
 
 def run1(sb, src: str, args=((),), **kw):
+    kw.setdefault("timeout_s", 10.0)  # generous: the machine may be busy
     return sb.run(ExecRequest(src, "f", [tuple(a) for a in args], **kw))
 
 
 def assert_serving(sb, jobs: int = 4) -> None:
-    out = sb.run_batch([ExecRequest(HONEST, "f", [(i,) for i in range(5)])] * jobs)
+    out = sb.run_batch([ExecRequest(HONEST, "f", [(i,) for i in range(5)], timeout_s=10.0)] * jobs)
     for job in out:
         assert [(r.status, r.value) for r in job] == [(S.OK, i * i + 1) for i in range(5)], job
 
@@ -309,7 +310,7 @@ def f(i, how):
 
 @pytest.mark.parametrize("how", ["deep", "bigint", "fields"])
 def test_a_corrupted_result_channel_costs_only_that_call(solo, how):
-    [results] = solo.run_batch([ExecRequest(CORRUPT_CHANNEL, "f", [(i, how) for i in range(4)])])
+    [results] = solo.run_batch([ExecRequest(CORRUPT_CHANNEL, "f", [(i, how) for i in range(4)], timeout_s=10.0)])
     assert [(r.status, r.value) for r in results[:1] + results[2:]] == [(S.OK, 0), (S.OK, 2), (S.OK, 3)], results
     assert results[1].status in (S.CRASHED, S.ERROR), results[1]
     for r in results:
@@ -334,7 +335,7 @@ def test_a_huge_timeout_is_served_not_overflowed(solo):
 def test_an_unencodable_return_value_costs_only_that_call(solo):
     src = ("import sys\ndef f(i):\n    if i == 1:\n        sys.set_int_max_str_digits(0)\n"
            "        return 10 ** 100000\n    if i == 2:\n        return [-(10 ** 5000), 7]\n    return i\n")
-    [results] = solo.run_batch([ExecRequest(src, "f", [(i,) for i in range(4)])])
+    [results] = solo.run_batch([ExecRequest(src, "f", [(i,) for i in range(4)], timeout_s=10.0)])
     assert [r.status for r in results] == [S.OK] * 4, results
     assert results[0].value == 0 and results[3].value == 3
     assert results[1].python_value() == 10 ** 100000
@@ -344,7 +345,7 @@ def test_an_unencodable_return_value_costs_only_that_call(solo):
 def test_a_value_that_cannot_travel_is_an_error_of_that_call_alone(solo):
     src = ("def f(i):\n    if i == 1:\n        v = []\n        for _ in range(500):\n            v = [v]\n        return v\n"
            "    if i == 2:\n        v = []\n        v.append(v)\n        return v\n    return i\n")
-    [results] = solo.run_batch([ExecRequest(src, "f", [(i,) for i in range(4)])])
+    [results] = solo.run_batch([ExecRequest(src, "f", [(i,) for i in range(4)], timeout_s=10.0)])
     assert [(r.status, r.value) for r in results[::3]] == [(S.OK, 0), (S.OK, 3)], results
     assert [(r.status, r.error_type) for r in results[1:3]] == [(S.ERROR, "UnsupportedValue")] * 2, results
 
@@ -388,7 +389,7 @@ def test_returned_values_round_trip_unambiguously(solo):
         "str_nan": "nan", "str_frozen": "frozenset({1, 2})", "str_tuple": "(1, 2)", "bool_sub": True,
     }
     kinds = list(expected) + ["object", "function", "range"]
-    [results] = solo.run_batch([ExecRequest(ROUND_TRIP, "f", [(k,) for k in kinds])])
+    [results] = solo.run_batch([ExecRequest(ROUND_TRIP, "f", [(k,) for k in kinds], timeout_s=10.0)])
     got = dict(zip(kinds, results))
     assert all(r.ok for r in results), [r for r in results if not r.ok]
     for kind, value in expected.items():
@@ -407,7 +408,7 @@ def f(*args, **kwargs):
 def test_arguments_arrive_exactly_as_passed(solo):
     args = [(math.nan, math.inf, -math.inf, -0.0), (frozenset({1, 2}), {3}, set()), (10 ** 5000, -(2 ** 9000)),
             (complex(1, -0.0), b"\x00", bytearray(b"x")), ({(1, 2): [frozenset()]},), ("nan", "(1, 2)")]
-    [results] = solo.run_batch([ExecRequest(ECHO, "f", args, kwargs=[{}, {}, {}, {}, {"k": math.nan}, {}])])
+    [results] = solo.run_batch([ExecRequest(ECHO, "f", args, kwargs=[{}, {}, {}, {}, {"k": math.nan}, {}], timeout_s=10.0)])
     assert all(r.ok for r in results), results
     for a, r, kw in zip(args, results, [{}, {}, {}, {}, {"k": math.nan}, {}]):
         assert _same(r.python_value(), [a, kw]), (a, r)
@@ -474,7 +475,7 @@ def test_a_storm_of_worker_kills_is_blamed_on_the_sandbox(backend):
 
 # ---------------------------------------------------------------- 4. requests
 
-GOOD = ExecRequest(HONEST, "f", [(1,), (2,)])
+GOOD = ExecRequest(HONEST, "f", [(1,), (2,)], timeout_s=10.0)
 RECURSIVE: list = []
 RECURSIVE.append(RECURSIVE)
 

@@ -1,4 +1,4 @@
-"""The program runner that `generators.execution.run_jobs` sends *into* the sandbox (never imported).
+"""The program runner that `sandbox.programs.run_jobs` sends *into* the sandbox (never imported).
 
 Why a fork per record: programs of different records must never share an interpreter. One program
 that patches a builtin, `json`, `sys.modules` or this runner's own helpers, raises SystemExit or

@@ -1,7 +1,11 @@
-"""Ground truth by execution: run each draft over its full latent domain in the sandbox, batched.
+"""Run many programs over many argument lists in few sandbox requests, each record in a process of its own.
 
-Why packing: one sandbox request per draft costs a round trip each; instead many drafts travel in
-one request to a small runner (`generators/isolated_runner.py`, executed *inside* the sandbox).
+Why here: generators (ground truth), envs (execution-verified rewards) and rl (baselines) all need
+"run these programs, one result per program"; it is a sandbox service, and speaks the sandbox's one
+status vocabulary (`CallStatus`).
+
+Why packing: one sandbox request per program costs a round trip each; instead many programs travel
+in one request to a small runner (`sandbox/program_runner.py`, executed *inside* the sandbox).
 Why a fork per group inside it: programs of different records must never share an interpreter (one
 hostile program could otherwise change every result packed after it), and a fork inside the sandbox
 job costs a fraction of a sandbox round trip. Jobs share a child only when the caller gives them the
@@ -11,23 +15,30 @@ here executes a program in this process.
 """
 from __future__ import annotations
 
-import itertools
+import functools
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sandbox import CallResult, CallStatus, ExecRequest, Sandbox
+from sandbox.api import CallResult, CallStatus, ExecRequest, Sandbox
 
 RUNNER_ENTRY = "__cfcode_run_jobs__"
-# Executed inside the sandbox: one fresh forked child per group of jobs (see the module's docstring).
-_RUNNER = (Path(__file__).with_name("isolated_runner.py")).read_text(encoding="utf-8")
-_STATUSES = frozenset({"ok", "error", "unsupported", "crashed", "output_too_large"})
+UNSUPPORTED = "UnsupportedValue"  # JobResult.error_type: the program returned a value JSON cannot carry
+# The runner's row statuses (its own words, inside the sandbox) -> the one vocabulary.
+_STATUSES = {"ok": CallStatus.OK, "error": CallStatus.ERROR, "unsupported": CallStatus.ERROR,
+             "crashed": CallStatus.CRASHED, "output_too_large": CallStatus.OUTPUT_TOO_LARGE}
+
+
+@functools.cache
+def _runner() -> str:
+    """Executed inside the sandbox: one fresh forked child per group of jobs (see the module's docstring)."""
+    return Path(__file__).with_name("program_runner.py").read_text(encoding="utf-8")
 
 
 class SandboxFailure(RuntimeError):
-    """The sandbox itself failed (not the program): generation stops rather than silently dropping
-    problems, because silently dropped problems would break determinism."""
+    """The sandbox itself failed (not the program): callers stop (generation: silently dropped
+    problems would break determinism) or report a verifier error, never a wrong answer."""
 
 
 @dataclass(frozen=True)
@@ -46,14 +57,16 @@ class Job:
 
 @dataclass(frozen=True)
 class JobResult:
-    status: str  # "ok" | "error" | "timeout" | "unsupported" | "crashed" | "output_too_large"
+    """One job's outcome. `status` is a CallStatus: OK (with `values`, one per argument list), ERROR
+    (the program raised, `error_type` its exception; or `error_type == UNSUPPORTED`: it returned a
+    value JSON cannot carry), TIMEOUT / MEMORY / CRASHED / OUTPUT_TOO_LARGE (the program's doing,
+    confirmed by a run of its own), or SANDBOX_ERROR (set by callers that turn SandboxFailure into
+    a result). `detail` says more, for people."""
+
+    status: CallStatus
     values: list[Any] | None = None
     detail: str = ""
-
-
-def latent_combinations(latents: dict[str, list[Any]]) -> list[tuple[Any, ...]]:
-    """Every assignment of the latents, in domain order (first latent varies slowest)."""
-    return list(itertools.product(*latents.values()))
+    error_type: str | None = None
 
 
 def run_jobs(sandbox: Sandbox, jobs: Sequence[Job], *, pack_calls: int = 4000, pack_groups: int = 32,
@@ -101,7 +114,7 @@ def _run_singly(sandbox: Sandbox, jobs: Sequence[Job], indices: list[int], resul
             elif call.status in (CallStatus.ERROR, CallStatus.OK):  # the runner itself failed, no program
                 raise SandboxFailure(f"program runner failed: {call.error_type}: {call.error_message}"[:500])
             else:
-                results[k] = JobResult("timeout", detail=call.status.value)
+                results[k] = JobResult(call.status, detail=f"{call.error_type}: {call.error_message}"[:500])
                 still.append(k)
         pending = still
         if not pending:
@@ -148,7 +161,7 @@ def _request(jobs: Sequence[Job], timeout_s: float) -> ExecRequest:
             groups[-1].append(row)
         else:
             groups.append([row])
-    return ExecRequest(source=_RUNNER, entry=RUNNER_ENTRY, args=[(groups,)], timeout_s=timeout_s)
+    return ExecRequest(source=_runner(), entry=RUNNER_ENTRY, args=[(groups,)], timeout_s=timeout_s)
 
 
 def _rows(call: CallResult, n: int) -> list[list[Any]] | None:
@@ -168,5 +181,9 @@ def _rows(call: CallResult, n: int) -> list[list[Any]] | None:
 def _job_result(raw: list[Any]) -> JobResult:
     status, payload = raw
     if status == "ok":
-        return JobResult("ok", values=payload)
-    return JobResult(status, detail=str(payload))
+        return JobResult(CallStatus.OK, values=payload)
+    if status == "unsupported":
+        return JobResult(CallStatus.ERROR, detail=str(payload), error_type=UNSUPPORTED)
+    if status == "error":
+        return JobResult(CallStatus.ERROR, detail=str(payload), error_type=str(payload).partition(":")[0])
+    return JobResult(_STATUSES[status], detail=str(payload))
