@@ -36,10 +36,10 @@ def generate_cmd(
 ) -> None:
     """Generate problems to a JSONL file and print the per-run filter counts."""
     from generators import write_problems
-    from generators.execution import SandboxFailure
     from generators.family import get_family
     from generators.pipeline import generate_with_stats
     from generators.schema import SPLITS
+    from sandbox import SandboxFailure
 
     spec = get_family(family)  # everything is checked before the sandbox starts
     if mode not in spec.modes:
@@ -84,11 +84,11 @@ def _parse_shard(text: str) -> tuple[int, int]:
 
 
 def _sandbox(backend: str):
-    from sandbox import make_sandbox
+    from sandbox import SandboxUnavailable, make_sandbox
 
     try:
         return make_sandbox(backend)
-    except ValueError as exc:
+    except (ValueError, SandboxUnavailable) as exc:
         _fail(str(exc))
 
 
