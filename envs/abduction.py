@@ -10,9 +10,9 @@ from typing import Any
 
 from envs.parsing import ParsedAnswer
 from envs.values import value_key
-from generators.execution import Job
 from generators.render import call_text, display_program, value_text
 from generators.schema import Problem
+from sandbox import Job
 
 ABDUCE_INSTRUCTION_ONE = ("Give your final answer inside <answer></answer> tags as a Python-style list "
                           "containing one possible value of {name}, e.g. <answer>[{example}]</answer>.")

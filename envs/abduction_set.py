@@ -31,10 +31,9 @@ from envs.parsing import ParsedAnswer, fenced_spans, parse_answer_content
 from envs.scoring import Score, completion_text, partial_credit, score_batch
 from envs.signature import call_args
 from envs.values import value_key
-from generators.execution import Job, SandboxFailure, latent_combinations, run_jobs
 from generators.render import ANSWER_INSTRUCTIONS, answer_text, value_text
-from generators.schema import Problem
-from sandbox import Sandbox
+from generators.schema import Problem, latent_combinations
+from sandbox import Job, Sandbox, SandboxFailure, run_jobs
 
 QUESTION = "abduce_predict"
 DEFAULT_ABDUCTION_WEIGHT = 0.5
@@ -176,7 +175,7 @@ def gold_latents(problems: Sequence[Problem], sandbox: Sandbox | None = None, sa
             return out  # type: ignore[return-value]
         for i, result in zip(missing, results):
             if result.status != "ok":
-                out[i] = f"consistent-set check failed: {result.status} {result.detail}".strip()
+                out[i] = f"consistent-set check failed: {result.status.value} {result.detail}".strip()
                 continue
             gold = consistent_from(problems[i], result.values or [])
             out[i] = gold

@@ -22,9 +22,9 @@ from typing import Any
 
 from envs.signature import call_args
 from envs.values import value_key
-from generators.execution import Job, JobResult
 from generators.render import value_text
 from generators.schema import Problem
+from sandbox import Job, JobResult
 
 MAX_RUN_CHARS = 2_000
 MAX_STR_CHARS = 64

@@ -23,10 +23,9 @@ from envs.experiments import candidate_inputs, outcome_job, outcome_keys, outcom
 from envs.interactive_env import CounterfactualCodeInteractiveEnv, interactive_answer
 from envs.signature import call_args
 from envs.values import value_key
-from generators.execution import Job, latent_combinations, run_jobs
 from generators.render import call_text
-from generators.schema import Problem
-from sandbox import Sandbox
+from generators.schema import Problem, latent_combinations
+from sandbox import Job, Sandbox, run_jobs
 
 POLICIES = ("none", "random", "greedy")
 CANDIDATES = 24

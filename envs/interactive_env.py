@@ -52,9 +52,9 @@ from envs.scoring import completion_text, partial_credit
 from envs.signature import call_args
 from envs.sources import Item
 from envs.values import key_set, value_key
-from generators.execution import Job, SandboxFailure, latent_combinations, run_jobs
 from generators.render import answer_text, call_text
-from generators.schema import Problem, sort_answer
+from generators.schema import Problem, latent_combinations, sort_answer
+from sandbox import Job, SandboxFailure, run_jobs
 
 INTERACTIVE_REWARDS = ("exact", "f1", "precise")
 _RUN_OPEN = re.compile(r"<\s*run\s*>", re.IGNORECASE)
@@ -198,7 +198,7 @@ class CounterfactualCodeInteractiveEnv(CounterfactualCodeEnv):
         keys = outcome_keys(result, len(combos))
         true_pos = ep.consistent.index(ep.true_k)
         if keys is None:  # the whole job failed: e.g. the call loops for some latent value
-            outcome = f"did not finish ({result.status})"
+            outcome = f"did not finish ({result.status.value})"
             kept = list(ep.consistent)
         else:
             outcome = outcome_text(result.values[true_pos])  # type: ignore[index]
@@ -312,7 +312,7 @@ class CounterfactualCodeInteractiveEnv(CounterfactualCodeEnv):
         results = run_jobs(self._sandbox(), jobs)
         bad = next((r for r in results if r.status != "ok"), None)
         if bad is not None:
-            raise ValueError(f"{problem.id}: the program fails in the sandbox ({bad.status} {bad.detail})")
+            raise ValueError(f"{problem.id}: the program fails in the sandbox ({bad.status.value} {bad.detail})")
         factual = [r.values or [] for r in results[:-1]]
         consistent = tuple(k for k in range(len(combos)) if all(
             value_key(f[k]) == value_key(o["output"]) for f, o in zip(factual, problem.observations)))

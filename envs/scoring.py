@@ -25,9 +25,8 @@ from typing import Any
 from envs.abduction import assignment_from, consistency_job, outputs_match
 from envs.parsing import ParsedAnswer, parse_answer
 from envs.values import key_set
-from generators.execution import Job, JobResult, SandboxFailure, latent_combinations, run_jobs
-from generators.schema import Problem
-from sandbox import Sandbox
+from generators.schema import Problem, latent_combinations
+from sandbox import CallStatus, Job, JobResult, Sandbox, SandboxFailure, run_jobs
 
 REWARDS = ("exact", "f1")
 QUESTIONS = ("predict", "abduce", "abduce_predict")  # abduce_predict: envs.abduction_set
@@ -120,7 +119,7 @@ def score_batch(problems: Sequence[Problem], completions: Sequence[Any], reward:
     """Score completions; the sandbox work of the batch ("abduce" checks) goes out in one packed request.
 
     "predict" questions parse and compare only. The sandbox (given, or the shared `sandbox_backend`
-    one) runs each "abduce" check in a process of its own (`generators.execution.run_jobs`).
+    one) runs each "abduce" check in a process of its own (`sandbox.run_jobs`).
     """
     check_reward(reward)
     if len(problems) != len(completions):
@@ -221,7 +220,7 @@ def _resolve(pending: list[_Pending], scores: list[Score | None], sandbox: Sandb
     except LocalFallbackRefused:
         raise  # a setting, not a flaky verifier: stop with its one line
     except (SandboxFailure, OSError, RuntimeError) as exc:
-        results = [JobResult("sandbox_error", detail=f"{type(exc).__name__}: {exc}")] * len(pending)
+        results = [JobResult(CallStatus.SANDBOX_ERROR, detail=f"{type(exc).__name__}: {exc}")] * len(pending)
     for p, result in zip(pending, results):
         scores[p.index] = _finish(p, result)
 
@@ -229,15 +228,15 @@ def _resolve(pending: list[_Pending], scores: list[Score | None], sandbox: Sandb
 def _finish(p: _Pending, result: JobResult) -> Score:
     problem, parsed = p.problem, p.parsed
     gold = [dict(problem.revealed)] if problem.revealed else []
-    if result.status == "ok":
+    if result.status is CallStatus.OK:
         ok = outputs_match(problem, result.values or [])
         return Score(float(ok), ok, float(ok), parsed.values, gold, True, question="abduce",
                      error=None if ok else "inconsistent with the observation")
-    if result.status == "error":  # the program raised for this latent value: it cannot explain y0
+    if result.status is CallStatus.ERROR:  # the program raised for this latent value: it cannot explain y0
         return Score(0.0, False, 0.0, parsed.values, gold, True, question="abduce",
                      error=f"program raised: {result.detail}")
     return Score(0.0, False, 0.0, parsed.values, gold, True, question="abduce",
-                 verifier_error=f"consistency check failed: {result.status} {result.detail}".strip())
+                 verifier_error=f"consistency check failed: {result.status.value} {result.detail}".strip())
 
 
 def reachable_job(problem: Problem) -> Job:

@@ -2,7 +2,7 @@
 
 The user gives Python source and, per function, which parameters are latent (finite domains) and
 the ranges of the observable ones. The user's code is untrusted: it is only ever executed in the
-sandbox, through `generators.execution.run_jobs`. Per function:
+sandbox, through `sandbox.run_jobs`. Per function:
 
   1. static preparation (`generators.user_code`): the function and what it needs, a purity policy,
      parameters reordered to `entry(*inputs, *latents)`;
@@ -26,14 +26,13 @@ from dataclasses import dataclass, field
 from random import Random
 from typing import Any
 
-from generators.execution import Job, JobResult, latent_combinations, run_jobs
 from generators.family import Draft, PromptContext
 from generators.filters import FilterStats, find_latent_leaks, program_hashes
 from generators.render import build_prompt, canonical, display_program, gold_trace
-from generators.schema import MODES, Problem, sort_answer
+from generators.schema import MODES, Problem, latent_combinations, sort_answer
 from generators.user_code import PreparedFunction, Rejection, parse_source, prepare_function
 from generators.version import GENERATOR_VERSION
-from sandbox import Sandbox
+from sandbox import UNSUPPORTED, CallStatus, Job, JobResult, Sandbox, run_jobs
 
 FAMILY = "custom"  # the records' family: problems made from user code
 MAX_LATENT_COMBINATIONS = 256
@@ -234,7 +233,7 @@ def counterfactualize(source: str, specs: Sequence[FunctionSpec], sandbox: Sandb
                       log: Callable[[str], None] | None = None) -> CounterfactualizeResult:
     """Problems for every declared function of `source`; rejected functions are reported, not raised.
 
-    Raises `SpecError` for a malformed spec and `generators.execution.SandboxFailure` when the
+    Raises `SpecError` for a malformed spec and `sandbox.SandboxFailure` when the
     sandbox itself fails (never for anything the user's code does).
     """
     opts = options or Options()
@@ -319,13 +318,13 @@ def _execute(sandbox: Sandbox, works: list[_Work], opts: Options, probe: bool) -
 
 def _failure_text(result: JobResult, opts: Options) -> str:
     detail = result.detail.strip()
-    if result.status == "error" and detail.startswith("MemoryError"):
+    if result.status is CallStatus.ERROR and result.error_type != UNSUPPORTED and detail.startswith("MemoryError"):
         return "ran out of memory in the sandbox"
-    if result.status == "error":
+    if result.status is CallStatus.ERROR and result.error_type != UNSUPPORTED:
         if detail.split(":")[0] in ("ImportError", "ModuleNotFoundError", "NameError", "SyntaxError", "SystemExit"):
             return f"raised {detail}"
         return f"raised {detail} (narrow the input ranges or latent domains so that every call succeeds)"
-    if result.status == "unsupported":
+    if result.error_type == UNSUPPORTED:
         return f"returned a {detail}: outputs must be plain JSON data (numbers, strings, bools, None, lists, dicts)"
     known = {
         "timeout": f"timed out in the sandbox (an endless loop, or slower than {opts.call_timeout_s} s a call)",
@@ -333,7 +332,7 @@ def _failure_text(result: JobResult, opts: Options) -> str:
         "crashed": "crashed the sandboxed interpreter (exit, a fatal signal)",
         "output_too_large": "printed or returned too much output",
     }
-    return known.get(detail) or f"failed in the sandbox: {result.status} {detail}".strip()
+    return known.get(result.status.value) or f"failed in the sandbox: {result.status.value} {detail}".strip()
 
 
 def _select(w: _Work, opts: Options, stats: FilterStats, first_idx: int, python_version: str) -> list[Problem]:

@@ -47,9 +47,8 @@ def counterfactualize_cmd(
     one `rejected:` line on stderr and the run goes on; exit status 1 when no problem was made.
     """
     from generators.counterfactualize import Options, SpecError, counterfactualize, function_spec, load_spec
-    from generators.execution import SandboxFailure
     from generators.io import write_problems
-    from sandbox import make_sandbox
+    from sandbox import SandboxFailure, make_sandbox
 
     try:
         text = source.read_text(encoding="utf-8")

@@ -13,13 +13,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from generators.execution import Job, latent_combinations, run_jobs
 from generators.family import Draft, FamilySpec, PromptContext, get_family, item_rng
 from generators.filters import FilterStats, find_latent_leaks, program_hashes
 from generators.render import build_prompt, canonical, display_program, gold_trace
-from generators.schema import MODES, Problem, sort_answer
+from generators.schema import MODES, Problem, latent_combinations, sort_answer
 from generators.version import GENERATOR_VERSION
-from sandbox import Sandbox
+from sandbox import UNSUPPORTED, CallStatus, Job, Sandbox, run_jobs
 
 MAX_DRAFTS_PER_PROBLEM = 60  # give up (clear error) if the knobs make acceptable problems this rare
 
@@ -249,9 +248,9 @@ def _build_batch(
         bad = next((r for r in mine if r.status != "ok"), None)
         if bad is not None:
             stats.reject(
-                {"error": "program_error", "unsupported": "unsupported_output"}.get(
-                    bad.status, "program_timeout"
-                )
+                "unsupported_output" if bad.error_type == UNSUPPORTED
+                else "program_error" if bad.status is CallStatus.ERROR
+                else "program_timeout"
             )
             continue
         problem = _assemble(

@@ -7,6 +7,7 @@ the same seed gives byte-identical files.
 from __future__ import annotations
 
 import ast
+import itertools
 import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -153,6 +154,11 @@ def _check_program(source: str, entry: str, field_: str, where: str) -> None:
     if entry not in defined:
         raise RecordError(f"expected a function defined in program ({', '.join(sorted(defined)) or 'none'}),"
                           f" got {describe(entry)}", where=where, field="entry")
+
+
+def latent_combinations(latents: dict[str, list[Any]]) -> list[tuple[Any, ...]]:
+    """Every assignment of the latents, in domain order (first latent varies slowest)."""
+    return list(itertools.product(*latents.values()))
 
 
 def sort_answer(values) -> list[Any]:

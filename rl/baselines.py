@@ -20,11 +20,10 @@ from typing import Any
 
 from envs.abduction_set import latents_text
 from envs.values import value_key
-from generators.execution import Job, JobResult, latent_combinations, run_jobs
 from generators.render import answer_text, call_text
-from generators.schema import Problem, sort_answer
+from generators.schema import Problem, latent_combinations, sort_answer
 from rl.engines import Completion
-from sandbox import Sandbox
+from sandbox import Job, JobResult, Sandbox, run_jobs
 
 BASELINES: tuple[str, ...] = ("oracle", "skip-abduction", "prior")
 
@@ -106,7 +105,7 @@ def _solve(problem: Problem, plan: _Plan, results: list[JobResult]) -> tuple[lis
     """Consistent assignments, the sorted distinct intervened outputs they give, and any failure."""
     failed = next((r for r in results if r.status != "ok"), None)
     if failed is not None:
-        return [], [], f"{failed.status}: {failed.detail}"
+        return [], [], f"{failed.status.value}: {failed.detail}"
     intervened = results[-1].values or []
     n_obs = len(problem.observations) if len(results) == 2 else 0
     keep = []

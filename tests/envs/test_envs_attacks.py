@@ -19,8 +19,8 @@ from envs import make_reward_fn, score_batch, score_completion, trl_rows
 from envs.scoring import reachable_job
 from envs.values import key_set
 from generators import load_suite
-from generators.execution import run_jobs
 from generators.render import answer_text
+from sandbox import run_jobs
 
 BACKENDS = ["local_sandbox", pytest.param("docker_sandbox", marks=pytest.mark.docker)]
 

@@ -8,8 +8,8 @@ import envs  # noqa: F401
 from envs import score_batch
 from envs.scoring import reachable_job
 from generators import FAMILIES
-from generators.execution import run_jobs
 from generators.render import answer_text
+from sandbox import run_jobs
 
 FAMILY_NAMES = sorted(FAMILIES)
 

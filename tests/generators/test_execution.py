@@ -1,7 +1,7 @@
-"""Packed execution: one bad program in a pack is isolated; statuses are exact."""
+"""Packed execution (`sandbox.run_jobs`): one bad program in a pack is isolated; statuses are exact."""
 from __future__ import annotations
 
-from generators.execution import Job, run_jobs
+from sandbox import UNSUPPORTED, Job, run_jobs
 
 GOOD = "def f(x, r):\n    return x * r\n"
 LOOP = "def f(x, r):\n    while True:\n        x += 1\n"
@@ -14,7 +14,8 @@ def test_pack_isolates_failures(sandbox):
     jobs = [Job(GOOD, "f", args), Job(RAISE, "f", args), Job(TUPLE, "f", args), Job(LOOP, "f", args),
             Job(GOOD, "f", [[3, 5]])]
     results = run_jobs(sandbox, jobs, call_timeout_s=0.2)
-    assert [r.status for r in results] == ["ok", "error", "unsupported", "timeout", "ok"]
+    assert [r.status for r in results] == ["ok", "error", "error", "timeout", "ok"]  # CallStatus values
+    assert results[2].error_type == UNSUPPORTED and results[1].error_type == "ZeroDivisionError"
     assert results[0].values == [0, 2, 4, 6]
     assert "ZeroDivisionError" in results[1].detail
     assert results[4].values == [15]

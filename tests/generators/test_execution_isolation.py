@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from generators.execution import Job, run_jobs
+from sandbox import Job, run_jobs
 
 BACKENDS = ["sandbox", pytest.param("docker_sandbox", marks=pytest.mark.docker)]
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from generators.execution import latent_combinations
 from generators.family import Draft, PromptContext
 from generators.render import code_prompt, gold_trace
+from generators.schema import latent_combinations
 
 PROGRAM = "def f(x, r):\n    return (x + r) % 3\n"
 
