@@ -6,21 +6,23 @@
         results[0].status, results[0].value, results[0].python_version
 
 Every call gets exactly one CallResult; infrastructure trouble is CallStatus.SANDBOX_ERROR, never a
-program failure. Malformed requests raise BadRequest before anything runs. One sandbox is safe to
-share between threads.
+program failure. Malformed requests raise BadRequest (naming the request and field) before anything
+runs, or with run_batch(..., on_bad_request="result") get ERROR results of type "BadRequest" while the
+rest runs. CallResult.python_value() gives a returned value back with its exact type (Unrepresentable
+for values with no literal form). One sandbox is safe to share between threads.
 
     from sandbox import Job, run_jobs                    # many programs, one result per program
     [result] = run_jobs(sb, [Job(source, "f", [[1, 2], [3, 4]])])   # result.status is a CallStatus
 
 `run_jobs` packs programs into few requests, but every record runs in a process of its own.
 """
-from sandbox.api import CallResult, CallStatus, ExecRequest, Sandbox, SandboxLimits
+from sandbox.api import CallResult, CallStatus, ExecRequest, Sandbox, SandboxLimits, Unrepresentable
 from sandbox.jobs import BadRequest
 from sandbox.programs import UNSUPPORTED, Job, JobResult, SandboxFailure, run_jobs
 
 __all__ = ["UNSUPPORTED", "BadRequest", "CallResult", "CallStatus", "ExecRequest", "Job", "JobResult",
            "LocalFallbackRefused", "Sandbox", "SandboxFailure", "SandboxLimits", "SandboxUnavailable",
-           "make_sandbox", "resolve_backend", "run_jobs"]
+           "Unrepresentable", "make_sandbox", "resolve_backend", "run_jobs"]
 
 
 def make_sandbox(backend: str = "auto", **kwargs) -> Sandbox:
