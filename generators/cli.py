@@ -141,6 +141,8 @@ def verify_cmd(
     """Check checksums, counts, records and train/test separation (and, with --rebuild, reproducibility)."""
     from generators.suites import rebuild_matches, verify_suites
 
+    if directory is not None and not directory.is_dir():
+        raise InputError(f"expected a suites directory, got {str(directory)!r} (no such directory)", field="--dir")
     report = verify_suites(directory)
     typer.echo(str(report))
     ok = report.ok

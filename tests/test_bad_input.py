@@ -308,6 +308,8 @@ OTHER_CASES = {
     "bench_rollout_model": (["bench", "rollout", "--model", "/no/such/model"], "--model: expected an existing"),
     "serve_model": (["model", "serve", "hf:/no/such/model"], "MODEL: expected an existing model directory"),
     "unknown_option": (["generate", "--bogus"], "No such option: --bogus"),
+    "verify_missing_dir": (["suites", "verify", "--dir", "/no/such/suites"], "--dir: expected a suites directory"),
+    "suites_bench_mode": (["suites", "bench", "--mode", "sideways"], "--mode: expected one of"),
 }
 
 
