@@ -405,6 +405,18 @@ def apply_rlimits(limits):
                 resource.setrlimit(which, (value, hard if hard != resource.RLIM_INFINITY else value))
 
 
+def drop_capabilities():
+    """Empty the effective, permitted and inheritable capability sets (no_new_privs keeps them empty):
+    a program must not undo the worker's mounts or namespaces. A no-op for unprivileged processes."""
+    lc = libc()
+    if not lc:
+        return
+    header = ctypes.create_string_buffer(struct.pack("@Ii", 0x20080522, 0))  # _LINUX_CAPABILITY_VERSION_3
+    data = ctypes.create_string_buffer(24)
+    if lc.capset(header, data) != 0:
+        raise OSError(ctypes.get_errno(), "cannot drop capabilities")
+
+
 class CpuLimit:
     """RLIMIT_CPU per call, not per child: each call may use `seconds` of CPU time, then gets SIGXCPU.
 
@@ -471,6 +483,8 @@ def run_child(job, start, chan, cfg, jobdir):
             os.setgroups([])
             os.setgid(uid)
             os.setuid(uid)
+        else:  # e.g. a worker in a user namespace of its own holds every capability there
+            drop_capabilities()
         os.chdir(jobdir)
         apply_rlimits(limits)
         cap = int(limits["max_output_bytes"])
