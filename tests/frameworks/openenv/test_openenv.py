@@ -210,3 +210,13 @@ def test_bench_reports_the_openenv_adapter_and_server():
     assert out["completions"] == 300 and out["server_completions"] == 300
     assert out["openenv_adapter_completions_per_cpu_s"] > 0 and out["openenv_server_completions_per_wall_s"] > 0
     assert set(out) >= {"env_steps_per_cpu_s", "adapter_cost_vs_env", "server_cost_vs_env", "meets_target"}
+
+
+@pytest.mark.parametrize("args, says", [(["--families", "nope"], "unknown family 'nope'"),
+                                        (["--reward", "bogus"], "reward must be one of"),
+                                        (["--suite", "/nonexistent.jsonl"], "/nonexistent.jsonl")])
+def test_server_bad_arguments_fail_in_one_line(args, says):
+    run = subprocess.run([sys.executable, "-m", "envs.adapters.openenv_env", "--port", "1", *args], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode == 2 and says in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1 and "Traceback" not in run.stderr
