@@ -294,6 +294,12 @@ def test_cli_spec_file_to_records_the_env_and_eval_accept(tmp_path, docker_sandb
     (group,) = result.groups
     assert group.n_problems == 10 and group.exact_match.mean == 1.0
 
+    from generators.export import export_problems, load_sources
+
+    report = export_problems(load_sources([str(out)]), tmp_path / "exported", ["hf", "verl", "lm_eval"],
+                             name="custom", command="test")
+    assert report.counts == {"test": 10}
+
 
 def test_cli_bad_input_exits_with_one_line_and_writes_nothing(tmp_path):
     src = tmp_path / "u.py"
