@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import sys
+import uuid
 from typing import Any, ClassVar
 
 from openenv.core import EnvClient
@@ -95,7 +96,7 @@ class CounterfactualEnvironment(Environment[CounterfactualAction, Counterfactual
         options = {k: v for k, v in (("problem_id", problem_id), ("family", family), ("index", index))
                    if v is not None}
         prompt, info = self._env.reset(seed=seed, options=options or None)
-        self._episode_id = episode_id or f"{info['problem_id']}#{seed}"
+        self._episode_id = episode_id or uuid.uuid4().hex
         self._problem_id, self._family, self._answered = info["problem_id"], info["family"], False
         obs = self._first.get(self._problem_id)
         if obs is None:  # a problem's first observation never changes: built once, shared (read-only)
