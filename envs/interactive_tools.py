@@ -45,8 +45,10 @@ class InteractiveExperimentTools:
         options = {"problem_id": kwargs["problem_id"]} if kwargs.get("problem_id") else None
         if seed is None:  # distinct, reproducible episodes for a pooled instance
             seed = self._episodes
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"dataset column 'seed' must be a non-negative integer, got {seed!r}")
         self._episodes += 1
-        _, info = self._env.reset(seed=int(seed), options=options)
+        _, info = self._env.reset(seed=seed, options=options)
         self._reward, self._done, self._last_info = 0.0, False, info
         problem = self._env.episode_problem()
         return problem.prompt + TOOL_INSTRUCTIONS + _limits(self._env)

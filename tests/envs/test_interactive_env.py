@@ -165,6 +165,8 @@ def test_tool_form_has_trls_environment_factory_shape_and_the_same_rules(suite):
     tools.reset(seed=1)
     tools.submit_answer([0, 1, 2, 3, 4, 5])
     assert tools.get_reward() == 0.0
+    with pytest.raises(ValueError, match="column 'seed' must be a non-negative integer"):
+        tools.reset(seed="7; rm -rf /")
 
 
 def test_baselines_order_none_random_greedy(suite, local_sandbox):
