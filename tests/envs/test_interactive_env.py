@@ -210,3 +210,37 @@ def test_huge_messages_are_refused_quickly(suite):
     assert "longer than" in reply
     _, reward, terminated, *_ = env.step("<answer>[" + "1, " * 300_000 + "]</answer>")
     assert terminated and reward == 0.0 and time.perf_counter() - start < 5
+
+
+def _messages():
+    from hypothesis import strategies as st
+
+    call = st.integers(-120, 120).map(lambda x: f"<run>f(x={x})</run>")
+    answer = st.lists(st.integers(0, 6), max_size=7).map(lambda v: f"<answer>{v}</answer>")
+    noise = st.sampled_from(["<run>f(x=5)</run>", "<run>g(1)</run>", "hello", "<run>f(x=1)</run><answer>[1]</answer>"])
+    return st.lists(st.one_of(call, answer, noise), min_size=1, max_size=6)
+
+
+def test_no_message_sequence_beats_honest_play(suite):
+    """Whatever the agent writes: total reward <= 1 - cost x executed experiments, and an answer with
+    a value the evidence rules out pays nothing."""
+    from hypothesis import given, settings
+
+    env = _env(suite, reward="f1")
+
+    @settings(max_examples=40, deadline=None)
+    @given(_messages())
+    def check(messages):
+        env.reset(seed=0)
+        total, info = 0.0, {}
+        for message in messages:
+            _, reward, terminated, truncated, info = env.step(message)
+            total += reward
+            if terminated or truncated:
+                break
+        executed = len(info["experiments"])
+        assert total <= 1.0 - 0.05 * executed + 1e-9
+        if info.get("parsed_answer") is not None and not set(info["parsed_answer"]) <= set(info["gold"]):
+            assert info["correctness"] == 0.0
+
+    check()
