@@ -51,6 +51,8 @@ def toml_locator(path: str | Path, text: str, table: str | None) -> Locate:
         header = re.match(r"^\[\s*([^\[\]]+?)\s*\]", stripped)
         if header:
             current = header.group(1).strip().strip('"')
+            if table is None:  # a table header is where a top-level key `current` is set
+                lines.setdefault(current.split(".")[0], lineno)
             continue
         match = re.match(r"""^["']?([A-Za-z0-9_.-]+)["']?\s*=""", stripped)
         if match and current == table:
@@ -58,7 +60,8 @@ def toml_locator(path: str | Path, text: str, table: str | None) -> Locate:
     label = f" [{table}]" if table else ""
 
     def locate(key: str) -> str:
-        return f"{path}:{lines[key]}:{label}" if key in lines else f"{path}:{label}"
+        where = f"{path}:{lines[key]}" if key in lines else str(path)
+        return f"{where}:{label}" if label else where
 
     return locate
 
