@@ -153,7 +153,6 @@ def parse_experiment(data: dict[str, Any], source: str = "<config>", text: str |
                      ) -> ExperimentConfig:
     """Every table parsed into its dataclass by the one validator (types from the field annotations);
     `text` (the TOML source) lets errors name the line. Files the run needs are checked here too."""
-    from generators.errors import check_input_file
     from generators.family import get_family
     from generators.schema import LEVELS
 
@@ -176,11 +175,9 @@ def parse_experiment(data: dict[str, Any], source: str = "<config>", text: str |
     if dat.level is not None and dat.level not in LEVELS:
         raise InputError(f"expected a level 1-5, got {dat.level}", where=at["data"]("level"), field="level")
     if dat.train_file:
-        from generators.io import iter_problems
+        from rl.train_config import check_problem_file
 
-        check_input_file(dat.train_file, "[data] train_file", "JSONL file of problems")
-        for _ in iter_problems(dat.train_file):  # every record valid before the first stage starts
-            pass
+        check_problem_file(dat.train_file, "[data] train_file")  # every record valid before any stage
     ev: EvalSection = sections["eval"]
     if ev.engine not in ("vllm", "hf"):
         raise InputError(f"engine must be 'vllm' or 'hf', got {ev.engine!r}", where=at["eval"]("engine"))

@@ -12,8 +12,8 @@ from typing import Any, List, Optional
 
 import typer
 
-from generators.errors import check_input_file, check_output_file, cli_errors, fail
-from rl.train_config import check_engine_spec, check_model, parse_value
+from generators.errors import check_output_file, cli_errors, fail
+from rl.train_config import check_engine_spec, check_model, check_problem_file, parse_value
 from rl.train_config import load_table as _load_table
 
 train_app = typer.Typer(help="Training: SFT and GRPO from a TOML config.", no_args_is_help=True)
@@ -111,7 +111,7 @@ def distill(
     cfg = DistillConfig.from_dict(data)
     check_engine_spec(cfg.endpoint, "endpoint")
     if cfg.train_file:
-        check_input_file(cfg.train_file, "train_file", "JSONL file of problems")
+        check_problem_file(cfg.train_file, "train_file")
     check_output_file(cfg.out, "out")
     report = run_distill(cfg)
     if json_out:

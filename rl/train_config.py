@@ -150,6 +150,15 @@ def check_model(model: str, field: str = "model", where: str = "") -> None:
                             f"got {model!r} (no such directory)", where=where, field=field)
 
 
+def check_problem_file(path: str | Path, field: str) -> None:
+    """The file exists and every record in it is valid (the one record validator), before heavy work."""
+    from generators.io import iter_problems
+
+    check_input_file(path, field, "JSONL file of problems")
+    for _ in iter_problems(path):
+        pass
+
+
 def check_engine_spec(spec: str, field: str = "--model") -> None:
     """`vllm:PATH`, `hf:PATH` or a bare PATH must name an existing model; `openai:` is not checked here."""
     kind, sep, rest = spec.partition(":")
@@ -215,11 +224,7 @@ class _RunConfig(ProblemSource, TomlConfig):
         if model:
             check_model(self.model, "model", where)
         if self.train_file:
-            from generators.io import iter_problems
-
-            check_input_file(self.train_file, "train_file", "JSONL file of problems")
-            for _ in iter_problems(self.train_file):  # every record valid, before the trainer starts
-                pass
+            check_problem_file(self.train_file, "train_file")
 
     # ---- hardware ------------------------------------------------------------------------------
     def resolved_device(self) -> str:
