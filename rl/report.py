@@ -78,7 +78,8 @@ def comparison_markdown(results: Sequence[EvalResult], metric: str = "exact_matc
             cells = []
             for r in results:
                 g = r.group(suite, mode)
-                cells.append(_pct(getattr(g, metric)) if g else "-")
+                value = getattr(g, metric) if g else None  # abduction metrics: absent from predict evals
+                cells.append(_pct(value) if value is not None else "-")
             lines.append(f"| {_suite_title(suite)} | " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines)
@@ -240,7 +241,7 @@ def learning_curves_markdown(runs: dict[str, Path], out_dir: Path, rel_to: Path)
         lines += [f"### {kind.upper()}", "", f"![{kind} curves]({png.relative_to(rel_to).as_posix()})", "",
                   "| quantity | steps logged | first | last | min | max |", "|---|---:|---:|---:|---:|---:|"]
         for key, name in CURVES[kind]:
-            steps, values = curve_series(history, key)
+            _, values = curve_series(history, key)
             if values:
                 lines.append(f"| {name} | {len(values)} | {values[0]:.4g} | {values[-1]:.4g} | "
                              f"{min(values):.4g} | {max(values):.4g} |")

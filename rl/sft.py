@@ -28,13 +28,12 @@ def run_sft(
     cfg: SFTRunConfig, *, problems: Sequence[Any] | None = None, callbacks: Sequence[Any] = ()
 ) -> Path:
     """Train; resume from the latest checkpoint in `cfg.output_dir` if there is one. Returns `final/`."""
-    from trl import SFTTrainer
-
-    from rl.train_data import to_dataset
-
     from dataclasses import replace
 
+    from trl import SFTTrainer
+
     from rl.models import resolve_model
+    from rl.train_data import to_dataset
 
     start = time.perf_counter()
     cfg = replace(cfg, model=resolve_model(cfg.model))  # smollm2 / gguf:FILE -> converted folder
