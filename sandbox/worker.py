@@ -704,8 +704,8 @@ class Worker:
                     return
                 if self.unfit is None:
                     self.check_fitness()
-                    if self.unfit is not None:
-                        self.send({"t": "bye", "reason": self.unfit})
+                if self.unfit is not None:  # retire between jobs: what the host queued here is resent
+                    self.send({"t": "bye", "reason": self.unfit})
             elif kind == "ping":
                 self.send({"t": "pong"})
 
