@@ -77,8 +77,9 @@ def write_comparison(out_dir: Path, results: Sequence[EvalResult], metric: str =
     """compare.json (all numbers), compare.md (paper-style table) and compare.png (grouped bars)."""
     from rl.report import write_comparison_report
 
-    if metric not in ("exact_match", "f1", "format_rate"):
-        raise ValueError(f"metric must be exact_match, f1 or format_rate, got {metric!r}")
+    if metric not in ("exact_match", "f1", "format_rate", "abduction_exact", "abduction_f1"):
+        raise ValueError(f"metric must be exact_match, f1, format_rate, abduction_exact or abduction_f1 "
+                         f"(the last two: evals with --question abduce_predict), got {metric!r}")
     out_dir.mkdir(parents=True, exist_ok=True)
     js = out_dir / COMPARE_JSON
     js.write_text(json.dumps({"metric": metric, "results": [r.to_dict() for r in results]}, indent=2,

@@ -128,7 +128,8 @@ def register(app: typer.Typer) -> None:
         entries: list[str] = typer.Argument(..., help="Eval directories (from `cfcode eval`) or "
                                             "[LABEL=]SPEC to evaluate, e.g. base=hf:models/base sft=... oracle"),
         out: Path = typer.Option(Path("runs/compare"), "--out", "-o"),
-        metric: str = typer.Option("exact_match", help="exact_match | f1 | format_rate"),
+        metric: str = typer.Option("exact_match", help="exact_match | f1 | format_rate | abduction_exact | "
+                                   "abduction_f1"),
         suites: str = typer.Option("all", help=SUITES_HELP),
         modes: str = typer.Option("counterfactual,interventional", help=MODES_HELP),
         limit: int | None = typer.Option(None, help="First N problems per suite and mode."),

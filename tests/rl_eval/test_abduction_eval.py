@@ -34,3 +34,17 @@ def test_predict_eval_is_unchanged(mini_suites, local_sandbox, tmp_path):
     assert all(g.abduction_exact is None for g in result.groups) and "<latents>" not in records[0].text
     out = save_eval(tmp_path / "o", result, records)
     assert "abduction" not in (out / "eval.json").read_text() and "abduction |" not in eval_markdown(result)
+
+
+def test_compare_on_abduction_accuracy(mini_suites, local_sandbox, tmp_path):
+    from rl.compare import write_comparison
+    from rl.report import comparison_markdown
+
+    results = [evaluate(eval_config(mini_suites, m, suites=["if_else"], question="abduce_predict"),
+                        sandbox=local_sandbox)[0] for m in ("oracle", "prior")]
+    predict_only = evaluate(eval_config(mini_suites, "oracle", suites=["if_else"], label="plain"),
+                            sandbox=local_sandbox)[0]
+    table = comparison_markdown([*results, predict_only], "abduction_exact")
+    row = next(line for line in table.splitlines() if line.startswith("| if_else"))
+    assert row.startswith("| if_else (ID) | 100.0") and row.endswith("| 0.0 [0.0, 0.0] | - |")
+    assert write_comparison(tmp_path / "cmp", results, "abduction_exact")
