@@ -149,3 +149,20 @@ def test_reward_kwargs_select_f1(rows, frozen_problems, tiny_tokenizer_dir):
     want = score_completion(problem, partial, reward="f1")
     assert got["score"] == pytest.approx(want.reward) and 0.0 < want.reward < 1.0
     assert got["exact"] == 0.0
+
+
+def test_batch_reward_manager_with_compute_score_batch(rows, frozen_problems, tiny_tokenizer_dir, cases):
+    """`reward_manager=batch` + `custom_reward_function.name=compute_score_batch`: one call per batch."""
+    from verl.trainer.ppo.reward import get_custom_reward_fn
+    from verl.workers.reward_manager.batch import BatchRewardManager
+
+    tok = _tokenizer(tiny_tokenizer_dir)
+    samples, expected = _samples(rows, frozen_problems, tok, cases)
+    cfg = _config(tiny_tokenizer_dir)
+    OmegaConf.update(cfg, "reward.custom_reward_function.name", "compute_score_batch")
+    manager = BatchRewardManager(tokenizer=tok, num_examine=0, compute_score=get_custom_reward_fn(cfg))
+    out = manager(_data_proto(tok, samples), return_dict=True)
+    per_sample = out["reward_tensor"].sum(dim=-1).tolist()
+    for i, (name, reward, score) in enumerate(expected):
+        assert per_sample[i] == reward == score.reward, (name, per_sample[i])
+        assert out["reward_extra_info"]["format_ok"][i] == float(score.format_ok), name
