@@ -25,9 +25,10 @@ def field_types(cls: type) -> dict[str, Any]:
     return {f.name: hints.get(f.name, Any) for f in dataclasses.fields(cls) if f.init}
 
 
-def required_fields(cls: type) -> list[str]:
-    return [f.name for f in dataclasses.fields(cls) if f.init and f.default is dataclasses.MISSING
-            and f.default_factory is dataclasses.MISSING]
+@cache
+def required_fields(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls) if f.init and f.default is dataclasses.MISSING
+                 and f.default_factory is dataclasses.MISSING)
 
 
 def type_name(tp: Any) -> str:
@@ -53,11 +54,29 @@ def type_name(tp: Any) -> str:
 
 def check_value(tp: Any, value: Any, field: str, where: str = "") -> None:
     """Raise InputError naming `where` and the field path (`latents.r[2]`) when `value` is not a `tp`."""
-    if not _checker(tp)(value, field, where):
-        raise InputError(f"expected {type_name(tp)}, got {describe(value)}", where=where, field=field)
+    _strict(tp)(value, field, where)
 
 
 Check = Callable[[Any, str, str], bool]
+Strict = Callable[[Any, str, str], None]
+
+
+@cache
+def _strict(tp: Any) -> Strict:
+    """`_checker(tp)` that raises the InputError itself (compiled once per annotation: hashing a
+    typing alias costs more than checking a value, so nested checks hold these, not the annotations)."""
+    test, name = _checker(tp), type_name(tp)
+
+    def run(value: Any, field: str, where: str) -> None:
+        if not test(value, field, where):
+            raise InputError(f"expected {name}, got {describe(value)}", where=where, field=field)
+
+    return run
+
+
+@cache
+def _field_checks(cls: type) -> dict[str, Strict]:
+    return {name: _strict(tp) for name, tp in field_types(cls).items()}
 
 
 def _ok(value: Any, field: str, where: str) -> bool:
@@ -86,22 +105,25 @@ def _checker(tp: Any) -> Check:
     if origin in (list, tuple, set, frozenset):
         kinds = (list, tuple) if origin in (list, tuple) else (origin, list)
         if len(args) > 1 and args[1] is not Ellipsis:  # fixed-length tuple[A, B]
+            parts = [_strict(a) for a in args]
+
             def fixed(v: Any, f: str, w: str) -> bool:
-                if not isinstance(v, kinds) or len(v) != len(args):
+                if not isinstance(v, kinds) or len(v) != len(parts):
                     return False
-                for i, (a, item) in enumerate(zip(args, v, strict=True)):
-                    check_value(a, item, f"{f}[{i}]", w)
+                for i, (check, item) in enumerate(zip(parts, v, strict=True)):
+                    check(item, f"{f}[{i}]", w)
                 return True
             return fixed
         inner = args[0] if args else Any
         if inner is Any:
             return lambda v, f, w: isinstance(v, kinds)
+        each = _strict(inner)
 
         def items(v: Any, f: str, w: str) -> bool:
             if not isinstance(v, kinds):
                 return False
             for i, item in enumerate(v):
-                check_value(inner, item, f"{f}[{i}]", w)
+                each(item, f"{f}[{i}]", w)
             return True
         return items
     if origin is dict or tp is dict:
@@ -111,12 +133,14 @@ def _checker(tp: Any) -> Check:
         if key_t is str and val_t is Any:
             return lambda v, f, w: isinstance(v, dict) and all(isinstance(k, str) for k in v)
 
+        key_check, val_check = _strict(key_t), _strict(val_t)
+
         def entries(v: Any, f: str, w: str) -> bool:
             if not isinstance(v, dict):
                 return False
             for k, item in v.items():
-                check_value(key_t, k, f"{f} key", w)
-                check_value(val_t, item, f"{f}.{k}", w)
+                key_check(k, f"{f} key", w)
+                val_check(item, f"{f}.{k}", w)
             return True
         return entries
     if origin is not None:
@@ -153,8 +177,9 @@ def _check_fields(cls: type, data: Any, where: str, at: Callable[[str], str], wh
     for key in required_fields(cls):
         if key not in data:
             raise InputError(f"missing required {what}", where=where, field=prefix + key)
+    checks = _field_checks(cls)
     for key, value in data.items():
-        check_value(types_[key], value, prefix + key, at(key))
+        checks[key](value, prefix + key, at(key))
     return dict(data)
 
 
