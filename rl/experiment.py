@@ -192,8 +192,8 @@ def parse_experiment(data: dict[str, Any], source: str = "<config>", text: str |
                                 where=at["eval"]("suites_dir"), field="suites_dir")
     base = sections["model"].base
     if base not in ("tiny", "smollm2") and not base.startswith("gguf:") and not Path(base).exists():
-        raise MissingInputError(f"base {base!r} is neither 'tiny', 'smollm2', 'gguf:FILE' "
-                                "nor a directory", where=at["model"]("base"))
+        raise MissingInputError(f"base {base!r} is neither 'tiny' nor a directory "
+                                "(nor 'smollm2' / 'gguf:FILE')", where=at["model"]("base"))
     if base.startswith("gguf:") and not Path(base[len("gguf:"):]).is_file():
         raise MissingInputError(f"base {base!r}: no such GGUF file", where=at["model"]("base"))
     return ExperimentConfig(sft=sft, grpo=grpo, **sections)
