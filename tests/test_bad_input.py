@@ -23,7 +23,7 @@ TIMEOUT_S = 60
 
 def run_cfcode(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
-    return subprocess.run([str(CFCODE), *args], cwd=cwd, env=env, capture_output=True, text=True,
+    return subprocess.run([str(CFCODE), *args], cwd=cwd, env=env, capture_output=True, text=True, check=False,
                           timeout=TIMEOUT_S)
 
 
