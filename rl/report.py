@@ -156,6 +156,8 @@ CURVES: dict[str, tuple[tuple[str, str], ...]] = {
              ("reward_std", "reward std within groups"), ("completions/clipped_ratio", "truncated fraction")),
 }
 
+RATE_KEYS = frozenset({"reward", "envs/format_ok", "completions/clipped_ratio", "mean_token_accuracy"})
+
 
 def write_log_history(trainer, output_dir: str | Path) -> Path:
     """The trainer's whole log history (a resumed run carries the earlier steps), for learning curves."""
@@ -215,6 +217,8 @@ def plot_learning_curves(history: Sequence[dict], kind: str, path: Path, title: 
                       for i in range(len(values))]
             ax.plot(steps, smooth, linewidth=2.0, alpha=0.8, label=f"mean of last {w}")
             ax.legend(fontsize=7, frameon=False)
+        if key in RATE_KEYS:  # rates on a fixed 0-1 axis, so a flat line at 0 reads as 0
+            ax.set_ylim(-0.03, 1.03)
         ax.set_title(name, fontsize=9)
         ax.set_xlabel("optimizer step", fontsize=8)
         ax.grid(alpha=0.3)
