@@ -21,11 +21,15 @@ def _split(text: str) -> list[str]:
 def _eval_config(model: str, label: str, suites: str, modes: str, limit: int | None, samples: int,
                  max_tokens: int, temperature: float, seed: int, sandbox: str, suites_dir: str | None,
                  prompt_style: str | None, question: str = "predict"):
+    from generators.typecheck import build
     from rl.evaluation import EvalConfig
 
-    return EvalConfig(model=model, label=label, suites=_split(suites), modes=_split(modes), limit=limit,
-                      samples=samples, max_tokens=max_tokens, temperature=temperature, seed=seed,
-                      sandbox=sandbox, suites_dir=suites_dir, prompt_style=prompt_style, question=question)
+    # The options go through the same dataclass validator as the TOML configs (types, then EvalConfig's
+    # own checks), so a CLI value and a config value cannot be accepted differently.
+    return build(EvalConfig, dict(model=model, label=label, suites=_split(suites), modes=_split(modes),
+                                  limit=limit, samples=samples, max_tokens=max_tokens, temperature=temperature,
+                                  seed=seed, sandbox=sandbox, suites_dir=suites_dir, prompt_style=prompt_style,
+                                  question=question), where="options")
 
 
 def _fail(message: str) -> None:
