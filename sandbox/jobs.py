@@ -31,10 +31,11 @@ def _number(value: Any) -> bool:
 
 
 def _check_timeout(value: Any, field: str, where: str, optional: bool) -> None:
+    """A positive number of seconds (inf and huge values are clamped to SandboxLimits.max_timeout_s)."""
     if optional and value is None:
         return
-    if not _number(value) or not math.isfinite(value) or value <= 0:
-        expected = "a finite positive number" + (" or None" if optional else "")
+    if not _number(value) or math.isnan(value) or value <= 0:
+        expected = "a positive number" + (" or None" if optional else "")
         raise BadRequest(f"{where}: {field} must be {expected}, got {value!r:.80}")
 
 

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,31 @@ def worker_env(home: str) -> dict[str, str]:
             "HOME": home, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
 
 
+def kill_uid(uid: int, rounds: int = 20) -> None:
+    """SIGKILL every process whose real uid is `uid` (as root; the uid is this pool's own), until none."""
+    for _ in range(rounds):
+        found = []
+        for name in os.listdir("/proc"):
+            if not name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{name}/status", "rb") as fh:
+                    line = next((ln for ln in fh if ln.startswith(b"Uid:")), b"")
+            except OSError:
+                continue
+            fields = line.split()
+            if len(fields) > 1 and int(fields[1]) == uid:
+                found.append(int(name))
+        if not found:
+            return
+        for pid in found:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        time.sleep(0.01)
+
+
 def worker_argv(python: str, config: dict[str, Any]) -> list[str]:
     # -S: no site-packages (programs see the bare standard library, as in the image); -s: no user site
     return [python, "-S", "-s", "-B", "-c", worker_source(), json.dumps(config, separators=(",", ":"))]
@@ -67,11 +93,27 @@ class LocalSandbox(PooledSandbox):
         self.isolate = isolate
         self._root = os.geteuid() == 0
         self._uid_base = _UID_BASE + (os.getpid() % 100_000) * 4096 + (next(_instances) % 64) * 64
+        self._uid_lock = threading.Lock()
+        self._uids_taken: set[int] = set()  # uids of live workers, and of lost ones not yet swept
+        self._uid_turn = 0
         self._host_dirs: list[str] = []
         super().__init__(size or os.cpu_count() or 1, limits, **kwargs)
 
+    def _take_uid(self) -> int:
+        """A uid of this pool's 64 that no live worker holds and no stray of a lost worker may hold:
+        every worker start gets a fresh one, in turn, so a replaced worker's leftovers cannot touch
+        its successor's jobs."""
+        with self._uid_lock:
+            for _ in range(64):
+                uid = self._uid_base + self._uid_turn % 64
+                self._uid_turn += 1
+                if uid not in self._uids_taken:
+                    self._uids_taken.add(uid)
+                    return uid
+        raise RuntimeError("LocalSandbox supports at most 64 workers as root (one uid each)")
+
     def _start_worker(self, slot: Slot) -> WorkerConnection:
-        uid = self._uid_base + slot.index if self._root else None
+        uid = self._take_uid() if self._root else None
         # inside the worker's private /tmp when it gets one, else a fresh host directory
         host_dir = tempfile.mkdtemp(prefix=f"cfcode-sandbox-{slot.index}-")
         self._host_dirs.append(host_dir)
@@ -79,7 +121,21 @@ class LocalSandbox(PooledSandbox):
         proc = subprocess.Popen(worker_argv(self.python, config), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.DEVNULL, env=worker_env(host_dir), cwd="/",
                                 start_new_session=True, close_fds=True)
-        return PipeConnection(proc)
+        conn = PipeConnection(proc)
+        conn.uid = uid
+        return conn
+
+    def _discard_worker(self, slot: Slot, conn: WorkerConnection) -> None:
+        """Stop the worker, then everything still running under its uid: a worker killed from outside
+        leaves its job's processes orphaned (each in a process group of its own)."""
+        try:
+            conn.close()
+        finally:
+            uid = getattr(conn, "uid", None)
+            if uid is not None:
+                kill_uid(uid)
+                with self._uid_lock:
+                    self._uids_taken.discard(uid)
 
     def _on_hello(self, slot: Slot, hello: dict[str, Any]) -> None:
         have = set(hello.get("isolation", ()))

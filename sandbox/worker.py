@@ -73,6 +73,7 @@ WATCHED_RLIMITS = tuple(getattr(resource, name) for name in (
     "RLIMIT_CPU", "RLIMIT_AS", "RLIMIT_FSIZE", "RLIMIT_NOFILE", "RLIMIT_NPROC", "RLIMIT_DATA", "RLIMIT_STACK",
     "RLIMIT_CORE", "RLIMIT_MEMLOCK", "RLIMIT_NICE", "RLIMIT_SIGPENDING") if hasattr(resource, name))
 
+PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
 PR_SET_SECCOMP = 22
 PR_SET_NO_NEW_PRIVS = 38
@@ -473,7 +474,7 @@ class Channel:
             write_all(self.wfd, data)
 
 
-def run_child(job, start, chan, cfg, jobdir):
+def run_child(job, start, chan, cfg, jobdir, worker_pid):
     """Never returns. Runs calls start.. of the job, emitting one frame per call on `chan`."""
     try:
         signal.signal(signal.SIGINT, signal.default_int_handler)  # the worker ignores it; programs see Python's
@@ -485,6 +486,9 @@ def run_child(job, start, chan, cfg, jobdir):
             os.setuid(uid)
         else:  # e.g. a worker in a user namespace of its own holds every capability there
             drop_capabilities()
+        # die with the worker (set after setuid, which clears it), not linger as an orphan
+        if prctl(PR_SET_PDEATHSIG, signal.SIGKILL) and os.getppid() != worker_pid:
+            os._exit(0)
         os.chdir(jobdir)
         apply_rlimits(limits)
         cap = int(limits["max_output_bytes"])
@@ -684,6 +688,7 @@ class Worker:
         self.rlimits = None if "seccomp" in cfg.get("isolation", ()) else self.own_rlimits()
         self.max_fd = max(1024, min(resource.getrlimit(resource.RLIMIT_NOFILE)[0], 1 << 20))
         self.unfit = None  # why this worker must retire after the current job
+        self.pid = os.getpid()
 
     # -- host I/O
     def send(self, obj):
@@ -850,7 +855,7 @@ class Worker:
                     # nothing of the worker's but the result pipe: not its socket, not its descriptors
                     os.closerange(3, wfd)
                     os.closerange(wfd + 1, self.max_fd)
-                    run_child(job, start, Channel(shm, wfd), self.cfg, self.jobdir)
+                    run_child(job, start, Channel(shm, wfd), self.cfg, self.jobdir, self.pid)
                 finally:
                     os._exit(70)
             try:

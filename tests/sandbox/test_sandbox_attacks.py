@@ -266,6 +266,39 @@ def test_a_program_cannot_make_itself_a_user_namespace(solo):
     assert r.ok and r.value == -1, r
 
 
+STRAY = """
+import os, signal, time
+def f(delay):
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork():
+            os._exit(0)
+        time.sleep(delay)  # by then its worker is gone and another serves this slot
+        for _ in range(300):
+            try:
+                os.kill(-1, signal.SIGKILL)
+            except OSError:
+                pass
+            time.sleep(0.05)
+        os._exit(0)
+    time.sleep(60)
+"""
+
+
+def test_a_job_cut_short_by_a_lost_worker_leaves_nothing_running(backend):
+    """The worker dies mid-job (killed from outside): the job's daemon must die too, or it would kill
+    the jobs of the worker that replaces it (same slot, same uid)."""
+    with make_sandbox(backend, size=1, max_retries=0) as sb:
+        killer = threading.Timer(1.5, sb.kill_worker, args=(0,))
+        killer.start()
+        [cut] = sb.run(ExecRequest(STRAY, "f", [(2.5,)], timeout_s=90.0))
+        killer.join()
+        assert cut.status is S.SANDBOX_ERROR, cut
+        slow = "import time\ndef f(x):\n    time.sleep(1)\n    return x\n"
+        [results] = sb.run_batch([ExecRequest(slow, "f", [(i,) for i in range(5)], timeout_s=10.0)])
+        assert [(r.status, r.value) for r in results] == [(S.OK, i) for i in range(5)], results
+
+
 # ---------------------------------------------------------------- 3. statuses name the cause
 
 ATTACK_WORKER = """
@@ -327,8 +360,9 @@ def test_error_fields_are_bounded_strings(solo):
     assert isinstance(r.error_message, str) and len(r.error_message) <= 5000
 
 
-def test_a_huge_timeout_is_served_not_overflowed(solo):
-    [r] = run1(solo, HONEST, [(3,)], timeout_s=1e7, job_timeout_s=1e9)
+@pytest.mark.parametrize("timeout", [1e7, math.inf])
+def test_a_huge_timeout_is_served_not_overflowed(solo, timeout):
+    [r] = run1(solo, HONEST, [(3,)], timeout_s=timeout, job_timeout_s=timeout * 100)
     assert (r.status, r.value) == (S.OK, 10), r
 
 
