@@ -87,10 +87,10 @@ SYS_MOUNT_SETATTR = 442  # the same number on every architecture (added in Linux
 AT_FDCWD, AT_RECURSIVE = -100, 0x8000
 MOUNT_ATTR_RDONLY, MOUNT_ATTR_NOSUID = 0x1, 0x2
 IPC_RMID, MSG_INFO, SHM_INFO, SEM_INFO = 0, 12, 14, 19
-# seccomp, per machine: audit arch, prlimit64, (add_key, request_key, keyctl), x32 bit or None,
-# unshare, clone, clone3
-SECCOMP_ARCHES = {"x86_64": (0xC000003E, 302, (248, 249, 250), 0x40000000, 272, 56, 435),
-                  "aarch64": (0xC00000B7, 261, (217, 218, 219), None, 97, 220, 435)}
+# seccomp, per machine: audit arch, prlimit64, refused (add_key, request_key, keyctl, bpf,
+# perf_event_open, userfaultfd, io_uring_setup), x32 bit or None, unshare, clone, clone3
+SECCOMP_ARCHES = {"x86_64": (0xC000003E, 302, (248, 249, 250, 321, 298, 323, 425), 0x40000000, 272, 56, 435),
+                  "aarch64": (0xC00000B7, 261, (217, 218, 219, 280, 241, 282, 425), None, 97, 220, 435)}
 
 _libc = None
 
@@ -1171,8 +1171,9 @@ def seccomp_program(arch, prlimit, denied, x32_bit, unshare, clone, clone3):
     """A classic-BPF seccomp filter; everything not named here is allowed. EPERM for: prlimit64() on any
     process but the caller itself (a job could lower its worker's limits); the kernel keyrings (add_key,
     request_key, keyctl: keys outlive processes, so one job could leave one for the next); new user
-    namespaces (unshare/clone with CLONE_NEWUSER: kernel attack surface, as in Docker's own profile);
-    any syscall of a foreign ABI (x32, 32-bit). clone3 answers ENOSYS, so libc falls back to clone."""
+    namespaces (unshare/clone with CLONE_NEWUSER), bpf, perf_event_open, userfaultfd and io_uring
+    (kernel attack surface no program here needs, refused by Docker's own profile too); any syscall
+    of a foreign ABI (x32, 32-bit). clone3 answers ENOSYS, so libc falls back to clone."""
     ld, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
     allow, deny, nosys = 0x7FFF0000, 0x00050000 | errno.EPERM, 0x00050000 | errno.ENOSYS
     prog = [(ld, 0, 0, 4), (jeq, 0, "deny", arch), (ld, 0, 0, 0)]  # architecture, then syscall number
