@@ -20,7 +20,7 @@ def run(code: str, **env: str) -> subprocess.CompletedProcess:
     full = {**os.environ, **env}
     if "CFCODE_SANDBOX_REQUIRE_DOCKER" not in env:
         full.pop("CFCODE_SANDBOX_REQUIRE_DOCKER", None)
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], check=False, capture_output=True, text=True,
                           env=full, timeout=120)
 
 
@@ -73,6 +73,13 @@ UNTRUSTED = {
         from envs_problems import make_problem
         from envs import make_reward_fn
         make_reward_fn("f1")(["<answer>[4]</answer>"], problem=[make_problem("x").to_json()], question=["abduce"])
+    """,
+    "abduce_predict reward": """
+        import sys; sys.path.insert(0, "tests/envs")
+        from envs_problems import make_problem
+        from envs import score_batch
+        score_batch([make_problem("x")], ["<latents>[1, 4]</latents><answer>[2, 5]</answer>"],
+                    question="abduce_predict")
     """,
     "shared sandbox": """
         from envs.sandbox_pool import shared_sandbox
