@@ -280,7 +280,7 @@ def evaluate(cfg: EvalConfig, *, engine=None, sandbox=None) -> tuple[EvalResult,
     if sandbox is None and is_baseline(cfg.model):
         from sandbox import make_sandbox
 
-        sandbox = own_sandbox = make_sandbox(cfg.sandbox)
+        sandbox = own_sandbox = make_sandbox(cfg.sandbox, allow_local_fallback=False)  # suite programs: untrusted
     try:
         completions = _complete(cfg, problems, engine, sandbox)
         records = _score_all(groups, completions, cfg, sandbox)

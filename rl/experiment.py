@@ -267,7 +267,7 @@ class Context:
         if self._sandbox is None:
             from sandbox import make_sandbox
 
-            self._sandbox = make_sandbox(self.cfg.experiment.sandbox)
+            self._sandbox = make_sandbox(self.cfg.experiment.sandbox, allow_local_fallback=False)  # runs eval too
         return self._sandbox
 
     def close(self) -> None:
