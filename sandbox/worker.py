@@ -418,6 +418,16 @@ def drop_capabilities():
         raise OSError(ctypes.get_errno(), "cannot drop capabilities")
 
 
+def has_capabilities():
+    """Does this process hold any effective or permitted capability (then children must drop them)?"""
+    try:
+        with open("/proc/self/status") as fh:
+            caps = [line.split()[1] for line in fh if line.startswith(("CapEff:", "CapPrm:"))]
+        return any(int(c, 16) for c in caps)
+    except (OSError, ValueError, IndexError):
+        return True
+
+
 class CpuLimit:
     """RLIMIT_CPU per call, not per child: each call may use `seconds` of CPU time, then gets SIGXCPU.
 
@@ -430,9 +440,19 @@ class CpuLimit:
     """
 
     def __init__(self, seconds, now):
+        """The first soft limit (seconds + 2) is the worker's own, inherited across fork with a CPU
+        counter that starts at zero: nothing to set until CPU_REFRESH_S has passed."""
         self.seconds = seconds
         self.at = now
-        self.refresh(now)
+
+    @staticmethod
+    def preset(seconds):
+        """In the worker, once: soft limit seconds + 2 for every child to inherit. The worker itself
+        ignores SIGXCPU (children restore it), so going past it costs the worker nothing."""
+        signal.signal(signal.SIGXCPU, signal.SIG_IGN)
+        _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+        soft = seconds + 2 if hard == resource.RLIM_INFINITY else min(seconds + 2, max(hard - 1, 1))
+        resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
 
     def refresh(self, now):
         self.at = now
@@ -477,17 +497,19 @@ class Channel:
 def run_child(job, start, chan, cfg, jobdir, worker_pid):
     """Never returns. Runs calls start.. of the job, emitting one frame per call on `chan`."""
     try:
-        signal.signal(signal.SIGINT, signal.default_int_handler)  # the worker ignores it; programs see Python's
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # the worker ignores both; programs see
+        signal.signal(signal.SIGXCPU, signal.SIG_DFL)  # Python's SIGINT and the default SIGXCPU
         limits = cfg["limits"]
         uid = cfg.get("uid")
         if uid is not None and os.geteuid() == 0:
             os.setgroups([])
             os.setgid(uid)
             os.setuid(uid)
-        else:  # e.g. a worker in a user namespace of its own holds every capability there
+        elif cfg.get("has_caps"):  # e.g. a worker in a user namespace of its own holds all of them there
             drop_capabilities()
-        # die with the worker (set after setuid, which clears it), not linger as an orphan
-        if prctl(PR_SET_PDEATHSIG, signal.SIGKILL) and os.getppid() != worker_pid:
+        # die with the worker (set after setuid, which clears it), not linger as an orphan; a
+        # container's PID 1 takes its whole PID namespace with it anyway
+        if worker_pid != 1 and prctl(PR_SET_PDEATHSIG, signal.SIGKILL) and os.getppid() != worker_pid:
             os._exit(0)
         os.chdir(jobdir)
         apply_rlimits(limits)
@@ -1329,6 +1351,8 @@ def main():
         if install_seccomp():
             isolation.append("seccomp")
     cfg["isolation"] = isolation
+    cfg["has_caps"] = has_capabilities()
+    CpuLimit.preset(int(cfg["limits"]["cpu_seconds"]))
     worker = Worker(cfg, in_fd, out_fd)
     worker.clean_up()  # whatever is there before the first job (nothing, normally)
     gc.collect()
