@@ -31,11 +31,12 @@ BACKENDS = ("auto", "docker", "local")
 REQUIRE_DOCKER_ENV = "CFCODE_SANDBOX_REQUIRE_DOCKER"
 
 
-class LocalFallbackRefused(Exception):
+class LocalFallbackRefused(ValueError):
     """backend="auto" found no Docker engine and the caller (or the environment) refuses local.
 
-    Deliberately not a RuntimeError/OSError: handlers that turn sandbox trouble into a verifier error
-    catch those, and this is a setting to fix, not a flaky verifier."""
+    A ValueError (a setting that cannot be met, which commands print as one line), deliberately not a
+    RuntimeError/OSError: handlers that turn sandbox trouble into a verifier error catch those, and
+    this is a setting to fix, not a flaky verifier."""
 
 
 @dataclass(frozen=True)

@@ -114,3 +114,18 @@ def test_the_setting_overrides_both_ways():
     assert lax.stdout.split("\n")[:3] == ["make local", "shared local", "explicit local"], lax.stderr
     bad = run(code, DOCKER_HOST=DEAD_ENGINE, CFCODE_SANDBOX_REQUIRE_DOCKER="maybe")
     assert "CFCODE_SANDBOX_REQUIRE_DOCKER must be 1 or 0" in bad.stderr
+
+
+def test_cfcode_eval_refuses_in_one_line_and_writes_nothing(tmp_path):
+    from pathlib import Path
+
+    out = tmp_path / "eval"
+    env = {**os.environ, "DOCKER_HOST": DEAD_ENGINE}
+    env.pop("CFCODE_SANDBOX_REQUIRE_DOCKER", None)
+    proc = subprocess.run([str(Path(sys.executable).parent / "cfcode"), "eval", "--model", "oracle", "--suites",
+                           "if_else", "--limit", "2", "--out", str(out)], check=False, capture_output=True,
+                          text=True, env=env, timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("cfcode: error:")]
+    assert len(errors) == 1 and "would fall back to the local backend" in errors[0], proc.stderr
+    assert "Traceback" not in proc.stderr and not out.exists()
