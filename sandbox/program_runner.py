@@ -6,9 +6,10 @@ prints without end would otherwise change the results of every program packed af
 runner (the sandbox job's process, which runs no program code itself) forks one fresh child per
 group of jobs (one record), reads that child's result from a private pipe, then kills and reaps
 everything the child left behind before the next group starts. The child holds no descriptor of
-the parent's but its own result pipe, has the parent's shared-memory result channel unmapped,
-cannot trace the parent (not dumpable) and dies with it. Only the standard library: this source is
-executed by the sandbox's interpreter.
+the parent's but its own result pipe, does not inherit the parent's shared-memory result channel
+(MADV_DONTFORK), cannot trace the parent (not dumpable), finds no writable directory on its import
+path, and stays in the job's process group, which the sandbox ends with the job. Only the standard
+library: this source is executed by the sandbox's interpreter.
 
 Job: [source, entry, [argument lists]]; payload: a list of groups (lists of jobs). Result per job:
 ["ok", [values]] | ["error", "Type: message"] | ["unsupported", "type name"] | ["crashed", why] |
@@ -23,14 +24,15 @@ import signal as _signal
 import sys as _sys
 import time as _time
 
-_PR_SET_PDEATHSIG, _PR_SET_DUMPABLE, _PR_SET_CHILD_SUBREAPER = 1, 4, 36
+_PR_SET_DUMPABLE, _PR_SET_CHILD_SUBREAPER = 4, 36
+_MADV_DONTFORK = 10
 _RESULT_CAP = 1 << 20
 
 
 def _libc():
     try:
         lc = _ctypes.CDLL(None, use_errno=True)
-        lc.munmap.argtypes = [_ctypes.c_void_p, _ctypes.c_size_t]
+        lc.madvise.argtypes = [_ctypes.c_void_p, _ctypes.c_size_t, _ctypes.c_int]
         return lc
     except (OSError, AttributeError):
         return None
@@ -114,12 +116,11 @@ def _run_one(code, entry, arg_lists):
     return ["unsupported", str(bad)[:100]]
 
 
-def _child(lc, group, wfd, shared, parent):
-    # Nothing here may outlive or reach past this one record: no inherited descriptor but the
-    # result pipe, no shared memory of the parent, death with the parent.
-    _prctl(lc, _PR_SET_PDEATHSIG, _signal.SIGKILL)
-    if _os.getppid() != parent:
-        _os._exit(0)
+def _child(group, wfd):
+    # Nothing here may reach past this one record: no inherited descriptor but the result pipe (the
+    # parent's shared memory is not inherited at all: MADV_DONTFORK). No ctypes here: in a forked
+    # child its first call costs more copy-on-write faults than the whole program. The child stays
+    # in the job's process group, so the sandbox's clean-up of the job ends it too.
     if wfd != 3:
         _os.dup2(wfd, 3)
     try:
@@ -130,8 +131,6 @@ def _child(lc, group, wfd, shared, parent):
         null = -1
         _os.closerange(0, 3)
     _os.closerange(4, 1 << 16)
-    for start, length in shared:
-        lc.munmap(start, length)
     results = [_run_one(code, entry, arg_lists) for code, entry, arg_lists in group]
     data = _json.dumps(results).encode("utf-8", "surrogatepass")
     view = memoryview(data)
@@ -265,8 +264,8 @@ def __cfcode_run_jobs__(groups):
     if lc is None or not _prctl(lc, _PR_SET_DUMPABLE, 0) or not _prctl(lc, _PR_SET_CHILD_SUBREAPER, 1):
         raise RuntimeError("cannot isolate programs from each other (prctl unavailable)")
     shared = _shared_mappings()
-    if shared is None:
-        raise RuntimeError("cannot isolate programs from each other (/proc/self/maps unreadable)")
+    if shared is None or any(lc.madvise(start, length, _MADV_DONTFORK) != 0 for start, length in shared):
+        raise RuntimeError("cannot keep the result channel from the programs (maps or madvise failed)")
     _sys.path[:] = _safe_path()
     _sys.path_importer_cache.clear()
     results, codes = [], {}
@@ -277,7 +276,7 @@ def __cfcode_run_jobs__(groups):
         if pid == 0:
             try:
                 _os.close(rfd)
-                _child(lc, group, wfd, shared, me)
+                _child(group, wfd)
             finally:
                 _os._exit(70)
         _os.close(wfd)

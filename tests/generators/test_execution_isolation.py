@@ -105,6 +105,20 @@ def test_base_exceptions_and_floods_are_the_programs_own_error(backend, source, 
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+def test_program_cannot_reach_the_result_channel(backend, request):
+    """No shared memory (the sandbox's result channel) and no descriptor but its own are inherited."""
+    sandbox = request.getfixturevalue(backend)
+    probe = ("import os\n"
+             "def f(x, r):\n"
+             "    shared = [l.split()[0] for l in open('/proc/self/maps') if l.split()[1][3:4] == 's']\n"
+             "    fds = sorted(int(fd) for fd in os.listdir('/proc/self/fd'))\n"
+             "    return [shared, fds]\n")
+    (result,) = run_jobs(sandbox, [Job(probe, "f", [[0, 0]])])
+    shared, fds = result.values[0]
+    assert shared == [] and fds[:4] == [0, 1, 2, 3] and len(fds) <= 5, (shared, fds)  # 4: listdir's own
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_left_behind_process_cannot_touch_the_next_record(backend, request):
     """A program leaves a process that tries to kill its successors; it is gone before they start.
 
