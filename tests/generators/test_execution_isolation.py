@@ -105,6 +105,22 @@ def test_base_exceptions_and_floods_are_the_programs_own_error(backend, source, 
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("source", [
+    "import os, signal\ndef f(x, r):\n    os.kill(os.getppid(), signal.SIGKILL)\n",
+    "import os, signal\ndef f(x, r):\n    os.kill(0, signal.SIGKILL)\n",
+    "import os\ndef f(x, r):\n    os.close(3)\n    os._exit(0)\n",
+])
+def test_killing_the_runner_only_costs_the_culprit(backend, source, request):
+    """Kill the runner, the whole process group, or leave without a result: the pack is re-run one
+    record per request, the honest records keep their results and the culprit gets `crashed`."""
+    sandbox = request.getfixturevalue(backend)
+    jobs = [Job(HONEST, "f", ARGS), Job(source, "f", [[0, 0]]), Job(HONEST, "f", ARGS)]
+    results = run_jobs(sandbox, jobs, call_timeout_s=0.3)
+    assert [r.status for r in results] == ["ok", "crashed", "ok"], [(r.status, r.detail) for r in results]
+    assert results[0].values == results[2].values == _alone(sandbox, HONEST).values
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_program_cannot_reach_the_result_channel(backend, request):
     """No shared memory (the sandbox's result channel) and no descriptor but its own are inherited."""
     sandbox = request.getfixturevalue(backend)
