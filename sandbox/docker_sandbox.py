@@ -93,15 +93,18 @@ def owner_alive(token: str) -> bool:
 def remove_stale_containers(client, pool_id: str | None = None) -> int:
     """Remove pool containers whose owner process is gone (or all of pool `pool_id`). Returns how many."""
     removed = 0
-    for c in client.containers.list(all=True, filters={"label": LABEL}):
-        owner = c.labels.get(LABEL, "")
-        if (c.labels.get(POOL_LABEL) == pool_id) if pool_id else not owner_alive(owner):
+    # the engine's list answer carries the labels: no inspect per container, which would fail for
+    # one auto-removed in between (other pools come and go at the same time)
+    for c in client.api.containers(all=True, filters={"label": LABEL}):
+        labels = c.get("Labels") or {}
+        owner = labels.get(LABEL, "")
+        if (labels.get(POOL_LABEL) == pool_id) if pool_id else not owner_alive(owner):
             try:
-                c.remove(force=True)
+                client.api.remove_container(c["Id"], force=True)
                 removed += 1
             except Exception as exc:  # already gone (auto-remove) is fine
                 if "No such container" not in str(exc) and "already in progress" not in str(exc):
-                    log.warning("could not remove sandbox container %s: %s", c.short_id, exc)
+                    log.warning("could not remove sandbox container %s: %s", c["Id"][:12], exc)
     return removed
 
 
