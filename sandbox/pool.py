@@ -290,8 +290,8 @@ class PooledSandbox(Sandbox):
             slot = self._tickets.get()
             try:
                 attempt = self._submit(slot, job, start, results)
-            except (WorkerLost, SandboxUnavailable, OSError) as exc:
-                msg = f"sandbox worker could not be started: {exc}"
+            except Exception as exc:  # engine errors, timeouts, ...: only infrastructure code ran here
+                msg = f"sandbox worker could not be started: {type(exc).__name__}: {exc}"
                 log.error(msg)
                 for k in range(start, n):
                     results[k] = results[k] or sandbox_error(msg, self._python_version)

@@ -305,6 +305,19 @@ def test_a_job_cut_short_by_a_lost_worker_leaves_nothing_running(backend):
         assert [(r.status, r.value) for r in results] == [(S.OK, i) for i in range(5)], results
 
 
+def test_a_worker_that_cannot_set_up_a_job_is_replaced_not_reused():
+    """Local workers without private mounts keep jobs in a host directory; if that directory vanishes,
+    the worker cannot set up the next job: it must make way for a fresh worker, and the job run there."""
+    import shutil
+
+    with make_sandbox("local", size=1, isolate=False) as sb:
+        assert_serving(sb, jobs=1)
+        before = sb.worker_ids
+        shutil.rmtree(sb._host_dirs[-1])
+        assert_serving(sb, jobs=3)
+        assert sb.worker_ids != before
+
+
 # ---------------------------------------------------------------- 3. statuses name the cause
 
 ATTACK_WORKER = """
