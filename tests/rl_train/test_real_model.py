@@ -109,3 +109,25 @@ def test_real_model_through_vllm_and_hf_is_parsed(smollm2_dir):
         assert all(s["reward"] is not None for s in r[name + "_scores"])
     # Same fp32 weights, greedy: both engines start the same way.
     assert [g[0]["text"][:40] for g in r["hf"]] == [g[0]["text"][:40] for g in r["vllm"]]
+
+
+@pytest.mark.slow
+def test_real_model_over_the_openai_api_ends_its_turn(smollm2_dir):
+    """Server side: the HF engine applies SmolLM2's chat template; the client gets the assistant's text."""
+    from rl.engines import HFEngine, OpenAIEngine, SamplingConfig
+    from rl.openai_server import serve_in_thread
+
+    chat = [{"role": "user", "content": "Reply with the single word yes."}]
+    sampling = SamplingConfig(max_tokens=48, temperature=0.0)
+    engine = HFEngine(smollm2_dir, batch_size=1)
+    try:
+        (direct,), = engine.generate([chat], sampling)
+        with serve_in_thread(engine, "smollm2") as server:
+            client = OpenAIEngine(server.url, "smollm2")
+            (remote,), = client.generate([chat], sampling)
+            client.close()
+    finally:
+        engine.close()
+    assert remote.text == direct.text and remote.finish_reason == direct.finish_reason == "stop"
+    assert remote.n_tokens == direct.n_tokens < 48
+    assert "<|im_end|>" not in remote.text and "assistant" not in remote.text[:12]
