@@ -145,7 +145,7 @@ def cached_conversion(gguf_file: str | Path) -> Path:
         return target
     try:
         return convert_gguf(src, target)
-    except ModelSourceError:
+    except (ModelSourceError, OSError):
         if (target / CONVERTED_MARKER).is_file():  # another process converted it meanwhile
             return target
         raise
