@@ -117,6 +117,7 @@ def convert_gguf(gguf_file: str | Path, out_dir: str | Path) -> Path:
         bos_token_id=model.config.bos_token_id, eos_token_id=eot_id, pad_token_id=pad_id)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    tmp.chmod(0o755)  # mkdtemp's 0700 would make the final folder private
     try:
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
