@@ -79,6 +79,22 @@ def kill_uid(uid: int, rounds: int = 20) -> None:
         time.sleep(0.01)
 
 
+# Not root: the worker becomes PID 1 of a PID namespace of its own (inside an unprivileged user
+# namespace), as in a container: its jobs cannot signal it nor see or signal any other process of the
+# user. util-linux `unshare` does the fork that a new PID namespace needs.
+PID_NAMESPACE_PREFIX = ["unshare", "--user", "--map-root-user", "--pid", "--fork", "--mount-proc", "--kill-child"]
+
+
+@lru_cache(maxsize=1)
+def pid_namespace_available() -> bool:
+    if os.geteuid() == 0 or not shutil.which("unshare"):
+        return False
+    try:
+        return subprocess.run(PID_NAMESPACE_PREFIX + ["true"], capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
 def worker_argv(python: str, config: dict[str, Any]) -> list[str]:
     # -S: no site-packages (programs see the bare standard library, as in the image); -s: no user site
     return [python, "-S", "-s", "-B", "-c", worker_source(), json.dumps(config, separators=(",", ":"))]
@@ -118,7 +134,10 @@ class LocalSandbox(PooledSandbox):
         host_dir = tempfile.mkdtemp(prefix=f"cfcode-sandbox-{slot.index}-")
         self._host_dirs.append(host_dir)
         config = self.worker_config(uid=uid, isolate=self.isolate, workdir=host_dir)
-        proc = subprocess.Popen(worker_argv(self.python, config), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        argv = worker_argv(self.python, config)
+        if not self._root and self.isolate and pid_namespace_available():
+            argv = PID_NAMESPACE_PREFIX + argv
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.DEVNULL, env=worker_env(host_dir), cwd="/",
                                 start_new_session=True, close_fds=True)
         conn = PipeConnection(proc)
@@ -140,8 +159,8 @@ class LocalSandbox(PooledSandbox):
     def _on_hello(self, slot: Slot, hello: dict[str, Any]) -> None:
         have = set(hello.get("isolation", ()))
         missing = [f for f in ("netns", "private_ipc", "readonly_root", "private_tmp", "seccomp") if f not in have]
-        if not self._root:
-            missing.append("uid separation")
+        if not self._root and hello.get("pid") != 1:
+            missing.append("uid separation or a PID namespace")
         if missing and self.isolate and not _warned.is_set():
             _warned.set()
             log.warning("LocalSandbox isolation is weaker than Docker's: no %s on this host", ", ".join(missing))
