@@ -79,20 +79,23 @@ def kill_uid(uid: int, rounds: int = 20) -> None:
         time.sleep(0.01)
 
 
-# Not root: the worker becomes PID 1 of a PID namespace of its own (inside an unprivileged user
-# namespace), as in a container: its jobs cannot signal it nor see or signal any other process of the
-# user. util-linux `unshare` does the fork that a new PID namespace needs.
-PID_NAMESPACE_PREFIX = ["unshare", "--user", "--map-root-user", "--pid", "--fork", "--mount-proc", "--kill-child"]
+# The worker becomes PID 1 of a PID namespace of its own (not root: inside an unprivileged user
+# namespace), as in a container: its jobs cannot signal it, cannot see or signal any other process
+# of the machine, and all die with it. util-linux `unshare` does the fork a new PID namespace needs.
+_PID_NAMESPACE = ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child"]
 
 
 @lru_cache(maxsize=1)
-def pid_namespace_available() -> bool:
-    if os.geteuid() == 0 or not shutil.which("unshare"):
-        return False
+def pid_namespace_prefix() -> tuple[str, ...]:
+    """The command prefix that starts the worker in a PID namespace of its own; () where impossible."""
+    prefix = _PID_NAMESPACE if os.geteuid() == 0 else _PID_NAMESPACE[:1] + ["--user", "--map-root-user"] + _PID_NAMESPACE[1:]
+    if not shutil.which("unshare"):
+        return ()
     try:
-        return subprocess.run(PID_NAMESPACE_PREFIX + ["true"], capture_output=True, timeout=30).returncode == 0
+        ok = subprocess.run(prefix + ["true"], capture_output=True, timeout=30).returncode == 0
     except (OSError, subprocess.SubprocessError):
-        return False
+        ok = False
+    return tuple(prefix) if ok else ()
 
 
 def worker_argv(python: str, config: dict[str, Any]) -> list[str]:
@@ -135,8 +138,8 @@ class LocalSandbox(PooledSandbox):
         self._host_dirs.append(host_dir)
         config = self.worker_config(uid=uid, isolate=self.isolate, workdir=host_dir)
         argv = worker_argv(self.python, config)
-        if not self._root and self.isolate and pid_namespace_available():
-            argv = PID_NAMESPACE_PREFIX + argv
+        if self.isolate:
+            argv = list(pid_namespace_prefix()) + argv
         proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.DEVNULL, env=worker_env(host_dir), cwd="/",
                                 start_new_session=True, close_fds=True)
@@ -159,8 +162,10 @@ class LocalSandbox(PooledSandbox):
     def _on_hello(self, slot: Slot, hello: dict[str, Any]) -> None:
         have = set(hello.get("isolation", ()))
         missing = [f for f in ("netns", "private_ipc", "readonly_root", "private_tmp", "seccomp") if f not in have]
-        if not self._root and hello.get("pid") != 1:
-            missing.append("uid separation or a PID namespace")
+        if hello.get("pid") != 1:
+            missing.append("PID namespace")
+        if not self._root:
+            missing.append("uid separation")
         if missing and self.isolate and not _warned.is_set():
             _warned.set()
             log.warning("LocalSandbox isolation is weaker than Docker's: no %s on this host", ", ".join(missing))

@@ -291,6 +291,14 @@ def f(delay):
 """
 
 
+def test_a_program_sees_no_process_but_its_worker_and_itself(solo):
+    census = "import os\ndef f():\n    return sorted(int(p) for p in os.listdir('/proc') if p.isdigit()), os.getpid()\n"
+    [r] = run1(solo, census)
+    assert r.ok, r
+    pids, me = r.python_value()
+    assert pids == sorted({1, me}), pids  # the worker is PID 1 of a PID namespace of its own
+
+
 def test_a_job_cut_short_by_a_lost_worker_leaves_nothing_running(backend):
     """The worker dies mid-job (killed from outside): the job's daemon must die too, or it would kill
     the jobs of the worker that replaces it (same slot, same uid)."""
