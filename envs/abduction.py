@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from envs.parsing import ParsedAnswer
+from envs.signature import call_args
 from envs.values import value_key
 from generators.render import call_text, display_program, value_text
 from generators.schema import Problem
@@ -72,9 +73,9 @@ def assignment_from(problem: Problem, parsed: ParsedAnswer) -> tuple[dict[str, A
 
 
 def consistency_job(problem: Problem, assignment: dict[str, Any]) -> Job:
-    """Call `entry(*inputs, *latents)` once per observation; consistent iff every output matches."""
-    latent_values = [assignment[n] for n in problem.latents]
-    arg_lists = [[o["args"][name] for name in problem.inputs] + latent_values for o in problem.observations]
+    """Call `entry` once per observation (arguments by parameter name); consistent iff every output matches."""
+    combo = tuple(assignment[n] for n in problem.latents)
+    arg_lists = [call_args(problem, o["args"], combo) for o in problem.observations]
     return Job(problem.program, problem.entry, arg_lists)
 
 

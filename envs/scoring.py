@@ -24,6 +24,7 @@ from typing import Any
 
 from envs.abduction import assignment_from, consistency_job, outputs_match
 from envs.parsing import ParsedAnswer, parse_answer
+from envs.signature import call_args
 from envs.values import key_set
 from generators.schema import Problem, latent_combinations
 from sandbox import CallStatus, Job, JobResult, Sandbox, SandboxFailure, run_jobs
@@ -245,5 +246,5 @@ def reachable_job(problem: Problem) -> Job:
     Scoring no longer needs it (the "f1" gate makes any impossible value pay nothing); tests and
     framework adapters use it to build the "list every reachable output" hack."""
     program = problem.intervention.get("program") or problem.program
-    iv_args = [problem.intervention["args"][name] for name in problem.inputs]
-    return Job(program, problem.entry, [iv_args + list(c) for c in latent_combinations(problem.latents)])
+    return Job(program, problem.entry, [call_args(problem, problem.intervention["args"], c, program)
+                                        for c in latent_combinations(problem.latents)])

@@ -90,7 +90,12 @@ class Problem:
     @classmethod
     def from_dict(cls, data: Any, where: str = "") -> Problem:
         """A validated Problem from a decoded record (every field's type and allowed values)."""
-        return cls(**validate_record(data, where))
+        params = _validate(data, where)
+        # Latents in the signature's order: records are written with sorted keys, so a program
+        # `f(s, k, c)` reads back as {"c", "k"}; every consumer that builds calls, tuples or
+        # prompts from `latents` must see the order the generator used.
+        latents = dict(sorted(data["latents"].items(), key=lambda item: params.index(item[0])))
+        return cls(**{**data, "latents": latents})
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -100,7 +105,14 @@ def validate_record(data: Any, where: str = "") -> dict[str, Any]:
     """The one schema check every reader of problem records goes through; returns `data` unchanged.
 
     Types come from the `Problem` annotations (the same validator as configs and knobs); the rules
-    below add what a type cannot say: allowed values, a program that parses and defines `entry`."""
+    below add what a type cannot say: allowed values, a program that parses and defines `entry`,
+    inputs and latents that are parameters of `entry`."""
+    _validate(data, where)
+    return data
+
+
+def _validate(data: Any, where: str) -> tuple[str, ...]:
+    """`validate_record`'s checks; returns `entry`'s parameter names in signature order."""
     if not isinstance(data, dict):
         raise RecordError(f"expected a JSON object (one problem record), got {describe(data)}", where=where)
     check_fields(Problem, data, where=where, what="field", error=RecordError)
@@ -129,7 +141,13 @@ def validate_record(data: Any, where: str = "") -> dict[str, Any]:
             raise bad("latents key", "a parameter name", name)
         if not isinstance(domain, list) or not domain:
             raise bad(f"latents.{name}", "a non-empty list of values", domain)
-    _check_program(data["program"], data["entry"], "program", where)
+    params = _check_program(data["program"], data["entry"], "program", where)
+    for field_, names in (("inputs", data["inputs"]), ("latents", list(data["latents"]))):
+        missing = [n for n in names if n not in params]
+        if missing:
+            raise bad(field_, f"parameters of {data['entry']}({', '.join(params)})", missing[0])
+    if set(data["inputs"]) & set(data["latents"]):
+        raise bad("latents", "names distinct from inputs", sorted(set(data["inputs"]) & set(data["latents"])))
     if not data["observations"]:
         raise bad("observations", "at least one observation", data["observations"])
     for i, obs in enumerate(data["observations"]):
@@ -139,10 +157,10 @@ def validate_record(data: Any, where: str = "") -> dict[str, Any]:
                  error=RecordError)
     if data["intervention"].get("program") is not None:
         _check_program(data["intervention"]["program"], data["entry"], "intervention.program", where)
-    return data
+    return params
 
 
-def _check_program(source: str, entry: str, field_: str, where: str) -> None:
+def _check_program(source: str, entry: str, field_: str, where: str) -> tuple[str, ...]:
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
@@ -154,6 +172,8 @@ def _check_program(source: str, entry: str, field_: str, where: str) -> None:
     if entry not in defined:
         raise RecordError(f"expected a function defined in program ({', '.join(sorted(defined)) or 'none'}),"
                           f" got {describe(entry)}", where=where, field="entry")
+    fn = next(n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == entry)
+    return tuple(a.arg for a in [*fn.args.posonlyargs, *fn.args.args, *fn.args.kwonlyargs])
 
 
 def latent_combinations(latents: dict[str, list[Any]]) -> list[tuple[Any, ...]]:

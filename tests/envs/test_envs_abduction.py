@@ -86,3 +86,29 @@ def test_env_execution_verified_steps_through_docker():
         truth = item.problem.revealed["r"]
         _, reward, _, _, info = env.step(f"<answer>[{truth}]</answer>")
         assert reward == 1.0 and info["verifier_error"] is None
+
+
+def test_latents_read_back_in_signature_order_and_abduce_calls_by_name(local_sandbox):
+    """Records are written with sorted keys: `data` programs `f(..., k, c)` read back as {"c", "k"}.
+    Reading restores the signature's order, and the abduce check calls the program by parameter name
+    (a consistent assignment found by keyword calls must be accepted, a swapped one judged as such)."""
+    import ast
+    import itertools
+
+    from generators.suites import load_suite
+    from sandbox import ExecRequest
+
+    problem = next(p for p in load_suite("data", "counterfactual") if len(p.latents) == 2)
+    fn = next(n for n in ast.parse(problem.program).body if getattr(n, "name", None) == problem.entry)
+    assert list(problem.latents) == [a.arg for a in fn.args.args][len(problem.inputs):]
+    names = list(problem.latents)
+    combos = list(itertools.product(*problem.latents.values()))
+    obs = problem.observations[0]
+    [results] = local_sandbox.run_batch([ExecRequest(
+        problem.program, problem.entry, [()] * len(combos),
+        kwargs=[{**obs["args"], **dict(zip(names, c))} for c in combos], timeout_s=2.0)])
+    consistent = [c for c, r in zip(combos, results) if r.ok and r.value == obs["output"]]
+    assert consistent
+    score = score_completion(problem, f"<answer>{list(consistent[0])!r}</answer>", question="abduce",
+                             sandbox=local_sandbox)
+    assert score.correct, score
