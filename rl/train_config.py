@@ -127,7 +127,7 @@ class TomlConfig:
 
 def check_model(model: str, field: str = "model", where: str = "") -> None:
     """Fail before any heavy import when a model spec names nothing that exists: a local directory,
-    `smollm2`, `gguf:FILE` / `FILE.gguf`, or a hub id already in the Hugging Face cache."""
+    `smollm2`, `gguf:FILE` / `FILE.gguf`, or a hub id (in the local cache when HF_HUB_OFFLINE is set)."""
     if model == "smollm2":
         return
     kind, sep, rest = model.partition(":")
@@ -142,12 +142,15 @@ def check_model(model: str, field: str = "model", where: str = "") -> None:
     if re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", model):
         import os
 
+        offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
         hub = Path(os.environ.get("HF_HUB_CACHE") or Path(os.environ.get("HF_HOME") or
                                                             Path.home() / ".cache" / "huggingface") / "hub")
-        if (hub / f"models--{model.replace('/', '--')}").is_dir():
-            return
-    raise MissingInputError(f"expected an existing model directory (or a hub id in the local cache), "
-                            f"got {model!r} (no such directory)", where=where, field=field)
+        if not offline or (hub / f"models--{model.replace('/', '--')}").is_dir():
+            return  # a hub id: downloaded on first use, unless HF_HUB_OFFLINE says there is no hub
+        raise MissingInputError(f"expected a hub id in the local cache (HF_HUB_OFFLINE is set), got {model!r}",
+                                where=where, field=field)
+    raise MissingInputError(f"expected an existing model directory, `smollm2`, `gguf:FILE` or a hub id "
+                            f"(org/name), got {model!r} (no such directory)", where=where, field=field)
 
 
 def check_problem_file(path: str | Path, field: str) -> None:

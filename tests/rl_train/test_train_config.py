@@ -81,3 +81,20 @@ def test_lora_config():
     peft = cfg.peft_config()
     assert peft.r == 4 and "q_proj" in peft.target_modules
     assert SFTRunConfig(model="m").peft_config() is None
+
+
+def test_a_hub_id_is_accepted_unless_the_hub_is_offline(monkeypatch, tmp_path):
+    """Paper configs name hub ids (Qwen/Qwen2.5-7B-Instruct): on a machine with the hub they download on
+    first use; only with HF_HUB_OFFLINE set must the id already be in the local cache."""
+    import pytest
+
+    from rl.train_config import check_model
+
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    check_model("Qwen/Qwen2.5-7B-Instruct")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ValueError, match="HF_HUB_OFFLINE"):
+        check_model("Qwen/Qwen2.5-7B-Instruct")
+    (tmp_path / "models--Qwen--Qwen2.5-7B-Instruct").mkdir()
+    check_model("Qwen/Qwen2.5-7B-Instruct")
