@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.api import SandboxLimits
+from sandbox.cgroups import WorkerCgroup
 from sandbox.pool import PooledSandbox, Slot
 from sandbox.transport import PipeConnection, WorkerConnection
 
@@ -115,6 +116,7 @@ class LocalSandbox(PooledSandbox):
         self._uid_lock = threading.Lock()
         self._uids_taken: set[int] = set()  # uids of live workers, and of lost ones not yet swept
         self._uid_turn = 0
+        self._generation = itertools.count()
         self._host_dirs: list[str] = []
         super().__init__(size or os.cpu_count() or 1, limits, **kwargs)
 
@@ -136,15 +138,28 @@ class LocalSandbox(PooledSandbox):
         # inside the worker's private /tmp when it gets one, else a fresh host directory
         host_dir = tempfile.mkdtemp(prefix=f"cfcode-sandbox-{slot.index}-")
         self._host_dirs.append(host_dir)
-        config = self.worker_config(uid=uid, isolate=self.isolate, workdir=host_dir)
+        cgroup = None
+        if self.isolate:  # root: the job's processes together get a container's memory and pids limits
+            cgroup = WorkerCgroup.create(f"{os.getpid()}-{self._uid_base}-{slot.index}-{next(self._generation)}",
+                                         self.limits.container_memory_mb, self.limits.container_pids)
+        extra = {"oom_file": cgroup.oom_file} if cgroup else {}
+        config = self.worker_config(uid=uid, isolate=self.isolate, workdir=host_dir, **extra)
         argv = worker_argv(self.python, config)
         if self.isolate:
             argv = list(pid_namespace_prefix()) + argv
-        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL, env=worker_env(host_dir), cwd="/",
-                                start_new_session=True, close_fds=True)
+        if cgroup:
+            argv = cgroup.enter_prefix() + argv
+        try:
+            proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.DEVNULL, env=worker_env(host_dir), cwd="/",
+                                    start_new_session=True, close_fds=True)
+        except BaseException:
+            if cgroup:
+                cgroup.remove()
+            raise
         conn = PipeConnection(proc)
         conn.uid = uid
+        conn.cgroup = cgroup
         return conn
 
     def _discard_worker(self, slot: Slot, conn: WorkerConnection) -> None:
@@ -158,6 +173,9 @@ class LocalSandbox(PooledSandbox):
                 kill_uid(uid)
                 with self._uid_lock:
                     self._uids_taken.discard(uid)
+            cgroup = getattr(conn, "cgroup", None)
+            if cgroup is not None:
+                cgroup.remove()
 
     def _on_hello(self, slot: Slot, hello: dict[str, Any]) -> None:
         have = set(hello.get("isolation", ()))

@@ -697,7 +697,7 @@ class Worker:
         self.limits = cfg["limits"]
         self.value_cap = int(self.limits["max_output_bytes"])
         self.child_frame_limit = self.value_cap * 2 + 65536
-        self.oom_file = self._find_oom_counter()
+        self.oom_file = cfg.get("oom_file") or self._find_oom_counter()  # the worker's own cgroup
         self.oom_seen = self.oom_count()  # OOM kills already accounted for
         self.code_cache = {}  # source -> code object, least recently used first
         # the child's working directory: the root of a scratch tmpfs it does not own (nothing to create:

@@ -299,6 +299,30 @@ def test_a_program_sees_no_process_but_its_worker_and_itself(solo):
     assert pids == sorted({1, me}), pids  # the worker is PID 1 of a PID namespace of its own
 
 
+SPREAD_MEMORY = """
+import os, time
+def f(n, mb):
+    pids = []
+    for _ in range(n):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                block = b"x" * (mb << 20)  # each child under its address-space limit, together far over
+                time.sleep(2)
+            finally:
+                os._exit(0)
+        pids.append(pid)
+    return sum(os.waitpid(pid, 0)[1] == 0 for pid in pids)
+"""
+
+
+def test_a_jobs_processes_together_stay_within_the_memory_limit(solo):
+    """Six processes of 300 MB each: a container's memory limit (768 MB) holds them all, locally too."""
+    [r] = run1(solo, SPREAD_MEMORY, [(6, 300)], timeout_s=60.0)
+    assert r.status is S.MEMORY or (r.ok and r.value < 6), r
+    assert_serving(solo, jobs=2)
+
+
 def test_a_job_cut_short_by_a_lost_worker_leaves_nothing_running(backend):
     """The worker dies mid-job (killed from outside): the job's daemon must die too, or it would kill
     the jobs of the worker that replaces it (same slot, same uid)."""
