@@ -1,11 +1,12 @@
 """LocalSandbox: the sandbox worker as host subprocesses (no Docker engine needed).
 
 Why: the embedded default where no engine runs, and the container-less baseline of the benchmark.
-Isolation is weaker than Docker's; what is available is used: own process group, the same rlimits,
-a scrubbed environment, the worker's seccomp filter, and when root (or with unprivileged user
-namespaces) private network, IPC and mount namespaces in which the whole filesystem is read-only but
-fresh tmpfs on /tmp, /var/tmp, /dev/shm and /run/lock (emptied after every job), and as root a
-distinct unprivileged uid per worker, so programs cannot signal or limit their worker.
+Isolation is weaker than Docker's; what is available is used: the same rlimits, a scrubbed
+environment, the worker's seccomp filter, and when root (or with unprivileged user namespaces) a PID
+namespace with the worker as PID 1, private network, IPC and mount namespaces in which the whole
+filesystem is read-only but fresh tmpfs on /tmp, /var/tmp, /dev/shm and /run/lock (emptied after
+every job); as root also a memory + pids cgroup per worker and a fresh unprivileged uid for every
+worker start, so programs cannot signal or limit their worker nor touch its successor's jobs.
 """
 from __future__ import annotations
 
