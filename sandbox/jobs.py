@@ -71,7 +71,7 @@ def calls_of(req: Any) -> int:
     args = getattr(req, "args", None)
     try:
         return max(1, len(args)) if isinstance(args, Sequence) and not isinstance(args, (str, bytes)) else 1
-    except Exception:
+    except (TypeError, ValueError, OverflowError):  # a Sequence with a broken __len__
         return 1
 
 

@@ -94,7 +94,7 @@ def pid_namespace_prefix() -> tuple[str, ...]:
     if not shutil.which("unshare"):
         return ()
     try:
-        ok = subprocess.run(prefix + ["true"], capture_output=True, timeout=30).returncode == 0
+        ok = subprocess.run(prefix + ["true"], capture_output=True, timeout=30, check=False).returncode == 0
     except (OSError, subprocess.SubprocessError):
         ok = False
     return tuple(prefix) if ok else ()

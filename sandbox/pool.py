@@ -23,8 +23,16 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sandbox.api import CallResult, ExecRequest, Sandbox, SandboxLimits, SandboxStats
-from sandbox.jobs import (BadRequest, EncodedJob, ProtocolError, bad_request_results, decode_row, encode_job,
-                          sandbox_error, validate)
+from sandbox.jobs import (
+    BadRequest,
+    EncodedJob,
+    ProtocolError,
+    bad_request_results,
+    decode_row,
+    encode_job,
+    sandbox_error,
+    validate,
+)
 from sandbox.transport import WorkerConnection, WorkerLost
 
 log = logging.getLogger(__name__)

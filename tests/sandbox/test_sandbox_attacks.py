@@ -13,7 +13,6 @@ Every job of the class-1 tests runs on a one-worker sandbox, so "the next job" i
 from __future__ import annotations
 
 import math
-import os
 import platform
 import secrets
 import threading
