@@ -13,8 +13,8 @@ from typing import Any
 import typer
 
 from envs.cli import register as register_envs
+from generators import EXIT_CODE, InputError, print_error
 from generators.cli import register as register_generators
-from generators.errors import EXIT_CODE, InputError, print_error
 from rl.cli import register as register_rl
 from sandbox.cli import app as sandbox_app
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import gymnasium as gym
 
+from envs.abduction_set import latents_text
 from envs.code_env import CounterfactualCodeEnv, CounterfactualMathEnv
 from envs.parsing import ParsedAnswer, ParserLimits, parse_answer
 from envs.prompts import render_prompt
-from envs.scoring import QUESTIONS, REWARDS, Score, score_batch, score_completion
+from envs.scoring import QUESTIONS, REWARDS, Score, check_question, score_batch, score_completion
 from envs.trl_reward import counterfactual_f1_reward, counterfactual_reward, make_reward_fn, trl_rows
+from envs.values import value_key
 
 ENV_IDS = {
     "CounterfactualCode-v0": "envs.code_env:CounterfactualCodeEnv",
@@ -32,6 +34,7 @@ register_envs()
 
 __all__ = [
     "ENV_IDS", "QUESTIONS", "REWARDS", "CounterfactualCodeEnv", "CounterfactualMathEnv", "ParsedAnswer",
-    "ParserLimits", "Score", "counterfactual_f1_reward", "counterfactual_reward", "make_reward_fn",
-    "parse_answer", "register_envs", "render_prompt", "score_batch", "score_completion", "trl_rows",
+    "ParserLimits", "Score", "check_question", "counterfactual_f1_reward", "counterfactual_reward",
+    "latents_text", "make_reward_fn", "parse_answer", "register_envs", "render_prompt", "score_batch",
+    "score_completion", "trl_rows", "value_key",
 ]

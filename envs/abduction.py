@@ -11,8 +11,7 @@ from typing import Any
 from envs.parsing import ParsedAnswer
 from envs.signature import call_args
 from envs.values import value_key
-from generators.render import call_text, display_program, value_text
-from generators.schema import Problem
+from generators import Problem, call_text, display_program, value_text
 from sandbox import Job
 
 ABDUCE_INSTRUCTION_ONE = ("Give your final answer inside <answer></answer> tags as a Python-style list "

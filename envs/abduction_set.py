@@ -28,11 +28,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from envs.parsing import ParsedAnswer, fenced_spans, parse_answer_content
-from envs.scoring import Score, completion_text, partial_credit, score_batch
+from envs.scoring import COMPOSITE_SCORERS, Score, completion_text, partial_credit, score_batch
+from envs.shared_sandbox import shared_sandbox
 from envs.signature import call_args
 from envs.values import value_key
-from generators.render import ANSWER_INSTRUCTIONS, answer_text, value_text
-from generators.schema import Problem, latent_combinations
+from generators import ANSWER_INSTRUCTIONS, Problem, answer_text, latent_combinations, value_text
 from sandbox import Job, Sandbox, SandboxFailure, run_jobs
 
 QUESTION = "abduce_predict"
@@ -165,8 +165,6 @@ def gold_latents(problems: Sequence[Problem], sandbox: Sandbox | None = None, sa
     if missing:
         try:
             if sandbox is None:
-                from envs.sandbox_pool import shared_sandbox
-
                 sandbox = shared_sandbox(sandbox_backend)
             results = run_jobs(sandbox, [consistency_table_job(problems[i]) for i in missing])
         except (SandboxFailure, OSError, RuntimeError) as exc:
@@ -254,3 +252,6 @@ def score_abduce_predict(problems: Sequence[Problem], completions: Sequence[Any]
             parsed_latents=values, gold_latents=[list(c) for c in gold], abduction_error=error,
             prediction_reward=p_reward, abduction_weight=w))
     return out
+
+
+COMPOSITE_SCORERS["abduce_predict"] = score_abduce_predict

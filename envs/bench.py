@@ -15,6 +15,12 @@ from typing import Any
 
 import gymnasium as gym
 
+from envs.adapters import verl as verl_adapter
+from envs.adapters.openenv_bench import bench_openenv
+from envs.bench_episodes import completions_for, episodes_per_second
+from envs.scoring import score_batch, score_completion
+from envs.shared_sandbox import shared_sandbox
+
 
 @dataclass
 class BenchConfig:
@@ -24,46 +30,23 @@ class BenchConfig:
     exec_steps: int = 256  # execution-verified ("abduce") steps, one sandbox round trip each
     exec_batch: int = 64  # completions per batched verification (TRL reward-function style)
     exec_batches: int = 8
-    backend: str = "docker"  # sandbox for the execution-verified path
-    generation_backend: str = "local"  # sandbox used to generate the pool (not timed)
+    sandbox_backend: str = "docker"  # sandbox for the execution-verified path
+    generation_sandbox_backend: str = "local"  # sandbox used to generate the pool (not timed)
     seed: int = 0
-
-
-def completions_for(problem: Any, kind: int) -> str:
-    """One of four completion styles for a problem (cycled by the benchmark)."""
-    if kind == 0:
-        return problem.gold_trace
-    if kind == 1:
-        return "Let me think about which values are possible.\n<answer>[123456]</answer>"
-    if kind == 2:
-        return "I am not sure, the function is random so anything can happen."
-    return "It could be <answer>[1]</answer> or maybe <answer>[1, 2, 3]</answer>"
-
-
-def _episodes_per_second(env: gym.Env, completions: dict[str, list[str]], steps: int) -> tuple[float, float]:
-    """(episodes per wall-clock second, episodes per CPU second of this process).
-
-    The CPU-time rate is the one-core throughput even when other processes share the machine."""
-    env.reset(seed=0)
-    wall, cpu = time.perf_counter(), time.process_time()
-    for i in range(steps):
-        _, info = env.reset()
-        env.step(completions[info["problem_id"]][i & 3])
-    return steps / (time.perf_counter() - wall), steps / max(time.process_time() - cpu, 1e-9)
 
 
 def bench_exact(cfg: BenchConfig) -> dict[str, Any]:
     """Steps/s of `CounterfactualCode-v0` with reward="exact" (raw env and through `gym.make`)."""
     env = gym.make("envs:CounterfactualCode-v0", families=cfg.families, num_problems=cfg.num_problems,
-                   sandbox_backend=cfg.generation_backend, generation_seed=cfg.seed)
+                   sandbox_backend=cfg.generation_sandbox_backend, generation_seed=cfg.seed)
     raw = env.unwrapped
     completions = {}
     for fam in raw.families:
         for item in raw.pool(fam):
             completions[item.problem.id] = [completions_for(item.problem, k) for k in range(4)]
-    _episodes_per_second(raw, completions, min(2_000, cfg.exact_steps))  # warm-up
-    raw_wall, raw_cpu = _episodes_per_second(raw, completions, cfg.exact_steps)
-    made_wall, made_cpu = _episodes_per_second(env, completions, cfg.exact_steps)
+    episodes_per_second(raw, completions, min(2_000, cfg.exact_steps))  # warm-up
+    raw_wall, raw_cpu = episodes_per_second(raw, completions, cfg.exact_steps)
+    made_wall, made_cpu = episodes_per_second(env, completions, cfg.exact_steps)
     mean_chars = sum(len(c) for cs in completions.values() for c in cs) / (4 * len(completions))
     env.close()
     return {"steps": cfg.exact_steps, "steps_per_cpu_s_raw_env": round(raw_cpu, 1),
@@ -74,12 +57,9 @@ def bench_exact(cfg: BenchConfig) -> dict[str, Any]:
 
 def bench_exec(cfg: BenchConfig) -> dict[str, Any]:
     """Execution-verified ("abduce") path through the sandbox pool: single env steps and batches."""
-    from envs.sandbox_pool import shared_sandbox
-    from envs.scoring import score_batch
-
-    sandbox = shared_sandbox(cfg.backend)
+    sandbox = shared_sandbox(cfg.sandbox_backend)
     env = gym.make("envs:CounterfactualCode-v0", families=cfg.families, num_problems=cfg.num_problems,
-                   question="abduce", sandbox_backend=cfg.backend, generation_seed=cfg.seed).unwrapped
+                   question="abduce", sandbox_backend=cfg.sandbox_backend, generation_seed=cfg.seed).unwrapped
     items = [item for fam in env.families for item in env.pool(fam)]
     answers = {it.problem.id: f"<answer>[{', '.join(repr(v[0]) for v in it.problem.latents.values())}]</answer>"
                for it in items}
@@ -121,11 +101,8 @@ def bench_adapters(cfg: BenchConfig) -> dict[str, Any]:
     object per row, as verl's non-tensor batch holds it) parsed through the adapter's cache.
     Target: an adapter costs at most 2x the env's step.
     """
-    from envs.adapters import verl as verl_adapter
-    from envs.scoring import score_completion
-
     env = gym.make("envs:CounterfactualCode-v0", families=cfg.families, num_problems=cfg.num_problems,
-                   sandbox_backend=cfg.generation_backend, generation_seed=cfg.seed).unwrapped
+                   sandbox_backend=cfg.generation_sandbox_backend, generation_seed=cfg.seed).unwrapped
     problems = [item.problem for fam in env.families for item in env.pool(fam)]
     completions = {p.id: [completions_for(p, k) for k in range(4)] for p in problems}
     ground_truth = {p.id: p.to_json() for p in problems}
@@ -135,9 +112,9 @@ def bench_adapters(cfg: BenchConfig) -> dict[str, Any]:
     verl_calls = [(source[p.id], completions[p.id][i & 3], ground_truth[p.id], {"index": i})
                   for i, p in enumerate(order)]
     scorer_calls = [(p, completions[p.id][i & 3]) for i, p in enumerate(order)]
-    _episodes_per_second(env, completions, min(2_000, steps))  # warm-up (and parser caches)
+    episodes_per_second(env, completions, min(2_000, steps))  # warm-up (and parser caches)
     _cpu_rate(verl_adapter.compute_score, verl_calls[:2_000])
-    _, env_rate = _episodes_per_second(env, completions, steps)
+    _, env_rate = episodes_per_second(env, completions, steps)
     verl_rate = _cpu_rate(verl_adapter.compute_score, verl_calls)
     scorer_rate = _cpu_rate(score_completion, scorer_calls)
     env.close()
@@ -166,6 +143,5 @@ def _bench_openenv(cfg: BenchConfig) -> dict[str, Any]:
 
     if importlib.util.find_spec("openenv") is None:
         return {"skipped": "openenv is not installed here: .nox/openenv/bin/cfcode env bench --adapters"}
-    from envs.adapters.openenv_bench import bench_openenv
 
     return bench_openenv(cfg)

@@ -5,7 +5,10 @@ import json
 
 import typer
 
-from generators.errors import InputError, cli_errors
+from envs.bench import BenchConfig, run_bench
+from envs.interactive_baselines import InteractiveBenchConfig, run_interactive_bench
+from generators import InputError, cli_errors, get_family
+from sandbox import BACKENDS
 
 env_app = typer.Typer(help="CounterfactualCode-v0 gymnasium env: benchmark.", no_args_is_help=True)
 
@@ -25,25 +28,22 @@ def bench(
     adapters: bool = typer.Option(False, "--adapters", help="Also score through the framework adapters (verl; OpenEnv where installed)."),
 ) -> None:
     """Steps/s of the exact-answer path (target >= 20,000 on one core) and of the execution-verified path."""
-    from generators.family import get_family
-
     names = [f.strip() for f in families.split(",") if f.strip()]
     if not names:
         raise InputError("expected at least one family name, got none", field="--families")
     for name in names:  # before any problem is generated or a sandbox starts
         get_family(name)
-    if backend not in ("docker", "local", "auto"):
-        raise InputError(f"expected one of docker, local, auto, got {backend!r}", field="--backend")
+    if backend not in BACKENDS:
+        raise InputError(f"expected one of {', '.join(BACKENDS)}, got {backend!r}", field="--backend")
     for option, value in (("--exact-steps", exact_steps), ("--exec-steps", exec_steps),
                           ("--exec-batch", exec_batch), ("--exec-batches", exec_batches),
                           ("--num-problems", num_problems)):
         if value < 0:
             raise InputError(f"expected a non-negative integer, got {value}", field=option)
-    from envs.bench import BenchConfig, run_bench
 
     cfg = BenchConfig(families=[f.strip() for f in families.split(",") if f.strip()], num_problems=num_problems,
                       exact_steps=exact_steps, exec_steps=exec_steps, exec_batch=exec_batch,
-                      exec_batches=exec_batches, backend=backend, seed=seed)
+                      exec_batches=exec_batches, sandbox_backend=backend, seed=seed)
     result = run_bench(cfg, exact=exact_steps > 0, execution=exec_steps > 0, adapters=adapters and exact_steps > 0)
     if json_out:
         typer.echo(json.dumps(result, indent=2))
@@ -74,12 +74,11 @@ def interactive_bench(
     seed: int = typer.Option(0, help="Episode seed base."),
 ) -> None:
     """Reference rewards on CounterfactualCodeInteractive-v0: no / random / greedy experiments."""
-    from envs.interactive_baselines import InteractiveBenchConfig, run_interactive_bench
-
     names = tuple(f.strip() for f in families.split(",") if f.strip())
     try:
         cfg = InteractiveBenchConfig(families=names, episodes=episodes, max_experiments=max_experiments,
-                                     experiment_cost=cost, reward=reward, suite=suite, backend=backend, seed=seed)
+                                     experiment_cost=cost, reward=reward, suite=suite, sandbox_backend=backend,
+                                     seed=seed)
         result = run_interactive_bench(cfg)
     except ValueError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)

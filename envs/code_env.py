@@ -12,12 +12,13 @@ from typing import Any, ClassVar
 
 import gymnasium as gym
 
+from envs.abduction_set import check_weight, score_abduce_predict
 from envs.prompts import PROMPT_STYLES
-from envs.sandbox_pool import BACKENDS
 from envs.scoring import check_question, check_reward, score_completion
-from envs.sources import Item, SourceSpec, family_pool, suite_families
+from envs.sources import FROZEN_TEST, FROZEN_TRAIN, Item, SourceSpec, family_pool, suite_families
 from envs.spaces import AnyText
-from generators.schema import MODES
+from generators import FAMILIES, MODES, get_family
+from sandbox import BACKENDS
 
 RESET_OPTIONS = ("problem_id", "family", "index")
 
@@ -80,7 +81,6 @@ class CounterfactualCodeEnv(gym.Env[str, str]):
             raise ValueError(f"num_problems must be a positive integer, got {num_problems!r}")
         self.reward_kind = check_reward(reward)
         self.question = check_question(question)
-        from envs.abduction_set import check_weight
 
         self.abduction_weight = check_weight(abduction_weight)
         self.prompt_style = prompt_style
@@ -128,8 +128,6 @@ class CounterfactualCodeEnv(gym.Env[str, str]):
             raise gym.error.ResetNeeded("call reset() before step(); each episode is a single step")
         item = self._item
         if self.question == "abduce_predict":
-            from envs.abduction_set import score_abduce_predict
-
             (score,) = score_abduce_predict([item.problem], [action], self.reward_kind,
                                             sandbox_backend=self.source.sandbox_backend,
                                             abduction_weight=self.abduction_weight)
@@ -196,13 +194,9 @@ class CounterfactualCodeEnv(gym.Env[str, str]):
         raise ValueError(f"problem {problem_id!r} is not in this env's pool ({self.source})")
 
     def _resolve_families(self, families: str | list[str] | None, split: str, suite: str | None) -> list[str]:
-        from generators.family import get_family
-
         if isinstance(families, str):
             families = [families]
         if families is None:
-            from generators import FAMILIES
-
             names = suite_families(str(suite)) if suite is not None else None
             if names is None:  # generation or frozen test suites: training excludes OOD code families
                 names = [n for n, s in FAMILIES.items() if split == "test" or not s.ood or s.math]
@@ -220,16 +214,11 @@ class CounterfactualCodeEnv(gym.Env[str, str]):
 
 
 def _from_file(suite: str | None) -> bool:
-    from envs.sources import FROZEN_TEST, FROZEN_TRAIN
-
     return suite is not None and str(suite) not in (FROZEN_TEST, FROZEN_TRAIN)
 
 
 def _is_math(name: str, suite: str | None) -> bool:
     """Registered families say; a family only found in a suite file is code (e.g. "custom")."""
-    from generators import FAMILIES
-    from generators.family import get_family
-
     if name not in FAMILIES and _from_file(suite):
         return False
     return get_family(name).math

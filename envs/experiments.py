@@ -22,8 +22,7 @@ from typing import Any
 
 from envs.signature import call_args
 from envs.values import value_key
-from generators.render import value_text
-from generators.schema import Problem
+from generators import Problem, value_text
 from sandbox import Job, JobResult
 
 MAX_RUN_CHARS = 2_000

@@ -21,10 +21,10 @@ from typing import Any
 
 from envs.experiments import candidate_inputs, outcome_job, outcome_keys, outcome_text
 from envs.interactive_env import CounterfactualCodeInteractiveEnv, interactive_answer
+from envs.shared_sandbox import shared_sandbox
 from envs.signature import call_args
 from envs.values import value_key
-from generators.render import call_text
-from generators.schema import Problem, latent_combinations
+from generators import Problem, call_text, latent_combinations
 from sandbox import Job, Sandbox, run_jobs
 
 POLICIES = ("none", "random", "greedy")
@@ -120,16 +120,14 @@ class InteractiveBenchConfig:
     experiment_cost: float = 0.05
     reward: str = "precise"
     suite: str = "frozen:test"
-    backend: str = "docker"
+    sandbox_backend: str = "docker"
     seed: int = 0
     min_answer_size: int = 2  # problems where experiments can matter
 
 
 def run_interactive_bench(cfg: InteractiveBenchConfig, sandbox: Sandbox | None = None) -> dict[str, Any]:
     """Mean total reward, correctness, experiments used and final gold size per policy."""
-    from envs.sandbox_pool import shared_sandbox
-
-    sb = sandbox or shared_sandbox(cfg.backend)
+    sb = sandbox or shared_sandbox(cfg.sandbox_backend)
     out: dict[str, Any] = {"config": {k: (list(v) if isinstance(v, tuple) else v)
                                       for k, v in cfg.__dict__.items()}, "policies": {}}
     for policy in POLICIES:
@@ -137,7 +135,7 @@ def run_interactive_bench(cfg: InteractiveBenchConfig, sandbox: Sandbox | None =
         for family in cfg.families:
             env = CounterfactualCodeInteractiveEnv(families=[family], suite=cfg.suite, reward=cfg.reward,
                                                    max_experiments=cfg.max_experiments,
-                                                   experiment_cost=cfg.experiment_cost, sandbox_backend=cfg.backend,
+                                                   experiment_cost=cfg.experiment_cost, sandbox_backend=cfg.sandbox_backend,
                                                    min_answer_size=cfg.min_answer_size)
             for episode in range(cfg.episodes):
                 rows.append(play_episode(env, policy, sb, cfg.seed * 100_003 + episode))

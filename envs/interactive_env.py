@@ -49,11 +49,11 @@ from envs.experiments import (
 )
 from envs.parsing import parse_answer
 from envs.scoring import completion_text, partial_credit
+from envs.shared_sandbox import shared_sandbox
 from envs.signature import call_args
 from envs.sources import Item
 from envs.values import key_set, value_key
-from generators.render import answer_text, call_text
-from generators.schema import Problem, latent_combinations, sort_answer
+from generators import Problem, answer_text, call_text, latent_combinations, sort_answer
 from sandbox import Job, SandboxFailure, run_jobs
 
 INTERACTIVE_REWARDS = ("exact", "f1", "precise")
@@ -284,8 +284,6 @@ class CounterfactualCodeInteractiveEnv(CounterfactualCodeEnv):
         return info
 
     def _sandbox(self):
-        from envs.sandbox_pool import shared_sandbox
-
         return shared_sandbox(self.source.sandbox_backend)
 
     def prompt(self, item: Item) -> str:

@@ -17,7 +17,7 @@ import json
 from typing import Any
 
 from envs.interactive_env import CounterfactualCodeInteractiveEnv
-from generators.render import answer_text, value_text
+from generators import answer_text, value_text
 
 TOOL_INSTRUCTIONS = ("\n\nUse the tool run_experiment(arguments) to call the function with the same hidden "
                      "draws at inputs of your choice (a JSON object of its arguments), and submit_answer(values) "

@@ -4,7 +4,8 @@ from __future__ import annotations
 from typing import Any
 
 from envs.abduction import abduce_prompt
-from generators.schema import Problem
+from envs.abduction_set import abduce_predict_prompt
+from generators import Problem
 
 PROMPT_STYLES = ("chat", "plain")
 
@@ -16,8 +17,6 @@ def prompt_text(problem: Problem, question: str = "predict") -> str:
     if question == "abduce":
         return abduce_prompt(problem)
     if question == "abduce_predict":
-        from envs.abduction_set import abduce_predict_prompt
-
         return abduce_predict_prompt(problem)
     raise ValueError(f"question must be 'predict', 'abduce' or 'abduce_predict', got {question!r}")
 

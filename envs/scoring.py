@@ -18,19 +18,23 @@ Only "abduce" needs the sandbox. Sandbox failures never become a silent 0: the s
 """
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from envs.abduction import assignment_from, consistency_job, outputs_match
 from envs.parsing import ParsedAnswer, parse_answer
+from envs.shared_sandbox import shared_sandbox
 from envs.signature import call_args
 from envs.values import key_set
-from generators.schema import Problem, latent_combinations
-from sandbox import CallStatus, Job, JobResult, Sandbox, SandboxFailure, run_jobs
+from generators import Problem, latent_combinations
+from sandbox import CallStatus, Job, JobResult, LocalFallbackRefused, Sandbox, SandboxFailure, run_jobs
 
 REWARDS = ("exact", "f1")
 QUESTIONS = ("predict", "abduce", "abduce_predict")  # abduce_predict: envs.abduction_set
+# Scorers of questions built on top of this module, registered by their modules so this one need not
+# import them (no cycle): envs.abduction_set registers "abduce_predict"; `import envs` loads it.
+COMPOSITE_SCORERS: dict[str, Callable[..., list[Score]]] = {}
 
 
 @dataclass
@@ -162,22 +166,22 @@ def partial_credit(answer: frozenset[Hashable], gold: frozenset[Hashable]) -> fl
 
 def _split_abduce_predict(problems: Sequence[Problem], completions: Sequence[Any], reward: str,
                           sandbox: Sandbox | None, questions: list[str],
-                          gold_keys: Sequence[frozenset[Hashable] | None] | None, backend: str) -> list[Score]:
+                          gold_keys: Sequence[frozenset[Hashable] | None] | None, sandbox_backend: str
+                          ) -> list[Score]:
     """"abduce_predict" items go to `envs.abduction_set` (default weights), the rest score as usual."""
-    from envs.abduction_set import score_abduce_predict
-
+    score_abduce_predict = COMPOSITE_SCORERS["abduce_predict"]
     for q in questions:
         check_question(q)
     mine = [i for i, q in enumerate(questions) if q == "abduce_predict"]
     rest = [i for i, q in enumerate(questions) if q != "abduce_predict"]
     out: list[Score | None] = [None] * len(problems)
     for i, s in zip(mine, score_abduce_predict([problems[i] for i in mine], [completions[i] for i in mine],
-                                               reward, sandbox, backend)):
+                                               reward, sandbox, sandbox_backend)):
         out[i] = s
     if rest:
         keys = None if gold_keys is None else [gold_keys[i] for i in rest]
         for i, s in zip(rest, score_batch([problems[i] for i in rest], [completions[i] for i in rest], reward,
-                                          sandbox, [questions[i] for i in rest], keys, backend)):
+                                          sandbox, [questions[i] for i in rest], keys, sandbox_backend)):
             out[i] = s
     return out  # type: ignore[return-value]
 
@@ -209,14 +213,11 @@ def _start_abduce(i: int, problem: Problem, parsed: ParsedAnswer, pending: list[
     return None
 
 
-def _resolve(pending: list[_Pending], scores: list[Score | None], sandbox: Sandbox | None, backend: str) -> None:
-    from sandbox import LocalFallbackRefused
-
+def _resolve(pending: list[_Pending], scores: list[Score | None], sandbox: Sandbox | None,
+             sandbox_backend: str) -> None:
     try:
         if sandbox is None:
-            from envs.sandbox_pool import shared_sandbox
-
-            sandbox = shared_sandbox(backend)
+            sandbox = shared_sandbox(sandbox_backend)
         results = run_jobs(sandbox, [p.job for p in pending])
     except LocalFallbackRefused:
         raise  # a setting, not a flaky verifier: stop with its one line

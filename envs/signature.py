@@ -10,7 +10,7 @@ import ast
 from functools import lru_cache
 from typing import Any
 
-from generators.schema import Problem
+from generators import Problem
 
 
 @lru_cache(maxsize=4096)

@@ -11,8 +11,9 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 
 from envs.prompts import prompt_text
+from envs.shared_sandbox import shared_sandbox
 from envs.values import key_set
-from generators.schema import Problem
+from generators import Problem, generate, load_problems, load_suite, load_train_set
 
 
 @dataclass(frozen=True)
@@ -73,8 +74,6 @@ def suite_families(suite: str) -> list[str] | None:
 def _suite_problems(spec: SourceSpec, family: str) -> list[Problem]:
     suite = spec.suite or ""
     if suite == FROZEN_TEST:
-        from generators import load_suite
-
         problems: tuple[Problem, ...] | list[Problem] = load_suite(family, spec.mode)
     else:
         problems = _load(suite)
@@ -86,19 +85,12 @@ def _load(suite: str) -> tuple[Problem, ...]:
     with _LOCK:
         if suite not in _SUITES:
             if suite == FROZEN_TRAIN:
-                from generators import load_train_set
-
                 _SUITES[suite] = tuple(load_train_set())
             else:
-                from generators import load_problems
-
                 _SUITES[suite] = tuple(load_problems(suite))
         return _SUITES[suite]
 
 
 def _generated(spec: SourceSpec, family: str) -> list[Problem]:
-    from envs.sandbox_pool import shared_sandbox
-    from generators import generate
-
     return generate(family, spec.mode, spec.num_problems, spec.generation_seed, level=spec.level,
                     split=spec.split, sandbox=shared_sandbox(spec.sandbox_backend))

@@ -17,8 +17,7 @@ from typing import Any
 
 from envs.prompts import render_prompt
 from envs.scoring import QUESTIONS, check_question, check_reward, score_batch
-from generators.errors import InputError, describe
-from generators.schema import Problem
+from generators import InputError, Problem, describe
 from sandbox import Sandbox
 
 

@@ -4,33 +4,87 @@ leak-free abduction-intervention-prediction problems, plus the frozen held-out s
     from generators import FAMILIES, generate, load_problems, write_problems, load_suite
 """
 from generators import families as _families  # noqa: F401  (registers every family)
-from generators.family import FAMILIES, Draft, FamilyConfig, FamilySpec, PromptContext, register_family
-from generators.io import load_problems, write_problems
+from generators.errors import (
+    EXIT_CODE,
+    InputError,
+    MissingInputError,
+    check_input_file,
+    check_output_file,
+    cli_errors,
+    describe,
+    fail,
+    print_error,
+)
+from generators.family import (
+    FAMILIES,
+    Draft,
+    FamilyConfig,
+    FamilySpec,
+    PromptContext,
+    get_family,
+    register_family,
+)
+from generators.frozen import TRAIN_FAMILY, TRAIN_MODE, load_suite, load_train_set, suites_dir
+from generators.io import iter_problems, load_problems, write_problems
 from generators.pipeline import GenerationResult, build_item, generate, generate_with_stats
-from generators.render import ANSWER_INSTRUCTIONS
-from generators.schema import MODES, SCHEMA_VERSION, Problem, sort_answer
-from generators.suites import load_suite, load_train_set
+from generators.render import (
+    ANSWER_INSTRUCTIONS,
+    TRACE_STYLES,
+    answer_text,
+    call_text,
+    compact_trace,
+    display_program,
+    value_text,
+)
+from generators.schema import LEVELS, MODES, SCHEMA_VERSION, Problem, latent_combinations, sort_answer
+from generators.suites import SuiteSpec
+from generators.typecheck import build_dataclass, check_fields
 from generators.version import GENERATOR_VERSION
 
 __all__ = [
     "ANSWER_INSTRUCTIONS",
+    "EXIT_CODE",
     "FAMILIES",
     "GENERATOR_VERSION",
+    "LEVELS",
     "MODES",
     "SCHEMA_VERSION",
+    "TRACE_STYLES",
+    "TRAIN_FAMILY",
+    "TRAIN_MODE",
     "Draft",
     "FamilyConfig",
     "FamilySpec",
     "GenerationResult",
+    "InputError",
+    "MissingInputError",
     "Problem",
     "PromptContext",
+    "SuiteSpec",
+    "answer_text",
+    "build_dataclass",
     "build_item",
+    "call_text",
+    "check_fields",
+    "check_input_file",
+    "check_output_file",
+    "cli_errors",
+    "compact_trace",
+    "describe",
+    "display_program",
+    "fail",
     "generate",
     "generate_with_stats",
+    "get_family",
+    "iter_problems",
+    "latent_combinations",
     "load_problems",
     "load_suite",
     "load_train_set",
+    "print_error",
     "register_family",
     "sort_answer",
+    "suites_dir",
+    "value_text",
     "write_problems",
 ]

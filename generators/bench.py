@@ -4,6 +4,9 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass
 
+from generators.pipeline import Exclusions, generate_with_stats
+from sandbox import Job, make_sandbox, run_jobs
+
 TARGET_PROBLEMS_PER_S = 200.0
 
 
@@ -14,14 +17,12 @@ class BenchConfig:
     n: int = 2000
     seed: int = 12345
     level: int | None = None  # None: the family's default difficulty
-    backend: str = "docker"
+    sandbox_backend: str = "docker"
 
 
 def _isolation_cost(sandbox, records: int = 200) -> dict:
     """What a process per record costs: `records` one-call records vs one record of as many calls,
     through the same sandbox back to back (the difference is fork, copy-on-write and exit)."""
-    from sandbox import Job, run_jobs
-
     source = "def f(x, r):\n    return (x * r + 3) % 7\n"
     args = [[x, 2] for x in range(records)]
     run_jobs(sandbox, [Job(source, "f", args[:2])] * 2)  # warm
@@ -36,11 +37,8 @@ def _isolation_cost(sandbox, records: int = 200) -> dict:
 
 def run_benchmark(cfg: BenchConfig) -> dict:
     """Time `generate` end to end on an already-started sandbox (start-up is reported separately)."""
-    from generators.pipeline import Exclusions, generate_with_stats
-    from sandbox import make_sandbox
-
     t0 = time.perf_counter()
-    with make_sandbox(cfg.backend) as sandbox:
+    with make_sandbox(cfg.sandbox_backend) as sandbox:
         generate_with_stats(cfg.family, cfg.mode, 8, cfg.seed + 1, level=cfg.level, sandbox=sandbox,
                             exclusions=Exclusions())  # warm the pool
         startup_s = time.perf_counter() - t0

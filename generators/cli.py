@@ -6,7 +6,16 @@ from pathlib import Path
 
 import typer
 
+from generators import FAMILIES, write_problems
+from generators.bench import BenchConfig, run_benchmark
+from generators.counterfactualize_cli import counterfactualize_cmd
 from generators.errors import InputError, check_output_file, cli_errors, fail
+from generators.export.cli import export_cmd
+from generators.family import get_family
+from generators.pipeline import generate_with_stats
+from generators.schema import SPLITS
+from generators.suites import build_suites, rebuild_matches, verify_suites
+from sandbox import SandboxFailure, SandboxUnavailable, make_sandbox
 
 suites_app = typer.Typer(no_args_is_help=True, help="Frozen held-out suites: build, verify, benchmark.")
 
@@ -35,12 +44,6 @@ def generate_cmd(
                                    "(part of the recipe: same value for every shard and the unsharded run)."),
 ) -> None:
     """Generate problems to a JSONL file and print the per-run filter counts."""
-    from generators import write_problems
-    from generators.family import get_family
-    from generators.pipeline import generate_with_stats
-    from generators.schema import SPLITS
-    from sandbox import SandboxFailure
-
     spec = get_family(family)  # everything is checked before the sandbox starts
     if mode not in spec.modes:
         raise InputError(f"expected one of {list(spec.modes)}, got {mode!r}", field="--mode")
@@ -84,8 +87,6 @@ def _parse_shard(text: str) -> tuple[int, int]:
 
 
 def _sandbox(backend: str):
-    from sandbox import SandboxUnavailable, make_sandbox
-
     try:
         return make_sandbox(backend)
     except (ValueError, SandboxUnavailable) as exc:
@@ -94,8 +95,6 @@ def _sandbox(backend: str):
 
 def families_cmd() -> None:
     """List the registered families and their roles."""
-    from generators import FAMILIES
-
     for name, spec in sorted(FAMILIES.items()):
         role = (
             ("OOD" if spec.ood else "train/ID")
@@ -115,12 +114,10 @@ def build_cmd(
     family: list[str] = typer.Option([], "--family", help="Only these families (repeatable; default: all)."),  # noqa: B008 - typer idiom
 ) -> None:
     """(Re)generate every frozen file and the sha256 manifest (byte-identical for the same version)."""
-    from generators.suites import build_suites
-
     try:
         manifest = build_suites(
             out_dir,
-            backend=backend,
+            sandbox_backend=backend,
             test_size=test_size,
             train_size=train_size,
             families=family or None,
@@ -139,15 +136,13 @@ def verify_cmd(
     backend: str = typer.Option("docker", help="Backend for --rebuild."),
 ) -> None:
     """Check checksums, counts, records and train/test separation (and, with --rebuild, reproducibility)."""
-    from generators.suites import rebuild_matches, verify_suites
-
     if directory is not None and not directory.is_dir():
         raise InputError(f"expected a suites directory, got {str(directory)!r} (no such directory)", field="--dir")
     report = verify_suites(directory)
     typer.echo(str(report))
     ok = report.ok
     if rebuild and ok:
-        mismatches = rebuild_matches(directory, backend=backend)
+        mismatches = rebuild_matches(directory, sandbox_backend=backend)
         typer.echo(
             "rebuild: byte-identical" if not mismatches else "rebuild differs: " + ", ".join(mismatches)
         )
@@ -167,17 +162,14 @@ def bench_cmd(
     backend: str = typer.Option("docker"),
 ) -> None:
     """Problems/s including ground truth through the sandbox pool (target >= 200 for if_else)."""
-    from generators.family import get_family
-
     spec = get_family(family)
     if mode not in spec.modes:
         raise InputError(f"expected one of {list(spec.modes)}, got {mode!r}", field="--mode")
     if n < 1:
         raise InputError(f"expected a positive integer, got {n}", field="--n")
     spec.config(level)
-    from generators.bench import BenchConfig, run_benchmark
 
-    result = run_benchmark(BenchConfig(family=family, mode=mode, n=n, level=level, backend=backend))
+    result = run_benchmark(BenchConfig(family=family, mode=mode, n=n, level=level, sandbox_backend=backend))
     if as_json:
         typer.echo(json.dumps(result, sort_keys=True))
     else:
@@ -189,10 +181,8 @@ def register(app: typer.Typer) -> None:
     """Add `generate`, `families` and the `suites` sub-app to the top-level `cfcode` app."""
     app.command("generate")(cli_errors()(generate_cmd))
     app.command("families")(families_cmd)
-    from generators.export.cli import export_cmd
 
     app.command("export")(export_cmd)
-    from generators.counterfactualize_cli import counterfactualize_cmd
 
     app.command("counterfactualize")(counterfactualize_cmd)
     app.add_typer(suites_app, name="suites", help="Frozen held-out suites: build, verify, benchmark.")

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from random import Random
 from typing import Any
 
-from generators.family import Draft, PromptContext
+from generators.family import Draft, ExecutedDraft
 from generators.filters import FilterStats, find_latent_leaks, program_hashes
 from generators.render import build_prompt, canonical, display_program, gold_trace
 from generators.schema import MODES, Problem, latent_combinations, sort_answer
@@ -381,15 +381,14 @@ def _select(w: _Work, opts: Options, stats: FilterStats, first_idx: int, python_
         observations = [{"args": dict(draft.observations[0]), "output": w.grid[i0][k]}]
         intervention = {"args": dict(draft.intervention)}
         revealed = dict(true_latents) if opts.mode == "interventional" else None
-        ctx = PromptContext(mode=opts.mode, observations=observations, intervention=intervention,
-                            revealed=revealed, display_program=shown)
-        prompt = build_prompt(draft, ctx)
+        ex = ExecutedDraft(draft, opts.mode, w.combos, [w.grid[i0]], w.grid[i1], observations, intervention,
+                           consistent, answer, revealed)
+        prompt = build_prompt(draft, ex.prompt_context(shown))
         if opts.mode == "counterfactual" and find_latent_leaks(prompt, true_latents):
             stats.reject("latent_leak")
             continue
         seen.add(dedupe)
-        trace = gold_trace(draft, opts.mode, observations, intervention, w.combos, consistent,
-                           [w.grid[i0]], w.grid[i1], answer, revealed)
+        trace = gold_trace(ex)
         idx = first_idx + len(out)
         meta = {
             "idx": idx, "seed": opts.seed, "template_id": draft.template_id, "function": spec.name,

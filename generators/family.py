@@ -22,8 +22,9 @@ from random import Random
 from typing import Any
 
 from generators.errors import InputError
-from generators.schema import MODES
 from generators.typecheck import check_fields, field_types
+
+MODES: tuple[str, ...] = ("counterfactual", "interventional")
 
 
 @dataclass
@@ -106,6 +107,28 @@ class Draft:
     # (do_internal's rewritten program). Falls back to `explain`.
     explain_intervention: Callable[[dict[str, Any], dict[str, Any]], str] | None = None
     extra_meta: dict[str, Any] = field(default_factory=dict)  # anything worth keeping (JSON-safe)
+
+
+@dataclass(frozen=True)
+class ExecutedDraft:
+    """A draft after its programs ran over the whole latent domain, with the answer that gives: the
+    data the gold trace is written from and the problem record is assembled from (one value, so the
+    pipeline, `cfcode counterfactualize` and the trace renderer do not pass ten loose arguments)."""
+
+    draft: Draft
+    mode: str
+    combos: list[tuple[Any, ...]]  # every latent assignment, in domain order
+    factual: list[list[Any]]  # factual[i][k]: observation i's call under assignment k
+    intervened: list[Any]  # intervened[k]: the intervened call under assignment k
+    observations: list[dict[str, Any]]  # [{"args": {...}, "output": y}]: the evidence, as recorded
+    intervention: dict[str, Any]  # {"args": {...}} (+ "internal", "program" for do_internal)
+    consistent: list[int]  # the assignments k that reproduce every observation
+    answer: list[Any]
+    revealed: dict[str, Any] | None  # interventional mode: the true latents; else None
+
+    def prompt_context(self, display_program: str) -> PromptContext:
+        return PromptContext(mode=self.mode, observations=self.observations, intervention=self.intervention,
+                             revealed=self.revealed, display_program=display_program)
 
 
 DraftFn = Callable[[Random, Any], Draft]
@@ -214,8 +237,7 @@ def item_rng(seed: int, family: str, mode: str, idx: int) -> Random:
 
 
 def get_family(name: str) -> FamilySpec:
-    from generators import families  # noqa: F401  (registers every family on first use)
-
+    """A registered family (`import generators` registers every built-in family: generators.families)."""
     if name not in FAMILIES:
         raise InputError(f"unknown family {name!r}; known: {sorted(FAMILIES)}")
     return FAMILIES[name]

@@ -13,12 +13,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from generators.family import Draft, FamilySpec, PromptContext, get_family, item_rng
+from generators.family import Draft, ExecutedDraft, FamilySpec, get_family, item_rng
 from generators.filters import FilterStats, find_latent_leaks, program_hashes
+from generators.frozen import test_program_hashes, train_program_hashes, train_skeleton_hashes
 from generators.render import build_prompt, canonical, display_program, gold_trace
 from generators.schema import MODES, Problem, latent_combinations, sort_answer
 from generators.version import GENERATOR_VERSION
-from sandbox import UNSUPPORTED, CallStatus, Job, Sandbox, run_jobs
+from sandbox import UNSUPPORTED, CallStatus, Job, Sandbox, make_sandbox, run_jobs
 
 MAX_DRAFTS_PER_PROBLEM = 60  # give up (clear error) if the knobs make acceptable problems this rare
 
@@ -36,6 +37,19 @@ class Exclusions:
 
     program_hashes: frozenset[str] = frozenset()
     skeleton_hashes: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What every item of one run shares: the family, mode, seed, knobs and split it is drafted for."""
+
+    spec: FamilySpec
+    mode: str
+    seed: int
+    cfg: Any
+    split: str
+    level: int | None
+    exclusions: Exclusions
 
 
 @dataclass
@@ -106,14 +120,13 @@ def generate_with_stats(
     with _borrowed(sandbox) as sb:
         stats = FilterStats()
         problems: list[Problem] = []
+        run = _Run(spec, mode, seed, cfg, split, level, exclusions)
         for chunk, count in plan:
-            problems += _generate_chunk(spec, mode, count, seed, chunk * CHUNK_STRIDE, cfg, split, level, sb,
-                                        stats, exclusions, batch_size)
+            problems += _generate_chunk(run, count, chunk * CHUNK_STRIDE, sb, stats, batch_size)
         return GenerationResult(problems, stats, sb.python_version)
 
 
-def _generate_chunk(spec: FamilySpec, mode: str, n: int, seed: int, offset: int, cfg: Any, split: str,
-                    level: int | None, sb: Sandbox, total: FilterStats, exclusions: Exclusions,
+def _generate_chunk(run: _Run, n: int, offset: int, sb: Sandbox, total: FilterStats,
                     batch_size: int) -> list[Problem]:
     """The first `n` accepted items of the index stream starting at `offset`."""
     stats = FilterStats()
@@ -123,16 +136,14 @@ def _generate_chunk(spec: FamilySpec, mode: str, n: int, seed: int, offset: int,
     while len(problems) < n:
         if stats.drafted >= MAX_DRAFTS_PER_PROBLEM * n + 100:
             raise ValueError(
-                f"{spec.name}/{mode}: only {len(problems)} of {n} problems after "
+                f"{run.spec.name}/{run.mode}: only {len(problems)} of {n} problems after "
                 f"{stats.drafted} drafts; knobs too restrictive? counts={stats.to_dict()}"
             )
         rate = stats.accepted / stats.drafted if stats.drafted else 0.6
         want = min(batch_size, max(8, math.ceil(1.15 * (n - len(problems)) / max(rate, 0.05))))
         batch = range(idx, idx + want)
         idx += want
-        for problem in _build_batch(
-            spec, mode, seed, batch, cfg, split, level, sb, stats, exclusions, seen
-        ):
+        for problem in _build_batch(run, batch, sb, stats, seen):
             if len(problems) < n:
                 problems.append(problem)
                 stats.accepted += 1
@@ -155,7 +166,7 @@ def build_item(
     _check_args(spec, mode, 1, split)
     cfg = spec.config(level, **knobs)
     with _borrowed(sandbox) as sb:
-        out = _build_batch(spec, mode, seed, [idx], cfg, split, level, sb, FilterStats(), Exclusions(), set())
+        out = _build_batch(_Run(spec, mode, seed, cfg, split, level, Exclusions()), [idx], sb, FilterStats(), set())
     return out[0] if out else None
 
 
@@ -165,8 +176,6 @@ def _borrowed(sandbox: Sandbox | None) -> Iterator[Sandbox]:
     if sandbox is not None:
         yield sandbox
         return
-    from sandbox import make_sandbox
-
     with make_sandbox("auto") as own:
         yield own
 
@@ -189,30 +198,18 @@ def _check_args(spec: FamilySpec, mode: str, n: int, split: str) -> None:
 def default_exclusions(spec: FamilySpec, split: str) -> Exclusions:
     """Train runs avoid every frozen test program and test runs every frozen training program; OOD
     families avoid every template of the frozen training set."""
-    from generators.suites import test_program_hashes, train_program_hashes, train_skeleton_hashes
-
     return Exclusions(
         program_hashes=test_program_hashes() if split == "train" else train_program_hashes(),
         skeleton_hashes=train_skeleton_hashes() if spec.ood else frozenset(),
     )
 
 
-def _build_batch(
-    spec: FamilySpec,
-    mode: str,
-    seed: int,
-    indices: Iterable[int],
-    cfg: Any,
-    split: str,
-    level: int | None,
-    sandbox: Sandbox,
-    stats: FilterStats,
-    exclusions: Exclusions,
-    seen: set[str],
-) -> list[Problem]:
+def _build_batch(run: _Run, indices: Iterable[int], sandbox: Sandbox, stats: FilterStats,
+                 seen: set[str]) -> list[Problem]:
+    spec, exclusions = run.spec, run.exclusions
     candidates: list[_Candidate] = []
     for idx in indices:
-        draft = spec.draft(item_rng(seed, spec.name, mode, idx), cfg)
+        draft = spec.draft(item_rng(run.seed, spec.name, run.mode, idx), run.cfg)
         _check_draft(spec.name, draft)
         stats.drafted += 1
         cand = _Candidate(idx, draft, *program_hashes(draft.program, draft.intervention_program))
@@ -253,9 +250,8 @@ def _build_batch(
                 else "program_timeout"
             )
             continue
-        problem = _assemble(
-            spec, mode, seed, cand, [r.values for r in mine], cfg, split, level, version, stats
-        )
+        executed = _execute(run, cand.draft, [r.values for r in mine], stats)
+        problem = None if executed is None else _assemble(run, cand, executed, version, stats)
         if problem is not None:
             problems.append(problem)
     return problems
@@ -281,19 +277,9 @@ def _check_draft(family: str, draft: Draft) -> None:
             raise ValueError(f"{family}: true value {value!r} of {name} is outside its domain")
 
 
-def _assemble(
-    spec: FamilySpec,
-    mode: str,
-    seed: int,
-    cand: _Candidate,
-    outputs: list[list[Any]],
-    cfg: Any,
-    split: str,
-    level: int | None,
-    python_version: str,
-    stats: FilterStats,
-) -> Problem | None:
-    draft = cand.draft
+def _execute(run: _Run, draft: Draft, outputs: list[list[Any]], stats: FilterStats) -> ExecutedDraft | None:
+    """The observations and answer the sandbox's outputs give (observation calls first, the intervened
+    call last), or None, counted, when the abduction filters refuse the draft."""
     names = list(draft.latents)
     combos = latent_combinations(draft.latents)
     true_k = combos.index(tuple(draft.true_latents[n] for n in names))
@@ -304,11 +290,12 @@ def _assemble(
         for k in range(len(combos))
         if all(canonical(f[k]) == canonical(y) for f, y in zip(factual, observed))
     ]
-    if mode == "counterfactual":
+    if run.mode == "counterfactual":
         answer = sort_answer(intervened[k] for k in consistent)
         if len(answer) >= len(sort_answer(intervened)):
             stats.reject("no_abduction")
             return None
+        cfg = run.cfg
         if len(answer) < cfg.min_answer_size or (cfg.max_answer_size and len(answer) > cfg.max_answer_size):
             stats.reject("answer_size")
             return None
@@ -322,50 +309,49 @@ def _assemble(
         intervention["internal"] = dict(draft.internal)
     if draft.intervention_program is not None:
         intervention["program"] = draft.intervention_program
+    return ExecutedDraft(draft, run.mode, combos, factual, intervened, observations, intervention, consistent,
+                         answer, revealed)
+
+
+def _assemble(run: _Run, cand: _Candidate, ex: ExecutedDraft, python_version: str,
+              stats: FilterStats) -> Problem | None:
+    """The problem record of an executed draft, or None, counted, when its prompt leaks a latent."""
+    spec, mode, seed, draft = run.spec, run.mode, run.seed, ex.draft
     shown = draft.display_program or display_program(draft.program, draft.entry, draft.latents)
-    ctx = PromptContext(
-        mode=mode,
-        observations=observations,
-        intervention=intervention,
-        revealed=revealed,
-        display_program=shown,
-    )
-    prompt = build_prompt(draft, ctx)
+    prompt = build_prompt(draft, ex.prompt_context(shown))
     if mode == "counterfactual" and find_latent_leaks(prompt, draft.true_latents, draft.latent_labels):
         stats.reject("latent_leak")
         return None
-    trace = gold_trace(
-        draft, mode, observations, intervention, combos, consistent, factual, intervened, answer, revealed
-    )
+    trace = gold_trace(ex)
     meta = {
         "idx": cand.idx,
         "seed": seed,
         "template_id": draft.template_id,
-        "knobs": cfg.knobs(),
+        "knobs": run.cfg.knobs(),
         "program_hash": cand.phash,
         "skeleton_hash": cand.shash,
-        "n_latent_combinations": len(combos),
-        "n_consistent": len(consistent),
+        "n_latent_combinations": len(ex.combos),
+        "n_consistent": len(ex.consistent),
         "role": _role(spec),
-        **({"unconditioned_answer_size": len(sort_answer(intervened))} if mode == "counterfactual" else {}),
+        **({"unconditioned_answer_size": len(sort_answer(ex.intervened))} if mode == "counterfactual" else {}),
         **draft.extra_meta,
     }
     return Problem(
-        id=f"{spec.name}:{mode}:{split}:{seed}:{cand.idx}",
+        id=f"{spec.name}:{mode}:{run.split}:{seed}:{cand.idx}",
         family=spec.name,
         mode=mode,
-        split=split,
-        level=spec.default_level if level is None else level,
+        split=run.split,
+        level=spec.default_level if run.level is None else run.level,
         program=draft.program,
         entry=draft.entry,
         inputs=list(draft.inputs),
         latents={k: list(v) for k, v in draft.latents.items()},
-        observations=observations,
-        intervention=intervention,
-        answer=answer,
+        observations=ex.observations,
+        intervention=ex.intervention,
+        answer=ex.answer,
         prompt=prompt,
         python_version=python_version,
-        revealed=revealed,
+        revealed=ex.revealed,
         meta=meta,
         gold_trace=trace,
         generator_version=GENERATOR_VERSION,

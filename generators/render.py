@@ -6,7 +6,7 @@ import ast
 import json
 from typing import Any
 
-from generators.family import Draft, PromptContext
+from generators.family import Draft, ExecutedDraft, PromptContext
 
 ANSWER_INSTRUCTIONS = {
     "counterfactual": ("Give your final answer inside <answer></answer> tags as a Python-style list of all "
@@ -125,20 +125,13 @@ def build_prompt(draft: Draft, ctx: PromptContext) -> str:
     return body.rstrip() + "\n\n" + ANSWER_INSTRUCTIONS[ctx.mode]
 
 
-def gold_trace(
-    draft: Draft,
-    mode: str,
-    observations: list[dict[str, Any]],
-    intervention: dict[str, Any],
-    combos: list[tuple[Any, ...]],
-    consistent: list[int],
-    factual_outputs: list[list[Any]],
-    intervened_outputs: list[Any],
-    answer: list[Any],
-    revealed: dict[str, Any] | None,
-) -> str:
+def gold_trace(ex: ExecutedDraft) -> str:
     """Step-by-step solution from the generator's knowledge: abduction (which latent values fit the
     observation and why), intervention, prediction; ends in the answer line."""
+    draft, mode, combos, consistent, answer, revealed = (ex.draft, ex.mode, ex.combos, ex.consistent, ex.answer,
+                                                          ex.revealed)
+    observations, intervention = ex.observations, ex.intervention
+    factual_outputs, intervened_outputs = ex.factual, ex.intervened
     names = list(draft.latents)
     entry = draft.entry
     iv_args = intervention.get("args", {})

@@ -13,13 +13,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from generators.errors import InputError, describe
+from generators.family import FAMILIES, MODES, get_family  # noqa: F401  (MODES: part of the record schema)
 from generators.typecheck import check_fields
 
 SCHEMA_VERSION = 1
 
 Mode = Literal["counterfactual", "interventional"]
 Split = Literal["train", "test"]
-MODES: tuple[str, ...] = ("counterfactual", "interventional")
 SPLITS: tuple[str, ...] = ("train", "test")
 LEVELS: tuple[int, ...] = (1, 2, 3, 4, 5)
 
@@ -124,8 +124,6 @@ def _validate(data: Any, where: str) -> tuple[str, ...]:
         raise bad("level", "an integer 1-5", data["level"])
     if data.get("schema_version", SCHEMA_VERSION) != SCHEMA_VERSION:
         raise bad("schema_version", str(SCHEMA_VERSION), data["schema_version"])
-    from generators.family import FAMILIES, get_family  # local: the registry module imports this one
-
     try:
         if data["family"] != "custom":  # records of `cfcode counterfactualize` (user functions)
             get_family(data["family"])

@@ -15,29 +15,38 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
+import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from generators.errors import InputError, MissingInputError
-from generators.schema import MODES, Problem
+from generators.errors import InputError
+from generators.family import FAMILIES, get_family
+from generators.filters import FilterStats
+from generators.frozen import (
+    TRAIN_FAMILY,
+    TRAIN_MODE,
+    cached_hashes,
+    load_suite,
+    load_train_set,
+    suites_dir,
+    test_program_hashes,
+    train_program_hashes,
+    train_skeleton_hashes,
+)
+from generators.io import load_problems, write_problems
+from generators.pipeline import Exclusions, generate_with_stats
+from generators.schema import MODES
 from generators.typecheck import check_fields
+from generators.version import GENERATOR_VERSION
+from sandbox import make_sandbox
 
-TRAIN_FAMILY = "if_else"
-TRAIN_MODE = "counterfactual"
 TEST_SEED = 20251001
 TRAIN_SEED = 7
 DEFAULT_TEST_SIZE = 300
 DEFAULT_TRAIN_SIZE = 5000
 MANIFEST = "manifest.json"
-
-
-def suites_dir() -> Path:
-    """`$CFCODE_SUITES_DIR`, else `suites/` at the repository root."""
-    return Path(os.environ.get("CFCODE_SUITES_DIR") or Path(__file__).resolve().parent.parent / "suites")
 
 
 @dataclass(frozen=True)
@@ -58,8 +67,6 @@ class SuiteSpec:
 def suite_specs(test_size: int = DEFAULT_TEST_SIZE, train_size: int = DEFAULT_TRAIN_SIZE,
                 families: list[str] | None = None) -> list[SuiteSpec]:
     """All frozen files, in build order."""
-    from generators.family import FAMILIES, get_family
-
     get_family(TRAIN_FAMILY)  # registers families
     names = families or sorted(FAMILIES)
     first = [SuiteSpec(TRAIN_FAMILY, m, "test", test_size, TEST_SEED) for m in MODES if TRAIN_FAMILY in names]
@@ -76,16 +83,10 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def build_suites(out_dir: Path | None = None, *, backend: str = "docker", test_size: int = DEFAULT_TEST_SIZE,
+def build_suites(out_dir: Path | None = None, *, sandbox_backend: str = "docker", test_size: int = DEFAULT_TEST_SIZE,
                  train_size: int = DEFAULT_TRAIN_SIZE, families: list[str] | None = None,
                  log: Callable[[str], None] = print) -> dict:
     """Generate every frozen file into `out_dir` and write the manifest; returns the manifest."""
-    from generators.family import get_family
-    from generators.filters import FilterStats
-    from generators.io import write_problems
-    from generators.pipeline import Exclusions, generate_with_stats
-    from sandbox import make_sandbox
-
     out_dir = Path(out_dir or suites_dir())
     specs = suite_specs(test_size, train_size, families)
     manifest: dict = {"files": {}, "recipe": {"test_size": test_size, "train_size": train_size,
@@ -93,7 +94,7 @@ def build_suites(out_dir: Path | None = None, *, backend: str = "docker", test_s
     test_hashes: set[str] = set()
     train_programs: frozenset[str] = frozenset()
     train_skeletons: frozenset[str] = frozenset()
-    with make_sandbox(backend) as sandbox:
+    with make_sandbox(sandbox_backend) as sandbox:
         manifest["python_version"] = sandbox.python_version
         for spec in specs:
             fam = get_family(spec.family)
@@ -118,16 +119,14 @@ def build_suites(out_dir: Path | None = None, *, backend: str = "docker", test_s
                 "filter_counts": stats.to_dict(),
             }
             log(f"built {spec.relpath}: {len(result.problems)} problems, counts {stats.to_dict()}")
-    from generators.version import GENERATOR_VERSION
-
     manifest["generator_version"] = GENERATOR_VERSION
     manifest["code_sha256"] = code_fingerprint()
     (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    _cached_hashes.cache_clear()
+    cached_hashes.cache_clear()
     return manifest
 
 
-_NOT_OUTPUT_AFFECTING = {"cli.py", "bench.py", "suites.py", "errors.py", "typecheck.py"}
+_NOT_OUTPUT_AFFECTING = {"cli.py", "bench.py", "suites.py", "frozen.py", "errors.py", "typecheck.py"}
 
 
 def code_fingerprint() -> str:
@@ -217,8 +216,6 @@ class VerifyReport:
 
 def verify_suites(directory: Path | None = None) -> VerifyReport:
     """Checksums, counts, record validity, and train/test program separation."""
-    from generators.io import load_problems
-
     directory = Path(directory or suites_dir())
     manifest_path = directory / MANIFEST
     if not manifest_path.is_file():
@@ -261,17 +258,15 @@ def verify_suites(directory: Path | None = None) -> VerifyReport:
     return VerifyReport(not issues, issues, len(manifest["files"]), warnings)
 
 
-def rebuild_matches(directory: Path | None = None, backend: str = "docker") -> list[str]:
+def rebuild_matches(directory: Path | None = None, sandbox_backend: str = "docker") -> list[str]:
     """Regenerate the manifest's recipe into a temporary directory; the files whose bytes differ."""
-    import tempfile
-
     directory = Path(directory or suites_dir())
     manifest = read_manifest(directory / MANIFEST)
     recipe = manifest["recipe"]
     with tempfile.TemporaryDirectory(prefix="cfcode-suites-") as tmp:
         fresh = build_suites(
             Path(tmp),
-            backend=backend,
+            sandbox_backend=sandbox_backend,
             test_size=recipe["test_size"],
             train_size=recipe["train_size"],
             families=recipe["families"],
@@ -284,55 +279,7 @@ def rebuild_matches(directory: Path | None = None, backend: str = "docker") -> l
     )
 
 
-def _suite_path(family: str, mode: str, split: str = "test") -> Path:
-    return suites_dir() / f"{split}/{family}.{mode}.jsonl"
-
-
-def load_suite(family: str, mode: str) -> list[Problem]:
-    """The frozen test suite of a family and mode."""
-    from generators.io import load_problems
-
-    if mode not in MODES:
-        raise InputError(f"mode must be one of {list(MODES)}, got {mode!r}")
-    path = _suite_path(family, mode)
-    if not path.is_file():
-        raise MissingInputError(
-            f"no frozen suite {path}; run `cfcode suites build` (known families: "
-            f"{sorted(p.name.split('.')[0] for p in path.parent.glob('*.jsonl'))})"
-        )
-    return load_problems(path)
-
-
-def load_train_set() -> list[Problem]:
-    """The frozen training set (if_else, counterfactual)."""
-    from generators.io import load_problems
-
-    return load_problems(_suite_path(TRAIN_FAMILY, TRAIN_MODE, "train"))
-
-
-@lru_cache(maxsize=8)
-def _cached_hashes(directory: str, split: str, key: str) -> frozenset[str]:
-    from generators.io import iter_problems
-
-    out: set[str] = set()
-    for path in sorted(Path(directory, split).glob("*.jsonl")):
-        for problem in iter_problems(path):
-            value = problem.meta.get(key)
-            if not isinstance(value, str):
-                raise InputError(f"expected a hash string, got {value!r}", where=str(path), field=f"meta.{key}")
-            out.add(value)
-    return frozenset(out)
-
-
-def test_program_hashes() -> frozenset[str]:
-    """Normalized program hashes of every frozen test suite (a train run must avoid them)."""
-    return _cached_hashes(str(suites_dir()), "test", "program_hash")
-
-
-def train_program_hashes() -> frozenset[str]:
-    return _cached_hashes(str(suites_dir()), "train", "program_hash")
-
-
-def train_skeleton_hashes() -> frozenset[str]:
-    """Structural templates of the frozen training set (an OOD family must avoid them)."""
-    return _cached_hashes(str(suites_dir()), "train", "skeleton_hash")
+__all__ = [  # the readers live in generators.frozen; re-exported for callers of this module
+    "TRAIN_FAMILY", "TRAIN_MODE", "load_suite", "load_train_set", "suites_dir", "test_program_hashes",
+    "train_program_hashes", "train_skeleton_hashes",
+]

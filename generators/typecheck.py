@@ -183,7 +183,7 @@ def _check_fields(cls: type, data: Any, where: str, at: Callable[[str], str], wh
     return dict(data)
 
 
-def build(cls: type, data: Any, *, where: str = "", locate: Callable[[str], str] | None = None,
+def build_dataclass(cls: type, data: Any, *, where: str = "", locate: Callable[[str], str] | None = None,
           what: str = "key") -> Any:
     """`cls(**data)` after `check_fields`; a ValueError of the class's own checks becomes an InputError."""
     kwargs = check_fields(cls, data, where=where, locate=locate, what=what)

@@ -18,10 +18,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from envs.abduction_set import latents_text
-from envs.values import value_key
-from generators.render import answer_text, call_text
-from generators.schema import Problem, latent_combinations, sort_answer
+from envs import latents_text, value_key
+from generators import Problem, answer_text, call_text, latent_combinations, sort_answer
 from rl.engines import Completion
 from sandbox import Job, JobResult, Sandbox, run_jobs
 

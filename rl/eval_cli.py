@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from generators.errors import InputError, MissingInputError, check_input_file, cli_errors, fail
+from generators import InputError, MissingInputError, check_input_file, cli_errors, fail
 
 SUITES_HELP = "Comma-separated suite names (families), or 'all' for every frozen suite."
 MODES_HELP = "Comma-separated modes: counterfactual, interventional (default both)."
@@ -21,12 +21,12 @@ def _split(text: str) -> list[str]:
 def _eval_config(model: str, label: str, suites: str, modes: str, limit: int | None, samples: int,
                  max_tokens: int, temperature: float, seed: int, sandbox: str, suites_dir: str | None,
                  prompt_style: str | None, question: str = "predict"):
-    from generators.typecheck import build
+    from generators import build_dataclass
     from rl.evaluation import EvalConfig
 
     # The options go through the same dataclass validator as the TOML configs (types, then EvalConfig's
     # own checks), so a CLI value and a config value cannot be accepted differently.
-    return build(EvalConfig, dict(model=model, label=label, suites=_split(suites), modes=_split(modes),
+    return build_dataclass(EvalConfig, dict(model=model, label=label, suites=_split(suites), modes=_split(modes),
                                   limit=limit, samples=samples, max_tokens=max_tokens, temperature=temperature,
                                   seed=seed, sandbox=sandbox, suites_dir=suites_dir, prompt_style=prompt_style,
                                   question=question), where="options")
@@ -38,7 +38,7 @@ def _fail(message: str) -> None:
 
 def _check_inputs(cfg, out: Path | None = None) -> None:
     """What `evaluate` would only find out after loading an engine: modes, model path, suite files."""
-    from generators.schema import MODES
+    from generators import MODES
     from rl.baselines import is_baseline
     from rl.train_config import check_engine_spec
 
@@ -62,7 +62,7 @@ def _check_eval_dir(entry: Path, samples: bool) -> None:
     rows are `SampleRecord`s, checked by the one dataclass validator): else one line naming file:line."""
     import json
 
-    from generators.typecheck import check_fields
+    from generators import check_fields
     from rl.evaluation import SAMPLES_FILE, SUMMARY_FILE, EvalResult, SampleRecord
 
     summary = entry / SUMMARY_FILE if entry.is_dir() else entry

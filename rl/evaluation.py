@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from generators.schema import MODES, Problem
+from generators import MODES, Problem
 from rl.metrics import Estimate, bootstrap_mean
 
 SUMMARY_FILE = "eval.json"
@@ -207,7 +207,7 @@ def engine_spec(model: str) -> str:
 def _score_all(groups: dict[tuple[str, str], list[Problem]], completions: list[list[Any]],
                cfg: EvalConfig, sandbox=None) -> list[SampleRecord]:
     """Score through the env's verifier, one batch for everything (its sandbox work goes out packed)."""
-    from envs.scoring import score_batch
+    from envs import score_batch
 
     flat = [(key, p) for key, problems in groups.items() for p in problems]
     if len(flat) != len(completions):
@@ -270,7 +270,7 @@ def evaluate(cfg: EvalConfig, *, engine=None, sandbox=None) -> tuple[EvalResult,
 
     if cfg.samples < 1:
         raise ValueError("samples must be >= 1")
-    from envs.scoring import check_question
+    from envs import check_question
 
     check_question(cfg.question)
     groups = load_eval_problems(cfg)

@@ -21,8 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from generators.errors import InputError, MissingInputError, describe
-from generators.schema import MODES
+from generators import MODES, InputError, MissingInputError, describe
 
 STATE_FILE = "state.json"
 REPORT_FILE = "REPORT.md"
@@ -121,9 +120,9 @@ def _locator(source: str, text: str | None, table: str) -> Locate:
 
 
 def _section(cls: type, table: Any, name: str, locate: Locate) -> Any:
-    from generators.typecheck import build
+    from generators import build_dataclass
 
-    return build(cls, table, where=locate(""), locate=locate)
+    return build_dataclass(cls, table, where=locate(""), locate=locate)
 
 
 def _training_table(table: Any, name: str, extra: tuple[str, ...], locate: Locate) -> dict[str, Any] | None:
@@ -153,8 +152,7 @@ def parse_experiment(data: dict[str, Any], source: str = "<config>", text: str |
                      ) -> ExperimentConfig:
     """Every table parsed into its dataclass by the one validator (types from the field annotations);
     `text` (the TOML source) lets errors name the line. Files the run needs are checked here too."""
-    from generators.family import get_family
-    from generators.schema import LEVELS
+    from generators import LEVELS, get_family
 
     unknown = sorted(set(data) - set(_SECTIONS) - {"sft", "grpo"})
     if unknown:

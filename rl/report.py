@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from generators.schema import MODES
+from generators import MODES
 
 if TYPE_CHECKING:
     from rl.evaluation import EvalResult

@@ -9,19 +9,19 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from generators.schema import MODES, Problem
+from generators import MODES, Problem
 
 PAPER_OOD_ORDER: tuple[str, ...] = ("if_else_long", "while", "multi_r", "gsm")
 
 
 def _root(suites_dir: str | Path | None) -> Path:
-    from generators.suites import suites_dir as default_dir
+    from generators import suites_dir as default_dir
 
     return Path(suites_dir) if suites_dir else default_dir()
 
 
 def _test_file(root: Path, family: str, mode: str) -> Path:
-    from generators.suites import SuiteSpec
+    from generators import SuiteSpec
 
     return root / SuiteSpec(family, mode, "test", 0, 0).relpath
 
@@ -34,7 +34,7 @@ def available_suites(suites_dir: str | Path | None = None) -> list[str]:
 
 
 def is_in_distribution(suite: str) -> bool:
-    from generators.suites import TRAIN_FAMILY
+    from generators import TRAIN_FAMILY
 
     return suite == TRAIN_FAMILY
 
@@ -47,7 +47,7 @@ def ordered_suites(names: Sequence[str] | set[str]) -> list[str]:
 def load_named_suites(names: Sequence[str], modes: Sequence[str], suites_dir: str | Path | None = None
                       ) -> Iterator[tuple[str, str, list[Problem]]]:
     """Yield (suite, mode, problems) for every requested suite and mode, in table order."""
-    from generators.io import load_problems
+    from generators import load_problems
 
     bad_modes = [m for m in modes if m not in MODES]
     if bad_modes or not modes:

@@ -33,7 +33,7 @@ class TinyModelSpec:
 
 def default_corpus(n_problems: int = 200, seed: int = 0) -> list[str]:
     """Prompts and gold traces of generated training problems: the text the tiny model will see."""
-    from generators.pipeline import generate
+    from generators import generate
 
     texts: list[str] = []
     for mode in ("counterfactual", "interventional"):

@@ -16,8 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from generators.render import call_text
-from generators.schema import MODES, Problem
+from generators import MODES, Problem, call_text
 
 STEPS: tuple[str, ...] = ("abduction", "intervention", "prediction")
 TRACES_JSON, TRACES_MD = "traces.json", "traces.md"

@@ -12,7 +12,7 @@ from typing import Any, List, Optional
 
 import typer
 
-from generators.errors import check_output_file, cli_errors, fail
+from generators import check_output_file, cli_errors, fail
 from rl.train_config import check_engine_spec, check_model, check_problem_file, parse_value
 from rl.train_config import load_table as _load_table
 

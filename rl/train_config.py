@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from generators.errors import InputError, MissingInputError, check_input_file, describe
-from generators.typecheck import check_fields
+from generators import InputError, MissingInputError, check_fields, check_input_file, describe
 from rl.train_data import ProblemSource
 
 T = TypeVar("T", bound="TomlConfig")
@@ -155,7 +154,7 @@ def check_model(model: str, field: str = "model", where: str = "") -> None:
 
 def check_problem_file(path: str | Path, field: str) -> None:
     """The file exists and every record in it is valid (the one record validator), before heavy work."""
-    from generators.io import iter_problems
+    from generators import iter_problems
 
     check_input_file(path, field, "JSONL file of problems")
     for _ in iter_problems(path):
@@ -317,7 +316,7 @@ class SFTRunConfig(_RunConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        from generators.render import TRACE_STYLES
+        from generators import TRACE_STYLES
 
         if self.trace_style not in TRACE_STYLES:
             raise ValueError(f"trace_style must be one of {list(TRACE_STYLES)}, got {self.trace_style!r}")

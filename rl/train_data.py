@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from generators.schema import Problem
+from generators import Problem
 
 
 def problem_messages(problem: Problem) -> list[dict[str, str]]:
@@ -46,13 +46,13 @@ def load_train_problems(train_file: str | None, family: str, modes: Sequence[str
                         data_seed: int, level: int | None = None) -> list[Problem]:
     """Problems from `train_file` (filtered to `modes`) or freshly generated (`n_problems` per mode)."""
     if train_file:
-        from generators.io import load_problems
+        from generators import load_problems
 
         problems = [p for p in load_problems(train_file) if p.mode in modes]
         if not problems:
             raise ValueError(f"{train_file}: no problems in modes {list(modes)}")
         return problems
-    from generators.pipeline import generate
+    from generators import generate
 
     problems = []
     for mode in modes:
@@ -70,7 +70,7 @@ def grpo_rows(problems: Sequence[Problem]) -> list[dict[str, Any]]:
 def gold_sft_rows(problems: Sequence[Problem], style: str = "full") -> list[dict[str, Any]]:
     """Conversational prompt/completion rows from the generators' gold traces (`style` "compact":
     without the per-combination evaluations of the abduction table, see generators.render)."""
-    from generators.render import TRACE_STYLES, compact_trace
+    from generators import TRACE_STYLES, compact_trace
 
     if style not in TRACE_STYLES:
         raise ValueError(f"trace style must be one of {list(TRACE_STYLES)}, got {style!r}")

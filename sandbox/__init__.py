@@ -1,7 +1,7 @@
 """Isolated, exact execution of untrusted Python programs (Docker pool or local worker).
 
     from sandbox import make_sandbox, ExecRequest
-    with make_sandbox("auto") as sb:                     # "docker" | "local" | "auto"
+    with make_sandbox("auto") as sb:                     # a backend of BACKENDS: "auto" | "docker" | "local"
         [results] = sb.run_batch([ExecRequest(source, "f", [(1, 2), (3, 4)], timeout_s=1.0)])
         results[0].status, results[0].value, results[0].python_version
 
@@ -17,29 +17,11 @@ for values with no literal form). One sandbox is safe to share between threads.
 `run_jobs` packs programs into few requests, but every record runs in a process of its own.
 """
 from sandbox.api import CallResult, CallStatus, ExecRequest, Sandbox, SandboxLimits, Unrepresentable
+from sandbox.factory import BACKENDS, LocalFallbackRefused, make_sandbox, resolve_backend
 from sandbox.jobs import BadRequest
+from sandbox.pool import SandboxUnavailable  # raised when a backend cannot start at all (no engine, no image)
 from sandbox.programs import UNSUPPORTED, Job, JobResult, SandboxFailure, run_jobs
 
-__all__ = ["UNSUPPORTED", "BadRequest", "CallResult", "CallStatus", "ExecRequest", "Job", "JobResult",
+__all__ = ["BACKENDS", "UNSUPPORTED", "BadRequest", "CallResult", "CallStatus", "ExecRequest", "Job", "JobResult",
            "LocalFallbackRefused", "Sandbox", "SandboxFailure", "SandboxLimits", "SandboxUnavailable",
            "Unrepresentable", "make_sandbox", "resolve_backend", "run_jobs"]
-
-
-def make_sandbox(backend: str = "auto", **kwargs) -> Sandbox:
-    """Build a sandbox: "docker", "local", or "auto" (decided once per process: Docker if an engine
-    answers, else local + warning; `allow_local_fallback=False` refuses local: sandbox.factory)."""
-    from sandbox.factory import make_sandbox as _make
-
-    return _make(backend, **kwargs)
-
-
-def __getattr__(name: str):
-    if name == "SandboxUnavailable":  # raised when a backend cannot start at all (no engine, no image)
-        from sandbox.pool import SandboxUnavailable
-
-        return SandboxUnavailable
-    if name in ("LocalFallbackRefused", "resolve_backend"):  # "auto" decided once; refusing local
-        from sandbox import factory
-
-        return getattr(factory, name)
-    raise AttributeError(name)

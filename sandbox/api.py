@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sandbox.worker import literal_value
+
 
 class CallStatus(str, enum.Enum):
     """Outcome of one call. Program failures and sandbox failures are deliberately distinct.
@@ -86,7 +88,6 @@ class CallResult:
         """
         if not self.value_is_repr:
             return self.value
-        from sandbox.worker import literal_value
 
         if not isinstance(self.value, str):
             return Unrepresentable(repr(self.value)[:1000])

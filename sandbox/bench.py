@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sandbox.api import ExecRequest
+from sandbox.docker_sandbox import LABEL, DockerSandbox
 from sandbox.image import DEFAULT_IMAGE
+from sandbox.local import LocalSandbox
 
 PROGRAM = """\
 def f(x, r):
@@ -101,8 +103,6 @@ def inprocess_jobs_per_s(req: ExecRequest, jobs: int) -> float:
 
 def naive_docker_run_jobs_per_s(req: ExecRequest, jobs: int, image: str, parallel: int) -> float:
     """A fresh hardened container per job (`docker run --rm -i`), `parallel` at a time."""
-    from sandbox.docker_sandbox import LABEL
-
     payload = json.dumps({"src": req.source, "entry": req.entry, "args": [list(a) for a in req.args]})
     cmd = ["docker", "run", "--rm", "-i", "--network", "none", "--read-only", "--cap-drop", "ALL",
            "--security-opt", "no-new-privileges", "--user", "65534:65534", "--pids-limit", "128",
@@ -122,9 +122,6 @@ def naive_docker_run_jobs_per_s(req: ExecRequest, jobs: int, image: str, paralle
 
 
 def run_benchmark(cfg: BenchConfig) -> dict[str, Any]:
-    from sandbox.docker_sandbox import DockerSandbox
-    from sandbox.local import LocalSandbox
-
     size = cfg.size or os.cpu_count() or 1
     req = workload(cfg.calls)
     result: dict[str, Any] = {"calls_per_job": cfg.calls, "pool_size": size, "cpu_count": os.cpu_count(),

@@ -6,6 +6,10 @@ import logging
 
 import typer
 
+from sandbox.bench import BenchConfig, run_benchmark
+from sandbox.image import ImageRecipe, build_from_dockerfile, build_image
+from sandbox.pool import SandboxUnavailable
+
 app = typer.Typer(no_args_is_help=True, help="Docker execution sandbox: image, benchmark.")
 
 
@@ -17,8 +21,6 @@ def _one_line_errors(fn):
 
     @functools.wraps(fn)
     def run(*args, **kwargs):
-        from sandbox.pool import SandboxUnavailable
-
         try:
             return fn(*args, **kwargs)
         except (ValueError, SandboxUnavailable) as exc:
@@ -51,12 +53,8 @@ def build_image_cmd(
     """Build the sandbox image (debootstrap + docker import), tagged with a content hash; cached."""
     _logging(not quiet)
     if dockerfile:
-        from sandbox.image import build_from_dockerfile
-
         result = build_from_dockerfile()
     else:
-        from sandbox.image import ImageRecipe, build_image
-
         result = build_image(ImageRecipe(suite=suite, mirror=mirror or ""), force=force)
     typer.echo(f"{result.tag} python={result.python_version} {'(cached)' if result.cached else '(built)'}")
 
@@ -76,7 +74,6 @@ def bench_cmd(
     """Jobs/s of the warm pool vs naive docker run vs fork worker vs in-process exec (one run)."""
     _positive(jobs=jobs, rounds=rounds, naive_jobs=naive_jobs, calls=calls, latency_jobs=latency_jobs, size=size)
     _logging(False)
-    from sandbox.bench import BenchConfig, run_benchmark
 
     cfg = BenchConfig(jobs=jobs, naive_jobs=naive_jobs, calls=calls, size=size, rounds=rounds,
                       latency_jobs=latency_jobs, **({"image": image} if image else {}))

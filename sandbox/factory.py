@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sandbox.api import Sandbox
+from sandbox.docker_sandbox import DockerSandbox
+from sandbox.local import LocalSandbox
 
 log = logging.getLogger(__name__)
 
@@ -116,9 +118,6 @@ def make_sandbox(backend: str = "auto", *, allow_local_fallback: bool = True, **
     kwargs go to the backend (common ones: size, limits, max_retries; docker: image, client).
     """
     if resolve_backend(backend, allow_local_fallback) == "docker":
-        from sandbox.docker_sandbox import DockerSandbox
-
         return DockerSandbox(**kwargs)
-    from sandbox.local import LocalSandbox
 
     return LocalSandbox(**kwargs)

@@ -12,7 +12,7 @@ import json
 from functools import lru_cache
 from typing import Any
 
-from generators.schema import Problem
+from generators import Problem
 
 
 @lru_cache(maxsize=16384)

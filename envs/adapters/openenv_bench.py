@@ -36,17 +36,17 @@ def bench_openenv(cfg: Any, server_episodes: int = 2_000, core: int = 0) -> dict
         CounterfactualEnvClient,
         CounterfactualEnvironment,
     )
-    from envs.bench import _episodes_per_second, completions_for
+    from envs.bench_episodes import completions_for, episodes_per_second
     from envs.code_env import CounterfactualCodeEnv
 
     kwargs = {"families": cfg.families, "num_problems": cfg.num_problems,
-              "sandbox_backend": cfg.generation_backend, "generation_seed": cfg.seed}
+              "sandbox_backend": cfg.generation_sandbox_backend, "generation_seed": cfg.seed}
     env = CounterfactualCodeEnv(**kwargs)
     completions = {it.problem.id: [completions_for(it.problem, k) for k in range(4)]
                    for fam in env.families for it in env.pool(fam)}
     steps = cfg.exact_steps
-    _episodes_per_second(env, completions, min(2_000, steps))  # warm-up
-    _, env_rate = _episodes_per_second(env, completions, steps)
+    episodes_per_second(env, completions, min(2_000, steps))  # warm-up
+    _, env_rate = episodes_per_second(env, completions, steps)
 
     adapter = CounterfactualEnvironment(**kwargs)
     actions = {pid: [CounterfactualAction(completion=c) for c in cs] for pid, cs in completions.items()}
@@ -62,7 +62,7 @@ def bench_openenv(cfg: Any, server_episodes: int = 2_000, core: int = 0) -> dict
         port = s.getsockname()[1]
     cmd = [sys.executable, "-m", "envs.adapters.openenv_env", "--port", str(port), "--families",
            ",".join(cfg.families), "--num-problems", str(cfg.num_problems), "--generation-seed", str(cfg.seed),
-           "--sandbox-backend", cfg.generation_backend, "--max-concurrent-envs", "4"]
+           "--sandbox-backend", cfg.generation_sandbox_backend, "--max-concurrent-envs", "4"]
     pinned = ["taskset", "-c", str(core)] if shutil.which("taskset") else []
     proc = subprocess.Popen([*pinned, *cmd], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -20,7 +20,7 @@ from typing import Any
 
 from envs.adapters._labels import problem_from_label
 from envs.scoring import check_reward, score_batch
-from generators.schema import Problem
+from generators import Problem
 
 
 def response_text(query: str, prompt: str | None, problem: Problem) -> str | None:

@@ -33,7 +33,7 @@ from envs.adapters._labels import problem_from_label, problem_label
 from envs.code_env import CounterfactualCodeEnv
 from envs.parsing import _OPEN_TAG
 from envs.scoring import score_completion
-from generators.schema import MODES, sort_answer
+from generators import FAMILIES, MODES, sort_answer
 
 PREFIX = "counterfactual_"
 
@@ -117,8 +117,6 @@ def _answer_text(values: list[Any]) -> str:
 
 def register_all() -> list[str]:
     """Register `counterfactual_<family>` for every family (idempotent); returns the names."""
-    from generators import FAMILIES
-
     names = []
     for family in FAMILIES:
         name = PREFIX + family

@@ -23,7 +23,7 @@ from skyrl_gym.envs.base_text_env import BaseTextEnv, BaseTextEnvStepOutput, Con
 from envs.adapters._labels import problem_from_label, problem_label
 from envs.prompts import render_prompt
 from envs.scoring import check_question, check_reward, score_completion
-from generators.schema import Problem
+from generators import Problem
 
 ENV_ID = "counterfactual_code"
 

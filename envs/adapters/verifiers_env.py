@@ -21,8 +21,9 @@ from datasets import Dataset
 
 from envs.adapters._labels import problem_from_label, problem_label
 from envs.code_env import CounterfactualCodeEnv
+from envs.parsing import parse_answer
 from envs.scoring import Score, check_question, check_reward, completion_text, score_completion
-from generators.schema import sort_answer
+from generators import sort_answer
 
 ENV_ID = "cfcode-counterfactual"
 
@@ -62,8 +63,6 @@ class CounterfactualParser(vf.Parser):
     """`parse_answer` shows the parsed answer set (JSON) the way `envs.parsing` reads it, or None."""
 
     def parse_answer(self, completion: Any) -> str | None:
-        from envs.parsing import parse_answer
-
         text = completion_text(_as_dicts(completion))
         parsed = parse_answer(text) if text is not None else None
         return json.dumps(parsed.values) if parsed is not None and parsed.format_ok else None

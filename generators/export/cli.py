@@ -8,6 +8,8 @@ from pathlib import Path
 
 import typer
 
+from generators.export import FORMATS, export_problems, load_sources
+
 
 def export_cmd(
     sources: list[str] = typer.Argument(  # noqa: B008 - typer idiom
@@ -19,8 +21,6 @@ def export_cmd(
     name: str = typer.Option("counterfactual-code", help="Dataset name (card title, lm-eval group name)."),
 ) -> None:
     """Write a suite or generated set as a Hugging Face dataset, verl / OpenRLHF parquet and/or lm-eval tasks."""
-    from generators.export import FORMATS, export_problems, load_sources
-
     chosen = [f.strip() for f in formats.split(",") if f.strip()]
     bad = [f for f in chosen if f not in FORMATS]
     if bad or not chosen:

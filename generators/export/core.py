@@ -1,7 +1,6 @@
 """Sources -> splits of problems -> every requested format; shared by the CLI and the tests."""
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tempfile
@@ -9,7 +8,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from generators.export import hf, lm_eval, openrlhf, verl
+from generators.export.files import sha256_file
+from generators.io import load_problems
 from generators.schema import Problem
+from generators.suites import suites_dir
 
 FORMATS = ("hf", "verl", "lm_eval", "openrlhf")
 SOURCE_NAMES = ("frozen:test", "frozen:train", "frozen:all")
@@ -26,23 +29,12 @@ class ExportReport:
         return {"out_dir": str(self.out_dir), "formats": self.formats, "counts": self.counts, "files": self.files}
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def load_sources(sources: Sequence[str], split: str | None = None) -> dict[str, list[Problem]]:
     """Split name -> problems from `frozen:test` / `frozen:train` / `frozen:all` or JSONL paths.
 
     A JSONL file goes to `split` if given, else to the split its records name (`train` | `test`).
     Raises ValueError (file and line) for unreadable input; a split never mixes record duplicates.
     """
-    from generators.io import load_problems
-    from generators.suites import suites_dir
-
     out: dict[str, list[Problem]] = {}
     for source in sources:
         if source in SOURCE_NAMES:
@@ -84,7 +76,6 @@ def export_problems(splits: dict[str, list[Problem]], out_dir: str | os.PathLike
             raise ValueError(f"split name {split!r} must be letters, digits and '_'")
         if not problems:
             raise ValueError(f"split {split!r} is empty")
-    from generators.export import hf, lm_eval, openrlhf, verl
 
     writers = {"hf": hf.write, "verl": verl.write, "lm_eval": lm_eval.write, "openrlhf": openrlhf.write}
     out = Path(out_dir)

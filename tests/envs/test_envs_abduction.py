@@ -65,7 +65,7 @@ def test_abduce_prompt_states_the_question(two_latent_problem):
 
 @pytest.mark.docker
 def test_execution_verified_path_through_docker(mod_problem):
-    from envs.sandbox_pool import shared_sandbox
+    from envs.shared_sandbox import shared_sandbox
 
     sandbox = shared_sandbox("docker")  # fails (not skips) when no Docker engine answers
     assert sandbox.backend == "docker"

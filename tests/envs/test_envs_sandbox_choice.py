@@ -82,7 +82,7 @@ UNTRUSTED = {
                     question="abduce_predict")
     """,
     "shared sandbox": """
-        from envs.sandbox_pool import shared_sandbox
+        from envs.shared_sandbox import shared_sandbox
         shared_sandbox("auto")
     """,
 }
@@ -100,7 +100,7 @@ def test_untrusted_code_refuses_the_local_fallback(where):
 def test_the_setting_overrides_both_ways():
     code = """
         from sandbox import make_sandbox, LocalFallbackRefused
-        from envs.sandbox_pool import shared_sandbox
+        from envs.shared_sandbox import shared_sandbox
         for name, build in (("make", lambda: make_sandbox("auto")), ("shared", lambda: shared_sandbox("auto"))):
             try:
                 print(name, build().backend)

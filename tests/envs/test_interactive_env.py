@@ -176,7 +176,7 @@ def test_baselines_order_none_random_greedy(suite, local_sandbox):
     assert none["total_reward"] == 0.5 and len(none["experiments"]) == 0
     assert greedy["total_reward"] == pytest.approx(0.95) and greedy["experiments"][0]["remaining"] == 1
     result = run_interactive_bench(InteractiveBenchConfig(families=("if_else",), episodes=6, suite=suite,
-                                                         backend="local"), sandbox=local_sandbox)
+                                                         sandbox_backend="local"), sandbox=local_sandbox)
     rows = result["policies"]
     assert rows["none"]["mean_reward"] == 0.5 and rows["greedy"]["mean_reward"] == pytest.approx(0.95)
     assert rows["none"]["mean_reward"] <= rows["random"]["mean_reward"] <= rows["greedy"]["mean_reward"]

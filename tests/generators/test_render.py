@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from generators.family import Draft, PromptContext
+from generators.family import Draft, ExecutedDraft, PromptContext
 from generators.render import code_prompt, gold_trace
 from generators.schema import latent_combinations
 
@@ -36,8 +36,8 @@ def _trace(draft: Draft, mode: str, internal: dict[str, Any] | None = None) -> s
         intervention["internal"] = internal
     revealed = dict(draft.true_latents) if mode == "interventional" else None
     answer = sorted({intervened[k] for k in consistent}) if revealed is None else [intervened[1]]
-    return gold_trace(draft, mode, observations, intervention, combos, consistent, factual, intervened,
-                      answer, revealed)
+    return gold_trace(ExecutedDraft(draft, mode, combos, factual, intervened, observations, intervention,
+                                    consistent, answer, revealed))
 
 
 @pytest.mark.parametrize(("n_obs", "expected"), [(1, "In that call the random draw was: r = 1."),

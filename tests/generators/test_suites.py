@@ -82,7 +82,7 @@ def test_rebuild_is_byte_identical(tmp_path):
     recipe = manifest["recipe"]
     fresh = build_suites(
         tmp_path,
-        backend="docker",
+        sandbox_backend="docker",
         test_size=recipe["test_size"],
         train_size=recipe["train_size"],
         families=recipe["families"],

@@ -205,7 +205,7 @@ def test_in_process_async_paths_score_like_the_env(problems):
 def test_bench_reports_the_openenv_adapter_and_server():
     from envs.bench import BenchConfig, run_bench
 
-    out = run_bench(BenchConfig(num_problems=4, exact_steps=300, generation_backend="local"), exact=False,
+    out = run_bench(BenchConfig(num_problems=4, exact_steps=300, generation_sandbox_backend="local"), exact=False,
                     execution=False, adapters=True)["openenv"]
     assert out["completions"] == 300 and out["server_completions"] == 300
     assert out["openenv_adapter_completions_per_cpu_s"] > 0 and out["openenv_server_completions_per_wall_s"] > 0

@@ -17,11 +17,10 @@ import atexit
 import os
 import threading
 
-from sandbox import Sandbox, make_sandbox, resolve_backend
+from sandbox import BACKENDS, Sandbox, make_sandbox, resolve_backend
 
 _SHARED: dict[str, Sandbox] = {}
 _LOCK = threading.Lock()
-BACKENDS = ("auto", "docker", "local")
 
 
 def shared_sandbox(backend: str = "auto", allow_local_fallback: bool = False) -> Sandbox:
