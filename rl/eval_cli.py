@@ -189,7 +189,7 @@ def register(app: typer.Typer) -> None:
     @app.command("experiment")
     @cli_errors()
     def experiment_cmd(
-        config: Path = typer.Argument(..., help="Experiment TOML, e.g. configs/quickstart.toml."),
+        config: Path = typer.Argument(..., help="Experiment TOML, e.g. configs/experiments/quickstart.toml."),
         out: Path | None = typer.Option(None, "--out", "-o", help="Report directory (default: from config)."),
         fresh: bool = typer.Option(False, help="Ignore finished stages and start over."),
     ) -> None:

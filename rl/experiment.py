@@ -125,8 +125,11 @@ def _section(cls: type, table: Any, name: str, locate: Locate) -> Any:
     return build_dataclass(cls, table, where=locate(""), locate=locate)
 
 
-def _training_table(table: Any, name: str, extra: tuple[str, ...], locate: Locate) -> dict[str, Any] | None:
-    """None when the stage is disabled; validated early so a typo fails before hours of work."""
+def _training_table(table: Any, name: str, extra: tuple[str, ...], locate: Locate,
+                    base_dir: Path) -> dict[str, Any] | None:
+    """None when the stage is disabled; validated early so a typo fails before hours of work. A table
+    may `extends` a single-stage train config (configs/train/): its keys, less the ones the runner
+    sets itself, under the table's own."""
     if table is None:
         return None
     if not isinstance(table, dict):
@@ -137,7 +140,11 @@ def _training_table(table: Any, name: str, extra: tuple[str, ...], locate: Locat
                          field="enabled")
     if not enabled:
         return None
-    from rl.train_config import GRPORunConfig, SFTRunConfig
+    from rl.train_config import GRPORunConfig, SFTRunConfig, resolve_extends
+
+    own = set(table)
+    table, locate = resolve_extends(table, name, base_dir, locate)
+    table = {k: v for k, v in table.items() if k in own or k not in _FILLED}
 
     cls = SFTRunConfig if name == "sft" else GRPORunConfig
     body = {k: v for k, v in table.items() if k not in ("enabled", *extra)}
@@ -159,8 +166,9 @@ def parse_experiment(data: dict[str, Any], source: str = "<config>", text: str |
         raise InputError(f"unknown tables {unknown}; known: {sorted([*_SECTIONS, 'sft', 'grpo'])}", where=source)
     at = {name: _locator(source, text, name) for name in [*_SECTIONS, "sft", "grpo"]}
     sections = {name: _section(cls, data.get(name, {}), name, at[name]) for name, cls in _SECTIONS.items()}
-    sft = _training_table(data.get("sft"), "sft", (), at["sft"])
-    grpo = _training_table(data.get("grpo"), "grpo", ("init",), at["grpo"])
+    base_dir = Path(source).parent  # `extends` paths are relative to the experiment file
+    sft = _training_table(data.get("sft"), "sft", (), at["sft"], base_dir)
+    grpo = _training_table(data.get("grpo"), "grpo", ("init",), at["grpo"], base_dir)
     if grpo is not None and grpo.get("init", "base") not in ("base", "sft"):
         raise InputError("init must be 'base' or 'sft'", where=at["grpo"]("init"))
     if grpo is not None and grpo.get("init") == "sft" and sft is None:

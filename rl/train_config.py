@@ -66,9 +66,10 @@ def toml_locator(path: str | Path, text: str, table: str | None) -> Locate:
 
 
 def load_table(path: str | Path, table: str | None, overrides: Sequence[str] = (), *,
-               whole_file_ok: bool = False) -> tuple[dict[str, Any], Locate]:
-    """The `[table]` of a TOML file (the whole file if `whole_file_ok` and it has no such table), with
-    `--set KEY=VALUE` overrides (TOML literals; bare words are strings) applied. Returns (table, locate)."""
+               whole_file_ok: bool = False, _seen: tuple[Path, ...] = ()) -> tuple[dict[str, Any], Locate]:
+    """The `[table]` of a TOML file (the whole file if `whole_file_ok` and it has no such table), on top
+    of the table it `extends`, with `--set KEY=VALUE` overrides (TOML literals; bare words are strings)
+    applied. Returns (table, locate)."""
     data, text = read_toml(path)
     if table is not None and table not in data and not whole_file_ok:
         raise InputError(f"no [{table}] table (tables: {sorted(data)})", where=str(path))
@@ -78,6 +79,8 @@ def load_table(path: str | Path, table: str | None, overrides: Sequence[str] = (
         raise InputError(f"expected a table, got {describe(section)}", where=str(path), field=str(table))
     section = dict(section)
     file_locate = toml_locator(path, text, table if inside else None)
+    section, file_locate = resolve_extends(section, table, Path(path).parent, file_locate,
+                                           (*_seen, Path(path).resolve()), whole_file_ok=whole_file_ok)
     from_set: set[str] = set()
     for item in overrides:
         key, sep, value = item.partition("=")
@@ -86,6 +89,30 @@ def load_table(path: str | Path, table: str | None, overrides: Sequence[str] = (
         section[key.strip()] = parse_value(value.strip())
         from_set.add(key.strip())
     return section, (lambda key: "--set" if key in from_set else file_locate(key))
+
+
+def resolve_extends(section: dict[str, Any], table: str | None, base_dir: Path, locate: Locate,
+                    seen: tuple[Path, ...] = (), *, whole_file_ok: bool = False) -> tuple[dict[str, Any], Locate]:
+    """`extends = "FILE.toml"` (relative to the file that says it): the same table of FILE, with this
+    table's own keys on top. Why: a setting that several configs share (the paper's GRPO preset of a
+    model size) is written once, in configs/train/, and the experiments that run it refer to it
+    instead of restating it, so the two cannot drift."""
+    if "extends" not in section:
+        return section, locate
+    ref = section["extends"]
+    if not isinstance(ref, str) or not ref.endswith(".toml"):
+        raise InputError(f"expected the path of a TOML file, got {describe(ref)}", where=locate("extends"),
+                         field="extends")
+    path = base_dir / ref
+    if not path.is_file():
+        raise MissingInputError(f"expected an existing TOML file, got {ref!r} (no such file: {path})",
+                                where=locate("extends"), field="extends")
+    if path.resolve() in seen:
+        raise InputError(f"expected a chain of presets, got a cycle back to {path}", where=locate("extends"),
+                         field="extends")
+    base, base_locate = load_table(path, table, whole_file_ok=whole_file_ok, _seen=seen)
+    own = {k: v for k, v in section.items() if k != "extends"}
+    return {**base, **own}, (lambda key: locate(key) if key in own else base_locate(key))
 
 
 def parse_value(text: str) -> Any:

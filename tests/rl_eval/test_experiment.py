@@ -86,11 +86,11 @@ def test_invalid_toml_and_missing_file_are_clear_errors(tmp_path):
 
 
 def test_shipped_configs_parse_and_plan_the_full_pipeline():
-    quick = load_experiment(ROOT / "configs" / "quickstart.toml")
+    quick = load_experiment(ROOT / "configs" / "experiments" / "quickstart.toml")
     names = [s.name for s in plan_stages(quick)]
     assert names[:4] == ["data", "model", "sft", "grpo"]
     assert {"eval:base", "eval:sft", "eval:rl", "eval:oracle", "compare", "traces", "report"} <= set(names)
-    for path in sorted((ROOT / "configs").glob("paper_*.toml")):
+    for path in sorted((ROOT / "configs" / "experiments").glob("paper_*.toml")):
         data = __import__("tomllib").loads(path.read_text())
         cfg = parse_experiment(data | {"model": {}}, str(path))  # the user's model path need not exist here
         assert cfg.grpo is not None and cfg.grpo["num_generations"] == 24 and cfg.grpo["prompts_per_step"] == 16
@@ -182,3 +182,32 @@ def test_fingerprints_follow_the_sections_each_stage_depends_on(tmp_path):
     assert changed[0] == "eval:base" and "sft" not in changed and "report" in changed
     assert [k for k in base if base[k] != more_sft[k]][0] == "sft"
     assert base["data"] == more_sft["data"] and base["model"] == more_sft["model"]
+
+
+@pytest.mark.parametrize("size", ["1.5b", "3b", "7b"])
+def test_paper_experiments_run_the_train_presets_unchanged(size):
+    """The experiment's GRPO (and the 1.5B SFT) stage is the single-stage preset itself, less the keys
+    the runner sets (model, output_dir, train_file): the two cannot drift."""
+    from rl.train_config import load_table
+
+    path = ROOT / "configs" / "experiments" / f"paper_{size}.toml"
+    cfg = parse_experiment(__import__("tomllib").loads(path.read_text()) | {"model": {}}, str(path))
+    runner_sets = ("model", "output_dir", "train_file")
+    grpo, _ = load_table(ROOT / "configs" / "train" / f"grpo_paper_qwen2.5-{size}.toml", "grpo")
+    assert {k: v for k, v in cfg.grpo.items() if k != "init"} == {k: v for k, v in grpo.items()
+                                                                  if k not in runner_sets}
+    if size == "1.5b":
+        sft, _ = load_table(ROOT / "configs" / "train" / "sft_gold_qwen2.5-1.5b.toml", "sft")
+        assert cfg.sft == {k: v for k, v in sft.items() if k not in runner_sets}
+
+
+def test_extends_errors_name_the_file_and_line(tmp_path):
+    (tmp_path / "a.toml").write_text('[grpo]\nextends = "b.toml"\nmax_steps = 2\n')
+    (tmp_path / "b.toml").write_text('[grpo]\nextends = "a.toml"\n')
+    with pytest.raises(ValueError, match=r"b.toml:2: \[grpo\]: extends: .*cycle"):
+        parse_experiment({"grpo": {"extends": "a.toml"}}, str(tmp_path / "x.toml"))
+    with pytest.raises(FileNotFoundError, match=r"x.toml: \[grpo\]: extends: .*'missing.toml'"):
+        parse_experiment({"grpo": {"extends": "missing.toml"}}, str(tmp_path / "x.toml"))
+    (tmp_path / "c.toml").write_text('[grpo]\nmax_step = 2\n')  # a typo in the preset is the preset's error
+    with pytest.raises(ValueError, match=r"c.toml:2: \[grpo\].*max_step"):
+        parse_experiment({"grpo": {"extends": "c.toml"}}, str(tmp_path / "x.toml"))

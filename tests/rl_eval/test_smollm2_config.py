@@ -1,4 +1,4 @@
-"""configs/smollm2_cpu.toml: the real-model experiment parses and plans a conversion stage."""
+"""configs/experiments/smollm2_cpu.toml: the real-model experiment parses and plans a conversion stage."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,7 +7,7 @@ import pytest
 
 from rl.experiment import load_experiment, parse_experiment, plan_stages
 
-CONFIG = Path(__file__).resolve().parents[2] / "configs" / "smollm2_cpu.toml"
+CONFIG = Path(__file__).resolve().parents[2] / "configs" / "experiments" / "smollm2_cpu.toml"
 
 
 def test_smollm2_config_plans_conversion_training_and_paper_suites():

@@ -8,7 +8,7 @@ import pytest
 from rl.distill import DistillConfig
 from rl.train_config import GRPORunConfig, SFTRunConfig
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "train"
 
 
 def test_trl_default_bf16_fails_on_cpu_and_our_configs_turn_it_off(tmp_path):
