@@ -17,7 +17,7 @@ import shutil
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +64,9 @@ class ModelSection:
 
 @dataclass
 class EvalSection:
+    """EvalConfig's settings (same names, types and defaults), less what the runner sets (model, label,
+    seed, sandbox), plus how checkpoints are served and which baselines run."""
+
     engine: str = "vllm"  # vllm | hf: how local checkpoints are served for evaluation
     suites: list[str] = field(default_factory=lambda: ["all"])
     modes: list[str] = field(default_factory=lambda: list(MODES))
@@ -365,12 +368,10 @@ def _stage_grpo(ctx: Context) -> dict[str, Any]:
 def _eval_config(ctx: Context, label: str, model: str):
     from rl.evaluation import EvalConfig
 
-    e = ctx.cfg.eval
-    return EvalConfig(model=model, label=label, suites=list(e.suites), modes=list(e.modes), limit=e.limit,
-                      samples=e.samples, max_tokens=e.max_tokens, temperature=e.temperature, top_p=e.top_p,
-                      seed=ctx.cfg.experiment.seed, prompt_style=e.prompt_style,
-                      sandbox=ctx.cfg.experiment.sandbox, suites_dir=e.suites_dir,
-                      engine_kwargs=dict(e.engine_kwargs))
+    # [eval] holds EvalConfig's own fields (tests/rl_eval/test_config_surface.py), passed on as they are
+    settings = {k: v for k, v in asdict(ctx.cfg.eval).items() if k in {f.name for f in fields(EvalConfig)}}
+    return EvalConfig(model=model, label=label, seed=ctx.cfg.experiment.seed, sandbox=ctx.cfg.experiment.sandbox,
+                      **settings)
 
 
 def _stage_eval(ctx: Context, label: str) -> dict[str, Any]:
