@@ -92,7 +92,7 @@ def test_env_and_score_batch_carry_both_parts(tmp_path, mod_problem, local_sandb
 
 def test_latents_in_another_order_than_the_signature(local_sandbox):
     """Records are stored with sorted keys: latents {"a", "b"} for f(x, b, a). Calls go by name."""
-    from envs_problems import make_problem
+    from tests.envs.envs_problems import make_problem
 
     p = make_problem("hand:order:cf", program="def f(x, b, a):\n    return x * a + b\n",
                      latents={"a": [1, 2, 3], "b": [0, 1, 2]},

@@ -7,7 +7,7 @@ import json
 
 import gymnasium as gym
 import pytest
-from envs_problems import make_problem
+from tests.envs.envs_problems import make_problem
 from gymnasium.utils.env_checker import check_env
 
 import envs  # noqa: F401  (registers the ids)

@@ -1,8 +1,8 @@
 """Property tests for the five beyond-paper families (multi_obs, recursion, helper_calls, do_internal, data).
 
-The answer of every generated problem is re-derived here by an independent brute force: the record's
-program is executed *in this test process* over the full latent domain (generation itself only
-executes programs in the sandbox). Generation runs through the real LocalSandbox backend (the
+The answer of every generated problem is re-derived by the tests' independent brute force
+(tests/generators/brute_force.py: its own enumeration of the domain and consistency check, one plain
+sandbox request per program instead of the pipeline's packed runner). Generation runs through the real LocalSandbox backend (the
 session-wide `sandbox` fixture of tests/generators/conftest.py).
 """
 from __future__ import annotations
@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from generators import FAMILIES, Problem, generate, sort_answer
 from generators.pipeline import Exclusions, draft_item, generate_with_stats
 from generators.schema import MODES
+from tests.generators.brute_force import brute_force
 
 EXTRA = ("multi_obs", "recursion", "helper_calls", "do_internal", "data")
 PER_RUN = 3  # problems per generated batch: enough to exercise a family, cheap on 2 cores
@@ -39,20 +40,11 @@ def _load(source: str, entry: str):
     return namespace[entry]
 
 
-def _brute_force(p: Problem) -> list[Any]:
-    """The answer from first principles: latents consistent with *every* observation, then the
-    (possibly rewritten) program at the intervention inputs."""
-    f = _load(p.program, p.entry)
-    g = _load(p.intervention.get("program", p.program), p.entry)
-    iv_args = [p.intervention["args"][name] for name in p.inputs]
-    if p.mode == "interventional":
-        return [g(*iv_args, *(p.revealed[name] for name in p.latents))]
-    combos = itertools.product(*p.latents.values())
-    consistent = [c for c in combos
-                  if all(json.dumps(f(*[o["args"][n] for n in p.inputs], *c)) == json.dumps(o["output"])
-                         for o in p.observations)]
-    assert consistent, "no latent value explains the observations"
-    return sort_answer(g(*iv_args, *c) for c in consistent)
+def _brute_force(p: Problem, sandbox) -> list[Any]:
+    """The answer from first principles (the tests' one oracle, tests/generators/brute_force.py): latents
+    consistent with *every* observation, then the (possibly rewritten) program at the intervention inputs."""
+    answer, _ = brute_force(p, sandbox)
+    return sort_answer(json.loads(key) for key in answer)
 
 
 families = st.sampled_from(EXTRA)
@@ -70,7 +62,7 @@ def test_answer_matches_brute_force_and_schema(
     sandbox, family: str, mode: str, seed: int, level: int
 ) -> None:
     for p in _generate(sandbox, family, mode, seed, level):
-        assert p.answer == _brute_force(p)
+        assert p.answer == _brute_force(p, sandbox)
         assert p.answer == sort_answer(p.answer) and len(p.answer) >= 1
         assert Problem.from_json(p.to_json()) == p
         assert (p.family, p.mode, p.level, p.split) == (family, mode, level, "test")
@@ -160,7 +152,7 @@ def test_multi_obs_later_observations_usually_narrow_the_answer(sandbox) -> None
     narrowed = 0
     for p in problems:
         first_only = _brute_force(
-            Problem.from_json(json.dumps({**p.to_dict(), "observations": p.observations[:1]}))
+            Problem.from_json(json.dumps({**p.to_dict(), "observations": p.observations[:1]})), sandbox
         )
         assert set(map(json.dumps, p.answer)) <= set(map(json.dumps, first_only))
         narrowed += len(first_only) > len(p.answer)

@@ -20,7 +20,7 @@ from envs.adapters.openenv_env import (
     trl_environment_factory,
 )
 from envs.scoring import score_completion
-from frameworks.hack_cases import answer_block, hack_completions, hackable_problems
+from tests.frameworks.hack_cases import answer_block, hack_completions, hackable_problems
 
 ROOT = Path(__file__).resolve().parents[3]
 MAX_SESSIONS = 6

@@ -7,7 +7,7 @@ import skyrl_gym
 
 from envs.adapters.skyrl_env import ENV_ID, skyrl_rows
 from envs.scoring import score_completion
-from frameworks.hack_cases import answer_block, hack_completions, hackable_problems
+from tests.frameworks.hack_cases import answer_block, hack_completions, hackable_problems
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ import pytest
 import verifiers.legacy as vf
 
 from envs.scoring import score_completion
-from frameworks.hack_cases import hack_completions, hackable_problems
+from tests.frameworks.hack_cases import hack_completions, hackable_problems
 from generators import load_suite
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -10,7 +10,7 @@ import json
 
 import gymnasium as gym
 import pytest
-from envs_problems import make_problem
+from tests.envs.envs_problems import make_problem
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

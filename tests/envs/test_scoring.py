@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from envs_problems import make_problem
+from tests.envs.envs_problems import make_problem
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

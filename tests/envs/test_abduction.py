@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from envs_problems import make_problem
+from tests.envs.envs_problems import make_problem
 
 from envs import make_reward_fn, render_prompt, score_batch, score_completion
 

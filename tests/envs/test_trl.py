@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from envs_problems import make_problem
+from tests.envs.envs_problems import make_problem
 
 from envs import counterfactual_reward, make_reward_fn, render_prompt, trl_rows
 from generators.schema import Problem

@@ -63,20 +63,17 @@ def test_auto_without_docker_says_so_in_one_line_and_stays_local():
 
 UNTRUSTED = {
     "env reward (abduce)": """
-        import sys; sys.path.insert(0, "tests/envs")
-        from envs_problems import make_problem
+        from tests.envs.envs_problems import make_problem
         from envs import score_completion
         score_completion(make_problem("x"), "<answer>[4]</answer>", question="abduce")
     """,
     "TRL reward": """
-        import sys; sys.path.insert(0, "tests/envs")
-        from envs_problems import make_problem
+        from tests.envs.envs_problems import make_problem
         from envs import make_reward_fn
         make_reward_fn("f1")(["<answer>[4]</answer>"], problem=[make_problem("x").to_json()], question=["abduce"])
     """,
     "abduce_predict reward": """
-        import sys; sys.path.insert(0, "tests/envs")
-        from envs_problems import make_problem
+        from tests.envs.envs_problems import make_problem
         from envs import score_batch
         score_batch([make_problem("x")], ["<latents>[1, 4]</latents><answer>[2, 5]</answer>"],
                     question="abduce_predict")
