@@ -6,7 +6,10 @@
 
 TRL (>= 1.x) calls `reset(**row)` (the returned text is appended to the prompt), exposes every
 public method except `reset` / `get_reward` as a tool (schema from type hints and the docstring's
-Args), and reads `get_reward()` once per rollout. So this class has exactly two public tools:
+Args), and reads `get_reward()` once per rollout (TRL gives the model another turn after every tool
+result, `submit_answer`'s too; later calls get "The episode is over." and cannot change the reward;
+tests/frameworks/openenv/test_interactive_tools_trl.py drives a real GRPO step through this class).
+So this class has exactly two public tools:
 `run_experiment` and `submit_answer`. Both go through the text env's own step, so the tool form
 has exactly the text form's rules and reward (experiments refused for the same reasons, the same
 cost, the same gold). Any other driver (OpenEnv, a plain loop) can call the same methods.
