@@ -1,12 +1,15 @@
-"""`cfcode` commands of the rl package: training (rl.train_cli) and evaluation (rl.eval_cli)."""
+"""`cfcode` commands of the rl package: each subpackage owns its own (rl.training.cli,
+rl.evaluation.cli, rl.experiment.cli)."""
 from __future__ import annotations
 
 import typer
 
+from rl.evaluation.cli import register as register_evaluation
+from rl.experiment.cli import register as register_experiment
+from rl.training.cli import register as register_training
+
 
 def register(app: typer.Typer) -> None:
-    from rl.eval_cli import register as register_eval
-    from rl.train_cli import register as register_train
-
-    register_train(app)
-    register_eval(app)
+    register_training(app)
+    register_evaluation(app)
+    register_experiment(app)

@@ -25,7 +25,7 @@ docker run --rm --user 0 --network bridge "${mounts[@]}" "${envs[@]}" -w /src "$
   set -e
   mkdir -p /var/lib/apt/lists/partial /var/cache/apt/archives/partial
   ./scripts/setup.sh
-  .venv/bin/python -c "import vllm, torch, trl, envs, rl.grpo, rl.engines; print(\"imports ok\", torch.__version__, vllm.__version__)"
+  .venv/bin/python -c "import vllm, torch, trl, envs, rl.training.grpo, rl.inference.engines; print(\"imports ok\", torch.__version__, vllm.__version__)"
   .venv/bin/cfcode --help >/dev/null && echo "cfcode ok"
 '
 echo "fresh Debian set-up: OK ($WORK)"

@@ -126,3 +126,21 @@ def test_the_graph_sees_function_level_imports(tmp_path: Path) -> None:
                                      "def f():\n    from pkg.other import g\n    return g\n")
     modules = {name: tmp_path / "x.py" for name in ("pkg.mod", "pkg.other", "pkg.typed")}
     assert _imports("pkg.mod", tmp_path / "mod.py", modules) == {"pkg.other"}
+
+
+# rl/ by job: inference is used by training and evaluation (independent of each other), and the
+# experiment runs them all; rl/cli.py mounts every subpackage's commands.
+RL_JOBS = {"rl.inference": set(), "rl.training": {"rl.inference"}, "rl.evaluation": {"rl.inference"},
+           "rl.experiment": {"rl.inference", "rl.training", "rl.evaluation"}}
+
+
+def test_rl_subpackages_depend_one_way() -> None:
+    def job(module: str) -> str | None:
+        return next((j for j in RL_JOBS if module == j or module.startswith(j + ".")), None)
+
+    offenders = sorted(
+        f"{name} -> {target}"
+        for name, targets in _graph().items() if job(name)
+        for target in targets if job(target) and job(target) != job(name) and job(target) not in RL_JOBS[job(name)]
+    )
+    assert not offenders, "rl subpackages import against the grain:\n" + "\n".join(offenders)

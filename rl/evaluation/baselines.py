@@ -20,7 +20,7 @@ from typing import Any
 
 from envs import latents_text, value_key
 from generators import Problem, answer_text, call_text, latent_combinations, sort_answer
-from rl.engines import Completion
+from rl.inference.engines import Completion
 from sandbox import Job, JobResult, Sandbox, run_jobs
 
 BASELINES: tuple[str, ...] = ("oracle", "skip-abduction", "prior")

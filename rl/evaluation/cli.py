@@ -1,4 +1,4 @@
-"""`cfcode eval`, `cfcode compare`, `cfcode analyze-traces` and `cfcode experiment`.
+"""`cfcode eval`, `cfcode compare` and `cfcode analyze-traces`.
 
 Heavy imports (vLLM, torch, matplotlib) stay inside the commands so `cfcode --help` stays fast.
 """
@@ -8,7 +8,30 @@ from pathlib import Path
 
 import typer
 
-from generators import InputError, MissingInputError, check_input_file, cli_errors, fail
+from generators import (
+    MODES,
+    InputError,
+    MissingInputError,
+    build_dataclass,
+    check_fields,
+    check_input_file,
+    cli_errors,
+    fail,
+)
+from rl.evaluation.baselines import is_baseline
+from rl.evaluation.compare import collect, write_comparison
+from rl.evaluation.evaluate import (
+    SAMPLES_FILE,
+    SUMMARY_FILE,
+    EvalConfig,
+    EvalResult,
+    SampleRecord,
+    evaluate,
+    save_eval,
+)
+from rl.evaluation.report import comparison_markdown, eval_markdown
+from rl.evaluation.trace_analysis import analyze_eval_dirs, traces_markdown
+from rl.inference.models import check_engine_spec
 
 SUITES_HELP = "Comma-separated suite names (families), or 'all' for every frozen suite."
 MODES_HELP = "Comma-separated modes: counterfactual, interventional (default both)."
@@ -21,9 +44,6 @@ def _split(text: str) -> list[str]:
 def _eval_config(model: str, label: str, suites: str, modes: str, limit: int | None, samples: int,
                  max_tokens: int, temperature: float, seed: int, sandbox: str, suites_dir: str | None,
                  prompt_style: str | None, question: str = "predict"):
-    from generators import build_dataclass
-    from rl.evaluation import EvalConfig
-
     # The options go through the same dataclass validator as the TOML configs (types, then EvalConfig's
     # own checks), so a CLI value and a config value cannot be accepted differently.
     return build_dataclass(EvalConfig, dict(model=model, label=label, suites=_split(suites), modes=_split(modes),
@@ -38,10 +58,6 @@ def _fail(message: str) -> None:
 
 def _check_inputs(cfg, out: Path | None = None) -> None:
     """What `evaluate` would only find out after loading an engine: modes, model path, suite files."""
-    from generators import MODES
-    from rl.baselines import is_baseline
-    from rl.train_config import check_engine_spec
-
     bad = [m for m in cfg.modes if m not in MODES]
     if bad or not cfg.modes:
         raise InputError(f"expected a non-empty subset of {list(MODES)}, got {cfg.modes}", field="--modes")
@@ -62,8 +78,6 @@ def _check_eval_dir(entry: Path, samples: bool) -> None:
     rows are `SampleRecord`s, checked by the one dataclass validator): else one line naming file:line."""
     import json
 
-    from generators import check_fields
-    from rl.evaluation import SAMPLES_FILE, SUMMARY_FILE, EvalResult, SampleRecord
 
     summary = entry / SUMMARY_FILE if entry.is_dir() else entry
     if not summary.is_file():
@@ -112,9 +126,6 @@ def register(app: typer.Typer) -> None:
                                      "latent values: reports abduction accuracy beside exact match)."),
     ) -> None:
         """Evaluate a model or baseline per suite and mode: exact match, F1, format rate, length, 95% CIs."""
-        from rl.evaluation import evaluate, save_eval
-        from rl.report import eval_markdown
-
         try:
             cfg = _eval_config(model, label, suites, modes, limit, samples, max_tokens, temperature, seed,
                                sandbox, suites_dir, prompt_style, question)
@@ -146,9 +157,6 @@ def register(app: typer.Typer) -> None:
         prompt_style: str | None = typer.Option(None),
     ) -> None:
         """Base / SFT / RL (and baselines) side by side on in-distribution and every OOD suite."""
-        from rl.compare import collect, write_comparison
-        from rl.report import comparison_markdown
-
         try:
             base = _eval_config("", "", suites, modes, limit, samples, max_tokens, temperature, seed, sandbox,
                                 suites_dir, prompt_style)
@@ -174,8 +182,6 @@ def register(app: typer.Typer) -> None:
         suites_dir: str | None = typer.Option(None),
     ) -> None:
         """Tag abduction / intervention / prediction steps in every completion; report per model."""
-        from rl.trace_analysis import analyze_eval_dirs, traces_markdown
-
         for entry in evals:
             _check_eval_dir(Path(entry), samples=True)
         try:
@@ -185,29 +191,3 @@ def register(app: typer.Typer) -> None:
             _fail(str(exc))
         typer.echo(traces_markdown(stats))
         typer.echo(f"wrote {out}/traces.json, traces.md")
-
-    @app.command("experiment")
-    @cli_errors()
-    def experiment_cmd(
-        config: Path = typer.Argument(..., help="Experiment TOML, e.g. configs/experiments/quickstart.toml."),
-        out: Path | None = typer.Option(None, "--out", "-o", help="Report directory (default: from config)."),
-        fresh: bool = typer.Option(False, help="Ignore finished stages and start over."),
-    ) -> None:
-        """generate -> (tiny model) -> SFT -> GRPO -> eval -> compare -> traces, resumable, one report dir."""
-        from rl.experiment import ExperimentError, load_experiment, run_experiment
-
-        try:
-            cfg = load_experiment(config)
-            if out is not None:
-                cfg.experiment.out_dir = str(out)
-        except (ValueError, FileNotFoundError) as exc:
-            _fail(str(exc))
-        try:
-            report = run_experiment(cfg, fresh=fresh, config_text=config.read_text(encoding="utf-8"))
-        except ExperimentError as exc:
-            _fail(str(exc))
-        except KeyboardInterrupt:
-            typer.secho("interrupted: run the same command again to resume from the last finished stage",
-                        fg=typer.colors.YELLOW, err=True)
-            raise typer.Exit(130)
-        typer.echo(f"report: {report}")

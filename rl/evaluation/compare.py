@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from rl.evaluation import (
+from rl.evaluation.baselines import is_baseline
+from rl.evaluation.evaluate import (
     EvalConfig,
     EvalResult,
     engine_spec,
@@ -20,6 +21,7 @@ from rl.evaluation import (
     load_eval_problems,
     save_eval,
 )
+from rl.evaluation.report import write_comparison_report
 
 COMPARE_JSON = "compare.json"
 
@@ -40,8 +42,6 @@ def evaluate_cached(cfg: EvalConfig, out_dir: Path, *, sandbox=None) -> EvalResu
     """Evaluate unless `out_dir` already holds an evaluation with exactly these settings.
 
     Models are evaluated in a child process each (several vLLM engines in one process do not mix)."""
-    from rl.baselines import is_baseline
-
     summary = out_dir / "eval.json"
     if summary.is_file():
         cached = load_eval(summary)
@@ -75,8 +75,6 @@ def collect(entries: Sequence[str], base: EvalConfig, out_dir: Path, *, sandbox=
 
 def write_comparison(out_dir: Path, results: Sequence[EvalResult], metric: str = "exact_match") -> list[Path]:
     """compare.json (all numbers), compare.md (paper-style table) and compare.png (grouped bars)."""
-    from rl.report import write_comparison_report
-
     if metric not in ("exact_match", "f1", "format_rate", "abduction_exact", "abduction_f1"):
         raise ValueError(f"metric must be exact_match, f1, format_rate, abduction_exact or abduction_f1 "
                          f"(the last two: evals with --question abduce_predict), got {metric!r}")

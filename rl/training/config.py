@@ -13,8 +13,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from generators import InputError, MissingInputError, check_fields, check_input_file, describe
-from rl.train_data import ProblemSource
+from generators import (
+    TRACE_STYLES,
+    InputError,
+    MissingInputError,
+    check_fields,
+    check_input_file,
+    describe,
+    iter_problems,
+)
+from rl.inference.models import check_model
+from rl.training.data import ProblemSource, load_trace_rows
 
 T = TypeVar("T", bound="TomlConfig")
 Locate = Callable[[str], str]
@@ -151,49 +160,11 @@ class TomlConfig:
         return cls.from_dict(data, where=locate(""), locate=locate)
 
 
-def check_model(model: str, field: str = "model", where: str = "") -> None:
-    """Fail before any heavy import when a model spec names nothing that exists: a local directory,
-    `smollm2`, `gguf:FILE` / `FILE.gguf`, or a hub id (in the local cache when HF_HUB_OFFLINE is set)."""
-    if model == "smollm2":
-        return
-    kind, sep, rest = model.partition(":")
-    if sep and kind == "gguf" or model.endswith(".gguf"):
-        gguf = rest if sep and kind == "gguf" else model
-        if not Path(gguf).is_file():
-            raise MissingInputError(f"expected an existing GGUF file, got {gguf!r} (no such file)",
-                                    where=where, field=field)
-        return
-    if Path(model).expanduser().exists():
-        return
-    if re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", model):
-        import os
-
-        offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
-        hub = Path(os.environ.get("HF_HUB_CACHE") or Path(os.environ.get("HF_HOME") or
-                                                            Path.home() / ".cache" / "huggingface") / "hub")
-        if not offline or (hub / f"models--{model.replace('/', '--')}").is_dir():
-            return  # a hub id: downloaded on first use, unless HF_HUB_OFFLINE says there is no hub
-        raise MissingInputError(f"expected a hub id in the local cache (HF_HUB_OFFLINE is set), got {model!r}",
-                                where=where, field=field)
-    raise MissingInputError(f"expected an existing model directory, `smollm2`, `gguf:FILE` or a hub id "
-                            f"(org/name), got {model!r} (no such directory)", where=where, field=field)
-
-
 def check_problem_file(path: str | Path, field: str) -> None:
     """The file exists and every record in it is valid (the one record validator), before heavy work."""
-    from generators import iter_problems
-
     check_input_file(path, field, "JSONL file of problems")
     for _ in iter_problems(path):
         pass
-
-
-def check_engine_spec(spec: str, field: str = "--model") -> None:
-    """`vllm:PATH`, `hf:PATH` or a bare PATH must name an existing model; `openai:` is not checked here."""
-    kind, sep, rest = spec.partition(":")
-    if sep and kind == "openai":
-        return
-    check_model(rest if sep and kind in ("vllm", "hf") else spec, field)
 
 
 @dataclass
@@ -333,8 +304,6 @@ class SFTRunConfig(_RunConfig):
     def check_paths(self, where: str = "", model: bool = True) -> None:
         super().check_paths(where, model)
         if self.traces != "gold":
-            from rl.train_data import load_trace_rows
-
             check_input_file(self.traces, "traces", "JSONL file of traces (or 'gold')")
             try:
                 load_trace_rows(self.traces)
@@ -343,7 +312,6 @@ class SFTRunConfig(_RunConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        from generators import TRACE_STYLES
 
         if self.trace_style not in TRACE_STYLES:
             raise ValueError(f"trace_style must be one of {list(TRACE_STYLES)}, got {self.trace_style!r}")

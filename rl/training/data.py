@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from generators import Problem
+from envs import render_prompt, trl_rows
+from generators import TRACE_STYLES, Problem, compact_trace, generate, load_problems
+from rl.inference.engines import plain_prompt
 
 
 def problem_messages(problem: Problem) -> list[dict[str, str]]:
     """The chat prompt a policy sees for a problem: the env's rendering, so training matches evaluation."""
-    from envs import render_prompt
-
     return render_prompt(problem, "chat")
 
 
@@ -46,13 +46,10 @@ def load_train_problems(train_file: str | None, family: str, modes: Sequence[str
                         data_seed: int, level: int | None = None) -> list[Problem]:
     """Problems from `train_file` (filtered to `modes`) or freshly generated (`n_problems` per mode)."""
     if train_file:
-        from generators import load_problems
-
         problems = [p for p in load_problems(train_file) if p.mode in modes]
         if not problems:
             raise ValueError(f"{train_file}: no problems in modes {list(modes)}")
         return problems
-    from generators import generate
 
     problems = []
     for mode in modes:
@@ -62,16 +59,12 @@ def load_train_problems(train_file: str | None, family: str, modes: Sequence[str
 
 def grpo_rows(problems: Sequence[Problem]) -> list[dict[str, Any]]:
     """Chat prompt + the columns `envs.make_reward_fn` reads (the env's own `trl_rows`)."""
-    from envs import trl_rows
-
     return trl_rows(problems, style="chat")
 
 
 def gold_sft_rows(problems: Sequence[Problem], style: str = "full") -> list[dict[str, Any]]:
     """Conversational prompt/completion rows from the generators' gold traces (`style` "compact":
     without the per-combination evaluations of the abduction table, see generators.render)."""
-    from generators import TRACE_STYLES, compact_trace
-
     if style not in TRACE_STYLES:
         raise ValueError(f"trace style must be one of {list(TRACE_STYLES)}, got {style!r}")
     missing = [p.id for p in problems if not p.gold_trace.strip()]
@@ -84,11 +77,10 @@ def gold_sft_rows(problems: Sequence[Problem], style: str = "full") -> list[dict
 
 def rows_for_tokenizer(rows: list[dict[str, Any]], tokenizer: Any) -> list[dict[str, Any]]:
     """Conversational rows as they are when the tokenizer has a chat template (TRL applies it); for a
-    model without one, the raw-prompt path the engines use: the prompt text (rl.engines.plain_prompt)
+    model without one, the raw-prompt path the engines use: the prompt text (rl.inference.engines.plain_prompt)
     and the completion text, to which TRL appends the eos token."""
     if getattr(tokenizer, "chat_template", None):
         return rows
-    from rl.engines import plain_prompt
 
     out = []
     for row in rows:

@@ -12,9 +12,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from rl.engines import RolloutEngine, SamplingConfig, make_engine
-from rl.train_config import TomlConfig
-from rl.train_data import ProblemSource
+from envs import make_reward_fn
+from rl.inference.engines import RolloutEngine, SamplingConfig, make_engine
+from rl.training.config import TomlConfig
+from rl.training.data import ProblemSource, problem_messages
 
 
 @dataclass
@@ -73,9 +74,6 @@ def _done_ids(out: Path) -> set[str]:
 
 def run_distill(cfg: DistillConfig, *, problems: Sequence[Any] | None = None,
                 engine: RolloutEngine | None = None) -> DistillReport:
-    from envs import make_reward_fn
-    from rl.train_data import problem_messages
-
     if problems is None:
         problems = cfg.load_problems()
     out = Path(cfg.out)

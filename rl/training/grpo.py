@@ -2,7 +2,7 @@
 
 TRL syncs the policy into vLLM before each generation, i.e. after every optimizer step (we set
 `steps_per_generation = gradient_accumulation_steps`, `num_iterations = 1`). On CPU the sync goes
-through TRL's own `load_weights` on plain (non-oneDNN) vLLM layers (see `rl.weight_sync`); the sync
+through TRL's own `load_weights` on plain (non-oneDNN) vLLM layers (see `rl.training.weight_sync`); the sync
 and the rollouts run under deadlines. A per-step timer splits each step into generation, reward,
 weight sync and optimisation.
 """
@@ -15,12 +15,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from rl.checkpoints import StepCounter, latest_checkpoint, load_policy, save_final, write_run_summary
-from rl.engines import cpu_vllm_env
-from rl.report import write_log_history
-from rl.timeouts import deadline
-from rl.train_config import GRPORunConfig
-from rl.weight_sync import VLLMGuard, guard_vllm_generation, prepare_cpu_colocate
+from envs import make_reward_fn
+from rl.inference.engines import cpu_vllm_env
+from rl.inference.models import resolve_model
+from rl.inference.timeouts import deadline
+from rl.training.checkpoints import StepCounter, latest_checkpoint, load_policy, save_final, write_run_summary
+from rl.training.config import GRPORunConfig
+from rl.training.curves import write_log_history
+from rl.training.data import grpo_rows, rows_for_tokenizer, to_dataset
+from rl.training.weight_sync import VLLMGuard, guard_vllm_generation, prepare_cpu_colocate
 
 
 @dataclass
@@ -88,7 +91,6 @@ def build_grpo_trainer(cfg: GRPORunConfig, *, problems: Sequence[Any] | None = N
     from accelerate import PartialState
     from trl import GRPOTrainer
 
-    from rl.train_data import grpo_rows, rows_for_tokenizer, to_dataset
 
     device = cfg.resolved_device()
     if device == "cpu" and cfg.use_vllm:
@@ -97,8 +99,6 @@ def build_grpo_trainer(cfg: GRPORunConfig, *, problems: Sequence[Any] | None = N
     if problems is None:
         problems = cfg.load_problems()
     if reward_funcs is None:
-        from envs import make_reward_fn
-
         reward_funcs = [make_reward_fn(cfg.reward)]
     reward_s: list[float] = []
     rewards = [timed_reward(f, reward_s) for f in reward_funcs]
@@ -131,7 +131,6 @@ def run_grpo(
     """Train; resume from the latest checkpoint in `cfg.output_dir` if there is one. Writes `final/`."""
     from dataclasses import replace
 
-    from rl.models import resolve_model
 
     start = time.perf_counter()
     cfg = replace(cfg, model=resolve_model(cfg.model))  # smollm2 / gguf:FILE -> converted folder

@@ -9,14 +9,14 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from rl.checkpoints import StepCounter, latest_checkpoint, load_policy, save_final, write_run_summary
-from rl.report import write_log_history
-from rl.train_config import SFTRunConfig
+from rl.inference.models import resolve_model
+from rl.training.checkpoints import StepCounter, latest_checkpoint, load_policy, save_final, write_run_summary
+from rl.training.config import SFTRunConfig
+from rl.training.curves import write_log_history
+from rl.training.data import gold_sft_rows, load_trace_rows, rows_for_tokenizer, to_dataset
 
 
 def sft_rows(cfg: SFTRunConfig, problems: Sequence[Any] | None = None) -> list[dict[str, Any]]:
-    from rl.train_data import gold_sft_rows, load_trace_rows
-
     if cfg.traces != "gold":
         return load_trace_rows(cfg.traces)
     if problems is None:
@@ -32,8 +32,6 @@ def run_sft(
 
     from trl import SFTTrainer
 
-    from rl.models import resolve_model
-    from rl.train_data import rows_for_tokenizer, to_dataset
 
     start = time.perf_counter()
     cfg = replace(cfg, model=resolve_model(cfg.model))  # smollm2 / gguf:FILE -> converted folder

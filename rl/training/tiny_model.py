@@ -11,6 +11,8 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from generators import generate
+
 CHAT_TEMPLATE = (
     "{% for message in messages %}"
     "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
@@ -33,8 +35,6 @@ class TinyModelSpec:
 
 def default_corpus(n_problems: int = 200, seed: int = 0) -> list[str]:
     """Prompts and gold traces of generated training problems: the text the tiny model will see."""
-    from generators import generate
-
     texts: list[str] = []
     for mode in ("counterfactual", "interventional"):
         for p in generate("if_else", mode, n_problems // 2, seed):

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from rl.timeouts import deadline
+from rl.inference.timeouts import deadline
 
 
 def prepare_cpu_colocate() -> None:

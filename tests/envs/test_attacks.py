@@ -245,7 +245,7 @@ def test_hostile_row_cannot_make_listing_everything_pay_now_or_later(backend, re
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_oracle_baseline_unaffected_by_a_hostile_record(backend, request):
     """The reported eval file: one hostile record, then 20 honest ones; the oracle must get all 20."""
-    from rl.baselines import BaselinePolicy
+    from rl.evaluation.baselines import BaselinePolicy
 
     sandbox = request.getfixturevalue(backend)
     honest = load_suite("if_else", "counterfactual")[:20]

@@ -58,8 +58,8 @@ def frozen_problems() -> list[Problem]:
 
 @pytest.fixture(scope="session")
 def tiny_tokenizer_dir(tmp_path_factory, frozen_problems):
-    """A byte-level BPE tokenizer with a ChatML template (rl.tiny_model), trained on the problems' text."""
-    from rl.tiny_model import train_tokenizer
+    """A byte-level BPE tokenizer with a ChatML template (rl.training.tiny_model), trained on the problems' text."""
+    from rl.training.tiny_model import train_tokenizer
 
     corpus = [t for p in frozen_problems for t in (p.prompt, p.gold_trace)]
     out = tmp_path_factory.mktemp("tokenizer")

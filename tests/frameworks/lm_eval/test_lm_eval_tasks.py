@@ -2,7 +2,7 @@
 
 Runs in the `lm_eval` nox session. Two runs:
   * the `lm_eval` CLI end to end (HF backend, `HF_HUB_OFFLINE=1`) on the tiny random-weight model
-    from rl.tiny_model: the folder loads, generation stops only at EOS, and each task's metrics equal
+    from rl.training.tiny_model: the folder loads, generation stops only at EOS, and each task's metrics equal
     the project's scorer on the completions lm-eval logged;
   * `simple_evaluate` with a replay model that answers from a script (right, wrong, unformatted and
     the hacks), so the equality is checked on non-trivial numbers and every hack pays 0.
@@ -52,7 +52,7 @@ def test_task_folder_is_relocatable_and_never_stops_on_answer_tag(task_dir, froz
 
 
 def test_cli_end_to_end_on_tiny_model(tmp_path, task_dir, frozen_problems):
-    from rl.tiny_model import build_tiny_model
+    from rl.training.tiny_model import build_tiny_model
 
     corpus = [t for p in frozen_problems for t in (p.prompt, p.gold_trace)]
     model = build_tiny_model(tmp_path / "tiny", corpus=corpus)

@@ -157,7 +157,7 @@ def test_one_grpo_step_through_environment_factory(server, tmp_path):
     from transformers import AutoTokenizer
     from trl import GRPOConfig, GRPOTrainer
 
-    from rl.tiny_model import build_tiny_model, default_corpus
+    from rl.training.tiny_model import build_tiny_model, default_corpus
 
     model_dir = build_tiny_model(tmp_path / "tiny", corpus=default_corpus(n_problems=20), seed=0)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)

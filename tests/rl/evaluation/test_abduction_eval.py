@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 
 from rl.evaluation import evaluate, save_eval
-from rl.report import eval_markdown
-
-from .conftest import eval_config
+from rl.evaluation.report import eval_markdown
+from tests.rl.conftest import eval_config
 
 FAMILIES = ["if_else", "multi_r", "multi_obs", "data"]
 
@@ -37,8 +36,8 @@ def test_predict_eval_is_unchanged(mini_suites, local_sandbox, tmp_path):
 
 
 def test_compare_on_abduction_accuracy(mini_suites, local_sandbox, tmp_path):
-    from rl.compare import write_comparison
-    from rl.report import comparison_markdown
+    from rl.evaluation.compare import write_comparison
+    from rl.evaluation.report import comparison_markdown
 
     results = [evaluate(eval_config(mini_suites, m, suites=["if_else"], question="abduce_predict"),
                         sandbox=local_sandbox)[0] for m in ("oracle", "prior")]

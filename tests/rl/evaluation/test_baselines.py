@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from generators import FAMILIES, load_problems
-from rl.baselines import BASELINES, BaselinePolicy
-from tests.rl_eval.conftest import eval_config
+from rl.evaluation.baselines import BASELINES, BaselinePolicy
+from tests.rl.conftest import eval_config
 
 
 def _problems(mini_suites, family=None):

@@ -6,16 +6,16 @@ from dataclasses import replace
 
 import pytest
 
-from rl.compare import collect, write_comparison
 from rl.evaluation import evaluate, save_eval
-from rl.trace_analysis import (
+from rl.evaluation.compare import collect, write_comparison
+from rl.evaluation.trace_analysis import (
     _parse_judgement,
     analyze_eval_dirs,
     analyze_samples,
     tag_completion,
     traces_markdown,
 )
-from tests.rl_eval.conftest import eval_config
+from tests.rl.conftest import eval_config
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +61,7 @@ def test_compare_evaluates_label_spec_entries_once_and_caches(mini_suites, tmp_p
 
 def test_tagger_separates_abduction_from_guessing_and_ignoring(mini_suites, local_sandbox):
     from generators import load_problems
-    from rl.baselines import BaselinePolicy
+    from rl.evaluation.baselines import BaselinePolicy
 
     problems = load_problems(mini_suites / "test" / "if_else.counterfactual.jsonl")
     for name, full_chain in (("oracle", True), ("skip-abduction", False), ("prior", False)):
@@ -126,7 +126,7 @@ class _KeywordJudge:
     name = "keyword-judge"
 
     def generate(self, prompts, sampling=None):
-        from rl.engines import Completion
+        from rl.inference.engines import Completion
 
         out = []
         for p in prompts:
@@ -141,7 +141,7 @@ class _KeywordJudge:
 
 
 def test_llm_judge_through_an_openai_compatible_endpoint(baseline_dirs, mini_suites, tmp_path):
-    from rl.openai_server import serve_in_thread
+    from rl.inference.openai_server import serve_in_thread
 
     with serve_in_thread(_KeywordJudge(), model_name="judge") as server:
         stats = analyze_eval_dirs(baseline_dirs[:2], tmp_path, judge=server.engine_spec(), judge_limit=3,
@@ -156,7 +156,7 @@ def test_llm_judge_through_an_openai_compatible_endpoint(baseline_dirs, mini_sui
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory, mini_suites):
     from generators import load_problems
-    from rl.tiny_model import build_tiny_model
+    from rl.training.tiny_model import build_tiny_model
 
     problems = load_problems(mini_suites / "test" / "if_else.counterfactual.jsonl")
     corpus = [t for p in problems for t in (p.prompt, p.gold_trace)]
@@ -185,8 +185,8 @@ def test_compare_cli_evaluates_a_real_model_next_to_a_baseline(tiny_model, mini_
 
 
 def test_eval_of_an_openai_compatible_endpoint(tiny_model, mini_suites, tmp_path):
-    from rl.engines import make_engine
-    from rl.openai_server import serve_in_thread
+    from rl.inference.engines import make_engine
+    from rl.inference.openai_server import serve_in_thread
 
     with make_engine(f"hf:{tiny_model}") as engine, serve_in_thread(engine, model_name="tiny") as server:
         cfg = eval_config(mini_suites, server.engine_spec(), suites=["gsm"], limit=2, max_tokens=6)

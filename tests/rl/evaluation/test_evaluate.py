@@ -6,7 +6,7 @@ import json
 import pytest
 
 from rl.evaluation import SampleRecord, evaluate, load_eval, load_samples, save_eval, summarize
-from tests.rl_eval.conftest import MINI_SUITE_SIZE, eval_config
+from tests.rl.conftest import MINI_SUITE_SIZE, eval_config
 
 
 def test_eval_writes_json_markdown_png_and_samples(mini_suites, local_sandbox, tmp_path):

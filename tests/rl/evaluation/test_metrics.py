@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import math
 
-from rl.metrics import bootstrap_mean
+from rl.evaluation.metrics import bootstrap_mean
 
 
 def test_bootstrap_is_seeded_and_brackets_the_mean():

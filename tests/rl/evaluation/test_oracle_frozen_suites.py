@@ -11,7 +11,7 @@ from rl.evaluation import EvalConfig, evaluate
 @pytest.mark.docker
 def test_oracle_is_perfect_on_every_frozen_suite_and_mode():
     from generators import FAMILIES
-    from rl.suites import available_suites
+    from rl.evaluation.suite_selection import available_suites
 
     assert set(available_suites()) == set(FAMILIES), "every family needs a frozen suite: cfcode suites build"
     result, records = evaluate(EvalConfig(model="oracle", suites=["all"], sandbox="docker", bootstrap_resamples=10))

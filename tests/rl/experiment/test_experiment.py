@@ -14,7 +14,7 @@ import pytest
 
 from rl.experiment import load_experiment, parse_experiment, plan_stages
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 TINY_EXPERIMENT = """
 [experiment]
@@ -166,7 +166,7 @@ def test_experiment_runs_end_to_end_and_resumes_after_a_kill(tmp_path, mini_suit
 
 
 def test_fingerprints_follow_the_sections_each_stage_depends_on(tmp_path):
-    from rl.experiment import _fingerprints
+    from rl.experiment.stages import fingerprints as _fingerprints
 
     def fps(text):
         cfg = load_experiment(_write(tmp_path, text))
@@ -188,7 +188,7 @@ def test_fingerprints_follow_the_sections_each_stage_depends_on(tmp_path):
 def test_paper_experiments_run_the_train_presets_unchanged(size):
     """The experiment's GRPO (and the 1.5B SFT) stage is the single-stage preset itself, less the keys
     the runner sets (model, output_dir, train_file): the two cannot drift."""
-    from rl.train_config import load_table
+    from rl.training.config import load_table
 
     path = ROOT / "configs" / "experiments" / f"paper_{size}.toml"
     cfg = parse_experiment(__import__("tomllib").loads(path.read_text()) | {"model": {}}, str(path))

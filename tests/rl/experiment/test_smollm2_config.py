@@ -7,7 +7,7 @@ import pytest
 
 from rl.experiment import load_experiment, parse_experiment, plan_stages
 
-CONFIG = Path(__file__).resolve().parents[2] / "configs" / "experiments" / "smollm2_cpu.toml"
+CONFIG = Path(__file__).resolve().parents[3] / "configs" / "experiments" / "smollm2_cpu.toml"
 
 
 def test_smollm2_config_plans_conversion_training_and_paper_suites():

@@ -1,6 +1,6 @@
 """Child process for the vLLM engine test: the same prompts through VLLMEngine and HFEngine.
 
-    python tests/rl_train/engine_worker.py MODEL
+    python tests/rl/inference/engine_worker.py MODEL
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from dataclasses import asdict
 
 
 def main(model: str) -> dict:
-    from rl.engines import HFEngine, SamplingConfig, VLLMEngine
+    from rl.inference.engines import HFEngine, SamplingConfig, VLLMEngine
 
     chats = [[{"role": "user", "content": f"We called f(x={i}) and it returned {i + 2}."}] for i in range(4)]
     plain = ["def f(x, r):\n    return", "Step 1 - abduction:"]

@@ -1,6 +1,6 @@
 """Child process for the real-model test: SmolLM2 through HFEngine and VLLMEngine on two problems.
 
-    python tests/rl_train/real_model_worker.py MODEL_DIR
+    python tests/rl/inference/real_model_worker.py MODEL_DIR
 
 Prints one JSON line: per engine, the completions and the env's score of each (parsed or not).
 """
@@ -14,8 +14,8 @@ from dataclasses import asdict
 def main(model: str) -> dict:
     import envs
     from envs.scoring import score_batch
-    from rl.engines import HFEngine, SamplingConfig, VLLMEngine
-    from rl.suites import load_named_suites
+    from rl.evaluation.suite_selection import load_named_suites
+    from rl.inference.engines import HFEngine, SamplingConfig, VLLMEngine
 
     (_, _, problems), = load_named_suites(["if_else"], ["counterfactual"], None)
     problems = problems[:2]

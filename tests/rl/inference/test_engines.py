@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from rl.engines import Completion, HFEngine, SamplingConfig, make_engine, render_prompts
-from tests.rl_train.conftest import last_json_line, run_python
+from rl.inference.engines import Completion, HFEngine, SamplingConfig, make_engine, render_prompts
+from tests.rl.conftest import last_json_line, run_python
 
 CHATS = [[{"role": "user", "content": "We called f(x=2) and it returned 4."}],
          [{"role": "user", "content": "What would f(x=5) have returned?"}]]
@@ -67,7 +67,7 @@ def test_make_engine_specs(tmp_path):
 @pytest.mark.vllm
 @pytest.mark.slow
 def test_vllm_engine_matches_hf_and_is_seeded(tiny_model):
-    proc = run_python(["tests/rl_train/engine_worker.py", str(tiny_model)], timeout=600)
+    proc = run_python(["tests/rl/inference/engine_worker.py", str(tiny_model)], timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]
     r = last_json_line(proc.stdout)
     # Greedy decoding of the same fp32 model: vLLM and transformers pick the same tokens.

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from rl.engines import HFEngine
-from rl.openai_server import serve_in_thread
+from rl.inference.engines import HFEngine
+from rl.inference.openai_server import serve_in_thread
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tests.rl_train.conftest import last_json_line, run_python
+from tests.rl.conftest import last_json_line, run_python
 
 PROMPTS = ["The capital of France is", "def add(a, b):\n    return",
            "<|im_start|>user\nWhat is 2 + 3?<|im_end|>\n<|im_start|>assistant\n"]
@@ -16,7 +16,7 @@ PROMPTS = ["The capital of France is", "def add(a, b):\n    return",
 
 @pytest.fixture(scope="module")
 def smollm2_dir(tmp_path_factory):
-    from rl.models import convert_gguf, smollm2_gguf
+    from rl.inference.models import convert_gguf, smollm2_gguf
 
     return convert_gguf(smollm2_gguf(), tmp_path_factory.mktemp("models") / "smollm2")
 
@@ -44,7 +44,7 @@ def test_converted_logits_equal_the_gguf_model(smollm2_dir):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from rl.models import load_gguf, smollm2_gguf
+    from rl.inference.models import load_gguf, smollm2_gguf
 
     ref, ref_tok = load_gguf(smollm2_gguf())
     conv = AutoModelForCausalLM.from_pretrained(smollm2_dir, dtype=torch.float32)
@@ -59,7 +59,7 @@ def test_converted_logits_equal_the_gguf_model(smollm2_dir):
 
 
 def test_bad_sources_fail_with_one_clear_line(tmp_path):
-    from rl.models import ModelSourceError, convert_gguf, resolve_model
+    from rl.inference.models import ModelSourceError, convert_gguf, resolve_model
 
     with pytest.raises(ModelSourceError, match="no GGUF file"):
         convert_gguf(tmp_path / "missing.gguf", tmp_path / "out")
@@ -69,7 +69,7 @@ def test_bad_sources_fail_with_one_clear_line(tmp_path):
         convert_gguf(bad, tmp_path / "out")
     assert not (tmp_path / "out").exists()  # nothing half-written
     assert resolve_model("some/dir") == "some/dir"  # plain paths pass through
-    from rl.engines import make_engine
+    from rl.inference.engines import make_engine
 
     for spec in ("hf:gguf:/no/such.gguf", "vllm:gguf:/no/such.gguf", "gguf:/no/such.gguf"):
         with pytest.raises(ModelSourceError, match="no GGUF file at /no/such.gguf"):
@@ -78,7 +78,7 @@ def test_bad_sources_fail_with_one_clear_line(tmp_path):
 
 @pytest.mark.slow
 def test_gguf_spec_converts_once_into_the_cache(tmp_path, monkeypatch):
-    from rl.models import resolve_model, smollm2_gguf
+    from rl.inference.models import resolve_model, smollm2_gguf
 
     monkeypatch.setenv("CFCODE_MODEL_CACHE", str(tmp_path / "cache"))
     first = resolve_model(f"gguf:{smollm2_gguf()}")
@@ -91,7 +91,7 @@ def test_gguf_spec_converts_once_into_the_cache(tmp_path, monkeypatch):
 @pytest.mark.vllm
 @pytest.mark.slow
 def test_real_model_through_vllm_and_hf_is_parsed(smollm2_dir):
-    proc = run_python(["tests/rl_train/real_model_worker.py", str(smollm2_dir)], timeout=850)
+    proc = run_python(["tests/rl/inference/real_model_worker.py", str(smollm2_dir)], timeout=850)
     assert proc.returncode == 0, proc.stderr[-4000:]
     r = last_json_line(proc.stdout)
     print(json.dumps(r, indent=1))  # shown with -s / on failure: what the real model wrote
@@ -114,8 +114,8 @@ def test_real_model_through_vllm_and_hf_is_parsed(smollm2_dir):
 @pytest.mark.slow
 def test_real_model_over_the_openai_api_ends_its_turn(smollm2_dir):
     """Server side: the HF engine applies SmolLM2's chat template; the client gets the assistant's text."""
-    from rl.engines import HFEngine, OpenAIEngine, SamplingConfig
-    from rl.openai_server import serve_in_thread
+    from rl.inference.engines import HFEngine, OpenAIEngine, SamplingConfig
+    from rl.inference.openai_server import serve_in_thread
 
     chat = [{"role": "user", "content": "Reply with the single word yes."}]
     sampling = SamplingConfig(max_tokens=48, temperature=0.0)

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from rl.timeouts import STALL_EXIT_CODE, StallTimeout, deadline
-from tests.rl_train.conftest import run_python
+from rl.inference.timeouts import STALL_EXIT_CODE, StallTimeout, deadline
+from tests.rl.conftest import run_python
 
 
 @pytest.mark.parametrize("block", [lambda: time.sleep(60), lambda: threading.Event().wait()])
@@ -32,7 +32,7 @@ def test_fast_call_and_no_deadline_pass_through():
 def test_call_that_ignores_the_interrupt_ends_the_process(tmp_path):
     script = tmp_path / "stuck.py"
     script.write_text(
-        "import time\nfrom rl.timeouts import deadline\n"
+        "import time\nfrom rl.inference.timeouts import deadline\n"
         "with deadline(1, 'weight sync to vLLM', grace_s=1):\n"
         "    while True:\n"
         "        try:\n            time.sleep(5)\n"

@@ -1,7 +1,7 @@
 """Child process for the vLLM-backed GRPO tests (each run gets a fresh process and vLLM engine).
 
-    python tests/rl_train/grpo_worker.py sync  MODEL TRAIN_FILE OUT   # 2 GRPO steps + weight-sync checks
-    python tests/rl_train/grpo_worker.py stall MODEL TRAIN_FILE OUT   # rollout stalls after checkpoint-1
+    python tests/rl/training/grpo_worker.py sync  MODEL TRAIN_FILE OUT   # 2 GRPO steps + weight-sync checks
+    python tests/rl/training/grpo_worker.py stall MODEL TRAIN_FILE OUT   # rollout stalls after checkpoint-1
 
 Prints one JSON line with what the test asserts on.
 """
@@ -20,7 +20,7 @@ def length_reward(completions, **kwargs):
 
 
 def grpo_config(model: str, train_file: str, out: str, **kw):
-    from rl.train_config import GRPORunConfig
+    from rl.training.config import GRPORunConfig
 
     base = dict(
         model=model,
@@ -43,8 +43,8 @@ def grpo_config(model: str, train_file: str, out: str, **kw):
 
 def sync_check(model: str, train_file: str, out: str) -> dict:
     from envs import make_reward_fn
-    from rl.grpo import run_grpo
-    from rl.weight_sync import compare_sampled_logprobs
+    from rl.training.grpo import run_grpo
+    from rl.training.weight_sync import compare_sampled_logprobs
 
     cfg = grpo_config(model, train_file, out)
     result = run_grpo(cfg, reward_funcs=[make_reward_fn("exact"), length_reward], keep_trainer=True)
@@ -83,7 +83,7 @@ def stall_after_first_checkpoint(model: str, train_file: str, out: str) -> None:
     rollout deadline must end the run with StallTimeout instead of hanging."""
     from transformers import TrainerCallback
 
-    from rl.grpo import build_grpo_trainer
+    from rl.training.grpo import build_grpo_trainer
 
     cfg = grpo_config(model, train_file, out, max_steps=3)
     trainer, _, result = build_grpo_trainer(cfg)

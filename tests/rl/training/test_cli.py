@@ -26,7 +26,7 @@ def test_missing_and_bad_configs_exit_with_a_message(tmp_path):
 
 
 def test_set_overrides_are_typed(tmp_path):
-    from rl.train_cli import load_table
+    from rl.training.cli import load_table
 
     cfg = tmp_path / "c.toml"
     cfg.write_text("[sft]\nmodel = 'm'\nmax_steps = 3\n")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from generators.render import compact_trace
-from rl.train_data import gold_sft_rows
+from rl.training.data import gold_sft_rows
 
 FULL = """Step 1 - abduction: the hidden values range over r in 0..2 (3 possibilities). Keep those that reproduce f(x=0) = 2.
   r=0: gives 2 (r % 2 != 1 is True; y = 2 - (x - 0) = 2; return y % 4 = 2) -> fits
@@ -43,7 +43,7 @@ def test_compact_rows_on_generated_problems(train_problems):
 
 
 def test_unknown_trace_style_is_rejected(train_problems):
-    from rl.train_config import SFTRunConfig
+    from rl.training.config import SFTRunConfig
 
     with pytest.raises(ValueError, match="trace style"):
         gold_sft_rows(train_problems, "short")

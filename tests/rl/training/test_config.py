@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from rl.distill import DistillConfig
-from rl.train_config import GRPORunConfig, SFTRunConfig
+from rl.training.config import GRPORunConfig, SFTRunConfig
+from rl.training.distill import DistillConfig
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "train"
+CONFIGS = Path(__file__).resolve().parents[3] / "configs" / "train"
 
 
 def test_trl_default_bf16_fails_on_cpu_and_our_configs_turn_it_off(tmp_path):
@@ -88,7 +88,7 @@ def test_a_hub_id_is_accepted_unless_the_hub_is_offline(monkeypatch, tmp_path):
     first use; only with HF_HUB_OFFLINE set must the id already be in the local cache."""
     import pytest
 
-    from rl.train_config import check_model
+    from rl.training.config import check_model
 
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from rl.report import curve_series, learning_curves_markdown, read_log_history
+from rl.training.curves import curve_series, learning_curves_markdown, read_log_history
 
 GRPO_HISTORY = [{"step": s, "reward": 0.1 * s, "envs/format_ok": min(1.0, 0.2 * s),
                  "completions/mean_length": 300 - 10 * s, "loss": 0.0} for s in range(1, 11)] + [

@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from rl.distill import DistillConfig, run_distill
-from rl.engines import Completion, HFEngine, RolloutEngine, SamplingConfig, make_engine
-from rl.openai_server import serve_in_thread
+from rl.inference.engines import Completion, HFEngine, RolloutEngine, SamplingConfig, make_engine
+from rl.inference.openai_server import serve_in_thread
+from rl.training.distill import DistillConfig, run_distill
 
 WRONG = "I skipped the abduction.\n<answer>[123456789]</answer>"
 
@@ -52,8 +52,8 @@ def test_openai_engine_against_local_server(served_tiny_model):
 
 
 def test_distill_keeps_only_verified_traces_and_resumes(train_problems, tiny_model, tmp_path):
-    from rl.sft import run_sft
-    from rl.train_config import SFTRunConfig
+    from rl.training.config import SFTRunConfig
+    from rl.training.sft import run_sft
 
     problems = train_problems[:6]
     teacher = GoldOrWrongTeacher(problems)

@@ -6,11 +6,11 @@ import math
 
 import pytest
 
-from tests.rl_train.conftest import last_json_line, run_python
+from tests.rl.conftest import last_json_line, run_python
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 
-WORKER = "tests/rl_train/grpo_worker.py"
+WORKER = "tests/rl/training/grpo_worker.py"
 SYNC_TOLERANCE = 0.05  # max |logprob diff| per token; float rounding between vLLM's and torch's kernels
 
 

@@ -6,8 +6,8 @@ import shutil
 
 import pytest
 
-from rl.engines import HFEngine, SamplingConfig, plain_prompt, render_prompts
-from rl.train_data import gold_sft_rows, rows_for_tokenizer
+from rl.inference.engines import HFEngine, SamplingConfig, plain_prompt, render_prompts
+from rl.training.data import gold_sft_rows, rows_for_tokenizer
 
 CHAT = [{"role": "user", "content": "We called f(x=2) and it returned 4."}]
 
@@ -47,8 +47,8 @@ def test_chat_rows_stay_conversational_with_a_template(tiny_model, train_problem
 
 
 def test_sft_trains_a_model_without_a_chat_template(plain_model, train_file, tmp_path):
-    from rl.sft import run_sft
-    from rl.train_config import SFTRunConfig
+    from rl.training.config import SFTRunConfig
+    from rl.training.sft import run_sft
 
     cfg = SFTRunConfig(model=str(plain_model), train_file=str(train_file), output_dir=str(tmp_path / "sft"),
                        max_steps=2, per_device_train_batch_size=4, learning_rate=3e-3, max_length=1024,

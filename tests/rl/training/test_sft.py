@@ -6,9 +6,9 @@ import json
 import pytest
 from transformers import TrainerCallback
 
-from rl.checkpoints import read_summary
-from rl.sft import run_sft
-from rl.train_config import SFTRunConfig
+from rl.training.checkpoints import read_summary
+from rl.training.config import SFTRunConfig
+from rl.training.sft import run_sft
 
 
 class Interrupted(RuntimeError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from rl.tiny_model import TinyModelSpec, build_tiny_model
+from rl.training.tiny_model import TinyModelSpec, build_tiny_model
 
 
 def _digest(directory) -> dict[str, str]:

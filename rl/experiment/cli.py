@@ -1,0 +1,36 @@
+"""`cfcode experiment CONFIG.toml`."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from generators import cli_errors, fail
+from rl.experiment.config import ExperimentError, load_experiment
+from rl.experiment.runner import run_experiment
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("experiment")
+    @cli_errors()
+    def experiment_cmd(
+        config: Path = typer.Argument(..., help="Experiment TOML, e.g. configs/experiments/quickstart.toml."),
+        out: Path | None = typer.Option(None, "--out", "-o", help="Report directory (default: from config)."),
+        fresh: bool = typer.Option(False, help="Ignore finished stages and start over."),
+    ) -> None:
+        """generate -> (tiny model) -> SFT -> GRPO -> eval -> compare -> traces, resumable, one report dir."""
+        try:
+            cfg = load_experiment(config)
+            if out is not None:
+                cfg.experiment.out_dir = str(out)
+        except (ValueError, FileNotFoundError) as exc:
+            fail(str(exc))
+        try:
+            report = run_experiment(cfg, fresh=fresh, config_text=config.read_text(encoding="utf-8"))
+        except ExperimentError as exc:
+            fail(str(exc))
+        except KeyboardInterrupt:
+            typer.secho("interrupted: run the same command again to resume from the last finished stage",
+                        fg=typer.colors.YELLOW, err=True)
+            raise typer.Exit(130)
+        typer.echo(f"report: {report}")

@@ -1,0 +1,1 @@
+"""Training: SFT and GRPO with TRL, distillation, weight sync into vLLM, checkpoints, the tiny model, training data and run configs (`cfcode train`, `cfcode distill`, `cfcode model`, `cfcode bench`)."""
