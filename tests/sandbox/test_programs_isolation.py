@@ -2,7 +2,7 @@
 
 Each test packs a hostile program between honest ones (one `run_jobs` call, so on the old runner
 they shared one interpreter) and checks the honest results equal the results of running them alone.
-Both sandbox backends.
+Both sandbox backends (the `sandbox` fixture of tests/sandbox/conftest.py).
 """
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import pytest
 
 from sandbox import Job, run_jobs
 
-BACKENDS = ["sandbox", pytest.param("docker_sandbox", marks=pytest.mark.docker)]
 
 HONEST = "def f(x, r):\n    return abs(x - r) + len([x, r]) + int(str(x * r)) % 7\n"
 HONEST_IMPORT = "import colorsys\n\ndef f(x, r):\n    return [round(v, 6) for v in colorsys.rgb_to_hsv(x / 9, r / 9, 0.5)]\n"
@@ -74,10 +73,8 @@ def _alone(sandbox, source):
     return run_jobs(sandbox, [Job(source, "f", ARGS)])[0]
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("attack", sorted(HOSTILE))
-def test_hostile_program_cannot_change_other_records(backend, attack, request):
-    sandbox = request.getfixturevalue(backend)
+def test_hostile_program_cannot_change_other_records(attack, sandbox):
     expected = [_alone(sandbox, HONEST).values, _alone(sandbox, HONEST_IMPORT).values]
     assert None not in expected
     jobs = [Job(HONEST, "f", ARGS), Job(HOSTILE[attack], "f", ARGS)]
@@ -88,42 +85,36 @@ def test_hostile_program_cannot_change_other_records(backend, attack, request):
     assert [r.values for r in honest] == [expected[0]] + expected * 3
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("source", [
     "def f(x, r):\n    raise SystemExit(3)\n",
     "def f(x, r):\n    raise KeyboardInterrupt\n",
     "class Boom(BaseException):\n    pass\n\ndef f(x, r):\n    raise Boom('no')\n",
     "def f(x, r):\n    print('x' * 50_000_000)\n    return 1\n",
 ])
-def test_base_exceptions_and_floods_are_the_programs_own_error(backend, source, request):
+def test_base_exceptions_and_floods_are_the_programs_own_error(source, sandbox):
     """The culprit gets its own `error` at once; nothing is re-run, nobody else is touched."""
-    sandbox = request.getfixturevalue(backend)
     jobs = [Job(HONEST, "f", ARGS), Job(source, "f", ARGS), Job(HONEST, "f", ARGS)]
     results = run_jobs(sandbox, jobs)
     assert [r.status for r in results] == ["ok", "error", "ok"], [(r.status, r.detail) for r in results]
     assert results[0].values == results[2].values == _alone(sandbox, HONEST).values
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("source", [
     "import os, signal\ndef f(x, r):\n    os.kill(os.getppid(), signal.SIGKILL)\n",
     "import os, signal\ndef f(x, r):\n    os.kill(0, signal.SIGKILL)\n",
     "import os\ndef f(x, r):\n    os.close(3)\n    os._exit(0)\n",
 ])
-def test_killing_the_runner_only_costs_the_culprit(backend, source, request):
+def test_killing_the_runner_only_costs_the_culprit(source, sandbox):
     """Kill the runner, the whole process group, or leave without a result: the pack is re-run one
     record per request, the honest records keep their results and the culprit gets `crashed`."""
-    sandbox = request.getfixturevalue(backend)
     jobs = [Job(HONEST, "f", ARGS), Job(source, "f", [[0, 0]]), Job(HONEST, "f", ARGS)]
     results = run_jobs(sandbox, jobs, call_timeout_s=0.3)
     assert [r.status for r in results] == ["ok", "crashed", "ok"], [(r.status, r.detail) for r in results]
     assert results[0].values == results[2].values == _alone(sandbox, HONEST).values
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_program_cannot_reach_the_result_channel(backend, request):
+def test_program_cannot_reach_the_result_channel(sandbox):
     """No shared memory (the sandbox's result channel) and no descriptor but its own are inherited."""
-    sandbox = request.getfixturevalue(backend)
     probe = ("import os\n"
              "def f(x, r):\n"
              "    shared = [l.split()[0] for l in open('/proc/self/maps') if l.split()[1][3:4] == 's']\n"
@@ -134,13 +125,11 @@ def test_program_cannot_reach_the_result_channel(backend, request):
     assert shared == [] and fds[:4] == [0, 1, 2, 3] and len(fds) <= 5, (shared, fds)  # 4: listdir's own
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_left_behind_process_cannot_touch_the_next_record(backend, request):
+def test_left_behind_process_cannot_touch_the_next_record(sandbox):
     """A program leaves a process that tries to kill its successors; it is gone before they start.
 
     A guard for the fork-per-record runner (the old runner ran every program in one process, which
     had no successors to attack, so this passes there too)."""
-    sandbox = request.getfixturevalue(backend)
     daemon = (
         "import os, signal, time\n"
         "def f(x, r):\n"
@@ -165,10 +154,8 @@ def test_left_behind_process_cannot_touch_the_next_record(backend, request):
     assert all(r.values == expected for r in results[1:])
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_jobs_of_one_group_share_a_child_and_no_other(backend, request):
+def test_jobs_of_one_group_share_a_child_and_no_other(sandbox):
     """`group` is how a caller says "these jobs are one record": state is shared inside it only."""
-    sandbox = request.getfixturevalue(backend)
     counter = ("import builtins\n"
                "def f(x, r):\n"
                "    builtins.__cf_n = getattr(builtins, '__cf_n', 0) + 1\n"
