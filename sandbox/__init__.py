@@ -15,6 +15,10 @@ for values with no literal form). One sandbox is safe to share between threads.
     [result] = run_jobs(sb, [Job(source, "f", [[1, 2], [3, 4]])])   # result.status is a CallStatus
 
 `run_jobs` packs programs into few requests, but every record runs in a process of its own.
+
+Names: a `Sandbox` object is `sandbox` everywhere; the choice of backend (a name in `BACKENDS`) is
+`backend` inside this package and `sandbox_backend` in the other packages' APIs. The command-line
+options (`--backend`, `--sandbox`) and the eval / experiment config key `sandbox` keep their names.
 """
 from sandbox.api import CallResult, CallStatus, ExecRequest, Sandbox, SandboxLimits, Unrepresentable
 from sandbox.factory import BACKENDS, LocalFallbackRefused, make_sandbox, resolve_backend
