@@ -38,6 +38,7 @@ from generators.render import (
 )
 from generators.schema import LEVELS, MODES, SCHEMA_VERSION, Problem, latent_combinations, sort_answer
 from generators.suites import SuiteSpec
+from generators.toml_files import TomlSyntaxError, read_toml, toml_locator
 from generators.typecheck import build_dataclass, check_fields
 from generators.version import GENERATOR_VERSION
 
@@ -61,6 +62,7 @@ __all__ = [
     "Problem",
     "PromptContext",
     "SuiteSpec",
+    "TomlSyntaxError",
     "answer_text",
     "build_dataclass",
     "build_item",
@@ -82,9 +84,11 @@ __all__ = [
     "load_suite",
     "load_train_set",
     "print_error",
+    "read_toml",
     "register_family",
     "sort_answer",
     "suites_dir",
+    "toml_locator",
     "value_text",
     "write_problems",
 ]

@@ -26,10 +26,12 @@ from dataclasses import dataclass, field
 from random import Random
 from typing import Any
 
+from generators.errors import InputError
 from generators.family import Draft, ExecutedDraft
 from generators.filters import FilterStats, find_latent_leaks, program_hashes
 from generators.render import build_prompt, canonical, display_program, gold_trace
 from generators.schema import MODES, Problem, latent_combinations, sort_answer
+from generators.toml_files import TomlSyntaxError, read_toml
 from generators.user_code import PreparedFunction, Rejection, parse_source, prepare_function
 from generators.version import GENERATOR_VERSION
 from sandbox import UNSUPPORTED, CallStatus, Job, JobResult, Sandbox, run_jobs
@@ -139,15 +141,12 @@ def load_spec(path: str) -> list[FunctionSpec]:
         inputs = { text = ["abc", "hello"] }
         latents = { shift = "1..5" }
     """
-    import tomllib
-
     try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
-    except OSError as exc:
-        raise SpecError(f"{path}: cannot read spec: {exc.strerror or exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"{path}: not valid TOML: {exc}") from None
+        data, _ = read_toml(path)  # the project's one TOML reader
+    except TomlSyntaxError as exc:
+        raise SpecError(f"{path}: not valid TOML: {exc.detail.removeprefix('invalid TOML: ')}") from None
+    except InputError as exc:
+        raise SpecError(f"{path}: cannot read spec: {exc.detail}") from None
     unknown = set(data) - {"functions"}
     if unknown:
         raise SpecError(f"{path}: unknown top-level keys {sorted(unknown)}; expected [functions.NAME] tables")

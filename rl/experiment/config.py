@@ -8,16 +8,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from generators import LEVELS, MODES, InputError, MissingInputError, build_dataclass, describe, get_family
-from rl.evaluation.baselines import BASELINES
-from rl.training.config import (
-    GRPORunConfig,
-    SFTRunConfig,
-    check_problem_file,
+from generators import (
+    LEVELS,
+    MODES,
+    InputError,
+    MissingInputError,
+    build_dataclass,
+    describe,
+    get_family,
     read_toml,
-    resolve_extends,
     toml_locator,
 )
+from rl.evaluation.baselines import BASELINES
+from rl.training.config import GRPORunConfig, SFTRunConfig, check_problem_file, resolve_extends
 
 
 class ExperimentError(RuntimeError):
