@@ -202,6 +202,20 @@ def test_sft_config_errors_name_the_line_and_come_before_torch(tmp_path, case):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("line", ['[1, 2]', '"text"', '{"prompt": "p", "completion": []}', "{not json"])
+def test_sft_bad_trace_lines_name_the_line(tmp_path, line):
+    """A trace file line that is not a {prompt, completion} object (a JSON list raised AttributeError)."""
+    model = tmp_path / "model"
+    model.mkdir()
+    traces = tmp_path / "traces.jsonl"
+    traces.write_text(line + "\n", encoding="utf-8")
+    path = tmp_path / "sft.toml"
+    path.write_text(f'[sft]\nmodel = "{model}"\ntraces = "{traces}"\noutput_dir = "{tmp_path / "run"}"\n')
+    result = run_cfcode(["train", "sft", str(path)], tmp_path)
+    assert_one_line_error(result, f"{traces}:1: not a trace record")
+    assert not (tmp_path / "run").exists()
+
+
 def test_grpo_bad_train_file_records_fail_before_training(tmp_path):
     model = tmp_path / "model"
     model.mkdir()

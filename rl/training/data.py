@@ -105,7 +105,8 @@ def load_trace_rows(path: str | Path) -> list[dict[str, Any]]:
                 continue
             try:
                 row = json.loads(line)
-                if not (isinstance(row.get("prompt"), list) and isinstance(row.get("completion"), list)):
+                if not (isinstance(row, dict) and isinstance(row.get("prompt"), list)
+                        and isinstance(row.get("completion"), list)):
                     raise ValueError("needs 'prompt' and 'completion' message lists")
             except ValueError as exc:
                 raise ValueError(f"{path}:{lineno}: not a trace record: {exc}") from exc
