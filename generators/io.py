@@ -1,6 +1,7 @@
 """JSONL reading and writing of problem records (one canonical JSON object per line)."""
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -57,3 +58,12 @@ def iter_problems(path: str | os.PathLike) -> Iterator[Problem]:
             yield Problem.from_json(raw, where=f"{path}:{lineno}")
     if not count:
         raise RecordError("expected at least one problem record, got an empty file", where=str(path))
+
+
+def sha256_file(path: Path) -> str:
+    """Checksum of a file, read in 1 MiB chunks (suites manifest, export cards and reports)."""
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

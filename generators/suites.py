@@ -35,7 +35,7 @@ from generators.frozen import (
     train_program_hashes,
     train_skeleton_hashes,
 )
-from generators.io import load_problems, write_problems
+from generators.io import load_problems, sha256_file, write_problems
 from generators.pipeline import Exclusions, generate_with_stats
 from generators.schema import MODES
 from generators.typecheck import check_fields
@@ -75,14 +75,6 @@ def suite_specs(test_size: int = DEFAULT_TEST_SIZE, train_size: int = DEFAULT_TR
     return first + train + rest
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def build_suites(out_dir: Path | None = None, *, sandbox_backend: str = "docker",
                  test_size: int = DEFAULT_TEST_SIZE, train_size: int = DEFAULT_TRAIN_SIZE,
                  families: list[str] | None = None, log: Callable[[str], None] = print) -> dict:
@@ -114,7 +106,7 @@ def build_suites(out_dir: Path | None = None, *, sandbox_backend: str = "docker"
             stats: FilterStats = result.stats
             manifest["files"][spec.relpath] = {
                 **asdict(spec),
-                "sha256": _sha256(path),
+                "sha256": sha256_file(path),
                 "count": len(result.problems),
                 "filter_counts": stats.to_dict(),
             }
@@ -230,7 +222,7 @@ def verify_suites(directory: Path | None = None) -> VerifyReport:
         if not path.is_file():
             issues.append(f"{rel}: missing")
             continue
-        if _sha256(path) != entry["sha256"]:
+        if sha256_file(path) != entry["sha256"]:
             issues.append(f"{rel}: sha256 mismatch")
         try:
             problems = load_problems(path)

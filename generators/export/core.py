@@ -9,8 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from generators.export import hf, lm_eval, openrlhf, verl
-from generators.export.files import sha256_file
-from generators.io import load_problems
+from generators.io import load_problems, sha256_file
 from generators.schema import Problem
 from generators.suites import suites_dir
 

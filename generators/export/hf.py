@@ -12,7 +12,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from generators.export.files import sha256_file
+from generators.io import sha256_file
 from generators.schema import SCHEMA_VERSION, Problem
 
 STRING_FIELDS = ("id", "family", "mode", "split", "program", "entry", "prompt", "gold_trace", "python_version",
