@@ -52,6 +52,11 @@ def deadline(seconds: float | None, what: str, grace_s: float = 30.0) -> Iterato
         faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
         os._exit(STALL_EXIT_CODE)
 
+    # The interrupt must surface as KeyboardInterrupt: a library (a server, an engine) may have left its
+    # own SIGINT handler installed, which would swallow it and leave only the hard exit.
+    previous = signal.getsignal(signal.SIGINT) if in_main else None
+    if previous is not None and previous is not signal.default_int_handler:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     thread = threading.Thread(target=watchdog, name=f"deadline:{what}", daemon=True)
     thread.start()
     try:
@@ -62,5 +67,7 @@ def deadline(seconds: float | None, what: str, grace_s: float = 30.0) -> Iterato
         raise
     finally:
         done.set()
+        if previous is not None and previous is not signal.default_int_handler:
+            signal.signal(signal.SIGINT, previous)
     if fired.is_set():  # the interrupt landed after the body finished: still report the stall
         raise StallTimeout(message)

@@ -40,3 +40,19 @@ def test_call_that_ignores_the_interrupt_ends_the_process(tmp_path):
     proc = run_python([str(script)], timeout=60)
     assert proc.returncode == STALL_EXIT_CODE
     assert "weight sync to vLLM stalled" in proc.stderr and "dumping stacks" in proc.stderr
+
+
+def test_a_swallowing_sigint_handler_left_by_a_library_does_not_defeat_the_deadline(tmp_path):
+    """A server or engine may leave its own SIGINT handler installed (seen: the full test run ended
+    with exit 75 because the interrupt was swallowed); the deadline still raises StallTimeout and
+    puts the caller's handler back afterwards."""
+    script = tmp_path / "swallowed.py"
+    script.write_text(
+        "import signal, threading\nfrom rl.inference.timeouts import StallTimeout, deadline\n"
+        "swallow = lambda *a: None\nsignal.signal(signal.SIGINT, swallow)\n"
+        "try:\n    with deadline(1, 'vLLM rollout', grace_s=5):\n        threading.Event().wait(20)\n"
+        "except StallTimeout as exc:\n    print('stalled:', exc)\n"
+        "assert signal.getsignal(signal.SIGINT) is swallow\nprint('handler restored')\n")
+    proc = run_python([str(script)], timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "stalled: vLLM rollout stalled" in proc.stdout and "handler restored" in proc.stdout
