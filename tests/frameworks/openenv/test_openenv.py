@@ -4,10 +4,8 @@ one TRL GRPO step whose rewards come through `environment_factory` and that serv
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -21,40 +19,22 @@ from envs.adapters.openenv_env import (
 )
 from envs.scoring import score_completion
 from tests.frameworks.hack_cases import answer_block, hack_completions, hackable_problems
+from tests.frameworks.servers import free_port, running_server
 
 ROOT = Path(__file__).resolve().parents[3]
 MAX_SESSIONS = 6
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server():
     """`python -m envs.adapters.openenv_env` as users start it (F1 reward: its hack rule uses the sandbox)."""
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "envs.adapters.openenv_env", "--port", str(port), "--families", "if_else",
-         "--suite", "frozen:test", "--reward", "f1", "--sandbox-backend", "local",
-         "--max-concurrent-envs", str(MAX_SESSIONS)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"OpenEnv server did not start:\n{proc.stdout.read().decode(errors='replace')}")
-        time.sleep(0.2)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=30)
+    cmd = [sys.executable, "-m", "envs.adapters.openenv_env", "--port", str(port), "--families", "if_else",
+           "--suite", "frozen:test", "--reward", "f1", "--sandbox-backend", "local",
+           "--max-concurrent-envs", str(MAX_SESSIONS)]
+    with running_server(cmd, f"{url}/health", "OpenEnv server", cwd=ROOT, timeout_s=120):
+        yield url
 
 
 @pytest.fixture(scope="module")

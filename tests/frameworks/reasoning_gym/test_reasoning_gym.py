@@ -10,8 +10,8 @@ from reasoning_gym.utils import extract_answer
 
 from envs.adapters.reasoning_gym_env import DATASET_NAMES, register_all
 from envs.scoring import score_completion
-from tests.frameworks.hack_cases import answer_block, hack_completions, hackable_problems
 from generators import FAMILIES, load_suite
+from tests.frameworks.hack_cases import answer_block, hack_completions, hackable_problems
 
 
 def _composite(seed: int = 0, size: int = 40) -> CompositeDataset:

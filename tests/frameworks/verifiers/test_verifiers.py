@@ -7,28 +7,20 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 import verifiers.legacy as vf
 
 from envs.scoring import score_completion
-from tests.frameworks.hack_cases import hack_completions, hackable_problems
 from generators import load_suite
+from tests.frameworks.hack_cases import hack_completions, hackable_problems
+from tests.frameworks.servers import free_port, running_server
 
 ROOT = Path(__file__).resolve().parents[3]
 ENV_ID = "cfcode-counterfactual"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _bin(name: str) -> str:
@@ -41,24 +33,11 @@ def served_model(tmp_path_factory):
     model = tmp_path_factory.mktemp("model") / "tiny"
     subprocess.run([_bin("cfcode"), "model", "build-tiny", str(model)], check=True, cwd=ROOT,
                    stdout=subprocess.DEVNULL)
-    port = _free_port()
-    proc = subprocess.Popen([_bin("cfcode"), "model", "serve", f"hf:{model}", "--port", str(port), "--name", "tiny"],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    port = free_port()
     url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + 180
-    while True:
-        try:
-            if httpx.get(f"{url}/models", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"cfcode model serve did not start:\n{proc.stdout.read().decode(errors='replace')}")
-        time.sleep(0.5)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=30)
+    cmd = [_bin("cfcode"), "model", "serve", f"hf:{model}", "--port", str(port), "--name", "tiny"]
+    with running_server(cmd, f"{url}/models", "cfcode model serve", cwd=ROOT, timeout_s=180, poll_s=0.5):
+        yield url
 
 
 def test_hub_package_loads_by_id():
