@@ -26,7 +26,10 @@ from rl.evaluation.evaluate import (
     EvalConfig,
     EvalResult,
     SampleRecord,
+    check_reusable,
     evaluate,
+    load_eval,
+    load_samples,
     save_eval,
 )
 from rl.evaluation.report import comparison_markdown, eval_markdown
@@ -124,13 +127,20 @@ def register(app: typer.Typer) -> None:
         prompt_style: str | None = typer.Option(None, help="envs.render_prompt style."),
         question: str = typer.Option("predict", help="predict | abduce_predict (also state the consistent "
                                      "latent values: reports abduction accuracy beside exact match)."),
+        reuse: Path | None = typer.Option(None, help="An earlier eval directory with the same generation "
+                                          "settings: its (suite, mode) groups are re-scored, not generated."),
     ) -> None:
         """Evaluate a model or baseline per suite and mode: exact match, F1, format rate, length, 95% CIs."""
         try:
             cfg = _eval_config(model, label, suites, modes, limit, samples, max_tokens, temperature, seed,
                                sandbox, suites_dir, prompt_style, question)
             _check_inputs(cfg, out)
-            result, records = evaluate(cfg)
+            earlier: list[SampleRecord] = []
+            if reuse is not None:
+                _check_eval_dir(reuse, samples=True)
+                check_reusable(cfg, load_eval(reuse), where=f"--reuse {reuse}")
+                earlier = load_samples(reuse if reuse.is_dir() else reuse.parent)
+            result, records = evaluate(cfg, reuse=earlier)
         except (ValueError, FileNotFoundError) as exc:
             _fail(str(exc))
         save_eval(out, result, records)

@@ -22,13 +22,16 @@ from rl.evaluation.baselines import BaselinePolicy, is_baseline
 from rl.evaluation.metrics import Estimate, bootstrap_mean
 from rl.evaluation.report import write_eval_report
 from rl.evaluation.suite_selection import load_named_suites
-from rl.inference.engines import SamplingConfig, make_engine
+from rl.inference.engines import Completion, SamplingConfig, make_engine
 from sandbox import make_sandbox
 
 SUMMARY_FILE = "eval.json"
 SAMPLES_FILE = "samples.jsonl"
 TIMING_FILE = "timing.json"
 METRICS: tuple[str, ...] = ("exact_match", "f1", "format_rate", "mean_length")
+# Settings that decide what a completion is: an earlier run's completions are reused only when all match.
+REUSE_SETTINGS: tuple[str, ...] = ("model", "limit", "samples", "max_tokens", "temperature", "top_p", "seed",
+                                   "prompt_style", "question", "suites_dir")
 ABDUCTION_METRICS: tuple[str, ...] = ("abduction_exact", "abduction_f1")
 
 
@@ -258,20 +261,54 @@ def _complete(cfg: EvalConfig, problems: list[Problem], engine, sandbox) -> list
         return _engine_completer(cfg, own)(problems)
 
 
-def evaluate(cfg: EvalConfig, *, engine=None, sandbox=None) -> tuple[EvalResult, list[SampleRecord]]:
-    """Run one policy on the configured suites. Pass `engine`/`sandbox` to reuse live ones."""
+def check_reusable(cfg: EvalConfig, earlier: EvalResult, where: str = "--reuse") -> None:
+    """An earlier run's completions stand in for this run's only if every generation setting matches."""
+    for key in REUSE_SETTINGS:
+        theirs, ours = earlier.config.get(key), getattr(cfg, key)
+        if theirs != ours:
+            raise ValueError(f"{where}: expected an evaluation with {key} = {ours!r}, got {theirs!r} "
+                             f"(completions are reused only under the same generation settings)")
+
+
+def _reused_completions(groups: dict[tuple[str, str], list[Problem]], reuse: Sequence[SampleRecord],
+                        samples: int) -> dict[tuple[str, str], list[list[Any]]]:
+    """(suite, mode) -> completions per problem, for the groups an earlier run fully covers."""
+    earlier: dict[tuple[str, str, str], list[SampleRecord]] = defaultdict(list)
+    for r in reuse:
+        earlier[(r.suite, r.mode, r.problem_id)].append(r)
+    out: dict[tuple[str, str], list[list[Any]]] = {}
+    for (suite, mode), problems in groups.items():
+        rows = [sorted(earlier.get((suite, mode, p.id), []), key=lambda r: r.sample) for p in problems]
+        if all(len(rs) == samples for rs in rows):
+            out[(suite, mode)] = [[Completion(r.text, r.n_tokens, r.finish_reason) for r in rs] for rs in rows]
+    return out
+
+
+def evaluate(cfg: EvalConfig, *, engine=None, sandbox=None,
+             reuse: Sequence[SampleRecord] = ()) -> tuple[EvalResult, list[SampleRecord]]:
+    """Run one policy on the configured suites. Pass `engine`/`sandbox` to reuse live ones.
+
+    `reuse`: an earlier run's records (same generation settings, see `check_reusable`). A (suite, mode)
+    group they fully cover is not generated again; its completions are re-scored, so every number still
+    comes from this scorer. That makes an interrupted or extended evaluation cost only what is new."""
     if cfg.samples < 1:
         raise ValueError("samples must be >= 1")
 
     check_question(cfg.question)
     groups = load_eval_problems(cfg)
-    problems = [p for ps in groups.values() for p in ps]
+    reused = _reused_completions(groups, reuse, cfg.samples)
+    todo = [p for key, ps in groups.items() if key not in reused for p in ps]
     start = time.perf_counter()
     own_sandbox = None
     if sandbox is None and is_baseline(cfg.model):
         sandbox = own_sandbox = make_sandbox(cfg.sandbox, allow_local_fallback=False)  # suite programs: untrusted
     try:
-        completions = _complete(cfg, problems, engine, sandbox)
+        generated = _complete(cfg, todo, engine, sandbox) if todo else []
+        if len(generated) != len(todo):
+            raise RuntimeError(f"the policy returned {len(generated)} completion lists for {len(todo)} prompts")
+        fresh = iter(generated)
+        completions = [c for key, ps in groups.items()
+                       for c in (reused[key] if key in reused else [next(fresh) for _ in ps])]
         records = _score_all(groups, completions, cfg, sandbox)
     finally:
         if own_sandbox is not None:

@@ -1,0 +1,99 @@
+"""`evaluate(reuse=...)` / `cfcode eval --reuse`: an extended or interrupted evaluation generates only
+the (suite, mode) groups an earlier run with the same generation settings does not cover, and still
+scores every completion with today's scorer."""
+from __future__ import annotations
+
+import json
+
+from rl.evaluation import evaluate, load_samples, save_eval
+from rl.inference.engines import Completion, RolloutEngine, SamplingConfig
+from tests.rl.conftest import eval_config
+
+
+class GoldEngine(RolloutEngine):
+    """Answers every prompt with its problem's gold trace and records which prompts it was asked."""
+
+    def __init__(self, problems) -> None:
+        self.gold = {p.prompt: p.gold_trace for p in problems}
+        self.asked: list[str] = []
+
+    def generate(self, prompts, sampling=None):
+        sampling = sampling or SamplingConfig()
+        texts = [m[-1]["content"] if isinstance(m, list) else m for m in prompts]
+        self.asked.extend(texts)
+        return [[Completion(self.gold[t], len(self.gold[t].split()), "stop")] * sampling.n for t in texts]
+
+
+def _problems(mini_suites, cfg):
+    from rl.evaluation.evaluate import load_eval_problems
+
+    return [p for ps in load_eval_problems(cfg).values() for p in ps]
+
+
+def test_covered_groups_are_rescored_not_generated(mini_suites, local_sandbox):
+    first_cfg = eval_config(mini_suites, "vllm:/models/m", suites=["if_else"], limit=3)
+    engine = GoldEngine(_problems(mini_suites, eval_config(mini_suites, "x", suites=["if_else", "while"], limit=3)))
+    first, first_records = evaluate(first_cfg, engine=engine, sandbox=local_sandbox)
+    assert len(engine.asked) == 6 and all(g.exact_match.mean == 1.0 for g in first.groups)
+
+    # The earlier if_else/counterfactual completions are replaced by a wrong answer: if reuse re-scores
+    # what it reuses, that group scores 0 while if_else/interventional keeps 1 and `while` is generated.
+    tampered = [r if r.mode == "interventional" else
+                type(r)(**{**r.__dict__, "text": "<answer>[123456789]</answer>"}) for r in first_records]
+    engine.asked.clear()
+    cfg = eval_config(mini_suites, "vllm:/models/m", suites=["if_else", "while"], limit=3)
+    result, records = evaluate(cfg, engine=engine, sandbox=local_sandbox, reuse=tampered)
+    assert len(engine.asked) == 6  # only the two `while` groups
+    assert all(p in {q.prompt for q in _problems(mini_suites, eval_config(mini_suites, "x", suites=["while"],
+                                                                           limit=3))} for p in engine.asked)
+    em = {(g.suite, g.mode): g.exact_match.mean for g in result.groups}
+    assert em == {("if_else", "counterfactual"): 0.0, ("if_else", "interventional"): 1.0,
+                  ("while", "counterfactual"): 1.0, ("while", "interventional"): 1.0}
+    assert [(r.suite, r.mode) for r in records] == sorted((r.suite, r.mode) for r in records)
+
+
+def test_a_partly_covered_group_is_generated_again(mini_suites, local_sandbox):
+    engine = GoldEngine(_problems(mini_suites, eval_config(mini_suites, "x", suites=["if_else"], limit=4)))
+    _, earlier = evaluate(eval_config(mini_suites, "vllm:/m", suites=["if_else"], limit=2), engine=engine,
+                          sandbox=local_sandbox)
+    engine.asked.clear()
+    evaluate(eval_config(mini_suites, "vllm:/m", suites=["if_else"], limit=4), engine=engine,
+             sandbox=local_sandbox, reuse=earlier)
+    assert len(engine.asked) == 8
+
+
+def test_cli_reuse_extends_an_earlier_run_and_refuses_other_settings(mini_suites, tmp_path):
+    from typer.testing import CliRunner
+
+    from cfcode_cli import app
+
+    common = ["--model", "prior", "--limit", "3", "--suites-dir", str(mini_suites), "--sandbox", "local"]
+    first = CliRunner().invoke(app, ["eval", *common, "--suites", "if_else", "--out", str(tmp_path / "a")])
+    assert first.exit_code == 0, first.output
+    both = CliRunner().invoke(app, ["eval", *common, "--suites", "if_else,while", "--out", str(tmp_path / "b"),
+                                    "--reuse", str(tmp_path / "a")])
+    assert both.exit_code == 0, both.output
+    fresh = CliRunner().invoke(app, ["eval", *common, "--suites", "if_else,while", "--out", str(tmp_path / "c")])
+    assert fresh.exit_code == 0, fresh.output
+    for name in ("eval.json", "samples.jsonl"):
+        assert (tmp_path / "b" / name).read_bytes() == (tmp_path / "c" / name).read_bytes(), name
+
+    other = CliRunner().invoke(app, ["eval", *common[:2], "--limit", "2", *common[4:], "--suites", "if_else",
+                                     "--out", str(tmp_path / "d"), "--reuse", str(tmp_path / "a")])
+    assert other.exit_code == 2
+    assert "expected an evaluation with limit = 2, got 3" in other.output
+    assert not (tmp_path / "d").exists()
+    missing = CliRunner().invoke(app, ["eval", *common, "--out", str(tmp_path / "e"), "--reuse",
+                                       str(tmp_path / "nowhere")])
+    assert missing.exit_code == 2 and "eval.json" in missing.output
+    assert json.loads((tmp_path / "b" / "eval.json").read_text())["config"]["suites"] == ["if_else", "while"]
+    assert len(load_samples(tmp_path / "b")) == 12
+
+
+def test_save_eval_of_a_reused_run_round_trips(mini_suites, local_sandbox, tmp_path):
+    _, earlier = evaluate(eval_config(mini_suites, "oracle", suites=["if_else"], limit=2), sandbox=local_sandbox)
+    result, records = evaluate(eval_config(mini_suites, "oracle", suites=["if_else"], limit=2),
+                               sandbox=local_sandbox, reuse=earlier)
+    assert records == earlier
+    save_eval(tmp_path / "r", result, records)
+    assert load_samples(tmp_path / "r") == records
