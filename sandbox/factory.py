@@ -106,8 +106,8 @@ def resolve_backend(backend: str, allow_local_fallback: bool = True) -> str:
     if decision.backend == "local" and not local_fallback_allowed(allow_local_fallback):
         raise LocalFallbackRefused(
             f"sandbox backend 'auto' would fall back to the local backend ({decision.reason}), which is "
-            f"refused for untrusted code: start a Docker engine, or choose backend 'local' explicitly "
-            f"(or set {REQUIRE_DOCKER_ENV}=0) to accept weaker isolation")
+            f"refused for untrusted code: start a Docker engine (scripts/setup.sh starts dockerd), or choose "
+            f"backend 'local' explicitly (or set {REQUIRE_DOCKER_ENV}=0) to accept weaker isolation")
     return decision.backend
 
 
