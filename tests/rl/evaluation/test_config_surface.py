@@ -12,7 +12,7 @@ from cfcode_cli import app
 from rl.evaluation import EvalConfig
 from rl.experiment import EvalSection
 
-CLI_ONLY = {"out"}  # where results go: not a setting of the evaluation itself
+CLI_ONLY = {"out", "reuse"}  # where results go / earlier completions come from: not settings of the evaluation
 SECTION_ONLY = {"engine", "baselines"}  # how the experiment serves its checkpoints / which baselines run
 
 
