@@ -11,7 +11,7 @@ import json
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +29,10 @@ SUMMARY_FILE = "eval.json"
 SAMPLES_FILE = "samples.jsonl"
 TIMING_FILE = "timing.json"
 METRICS: tuple[str, ...] = ("exact_match", "f1", "format_rate", "mean_length")
-# Settings that decide what a completion is: an earlier run's completions are reused only when all match.
-REUSE_SETTINGS: tuple[str, ...] = ("model", "limit", "samples", "max_tokens", "temperature", "top_p", "seed",
-                                   "prompt_style", "question", "suites_dir")
+# EvalConfig fields that do not decide what a completion is (which groups, names, scoring, serving);
+# every other field must match for an earlier run's completions to be reused, new fields included.
+REUSE_FREE: frozenset[str] = frozenset({"suites", "modes", "label", "reward", "sandbox", "bootstrap_resamples",
+                                        "engine_kwargs"})
 ABDUCTION_METRICS: tuple[str, ...] = ("abduction_exact", "abduction_f1")
 
 
@@ -263,7 +264,7 @@ def _complete(cfg: EvalConfig, problems: list[Problem], engine, sandbox) -> list
 
 def check_reusable(cfg: EvalConfig, earlier: EvalResult, where: str = "--reuse") -> None:
     """An earlier run's completions stand in for this run's only if every generation setting matches."""
-    for key in REUSE_SETTINGS:
+    for key in (f.name for f in fields(EvalConfig) if f.name not in REUSE_FREE):
         theirs, ours = earlier.config.get(key), getattr(cfg, key)
         if theirs != ours:
             raise ValueError(f"{where}: expected an evaluation with {key} = {ours!r}, got {theirs!r} "

@@ -43,9 +43,12 @@ def build_app(engine: RolloutEngine, model_name: str):
         with lock:
             return engine.generate(prompts, sampling)
 
-    def usage(groups) -> dict[str, int]:
+    def response(id_prefix: str, kind: str, choices: list[dict[str, Any]], groups) -> dict[str, Any]:
+        """The OpenAI response envelope shared by chat and text completions."""
         tokens = sum(c.n_tokens for g in groups for c in g)
-        return {"prompt_tokens": 0, "completion_tokens": tokens, "total_tokens": tokens}
+        return {"id": f"{id_prefix}-{time.time_ns()}", "object": kind, "created": int(time.time()),
+                "model": model_name, "choices": choices,
+                "usage": {"prompt_tokens": 0, "completion_tokens": tokens, "total_tokens": tokens}}
 
     @app.get("/v1/models")
     def models() -> dict[str, Any]:
@@ -65,14 +68,7 @@ def build_app(engine: RolloutEngine, model_name: str):
             }
             for i, c in enumerate(groups[0])
         ]
-        return _maybe_stream(body, {
-            "id": f"chatcmpl-{time.time_ns()}",
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": model_name,
-            "choices": choices,
-            "usage": usage(groups),
-        })
+        return _maybe_stream(body, response("chatcmpl", "chat.completion", choices, groups))
 
     @app.post("/v1/completions")
     def completions(body: dict[str, Any]) -> Any:
@@ -86,14 +82,7 @@ def build_app(engine: RolloutEngine, model_name: str):
             for i, g in enumerate(groups)
             for j, c in enumerate(g)
         ]
-        return _maybe_stream(body, {
-            "id": f"cmpl-{time.time_ns()}",
-            "object": "text_completion",
-            "created": int(time.time()),
-            "model": model_name,
-            "choices": choices,
-            "usage": usage(groups),
-        })
+        return _maybe_stream(body, response("cmpl", "text_completion", choices, groups))
 
     return app
 

@@ -24,7 +24,7 @@ class GoldEngine(RolloutEngine):
         return [[Completion(self.gold[t], len(self.gold[t].split()), "stop")] * sampling.n for t in texts]
 
 
-def _problems(mini_suites, cfg):
+def _problems(cfg):
     from rl.evaluation.evaluate import load_eval_problems
 
     return [p for ps in load_eval_problems(cfg).values() for p in ps]
@@ -32,7 +32,7 @@ def _problems(mini_suites, cfg):
 
 def test_covered_groups_are_rescored_not_generated(mini_suites, local_sandbox):
     first_cfg = eval_config(mini_suites, "vllm:/models/m", suites=["if_else"], limit=3)
-    engine = GoldEngine(_problems(mini_suites, eval_config(mini_suites, "x", suites=["if_else", "while"], limit=3)))
+    engine = GoldEngine(_problems(eval_config(mini_suites, "x", suites=["if_else", "while"], limit=3)))
     first, first_records = evaluate(first_cfg, engine=engine, sandbox=local_sandbox)
     assert len(engine.asked) == 6 and all(g.exact_match.mean == 1.0 for g in first.groups)
 
@@ -44,7 +44,7 @@ def test_covered_groups_are_rescored_not_generated(mini_suites, local_sandbox):
     cfg = eval_config(mini_suites, "vllm:/models/m", suites=["if_else", "while"], limit=3)
     result, records = evaluate(cfg, engine=engine, sandbox=local_sandbox, reuse=tampered)
     assert len(engine.asked) == 6  # only the two `while` groups
-    assert all(p in {q.prompt for q in _problems(mini_suites, eval_config(mini_suites, "x", suites=["while"],
+    assert all(p in {q.prompt for q in _problems(eval_config(mini_suites, "x", suites=["while"],
                                                                            limit=3))} for p in engine.asked)
     em = {(g.suite, g.mode): g.exact_match.mean for g in result.groups}
     assert em == {("if_else", "counterfactual"): 0.0, ("if_else", "interventional"): 1.0,
@@ -53,7 +53,7 @@ def test_covered_groups_are_rescored_not_generated(mini_suites, local_sandbox):
 
 
 def test_a_partly_covered_group_is_generated_again(mini_suites, local_sandbox):
-    engine = GoldEngine(_problems(mini_suites, eval_config(mini_suites, "x", suites=["if_else"], limit=4)))
+    engine = GoldEngine(_problems(eval_config(mini_suites, "x", suites=["if_else"], limit=4)))
     _, earlier = evaluate(eval_config(mini_suites, "vllm:/m", suites=["if_else"], limit=2), engine=engine,
                           sandbox=local_sandbox)
     engine.asked.clear()
