@@ -89,6 +89,15 @@ def test_cli_reuse_extends_an_earlier_run_and_refuses_other_settings(mini_suites
     assert json.loads((tmp_path / "b" / "eval.json").read_text())["config"]["suites"] == ["if_else", "while"]
     assert len(load_samples(tmp_path / "b")) == 12
 
+    samples = tmp_path / "a" / "samples.jsonl"  # a corrupted earlier run: one line naming file:line and field
+    rows = [json.loads(line) for line in samples.read_text().splitlines()]
+    rows[1]["text"] = 5
+    samples.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    corrupt = CliRunner().invoke(app, ["eval", *common, "--suites", "if_else", "--out", str(tmp_path / "f"),
+                                       "--reuse", str(tmp_path / "a")])
+    assert corrupt.exit_code == 2 and f"{samples}:2: text: expected str" in corrupt.output
+    assert not (tmp_path / "f").exists()
+
 
 def test_save_eval_of_a_reused_run_round_trips(mini_suites, local_sandbox, tmp_path):
     _, earlier = evaluate(eval_config(mini_suites, "oracle", suites=["if_else"], limit=2), sandbox=local_sandbox)
