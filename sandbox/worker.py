@@ -54,7 +54,7 @@ FLUSH_INTERVAL_S = 0.05
 POLL_MAX_MS = 1000  # poll() takes a C int of milliseconds: never ask it for more
 MAX_TIMEOUT_S = 1e6  # the host clamps far lower; this only keeps the arithmetic finite
 COMPILE_IN_WORKER_MAX = 64 << 10
-CODE_CACHE_SIZE = 256
+CODE_CACHE_SIZE = 32  # each child frees its copy (other jobs are not its to see): keep that cheap
 MAX_DEPTH = 100  # nesting of a value that travels
 BIG_INT_BITS = 2000  # wider ints travel as hex: decimal conversion is capped (sys.set_int_max_str_digits)
 MAX_ERROR_TYPE = 200
@@ -877,6 +877,9 @@ class Worker:
                     # nothing of the worker's but the result pipe: not its socket, not its descriptors
                     os.closerange(3, wfd)
                     os.closerange(wfd + 1, self.max_fd)
+                    # nor its memory of other jobs: their sources and code objects in the compile
+                    # cache are freed in this copy (the job's own code travels in `job`)
+                    self.code_cache.clear()
                     run_child(job, start, Channel(shm, wfd), self.cfg, self.jobdir, self.pid)
                 finally:
                     os._exit(70)

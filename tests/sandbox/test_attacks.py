@@ -252,6 +252,51 @@ def test_a_key_in_the_user_keyring_does_not_reach_the_next_job(solo):
     assert get.ok and get.value == -1, get
 
 
+# Everything a program reaches from Python: every object the collector tracks, and everything
+# reachable from its own stack (which runs up through the worker that forked it).
+FIND_IN_HEAP = """
+import gc, sys
+def f(head, tail):
+    needle = head + tail  # built here: the request carries no copy of it
+    seen, found = set(), set()
+    todo = list(gc.get_objects())
+    frame = sys._getframe()
+    while frame is not None:  # a running frame's locals are not among its referents
+        todo.append(frame)
+        todo.extend(frame.f_locals.values())
+        frame = frame.f_back
+    while todo and len(seen) < 2_000_000:
+        obj = todo.pop()
+        if id(obj) in seen or obj is needle:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, (str, bytes)):
+            text = obj if isinstance(obj, str) else obj.decode("latin-1")
+            if needle in text and len(text) > len(needle):
+                found.add(text[:80])
+            continue
+        todo.extend(gc.get_referents(obj))
+        if isinstance(obj, dict):  # string keys are not among a dict's referents
+            todo.extend(list(obj))
+        elif isinstance(obj, type(f.__code__)):  # nor a code object's constants
+            todo.extend(obj.co_consts)
+        if isinstance(getattr(obj, "__dict__", None), dict):
+            todo.append(obj.__dict__)
+    return sorted(found)
+"""
+
+
+def test_the_previous_jobs_source_and_arguments_are_not_in_the_next_jobs_reach(solo):
+    """The worker compiles (and caches) sources: a forked child must not find other jobs' code in it."""
+    secret, argument = "cfsecret" + secrets.token_hex(8), "cfsecret" + secrets.token_hex(8)
+    src = f"KEY = {secret!r}\ndef f(x):\n    return len(KEY + x)\n"
+    [first] = run1(solo, src, [(argument,)])
+    assert first.ok and first.value == 48, first
+    [probe] = run1(solo, FIND_IN_HEAP, [("cfse", "cret")], timeout_s=60.0)
+    assert probe.ok, probe
+    assert probe.value == [], probe.value
+
+
 KERNEL_SURFACE = """
 import ctypes
 lc = ctypes.CDLL(None, use_errno=True)
