@@ -1,8 +1,8 @@
 """Tool-call form of `CounterfactualCodeInteractive-v0`, in the shape TRL's `environment_factory` drives.
 
     from envs.interactive_tools import InteractiveExperimentTools
-    trainer = GRPOTrainer(model, environment_factory=lambda: InteractiveExperimentTools(families=["if_else"]),
-                          args=GRPOConfig(max_steps=...), ...)
+    trainer = GRPOTrainer(model, args=GRPOConfig(max_steps=..., num_generations=8), ...,
+                          environment_factory=InteractiveExperimentTools.factory(group_size=8, families=["if_else"]))
 
 TRL (>= 1.x) calls `reset(**row)` (the returned text is appended to the prompt), exposes every
 public method except `reset` / `get_reward` as a tool (schema from type hints and the docstring's
@@ -16,11 +16,19 @@ cost, the same gold). Any other driver (OpenEnv, a plain loop) can call the same
 """
 from __future__ import annotations
 
+import hashlib
+import itertools
 import json
+import logging
+from collections.abc import Callable
 from typing import Any
 
 from envs.interactive_env import CounterfactualCodeInteractiveEnv
 from generators import answer_text, value_text
+
+log = logging.getLogger(__name__)
+GROUP_SEED_STRIDE = 1 << 20  # episode e of group g draws seed base + e * stride + g
+_warned_same_problem = False
 
 TOOL_INSTRUCTIONS = ("\n\nUse the tool run_experiment(arguments) to call the function with the same hidden "
                      "draws at inputs of your choice (a JSON object of its arguments), and submit_answer(values) "
@@ -31,8 +39,10 @@ class InteractiveExperimentTools:
     """One rollout's environment: `reset`, two tools, `get_reward` (see the module docstring).
 
     Keyword arguments are those of `CounterfactualCodeInteractiveEnv`. `reset(**row)` accepts the
-    dataset columns `problem_id` (pin a problem) and `seed` (pin the episode's draws); other
-    columns are ignored.
+    dataset columns `problem_id` (pin a problem) and `seed` (pin the episode's draws). Without
+    either, the episode's seed comes from the instance's place in its group when `factory` made it,
+    else from the row's other columns (so distinct prompts get distinct problems), and always from
+    how many episodes the instance has played (each batch draws new problems).
     """
 
     def __init__(self, **env_kwargs: Any) -> None:
@@ -41,13 +51,36 @@ class InteractiveExperimentTools:
         self._done = True
         self._episodes = 0
         self._last_info: dict[str, Any] = {}
+        self._group: tuple[int, int] | None = None  # (group index, base seed) when `factory` made it
+
+    @classmethod
+    def factory(cls, group_size: int, seed: int = 0, **env_kwargs: Any) -> Callable[[], InteractiveExperimentTools]:
+        """An `environment_factory` for TRL without a `seed` or `problem_id` column (no dataset at all).
+
+        Why: TRL hands the k-th rollout of a batch to the k-th instance it made and puts the
+        `num_generations` rollouts of one prompt side by side, but its placeholder rows are all alike.
+        Instance k therefore plays group k // group_size: a GRPO group shares its problem, the groups
+        of a batch differ, and every batch draws new ones. Pass `group_size=num_generations`.
+        (One process: under several, each numbers its own instances.)
+        """
+        for name, value, least in (("group_size", group_size, 1), ("seed", seed, 0)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
+        made = itertools.count()
+
+        def make() -> InteractiveExperimentTools:
+            tools = cls(**env_kwargs)
+            tools._group = (next(made) // group_size, seed)
+            return tools
+
+        return make
 
     def reset(self, **kwargs: Any) -> str:
         """Start an episode; returns the problem text with the tool instructions."""
         seed = kwargs.get("seed")
         options = {"problem_id": kwargs["problem_id"]} if kwargs.get("problem_id") else None
-        if seed is None:  # distinct, reproducible episodes for a pooled instance
-            seed = self._episodes
+        if seed is None:
+            seed = self._episodes if options else self._unpinned_seed(kwargs)
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ValueError(f"dataset column 'seed' must be a non-negative integer, got {seed!r}")
         self._episodes += 1
@@ -107,6 +140,16 @@ class InteractiveExperimentTools:
         self._last_info = info
         return reply
 
+    def _unpinned_seed(self, row: dict[str, Any]) -> int:
+        """Distinct, reproducible episodes when the row pins nothing (see the class docstring)."""
+        if self._group is not None:
+            group, base = self._group
+            return base + self._episodes * GROUP_SEED_STRIDE + group
+        if _is_placeholder(row):
+            _warn_same_problem()
+        text = json.dumps(row, sort_keys=True, default=repr)
+        return int.from_bytes(hashlib.sha256(text.encode()).digest()[:7], "big") + self._episodes
+
     @property
     def info(self) -> dict[str, Any]:
         """The last `info` of the underlying env (experiments, refused requests, gold at the end)."""
@@ -118,3 +161,18 @@ def _limits(env: CounterfactualCodeInteractiveEnv) -> str:
     return (f" At most {env.max_experiments} experiments, each costing {env.experiment_cost:g}; the "
             f"question's own call {problem.entry}({', '.join(f'{k}={value_text(v)}' for k, v in problem.intervention['args'].items())}) "
             "cannot be run. Allowed inputs: " + "; ".join(r.describe() for r in env.rules()) + ".")
+
+
+def _is_placeholder(row: dict[str, Any]) -> bool:
+    """TRL's stand-in row when there is no dataset: an empty user message and nothing else."""
+    return set(row) <= {"prompt"} and not any(
+        isinstance(m, dict) and m.get("content") for m in (row.get("prompt") or []))
+
+
+def _warn_same_problem() -> None:
+    global _warned_same_problem
+    if not _warned_same_problem:
+        _warned_same_problem = True
+        log.warning("TRL passed no dataset columns: every group of a batch gets the same problem; pass "
+                    "environment_factory=InteractiveExperimentTools.factory(group_size=num_generations, ...) "
+                    "or a dataset with a seed or problem_id column")

@@ -169,6 +169,44 @@ def test_tool_form_has_trls_environment_factory_shape_and_the_same_rules(suite):
         tools.reset(seed="7; rm -rf /")
 
 
+TOOLS_KWARGS = {"families": ["if_else"], "suite": "frozen:test", "sandbox_backend": "local"}
+PLACEHOLDER_ROW = {"prompt": [{"role": "user", "content": ""}]}  # what TRL passes when there is no dataset
+
+
+def _play_batch(pool, rows):
+    """One TRL batch: rollout k goes to the k-th pooled instance; returns (problem id, prompt) per rollout."""
+    return [(tools.info["problem_id"], text) for tools, row in zip(pool, rows) if (text := tools.reset(**row))]
+
+
+def test_a_factory_pool_gives_each_grpo_group_its_own_problem_without_a_dataset():
+    make = InteractiveExperimentTools.factory(group_size=2, **TOOLS_KWARGS)
+    pool = [make() for _ in range(6)]  # TRL: 3 prompts x num_generations 2
+    batches = [_play_batch(pool, [PLACEHOLDER_ROW] * 6) for _ in range(2)]
+    for played in batches:
+        groups = [played[k:k + 2] for k in range(0, 6, 2)]
+        assert all(a == b for a, b in groups), "the rollouts of one group must play the same episode"
+        assert len({a[0] for a, _ in groups}) == 3, "the groups of a batch must get distinct problems"
+    assert {p for p, _ in batches[0]}.isdisjoint({p for p, _ in batches[1]}), "each batch draws new problems"
+    again = [InteractiveExperimentTools.factory(group_size=2, **TOOLS_KWARGS)() for _ in range(1)]
+    assert _play_batch(again, [PLACEHOLDER_ROW]) == batches[0][:1]  # reproducible
+    with pytest.raises(ValueError, match="group_size must be an integer >= 1"):
+        InteractiveExperimentTools.factory(group_size=0, **TOOLS_KWARGS)
+
+
+def test_unpinned_rows_get_problems_from_their_content_and_a_lone_placeholder_warns(caplog, monkeypatch):
+    import envs.interactive_tools as module
+
+    monkeypatch.setattr(module, "_warned_same_problem", False)
+    pool = [InteractiveExperimentTools(**TOOLS_KWARGS) for _ in range(4)]
+    rows = [{"prompt": [{"role": "user", "content": f"task {k // 2}"}]} for k in range(4)]
+    played = _play_batch(pool, rows)
+    assert played[0] == played[1] and played[2] == played[3] and played[0][0] != played[2][0]
+    with caplog.at_level("WARNING", logger="envs.interactive_tools"):
+        _play_batch(pool, [PLACEHOLDER_ROW] * 4)
+    assert "every group of a batch gets the same problem" in caplog.text
+    assert "factory(group_size=num_generations" in caplog.text
+
+
 def test_baselines_order_none_random_greedy(suite, local_sandbox):
     env = _env(suite, reward="precise")
     none = play_episode(env, "none", local_sandbox, seed=0)

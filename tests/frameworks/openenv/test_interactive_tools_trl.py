@@ -43,11 +43,11 @@ def problem():
     return hackable_problems(n=1)[0]
 
 
-def _config(tmp_path, batch: int, max_completion_length: int):
+def _config(tmp_path, batch: int, max_completion_length: int, num_generations: int | None = None):
     from trl import GRPOConfig
 
     return GRPOConfig(output_dir=str(tmp_path / "out"), max_steps=1, per_device_train_batch_size=batch,
-                      num_generations=batch, max_completion_length=max_completion_length, use_cpu=True,
+                      num_generations=num_generations or batch, max_completion_length=max_completion_length, use_cpu=True,
                       bf16=False, report_to="none", logging_steps=1, save_strategy="no", seed=0)
 
 
@@ -62,16 +62,18 @@ def test_one_grpo_step_with_the_tools_env(tiny, tmp_path):
     from trl import GRPOTrainer
 
     model_dir, tokenizer = tiny
-    trainer = GRPOTrainer(model=model_dir, processing_class=tokenizer, args=_config(tmp_path, 2, 16),
-                          environment_factory=lambda: InteractiveExperimentTools(**ENV_KWARGS))
+    trainer = GRPOTrainer(model=model_dir, processing_class=tokenizer, args=_config(tmp_path, 4, 16, 2),
+                          environment_factory=InteractiveExperimentTools.factory(group_size=2, **ENV_KWARGS))
     assert {t.__name__ for t in trainer.tools} == {"run_experiment", "submit_answer"}
     assert trainer.reward_func_names == ["InteractiveExperimentTools"]
     trainer.train()
     assert trainer.state.global_step == 1
     envs = trainer.environments
-    assert len(envs) == 2 and all(e._episodes == 1 for e in envs)  # TRL called reset once per rollout
-    # no dataset: both rollouts of the group got the same episode (seed 0), as GRPO's group needs
-    assert envs[0].info["problem_id"] == envs[1].info["problem_id"]
+    assert len(envs) == 4 and all(e._episodes == 1 for e in envs)  # TRL called reset once per rollout
+    # no dataset: the two rollouts of a group played the same problem, as GRPO's group needs, and the
+    # two groups got different problems
+    ids = [e.info["problem_id"] for e in envs]
+    assert ids[0] == ids[1] and ids[2] == ids[3] and ids[0] != ids[2], ids
     for env in envs:  # whatever the model did, the env's books balance
         info = env.info
         assert info["experiments_used"] == len(info["experiments"]) + len(info["refused"])
