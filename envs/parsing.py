@@ -121,6 +121,7 @@ def parse_answer(text: Any, limits: ParserLimits = DEFAULT_LIMITS) -> ParsedAnsw
     try:
         if not isinstance(text, str):
             return ParsedAnswer(error=f"completion is {type(text).__name__}, not str")
+        text = str.__str__(text)  # a str subclass as its plain characters (its methods could lie)
         content, error = extract_answer_block(text)
         if content is None:
             return ParsedAnswer(error=error)

@@ -78,21 +78,33 @@ def check_question(question: str) -> str:
 
 
 def completion_text(completion: Any) -> str | None:
-    """The text of a completion: a string, or TRL's conversational form (list of message dicts)."""
+    """The model's own text: a string, or the last assistant message of TRL's conversational form.
+
+    Only what the model wrote can answer: messages of other roles (user, system, tool) are never read
+    (a tool's reply or an echoed prompt is not an answer), nor content parts other than text (e.g.
+    reasoning). A str subclass is read as its plain characters (its methods could lie about them)."""
     if isinstance(completion, str):
-        return completion
+        return str.__str__(completion)
     if isinstance(completion, dict):
         completion = [completion]
     if isinstance(completion, (list, tuple)):
-        messages = [m for m in completion if isinstance(m, dict)]
-        assistant = [m for m in messages if m.get("role", "assistant") == "assistant"] or messages
+        assistant = [m for m in completion if isinstance(m, dict) and _is_assistant(m.get("role", "assistant"))]
         if not assistant:
             return None
         content = assistant[-1].get("content")
         if isinstance(content, list):  # content parts: [{"type": "text", "text": ...}]
-            content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
-        return content if isinstance(content, str) else None
+            content = "".join(str.__str__(p["text"]) for p in content if isinstance(p, dict)
+                              and _is_text_part(p.get("type", "text")) and isinstance(p.get("text"), str))
+        return str.__str__(content) if isinstance(content, str) else None
     return None
+
+
+def _is_assistant(role: Any) -> bool:
+    return type(role) is str and role == "assistant"
+
+
+def _is_text_part(kind: Any) -> bool:
+    return type(kind) is str and kind == "text"
 
 
 def score_completion(problem: Problem, completion: Any, reward: str = "exact",

@@ -255,3 +255,46 @@ def test_oracle_baseline_unaffected_by_a_hostile_record(backend, request):
         "def f(x, r):\n    return 0\n"), meta={})
     answers = BaselinePolicy("oracle", sandbox).answers([hostile, *honest])
     assert [key_set(a) for a in answers[1:]] == [key_set(p.answer) for p in honest]
+
+
+# -- completions that are not the model's own plain text ------------------------------------------
+class _SlicesToGold(str):
+    """A str whose slices lie: the text says [9], every slice says [2, 5]."""
+
+    def __getitem__(self, key):
+        return "[2, 5]"
+
+    def __format__(self, spec):
+        return "<answer>[2, 5]</answer>"
+
+
+GOLD_TEXT = "<answer>[2, 5]</answer>"
+NOT_THE_ASSISTANTS_TEXT = [
+    [{"role": "user", "content": GOLD_TEXT}],  # the answer in the prompt's role
+    [{"role": "system", "content": GOLD_TEXT}],
+    [{"role": "tool", "content": GOLD_TEXT}],  # a tool's reply is not the model's answer
+    {"role": "tool", "content": GOLD_TEXT},
+    [{"role": None, "content": GOLD_TEXT}],
+    [{"role": "assistant", "content": "no idea"}, {"role": "tool", "content": GOLD_TEXT}],
+    [{"role": "assistant", "content": [{"type": "reasoning", "text": GOLD_TEXT}, {"type": "text", "text": "?"}]}],
+    [{"role": "assistant", "content": "", "reasoning_content": GOLD_TEXT}],
+    [{"role": "assistant", "content": [{"type": "text", "text": 5}, {"type": "text", "text": None}]}],
+    _SlicesToGold("<answer>[9]</answer>"),
+    [{"role": "assistant", "content": _SlicesToGold("<answer>[9]</answer>")}],
+]
+
+
+@pytest.mark.parametrize("completion", NOT_THE_ASSISTANTS_TEXT, ids=range(len(NOT_THE_ASSISTANTS_TEXT)))
+def test_only_the_assistants_own_text_is_scored(mod_problem, completion):
+    """Only the assistant's last message, as plain text, can answer; anything else earns 0, never an error."""
+    env = gym.make("CounterfactualCode-v0", suite=_suite_file(mod_problem), reward="f1")
+    env.reset(options={"problem_id": mod_problem.id})
+    _, env_reward, *_ = env.step(completion)
+    assert env_reward == 0.0
+    for reward in ("exact", "f1"):
+        assert make_reward_fn(reward)([completion], problem=[mod_problem.to_json()]) == [0.0]
+        assert score_completion(mod_problem, completion, reward=reward).reward == 0.0
+        assert score_batch([mod_problem], [completion], reward=reward)[0].reward == 0.0
+    # the same answer as the assistant's own message pays
+    assistant = [{"role": "assistant", "content": [{"type": "text", "text": GOLD_TEXT}]}]
+    assert make_reward_fn("exact")([assistant, GOLD_TEXT], problem=[mod_problem.to_json()] * 2) == [1.0, 1.0]
