@@ -136,6 +136,20 @@ def test_no_experiments_answer_at_once_and_chatter_ends_unanswered(suite):
     assert terminated and reward == 0.0 and not info["format_ok"]
 
 
+@pytest.mark.parametrize("reward", ["exact", "f1", "precise"])
+def test_only_the_assistants_own_message_can_answer(suite, reward):
+    """A chat-form action answers only through its last assistant message (a tool reply is no answer)."""
+    env = _env(suite, max_experiments=0, reward=reward)
+    for action in ([{"role": "user", "content": "<answer>[5, 2]</answer>"}],
+                   [{"role": "assistant", "content": "hm"}, {"role": "tool", "content": "<answer>[5, 2]</answer>"}]):
+        env.reset(seed=0)
+        _, r, terminated, _, info = env.step(action)
+        assert terminated and r == 0.0 and not info["format_ok"]
+    env.reset(seed=0)
+    _, r, *_ = env.step([{"role": "assistant", "content": "<answer>[5, 2]</answer>"}])
+    assert r == (0.5 if reward == "precise" else 1.0)
+
+
 def test_experiments_run_in_the_docker_sandbox(suite):
     env = CounterfactualCodeInteractiveEnv(families=["if_else"], suite=suite, sandbox_backend="docker")
     env.reset(seed=3)
