@@ -27,7 +27,7 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from envs.parsing import ParsedAnswer, fenced_spans, parse_answer_content
+from envs.parsing import ParsedAnswer, fenced_spans, in_spans, parse_answer_content
 from envs.scoring import COMPOSITE_SCORERS, Score, completion_text, partial_credit, score_batch
 from envs.shared_sandbox import shared_sandbox
 from envs.signature import call_args
@@ -74,18 +74,14 @@ def latents_text(problem: Problem, assignments: Sequence[dict[str, Any]]) -> str
 def extract_latents_block(text: str) -> tuple[str | None, str | None]:
     """(content of the last <latents> block outside code fences, error)."""
     spans = fenced_spans(text) if ("```" in text or "~~~" in text) else []
-
-    def inside(pos: int) -> bool:
-        return any(a <= pos < b for a, b in spans)
-
     last = None
     for m in _OPEN.finditer(text):
-        if not inside(m.start()):
+        if not in_spans(m.start(), spans):  # a bisection: many fences and tags stay linear
             last = m
     if last is None:
         return None, "no <latents> tag"
     close = _CLOSE.search(text, last.end())
-    if close is None or inside(close.start()):
+    if close is None or in_spans(close.start(), spans):
         return None, "last <latents> tag is not closed"
     return text[last.end():close.start()], None
 

@@ -91,7 +91,7 @@ def fenced_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def _inside(pos: int, spans: list[tuple[int, int]]) -> bool:
+def in_spans(pos: int, spans: list[tuple[int, int]]) -> bool:
     """Is `pos` inside one of the sorted, disjoint `spans`? (bisect: many fences stay cheap)"""
     i = bisect.bisect_right(spans, (pos, _BIG)) - 1
     return i >= 0 and spans[i][0] <= pos < spans[i][1]
@@ -105,13 +105,13 @@ def extract_answer_block(text: str) -> tuple[str | None, str | None]:
         spans = []
     last = None
     for m in _OPEN_TAG.finditer(text):
-        if not spans or not _inside(m.start(), spans):
+        if not spans or not in_spans(m.start(), spans):
             last = m
     if last is None:
-        inside = any(_inside(m.start(), spans) for m in _OPEN_TAG.finditer(text)) if spans else False
+        inside = any(in_spans(m.start(), spans) for m in _OPEN_TAG.finditer(text)) if spans else False
         return None, ("answer only inside a code block" if inside else "no <answer> tag")
     close = _CLOSE_TAG.search(text, last.end())
-    if close is None or (spans and _inside(close.start(), spans)):
+    if close is None or (spans and in_spans(close.start(), spans)):
         return None, "last <answer> tag is not closed"
     return text[last.end():close.start()], None
 

@@ -100,3 +100,16 @@ def test_latents_in_another_order_than_the_signature(local_sandbox):
                      intervention={"args": {"x": 3}}, answer=[10], meta={})
     s = _score(p, "<latents>[(3, 1)]</latents><answer>[10]</answer>", local_sandbox)
     assert s.verifier_error is None and s.gold_latents == [[3, 1]] and s.reward == 1.0
+
+
+def test_many_fences_and_latents_blocks_are_read_in_linear_time(mod_problem, local_sandbox):
+    """An adversarial completion (40k fenced blocks, each beside a <latents> tag) must not stall the
+    reward: the fence check is a bisection, as for <answer> (it was a scan per tag: minutes at 1 MB)."""
+    import time
+
+    text = "```\n```\n<latents>[1]</latents>\n" * 40_000 + "<latents>[1, 4]</latents><answer>[2, 5]</answer>"
+    start = time.perf_counter()
+    assert parse_latents(mod_problem, text)[0] == {(("n", 1),), (("n", 4),)}
+    (score,) = score_abduce_predict([mod_problem], [text], "exact", local_sandbox)
+    assert time.perf_counter() - start < 5.0
+    assert score.reward == 1.0 and score.abduction_correct
