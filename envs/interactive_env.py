@@ -180,9 +180,9 @@ class CounterfactualCodeInteractiveEnv(CounterfactualCodeEnv):
     def _experiment(self, ep: _Episode, text: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
         ep.slots_left -= 1
         problem = ep.item.problem
-        blocks = _RUN_BLOCK.findall(text)
         try:
-            if len(blocks) != 1 or len(_RUN_OPEN.findall(text)) != 1:
+            # count the opening tags first: with many unclosed tags the block search is quadratic
+            if len(_RUN_OPEN.findall(text)) != 1 or len(blocks := _RUN_BLOCK.findall(text)) != 1:
                 raise ExperimentRefused("write exactly one <run>...</run> per message")
             args = parse_run(blocks[0], problem.entry, ep.rules)
             if same_args(args, problem.intervention["args"]):

@@ -264,6 +264,19 @@ def test_huge_messages_are_refused_quickly(suite):
     assert terminated and reward == 0.0 and time.perf_counter() - start < 5
 
 
+def test_unclosed_run_tags_are_refused_in_linear_time(suite):
+    """40k unclosed <run> tags (200 kB): counted first, so the block search never rescans the text per tag
+    (it took ~30 s; a megabyte, ten minutes of one reward)."""
+    import time
+
+    env = _env(suite)
+    env.reset(seed=0)
+    start = time.perf_counter()
+    reply, reward, terminated, *_ = env.step("<run>" * 40_000)
+    assert reply.startswith("Not run: write exactly one") and reward == 0.0 and not terminated
+    assert time.perf_counter() - start < 3
+
+
 def _messages():
     from hypothesis import strategies as st
 
