@@ -22,8 +22,11 @@ def _from_json(text: str) -> Problem:
 
 def problem_from_label(label: Any) -> Problem:
     """A `Problem` from a record's JSON text, its dict, or a `Problem`; ValueError names what came."""
-    if isinstance(label, Problem):
-        return label
+    if isinstance(label, Problem):  # built in code, never validated: through the one validator, as TRL's column
+        try:
+            label = label.to_json()
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"label is a Problem that does not serialise to JSON: {exc}") from None
     if isinstance(label, bytes):
         label = label.decode("utf-8")
     if isinstance(label, str):

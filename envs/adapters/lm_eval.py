@@ -19,7 +19,9 @@ def process_results(doc: dict[str, Any], results: Sequence[Any], reward: str = "
     check_reward(reward)
     problem = problem_from_label(doc.get("record", doc))
     text = results[0] if results else ""
-    if not isinstance(text, str):  # some lm-eval filters return (text, ...) tuples
-        text = text[0] if isinstance(text, (list, tuple)) and text else str(text)
+    if isinstance(text, (list, tuple)):  # some lm-eval filters return (text, ...) tuples
+        text = text[0] if text else ""
+    if not isinstance(text, str):  # not a generation: never str() it (an object's __str__ could say anything)
+        text = ""
     score = score_completion(problem, text, reward=reward)
     return {"exact_match": float(score.correct), "f1": float(score.f1), "format_ok": float(score.format_ok)}

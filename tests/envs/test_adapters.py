@@ -59,3 +59,36 @@ def test_bench_reports_the_verl_adapter_beside_the_env():
     out = bench_adapters(BenchConfig(num_problems=4, exact_steps=200))
     assert out["completions"] == 200 and out["verl_completions_per_cpu_s"] > 0
     assert set(out) >= {"env_steps_per_cpu_s", "verl_cost_vs_env", "meets_target"}
+
+
+class _Says:
+    """Not text: an object whose str() is the gold answer (or raises)."""
+
+    def __init__(self, text):
+        self.text = text
+
+    def __str__(self):
+        if self.text is None:
+            raise RuntimeError("hostile __str__")
+        return self.text
+
+
+def test_lm_eval_scores_only_text_generations(mod_problem):
+    doc = {"record": mod_problem.to_json()}
+    for results in ([_Says("<answer>[2, 5]</answer>")], [_Says(None)], [(_Says("<answer>[2, 5]</answer>"),)],
+                    [None], [[]]):
+        assert lm_eval_adapter.process_results(doc, results) == {"exact_match": 0.0, "f1": 0.0, "format_ok": 0.0}
+    assert lm_eval_adapter.process_results(doc, [("<answer>[2, 5]</answer>", 0)])["exact_match"] == 1.0
+
+
+def test_a_problem_object_label_is_validated_like_a_record(mod_problem):
+    """A Problem built in code is re-validated (as the TRL column is): a malformed answer is refused,
+    not turned into a gold set of its characters."""
+    from tests.envs.envs_problems import make_problem
+
+    forged = make_problem("hand:forged", answer="25")
+    for adapter in (lambda: verl.compute_score(None, "<answer>['2', '5']</answer>", forged),
+                    lambda: lm_eval_adapter.process_results({"record": forged}, ["<answer>['2', '5']</answer>"])):
+        with pytest.raises(ValueError, match="answer: expected list"):
+            adapter()
+    assert verl.compute_score(None, "<answer>[2, 5]</answer>", mod_problem)["score"] == 1.0
