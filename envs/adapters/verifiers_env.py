@@ -55,7 +55,7 @@ def build_dataset(families: list[str] | str | None = None, mode: str = "counterf
 def _as_dicts(completion: Any) -> Any:
     """verifiers may hand messages as pydantic objects; `completion_text` reads dicts."""
     if isinstance(completion, (list, tuple)):
-        return [m if isinstance(m, dict) else m.model_dump() for m in completion]
+        return [m.model_dump() if not isinstance(m, dict) and hasattr(m, "model_dump") else m for m in completion]
     return completion
 
 
@@ -69,18 +69,19 @@ class CounterfactualParser(vf.Parser):
 
 
 def make_rubric(reward: str = "exact", sandbox_backend: str = "auto") -> vf.Rubric:
-    """Reward (weight 1) plus weight-0 metrics; one scoring per rollout, cached in its state."""
+    """Reward (weight 1) plus weight-0 metrics; one scoring per rollout, cached in its state with
+    the completion, problem and question it judged (a state scored again with another completion is rescored)."""
     check_reward(reward)
 
     def verdict(completion: Any, info: dict[str, Any], state: dict[str, Any]) -> Score:
+        text = completion_text(_as_dicts(completion))
+        key = (text, info["problem"], info.get("question", "predict"))  # what the verdict is about
         cached = state.get("cfcode_score")
-        if cached is None:
-            text = completion_text(_as_dicts(completion))
-            cached = score_completion(problem_from_label(info["problem"]), text if text is not None else "",
-                                      reward=reward, question=info.get("question", "predict"),
-                                      sandbox_backend=sandbox_backend)
-            state["cfcode_score"] = cached
-        return cached
+        if not (isinstance(cached, tuple) and len(cached) == 2 and cached[0] == key):
+            score = score_completion(problem_from_label(info["problem"]), text if text is not None else "",
+                                     reward=reward, question=key[2], sandbox_backend=sandbox_backend)
+            cached = state["cfcode_score"] = (key, score)
+        return cached[1]
 
     def counterfactual_reward(completion, info, state, **_: Any) -> float:
         return float(verdict(completion, info, state).reward)

@@ -93,3 +93,19 @@ def test_rubric_scores_like_the_env_and_hacks_pay_zero(reward):
         for hack, text in hack_completions(p).items():
             state = _score(env, row, text)
             assert state["reward"] == 0.0 and state["metrics"]["verifier_error"] == 0.0, (p.id, hack, reward)
+
+
+def test_a_reused_state_is_scored_for_its_own_completion():
+    """The rubric caches its verdict in the rollout's state; a state scored again with another completion
+    (re-scoring, or one dict shared by rollouts) gets its own verdict, not the cached reward."""
+    (p,) = hackable_problems(n=1)
+    env = vf.load_environment(ENV_ID, families=["if_else"], sandbox_backend="local")
+    row = {r["info"]["problem_id"]: r for r in env.get_eval_dataset()}[p.id]
+    state = _score(env, row, p.gold_trace)
+    assert state["reward"] == 1.0
+    state["completion"] = [{"role": "assistant", "content": "<answer>[]</answer>"}]
+    asyncio.run(env.rubric.score_rollout(state))
+    assert state["reward"] == 0.0 and state["metrics"]["exact"] == 0.0
+    state["completion"] = ["<answer>[]</answer>"]  # not messages: no answer, and no error either
+    asyncio.run(env.rubric.score_rollout(state))
+    assert state["reward"] == 0.0 and env.rubric.parser.parse_answer(state["completion"]) is None
