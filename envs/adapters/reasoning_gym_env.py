@@ -100,7 +100,10 @@ class CounterfactualDataset(ProceduralDataset):
         }
 
     def score_answer(self, answer: str | None, entry: dict[str, Any]) -> float:
-        if not isinstance(answer, str) or not answer.strip():
+        if not isinstance(answer, str):
+            return 0.0
+        answer = str.__str__(answer)  # a str subclass as its plain characters (its __format__ could lie)
+        if not answer.strip():
             return 0.0
         text = answer if _OPEN_TAG.search(answer) else f"<answer>{answer}</answer>"
         problem = problem_from_label(entry["metadata"]["problem"])

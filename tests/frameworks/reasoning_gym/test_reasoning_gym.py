@@ -77,3 +77,20 @@ def test_generated_problems_from_the_seed():
 def test_bad_config_fails_clearly():
     with pytest.raises(ValueError, match="mode must be one of"):
         reasoning_gym.create_dataset("counterfactual_if_else", mode="bogus")
+
+
+class _FormatsToGold(str):
+    """A str whose text is a wrong answer but whose format() (an f-string) says the gold one."""
+
+    gold = ""
+
+    def __format__(self, spec):
+        return self.gold
+
+
+def test_score_answer_reads_the_plain_characters():
+    data = reasoning_gym.create_dataset("counterfactual_while", seed=5, size=1, sandbox_backend="local")
+    e = data[0]
+    lying = _FormatsToGold("[123456789]")
+    lying.gold = f"<answer>{e['answer']}</answer>"
+    assert data.score_answer(lying, e) == 0.0 and data.score_answer(e["answer"], e) == 1.0
