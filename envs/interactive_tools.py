@@ -24,9 +24,12 @@ from collections.abc import Callable
 from typing import Any
 
 from envs.interactive_env import CounterfactualCodeInteractiveEnv
+from envs.parsing import parse_answer
+from envs.values import value_key
 from generators import answer_text, value_text
 
 log = logging.getLogger(__name__)
+NOT_VALUES = "<answer>not a list of values</answer>"  # what a submission that is no list of values sends
 GROUP_SEED_STRIDE = 1 << 20  # episode e of group g draws seed base + e * stride + g
 _warned_same_problem = False
 
@@ -126,7 +129,9 @@ class InteractiveExperimentTools:
             text = f"<answer>{answer_text(values)}</answer>"
             json.dumps(values)
         except (TypeError, ValueError):
-            text = "<answer>not a list of values</answer>"
+            text = NOT_VALUES
+        if text != NOT_VALUES and not _reads_back(text, values):  # e.g. a string holding answer tags
+            text = NOT_VALUES
         return self._step(text)
 
     def get_reward(self) -> float:
@@ -154,6 +159,13 @@ class InteractiveExperimentTools:
     def info(self) -> dict[str, Any]:
         """The last `info` of the underlying env (experiments, refused requests, gold at the end)."""
         return dict(self._last_info)
+
+
+def _reads_back(text: str, values: list[Any]) -> bool:
+    """Does the rendered answer message parse back to exactly the submitted values? A value's text must
+    not be able to close the answer block and open another one."""
+    parsed = parse_answer(text)
+    return parsed.format_ok and [value_key(v) for v in parsed.values] == [value_key(v) for v in values]
 
 
 def _limits(env: CounterfactualCodeInteractiveEnv) -> str:
