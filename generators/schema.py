@@ -146,6 +146,14 @@ def _validate(data: Any, where: str) -> tuple[str, ...]:
             raise bad(field_, f"parameters of {data['entry']}({', '.join(params)})", missing[0])
     if set(data["inputs"]) & set(data["latents"]):
         raise bad("latents", "names distinct from inputs", sorted(set(data["inputs"]) & set(data["latents"])))
+    revealed = data.get("revealed")
+    if revealed is not None:  # the true latents: what the abduction gold and the prompt are built from
+        if set(revealed) != set(data["latents"]):
+            raise bad("revealed", f"a value for each latent ({', '.join(data['latents'])}) and nothing else",
+                      sorted(revealed))
+        for name, value in revealed.items():
+            if _json_text(value) not in {_json_text(v) for v in data["latents"][name]}:
+                raise bad(f"revealed.{name}", f"a value of latents.{name}", value)
     if not data["observations"]:
         raise bad("observations", "at least one observation", data["observations"])
     for i, obs in enumerate(data["observations"]):
@@ -156,6 +164,11 @@ def _validate(data: Any, where: str) -> tuple[str, ...]:
     if data["intervention"].get("program") is not None:
         _check_program(data["intervention"]["program"], data["entry"], "intervention.program", where)
     return params
+
+
+def _json_text(value: Any) -> str:
+    """Values compared as JSON text, so True is not 1 (as in `==`)."""
+    return json.dumps(value, sort_keys=True)
 
 
 def _check_program(source: str, entry: str, field_: str, where: str) -> tuple[str, ...]:

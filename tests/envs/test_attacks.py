@@ -172,6 +172,8 @@ def _row_with(mod_problem, **changes) -> str:
     ({"latents": "r"}, "latents"),
     ({"observations": "f(2) = 2"}, "observations"),
     ({"program": 12}, "program"),
+    ({"mode": "interventional", "revealed": {"zz": 1}}, "revealed"),  # abduce_predict raised KeyError: 'r'
+    ({"mode": "interventional", "revealed": {"r": 99}}, "revealed.r"),  # outside r's domain
 ])
 def test_malformed_problem_column_is_one_clear_error(mod_problem, changes, field):
     from envs.trl_reward import DatasetColumnError
