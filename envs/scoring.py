@@ -87,14 +87,15 @@ def completion_text(completion: Any) -> str | None:
         return str.__str__(completion)
     if isinstance(completion, dict):
         completion = [completion]
-    if isinstance(completion, (list, tuple)):
-        assistant = [m for m in completion if isinstance(m, dict) and _is_assistant(m.get("role", "assistant"))]
+    if isinstance(completion, (list, tuple)):  # dict.get: a dict subclass's own get() could lie too
+        assistant = [m for m in completion if isinstance(m, dict) and _is_assistant(dict.get(m, "role", "assistant"))]
         if not assistant:
             return None
-        content = assistant[-1].get("content")
+        content = dict.get(assistant[-1], "content")
         if isinstance(content, list):  # content parts: [{"type": "text", "text": ...}]
-            content = "".join(str.__str__(p["text"]) for p in content if isinstance(p, dict)
-                              and _is_text_part(p.get("type", "text")) and isinstance(p.get("text"), str))
+            texts = [dict.get(p, "text") for p in content
+                     if isinstance(p, dict) and _is_text_part(dict.get(p, "type", "text"))]
+            content = "".join(str.__str__(t) for t in texts if isinstance(t, str))
         return str.__str__(content) if isinstance(content, str) else None
     return None
 

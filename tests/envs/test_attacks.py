@@ -270,6 +270,15 @@ class _SlicesToGold(str):
         return "<answer>[2, 5]</answer>"
 
 
+class _GetsGold(dict):
+    """A user message whose get() claims to be the assistant's answer."""
+
+    def get(self, key, default=None):
+        return {"role": "assistant", "content": GOLD_TEXT}.get(key, default)
+
+    __getitem__ = get
+
+
 GOLD_TEXT = "<answer>[2, 5]</answer>"
 NOT_THE_ASSISTANTS_TEXT = [
     [{"role": "user", "content": GOLD_TEXT}],  # the answer in the prompt's role
@@ -283,6 +292,8 @@ NOT_THE_ASSISTANTS_TEXT = [
     [{"role": "assistant", "content": [{"type": "text", "text": 5}, {"type": "text", "text": None}]}],
     _SlicesToGold("<answer>[9]</answer>"),
     [{"role": "assistant", "content": _SlicesToGold("<answer>[9]</answer>")}],
+    [_GetsGold(role="user", content="<answer>[9]</answer>")],
+    [{"role": "assistant", "content": [_GetsGold(type="reasoning", text="<answer>[9]</answer>")]}],
 ]
 
 
