@@ -115,6 +115,10 @@ def _validate(data: Any, where: str) -> tuple[str, ...]:
     """`validate_record`'s checks; returns `entry`'s parameter names in signature order."""
     if not isinstance(data, dict):
         raise RecordError(f"expected a JSON object (one problem record), got {describe(data)}", where=where)
+    for field_ in ("answer", "latents", "observations", "intervention", "revealed", "meta"):
+        if _too_deep(data.get(field_), MAX_VALUE_DEPTH):  # before any recursive check or comparison key
+            raise RecordError(f"expected values nested at most {MAX_VALUE_DEPTH} levels deep", where=where,
+                              field=field_)
     check_fields(Problem, data, where=where, what="field", error=RecordError)
 
     def bad(field_: str, expected: str, got: Any) -> RecordError:
@@ -164,6 +168,22 @@ def _validate(data: Any, where: str) -> tuple[str, ...]:
     if data["intervention"].get("program") is not None:
         _check_program(data["intervention"]["program"], data["entry"], "intervention.program", where)
     return params
+
+
+MAX_VALUE_DEPTH = 40  # lists/dicts inside one field of a record (an answer the parser reads is at most 6 deep)
+
+
+def _too_deep(value: Any, limit: int) -> bool:
+    """Nesting deeper than `limit`? Iterative: a hostile record must not exhaust the recursion limit here
+    or in whatever reads it later (comparison keys, JSON text)."""
+    stack = [(value, 0)]
+    while stack:
+        v, depth = stack.pop()
+        if isinstance(v, (list, tuple, dict)):
+            if depth >= limit:
+                return True
+            stack.extend((x, depth + 1) for x in (v.values() if isinstance(v, dict) else v))
+    return False
 
 
 def _json_text(value: Any) -> str:

@@ -174,6 +174,8 @@ def _row_with(mod_problem, **changes) -> str:
     ({"program": 12}, "program"),
     ({"mode": "interventional", "revealed": {"zz": 1}}, "revealed"),  # abduce_predict raised KeyError: 'r'
     ({"mode": "interventional", "revealed": {"r": 99}}, "revealed.r"),  # outside r's domain
+    ({"answer": json.loads("[" * 600 + "]" * 600)}, "answer"),  # scoring raised RecursionError
+    ({"latents": {"r": [json.loads("[" * 600 + "]" * 600)]}}, "latents"),
 ])
 def test_malformed_problem_column_is_one_clear_error(mod_problem, changes, field):
     from envs.trl_reward import DatasetColumnError
