@@ -142,7 +142,8 @@ def score_batch(problems: Sequence[Problem], completions: Sequence[Any], reward:
     check_reward(reward)
     if len(problems) != len(completions):
         raise ValueError(f"{len(problems)} problems but {len(completions)} completions")
-    questions = [question] * len(problems) if isinstance(question, str) else list(question)
+    single = isinstance(question, str) or not hasattr(question, "__iter__")  # None: check_question says why
+    questions = [question] * len(problems) if single else list(question)
     if len(questions) != len(problems):
         raise ValueError(f"{len(problems)} problems but {len(questions)} questions")
     if "abduce_predict" in questions:

@@ -144,5 +144,8 @@ def test_bad_arguments_raise_clearly(mod_problem):
         score_completion(mod_problem, "x", reward="partial")
     with pytest.raises(ValueError, match="question must be one of"):
         score_completion(mod_problem, "x", question="explain")
+    for question in (None, 3):  # not a question, nor a sequence of them (was a TypeError from list())
+        with pytest.raises(ValueError, match="question must be one of"):
+            score_completion(mod_problem, "x", question=question)
     with pytest.raises(ValueError, match="2 problems but 1 completions"):
         score_batch([mod_problem, mod_problem], ["x"])
