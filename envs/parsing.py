@@ -296,14 +296,16 @@ class _Parser:
         if "__" in tok or tok.endswith("_") or "_." in tok or "._" in tok:
             raise AnswerSyntaxError(f"bad number {tok!r}")
         try:
-            if any(c in tok for c in ".eE"):
-                number = float(tok)
-                if not math.isfinite(number):
-                    raise AnswerSyntaxError(f"number out of range {tok[:20]!r}")
-                return number
-            return int(tok)
+            if not any(c in tok for c in ".eE"):
+                return int(tok)
+            number = float(tok)
         except ValueError:
             raise AnswerSyntaxError(f"bad number {tok[:20]!r}") from None
+        mantissa = tok.lower().split("e")[0]
+        if not math.isfinite(number) or (number == 0.0 and any(c in "123456789" for c in mantissa)):
+            # inf, or a non-zero literal that underflows to 0.0 (1e-400 is not 0)
+            raise AnswerSyntaxError(f"bad number (out of range) {tok[:20]!r}")
+        return number
 
 
 def _as_value(items: Any, container: str) -> Any:

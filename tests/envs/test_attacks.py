@@ -117,6 +117,8 @@ def test_property_abduce_pays_only_consistent_latents(backend, request, x0, r_tr
     ({}, "<answer>[NaN, 2, 5]</answer>", False),
     ({}, "<answer>[nan]</answer>", False),
     ({}, "<answer>[1e999, 2, 5]</answer>", False),
+    ({"answer": [0]}, "<answer>[1e-400]</answer>", False),  # not zero, though float() underflows to 0.0
+    ({"answer": [0]}, "<answer>[0e5]</answer>", True),
     ({}, "<answer>[\u0662, \u0665]</answer>", False),  # Arabic-Indic digits are not numbers here
     ({}, "<answer>[\uff12, \uff15]</answer>", False),  # fullwidth digits
     ({}, "<answer>[[2, 5]]</answer>", False),  # a nested list is one value, not the set

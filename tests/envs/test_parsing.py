@@ -43,6 +43,7 @@ def test_tolerant_of_form(text, values, container):
     ("<answer>[1 2]</answer>", "expected"),
     ("<answer>[1]]</answer>", "expected"),
     ("<answer>1e400</answer>", "bad number"),
+    ("<answer>[-1e-400]</answer>", "out of range"),  # a non-zero literal that would read as 0.0
     ("<answer>3 or 5</answer>", "expected ','"),
     ("<answer>x = 5</answer>", "unquoted word"),
     ("<answer>[1, {2, 3}]</answer>", "set cannot"),
