@@ -8,6 +8,7 @@ TRL (>= 1.x) calls `reset(**row)` (the returned text is appended to the prompt),
 public method except `reset` / `get_reward` as a tool (schema from type hints and the docstring's
 Args), and reads `get_reward()` once per rollout (TRL gives the model another turn after every tool
 result, `submit_answer`'s too; later calls get "The episode is over." and cannot change the reward;
+after a sandbox failure `get_reward()` is None, which TRL masks;
 tests/frameworks/openenv/test_interactive_tools_trl.py drives a real GRPO step through this class).
 So this class has exactly two public tools:
 `run_experiment` and `submit_answer`. Both go through the text env's own step, so the tool form
@@ -134,9 +135,10 @@ class InteractiveExperimentTools:
             text = NOT_VALUES
         return self._step(text)
 
-    def get_reward(self) -> float:
-        """Correctness minus the experiment costs (0 before any answer; minus the costs if none came)."""
-        return float(self._reward)
+    def get_reward(self) -> float | None:
+        """Correctness minus the experiment costs (0 before any answer; minus the costs if none came);
+        None when the sandbox failed during the episode (TRL masks it: a verifier failure is no 0)."""
+        return None if self._last_info.get("verifier_error") else float(self._reward)
 
     def _step(self, message: str) -> str:
         reply, reward, terminated, truncated, info = self._env.step(message)

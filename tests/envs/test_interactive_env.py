@@ -199,6 +199,25 @@ def test_submitted_values_cannot_inject_answer_tags(suite, reward):
     assert tools.get_reward() == (0.5 if reward == "precise" else 1.0)
 
 
+def test_a_sandbox_failure_is_masked_not_a_silent_penalty(suite):
+    """The sandbox dies before an experiment: the env flags verifier_error; the tool form's get_reward is
+    None (TRL masks it, as the TRL reward function's None) instead of minus the costs so far."""
+    from sandbox import make_sandbox
+
+    dead = make_sandbox("local")
+    dead.close()
+    tools = InteractiveExperimentTools(families=["if_else"], suite=suite, sandbox_backend="local", max_experiments=3)
+    tools.reset(seed=0)
+    tools.run_experiment({"x": 3})
+    tools._env._sandbox = lambda: dead
+    reply = tools.run_experiment({"x": 1})
+    assert reply.startswith("Episode over: the sandbox failed") and tools.info["verifier_error"]
+    assert tools.get_reward() is None and tools.submit_answer([2]) == "The episode is over."
+    tools.reset(seed=0)  # a new episode scores again
+    tools.submit_answer([0, 1, 2, 3, 4, 5])
+    assert tools.get_reward() == 0.0
+
+
 TOOLS_KWARGS = {"families": ["if_else"], "suite": "frozen:test", "sandbox_backend": "local"}
 PLACEHOLDER_ROW = {"prompt": [{"role": "user", "content": ""}]}  # what TRL passes when there is no dataset
 
