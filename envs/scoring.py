@@ -241,6 +241,12 @@ def _resolve(pending: list[_Pending], scores: list[Score | None], sandbox: Sandb
         scores[p.index] = _finish(p, result)
 
 
+# What the program did with the proposed value (its process died, it ran out of memory, its result was
+# too large): a wrong answer, not a verifier failure the TRL reward would mask. A timeout stays a
+# verifier error (it may be the machine's load), as do failures of the sandbox itself.
+_PROGRAM_FAILED = frozenset({CallStatus.CRASHED, CallStatus.MEMORY, CallStatus.OUTPUT_TOO_LARGE})
+
+
 def _finish(p: _Pending, result: JobResult) -> Score:
     problem, parsed = p.problem, p.parsed
     gold = [dict(problem.revealed)] if problem.revealed else []
@@ -251,6 +257,9 @@ def _finish(p: _Pending, result: JobResult) -> Score:
     if result.status is CallStatus.ERROR:  # the program raised for this latent value: it cannot explain y0
         return Score(0.0, False, 0.0, parsed.values, gold, True, question="abduce",
                      error=f"program raised: {result.detail}")
+    if result.status in _PROGRAM_FAILED:  # it crashed or broke a limit with this value: no y0 either
+        return Score(0.0, False, 0.0, parsed.values, gold, True, question="abduce",
+                     error=f"program failed: {result.status.value} {result.detail}".strip())
     return Score(0.0, False, 0.0, parsed.values, gold, True, question="abduce",
                  verifier_error=f"consistency check failed: {result.status.value} {result.detail}".strip())
 

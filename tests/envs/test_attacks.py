@@ -315,3 +315,23 @@ def test_only_the_assistants_own_text_is_scored(mod_problem, completion):
     # the same answer as the assistant's own message pays
     assistant = [{"role": "assistant", "content": [{"type": "text", "text": GOLD_TEXT}]}]
     assert make_reward_fn("exact")([assistant, GOLD_TEXT], problem=[mod_problem.to_json()] * 2) == [1.0, 1.0]
+
+
+# -- abduce: a latent value that makes the program fail is wrong, not a verifier failure ------------
+CRASHES_FOR_SOME_R = ("def f(x, r):\n"
+                      "    if r == 0:\n        import os\n        os._exit(3)\n"  # crashes its process
+                      "    if r == 5:\n        return 'x' * 5_000_000\n"  # output over the cap
+                      "    return (x * r) % 6\n")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_latent_that_crashes_the_program_is_wrong_not_masked(backend, request):
+    """f(2, r) = 2 holds for r in {1, 4}. r = 0 kills the process and r = 5 floods the output: the
+    program did that, so those answers are wrong (0.0), not verifier failures the TRL reward masks."""
+    sandbox = request.getfixturevalue(backend)
+    problem = make_problem("crash:abduce", program=CRASHES_FOR_SOME_R)
+    fn = make_reward_fn("exact", sandbox=sandbox)
+    completions = [ans([r]) for r in (0, 5, 4)]
+    assert fn(completions, problem=[problem.to_json()] * 3, question=["abduce"] * 3) == [0.0, 0.0, 1.0]
+    scores = score_batch([problem] * 2, completions[:2], sandbox=sandbox, question="abduce")
+    assert all(s.verifier_error is None and "program failed" in s.error for s in scores)
