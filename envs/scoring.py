@@ -105,7 +105,7 @@ def _is_assistant(role: Any) -> bool:
 
 
 def _is_text_part(kind: Any) -> bool:
-    return type(kind) is str and kind == "text"
+    return type(kind) is str and kind in ("text", "output_text")  # chat completions / responses API
 
 
 def score_completion(problem: Problem, completion: Any, reward: str = "exact",

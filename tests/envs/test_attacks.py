@@ -314,7 +314,9 @@ def test_only_the_assistants_own_text_is_scored(mod_problem, completion):
         assert score_batch([mod_problem], [completion], reward=reward)[0].reward == 0.0
     # the same answer as the assistant's own message pays
     assistant = [{"role": "assistant", "content": [{"type": "text", "text": GOLD_TEXT}]}]
-    assert make_reward_fn("exact")([assistant, GOLD_TEXT], problem=[mod_problem.to_json()] * 2) == [1.0, 1.0]
+    responses_api = [{"role": "assistant", "content": [{"type": "output_text", "text": GOLD_TEXT}]}]
+    assert make_reward_fn("exact")([assistant, responses_api, GOLD_TEXT],
+                                   problem=[mod_problem.to_json()] * 3) == [1.0, 1.0, 1.0]
 
 
 # -- abduce: a latent value that makes the program fail is wrong, not a verifier failure ------------
