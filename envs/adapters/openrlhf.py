@@ -24,7 +24,9 @@ from generators import Problem
 
 
 def response_text(query: str, prompt: str | None, problem: Problem) -> str | None:
-    """The response part of `query`, or None when the prompt cannot be located in it."""
+    """The response part of `query`, or None when the prompt cannot be located in it (or it is not text)."""
+    if not isinstance(query, str):
+        return None
     if isinstance(prompt, str) and prompt and query.startswith(prompt):
         return query[len(prompt):]
     for anchor in (prompt, problem.prompt):

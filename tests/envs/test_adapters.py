@@ -92,3 +92,10 @@ def test_a_problem_object_label_is_validated_like_a_record(mod_problem):
         with pytest.raises(ValueError, match="answer: expected list"):
             adapter()
     assert verl.compute_score(None, "<answer>[2, 5]</answer>", mod_problem)["score"] == 1.0
+
+
+def test_openrlhf_query_that_is_not_text_pays_nothing(mod_problem):
+    label = mod_problem.to_json()
+    for query in (None, b"<answer>[2, 5]</answer>", ["<answer>[2, 5]</answer>"]):
+        out = openrlhf.reward_func([query], [mod_problem.prompt], [label])
+        assert out["rewards"].tolist() == [0.0] and out["extra_logs"]["cf_prompt_not_found"].tolist() == [1.0]
