@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,7 +35,7 @@ def _check_timeout(value: Any, field: str, where: str, optional: bool) -> None:
     """A positive number of seconds (inf and huge values are clamped to SandboxLimits.max_timeout_s)."""
     if optional and value is None:
         return
-    if not _number(value) or math.isnan(value) or value <= 0:
+    if not _number(value) or value != value or value <= 0:  # (math.isnan overflows on an int of 400 digits)
         expected = "a positive number" + (" or None" if optional else "")
         raise BadRequest(f"{where}: {field} must be {expected}, got {value!r:.80}")
 
@@ -141,6 +142,11 @@ def _literals(values: Sequence[Any], field: str, where: str, kind: type) -> list
     return out
 
 
+def _clamped(seconds: float, limits: SandboxLimits) -> float:
+    """At most max_timeout_s, compared before float() (which overflows on an int of 400 digits)."""
+    return limits.max_timeout_s if seconds >= limits.max_timeout_s else float(seconds)
+
+
 def encode_job(req: ExecRequest, position: int = 0, limits: SandboxLimits | None = None) -> EncodedJob:
     """The job frame body for a validated request; BadRequest for arguments that cannot travel or a
     request over SandboxLimits.max_request_bytes. Timeouts above max_timeout_s are clamped to it."""
@@ -153,10 +159,12 @@ def encode_job(req: ExecRequest, position: int = 0, limits: SandboxLimits | None
                 size += len(item)
                 if size > limits.max_request_bytes:
                     raise _too_large(size, limits, f"{where}: args[{k}][{j}]")
-    timeout = min(float(req.timeout_s), limits.max_timeout_s)
-    job: dict[str, Any] = {"t": "job", "src": req.source, "entry": req.entry, "timeout": timeout}
+    timeout = _clamped(req.timeout_s, limits)
+    # the name as compile() spells it: identifiers in source are NFKC-normalised ("\ufb01" is "fi")
+    entry = unicodedata.normalize("NFKC", req.entry)
+    job: dict[str, Any] = {"t": "job", "src": req.source, "entry": entry, "timeout": timeout}
     if req.job_timeout_s is not None:
-        job["budget"] = min(float(req.job_timeout_s), limits.max_timeout_s)
+        job["budget"] = _clamped(req.job_timeout_s, limits)
     args = [list(a) for a in req.args]
     kwargs = [dict(k) for k in req.kwargs] if req.kwargs is not None else None
     if _json_round_trips(args) and (kwargs is None or _json_round_trips(kwargs)):

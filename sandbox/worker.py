@@ -54,6 +54,9 @@ FLUSH_INTERVAL_S = 0.05
 POLL_MAX_MS = 1000  # poll() takes a C int of milliseconds: never ask it for more
 MAX_TIMEOUT_S = 1e6  # the host clamps far lower; this only keeps the arithmetic finite
 COMPILE_IN_WORKER_MAX = 64 << 10
+# what compiling one source may add to the worker's address space (a source of 3 kB can need GBs:
+# nested try/finally bodies are duplicated exponentially); past it, the child compiles under its limits
+COMPILE_IN_WORKER_MEMORY = 64 << 20
 CODE_CACHE_SIZE = 32  # each child frees its copy (other jobs are not its to see): keep that cheap
 MAX_DEPTH = 100  # nesting of a value that travels
 BIG_INT_BITS = 2000  # wider ints travel as hex: decimal conversion is capped (sys.set_int_max_str_digits)
@@ -67,8 +70,10 @@ PRELOAD = ("ast", "math", "itertools", "functools", "collections", "re", "string
 
 OK, ERROR, TIMEOUT, MEMORY, TOO_LARGE, CRASHED, SANDBOX_ERROR = (
     "ok", "error", "timeout", "memory", "output_too_large", "crashed", "sandbox_error")
-PROGRAM_STATUSES = (OK, ERROR, TIMEOUT, MEMORY, TOO_LARGE, CRASHED)  # what a child may report
-PROGRAM_STATUS_SET = frozenset(PROGRAM_STATUSES)
+PROGRAM_STATUSES = (OK, ERROR, TIMEOUT, MEMORY, TOO_LARGE, CRASHED)
+# what a child's rows may say: a timeout or a crash is only ever the worker's own finding (a row
+# claiming one is a program forging its status, and corrupts the channel)
+CHILD_STATUS_SET = frozenset((OK, ERROR, MEMORY, TOO_LARGE))
 WATCHED_RLIMITS = tuple(getattr(resource, name) for name in (
     "RLIMIT_CPU", "RLIMIT_AS", "RLIMIT_FSIZE", "RLIMIT_NOFILE", "RLIMIT_NPROC", "RLIMIT_DATA", "RLIMIT_STACK",
     "RLIMIT_CORE", "RLIMIT_MEMLOCK", "RLIMIT_NICE", "RLIMIT_SIGPENDING") if hasattr(resource, name))
@@ -584,6 +589,15 @@ def run_child(job, start, chan, cfg, jobdir, worker_pid):
 
 # ---------------------------------------------------------------- the worker (parent side)
 
+def address_space():
+    """This process's virtual memory size in bytes (what RLIMIT_AS counts)."""
+    try:
+        with open("/proc/self/statm", "rb") as fh:
+            return int(fh.read().split()[0]) * mmap.PAGESIZE
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 class ChannelError(ValueError):
     """The child wrote something into its result channel that is not a valid row."""
 
@@ -602,7 +616,7 @@ def check_row(r, i, cap):
     if type(r) is not list or len(r) != 8 or r[0] != "R" or type(r[1]) is not int or r[1] != i:
         raise ChannelError("malformed result row for call %d" % i)
     _, _, status, value, is_repr, etype, emsg, wall = r
-    if type(status) is not str or status not in PROGRAM_STATUS_SET:
+    if type(status) is not str or status not in CHILD_STATUS_SET:
         raise ChannelError("bad status in the row of call %d" % i)
     if is_repr is True:
         if type(value) is not str or len(value) > cap:
@@ -708,6 +722,7 @@ class Worker:
         self.ipc_private = bool(cfg.get("ipc_private"))
         self.ipc_buf = ctypes.create_string_buffer(256) if libc() else None
         self.rlimits = None if "seccomp" in cfg.get("isolation", ()) else self.own_rlimits()
+        self.scheduling = self.own_scheduling()
         self.max_fd = max(1024, min(resource.getrlimit(resource.RLIMIT_NOFILE)[0], 1 << 20))
         self.unfit = None  # why this worker must retire after the current job
         self.pid = os.getpid()
@@ -738,13 +753,25 @@ class Worker:
 
     def check_fitness(self):
         """After a job: a worker whose own limits changed (prlimit from a child) must not serve again.
-        Where the seccomp filter is in place, no child can call prlimit on it: nothing to check."""
+        Where the seccomp filter is in place, no child can call prlimit on it: nothing to check.
+        Nor one whose scheduling changed: where a job runs under the worker's uid (containers) it may
+        raise the worker's nice value, pin it to one CPU or make it SCHED_IDLE, and every later child
+        would inherit that (and no unprivileged worker can undo a higher nice value)."""
         if self.rlimits is not None and self.own_rlimits() != self.rlimits:
             self.unfit = "the worker's resource limits were changed during a job"
+        elif self.own_scheduling() != self.scheduling:
+            self.unfit = "the worker's scheduling (nice value, CPU affinity or policy) was changed during a job"
 
     @staticmethod
     def own_rlimits():
         return [resource.getrlimit(r) for r in WATCHED_RLIMITS]
+
+    @staticmethod
+    def own_scheduling():
+        try:
+            return os.getpriority(os.PRIO_PROCESS, 0), os.sched_getaffinity(0), os.sched_getscheduler(0)
+        except (AttributeError, OSError):
+            return None
 
     # -- one job
     def compile_cached(self, job):
@@ -758,14 +785,39 @@ class Worker:
             return
         code = self.code_cache.pop(src, None)
         if code is None:
-            try:
-                code = compile(src, "<program>", "exec")
-            except BaseException:
+            code = self.compile_bounded(src)
+            if code is None:
                 return
         self.code_cache[src] = code
         if len(self.code_cache) > CODE_CACHE_SIZE:
             del self.code_cache[next(iter(self.code_cache))]
         job["code"] = code
+
+    def compile_bounded(self, src):
+        """The code of `src`, or None (a syntax error, or too costly to compile here: the child will
+        compile it under its own limits and timeout and report that honestly). The worker runs under no
+        limit of a job's: its address space may grow by COMPILE_IN_WORKER_MEMORY at most while it
+        compiles, and a compile that left it much larger retires it after this job (every child
+        inherits the worker's size as part of its own address-space limit)."""
+        before = address_space()
+        if before is None:
+            return None
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        cap = before + COMPILE_IN_WORKER_MEMORY
+        try:
+            resource.setrlimit(resource.RLIMIT_AS, (cap if hard == resource.RLIM_INFINITY else min(cap, hard), hard))
+        except (ValueError, OSError):
+            return None
+        try:
+            code = compile(src, "<program>", "exec")
+        except BaseException:
+            code = None
+        finally:
+            resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+        grown = (address_space() or before) - before
+        if grown > COMPILE_IN_WORKER_MEMORY // 2 and self.unfit is None:
+            self.unfit = "compiling a job's program left the worker %d MiB larger" % (grown >> 20)
+        return code
 
     def run_job(self, job):
         self.compile_cached(job)
@@ -994,7 +1046,7 @@ class Worker:
                     break
                 self.maybe_flush(job, pending, True)
         finally:
-            status_code = self.reap(pid)
+            status_code, cpu_used = self.reap(pid)
             if state["setup"] is None:  # nothing read from the pipe yet: did setup finish at all?
                 state["setup"] = self.read_available(rfd)[:1] == b"S"
             os.close(rfd)
@@ -1010,7 +1062,7 @@ class Worker:
         if not state["setup"] and not killed_for_timeout:
             raise SetupFailed("the job's process died during setup")
         wall = round((time.monotonic() - progress_at) * 1000.0, 4)
-        problem = state["problem"] or self.classify_death(status_code, killed_for_timeout, timeout)
+        problem = state["problem"] or self.classify_death(status_code, killed_for_timeout, timeout, cpu_used)
         status, etype, emsg = problem
         if not state["loaded"]:
             # the module's top level never finished: every remaining call shares its fate
@@ -1055,7 +1107,7 @@ class Worker:
                 state["loaded"] = True
                 rows = rows[1:]
             elif (type(first) is list and len(first) == 4 and first[0] == "E" and type(first[1]) is str
-                  and first[1] in PROGRAM_STATUS_SET and type(first[2]) is str and type(first[3]) is str):
+                  and first[1] in CHILD_STATUS_SET and type(first[2]) is str and type(first[3]) is str):
                 etype, emsg = first[2][:MAX_ERROR_TYPE], short(first[3])
                 pending.extend([k, first[1], None, False, etype, emsg, 0.0] for k in range(state["i"], n))
                 state["i"] = n
@@ -1071,14 +1123,16 @@ class Worker:
             i += 1
             state["i"] = i
 
-    def classify_death(self, status_code, killed_for_timeout, timeout):
+    def classify_death(self, status_code, killed_for_timeout, timeout, cpu_used=0.0):
         if killed_for_timeout:
             return TIMEOUT, "Timeout", "call exceeded its %.3g s time limit" % timeout
         if status_code is None:
             return CRASHED, "Crashed", "process vanished"
         if os.WIFSIGNALED(status_code):
             sig = os.WTERMSIG(status_code)
-            if sig == signal.SIGXCPU:
+            # the limit, only if the child used that much CPU (not a SIGXCPU it sent itself, nor a
+            # lower RLIMIT_CPU it set itself: either would pass a crash off as a timeout)
+            if sig == signal.SIGXCPU and cpu_used >= 0.99 * float(self.limits["cpu_seconds"]):
                 return TIMEOUT, "Timeout", "CPU time limit of %s s exceeded" % self.limits["cpu_seconds"]
             if sig == signal.SIGXFSZ:
                 return ERROR, "FileSizeLimit", "file size limit exceeded"
@@ -1103,12 +1157,13 @@ class Worker:
             pass
 
     def reap(self, pid):
+        """(wait status or None, CPU seconds the child used)."""
         self.kill_group(pid)
         try:
-            _, status = os.waitpid(pid, 0)
-            return status
+            _, status, usage = os.wait4(pid, 0)
+            return status, usage.ru_utime + usage.ru_stime
         except ChildProcessError:
-            return None
+            return None, 0.0
 
     def kill_strays(self):
         """Kill everything a job left behind (daemons, setsid'd grandchildren, ...).

@@ -447,6 +447,85 @@ def test_a_corrupted_result_channel_costs_only_that_call(solo, how):
     assert_serving(solo, jobs=2)
 
 
+FORGE_STATUS = """
+import gc, os, signal
+if {at_load}:
+    chan = next(o for o in gc.get_objects() if type(o).__name__ == "Channel")
+    chan.emit(["E", "timeout", "Timeout", "call exceeded its time limit"], -1, 0.0)
+    os._exit(0)
+def f(i, how):
+    if i == 1:
+        if how == "sigxcpu":
+            os.kill(os.getpid(), signal.SIGXCPU)
+        chan = next(o for o in gc.get_objects() if type(o).__name__ == "Channel")
+        chan.emit(["R", 1, "timeout", None, False, "Timeout", "call exceeded its time limit", 0.0], 2, 0.0)
+        os._exit(0)
+    return i
+"""
+
+
+@pytest.mark.parametrize("how", ["row", "load_row", "sigxcpu"])
+def test_a_program_cannot_pass_itself_off_as_timed_out(solo, how):
+    """Only the worker finds a timeout: a result row claiming one (for a call, or for loading the
+    program), or a SIGXCPU the program sends itself long before its CPU limit, is the program's crash."""
+    src = FORGE_STATUS.format(at_load=how == "load_row")
+    [results] = solo.run_batch([ExecRequest(src, "f", [(i, how) for i in range(3)], timeout_s=10.0)])
+    assert not [r for r in results if r.status is S.TIMEOUT or r.error_type == "Timeout"], results
+    if how == "load_row":
+        assert [r.status for r in results] == [S.CRASHED] * 3, results
+    else:
+        assert [(r.status, r.value) for r in results] == [(S.OK, 0), (S.CRASHED, None), (S.OK, 2)], results
+
+
+def _costly_to_compile(depth: int) -> str:
+    """A source of a few kB whose compilation takes GBs: every try/finally copies the code of its body."""
+    src, indent = "def f():\n", "    "
+    for _ in range(depth):
+        src += f"{indent}try:\n{indent}    x = 1\n{indent}finally:\n"
+        indent += "    "
+    return src + f"{indent}return 1\n"
+
+
+def test_a_program_that_is_costly_to_compile_is_the_programs_failure(solo):
+    """Compiling is the program's cost too: never the worker's memory (a worker killed for it gave
+    sandbox_error) nor a bloated worker whose next jobs have less memory."""
+    [r] = run1(solo, _costly_to_compile(18), timeout_s=5.0)
+    assert r.status in (S.MEMORY, S.TIMEOUT), r
+    [big] = run1(solo, "def f():\n    return len(bytearray(300 << 20))\n")
+    assert (big.status, big.value) == (S.OK, 300 << 20), big
+    assert_serving(solo, jobs=2)
+
+
+SCHEDULE_WORKER = """
+import os
+def f():
+    for attack in (lambda: os.setpriority(os.PRIO_PROCESS, os.getppid(), 15),
+                   lambda: os.setpriority(os.PRIO_USER, os.getuid(), 17),
+                   lambda: os.sched_setaffinity(os.getppid(), {min(os.sched_getaffinity(0))}),
+                   lambda: os.sched_setscheduler(os.getppid(), os.SCHED_IDLE, os.sched_param(0))):
+        try:
+            attack()
+        except OSError:
+            pass
+    return 0
+"""
+READ_SCHEDULE = """
+import os
+def f():
+    return [os.getpriority(os.PRIO_PROCESS, 0), sorted(os.sched_getaffinity(0)), os.sched_getscheduler(0)]
+"""
+
+
+def test_a_job_cannot_change_how_the_next_job_is_scheduled(solo):
+    """A job running under its worker's uid (containers) may renice it, pin it to one CPU or make it
+    SCHED_IDLE: the next job must still start with the scheduling every job gets."""
+    [before] = run1(solo, READ_SCHEDULE)
+    [hit] = run1(solo, SCHEDULE_WORKER)
+    [after] = run1(solo, READ_SCHEDULE)
+    assert hit.status is S.OK, hit
+    assert before.ok and after.ok and after.value == before.value, (before, after)
+
+
 def test_error_fields_are_bounded_strings(solo):
     src = "def f():\n    raise type('E' * 5000000, (Exception,), {})('m' * 5000000)\n"
     [r] = run1(solo, src)
@@ -455,7 +534,7 @@ def test_error_fields_are_bounded_strings(solo):
     assert isinstance(r.error_message, str) and len(r.error_message) <= 5000
 
 
-@pytest.mark.parametrize("timeout", [1e7, math.inf])
+@pytest.mark.parametrize("timeout", [1e7, math.inf, pytest.param(10 ** 400, id="int_of_400_digits")])
 def test_a_huge_timeout_is_served_not_overflowed(solo, timeout):
     [r] = run1(solo, HONEST, [(3,)], timeout_s=timeout, job_timeout_s=timeout * 100)
     assert (r.status, r.value) == (S.OK, 10), r
@@ -652,6 +731,12 @@ def test_a_bad_request_can_get_its_own_error_result_while_the_others_run(solo, b
     assert all("request #1" in r.error_message for r in middle)
     assert len(middle) == (len(bad.args) if isinstance(bad.args, list) else 1)
     assert all(r.python_version == solo.python_version for r in middle)
+
+
+def test_the_entry_is_found_as_python_spells_it(solo):
+    """compile() NFKC-normalises identifiers: an entry named as its source writes it is found."""
+    [r] = solo.run(ExecRequest("def \ufb01rst(x):\n    return x + 1\n", "\ufb01rst", [(1,)], timeout_s=10.0))
+    assert (r.status, r.value) == (S.OK, 2), r
 
 
 def test_a_batch_that_is_not_a_list_is_a_bad_request(solo):
