@@ -165,10 +165,13 @@ def _request(jobs: Sequence[Job], timeout_s: float) -> ExecRequest:
 
 
 def _rows(call: CallResult, n: int) -> list[list[Any]] | None:
-    """The runner's per-job rows if the call succeeded and they have the expected shape, else None."""
-    if call.status is not CallStatus.OK or call.value_is_repr:
+    """The runner's per-job rows if the call succeeded and they have the expected shape, else None.
+
+    Rows travel as a canonical repr when a value in them is no JSON the worker passes through as it
+    is (an int of more than 2,000 bits): read back exactly, not taken for the runner's failure."""
+    if call.status is not CallStatus.OK:
         return None
-    rows = call.value
+    rows = call.python_value()
     if not isinstance(rows, list) or len(rows) != n:
         return None
     for row in rows:

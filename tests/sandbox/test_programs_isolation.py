@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from sandbox import Job, run_jobs
+from sandbox import CallStatus, Job, run_jobs
 
 
 HONEST = "def f(x, r):\n    return abs(x - r) + len([x, r]) + int(str(x * r)) % 7\n"
@@ -163,3 +163,12 @@ def test_jobs_of_one_group_share_a_child_and_no_other(sandbox):
     jobs = [Job(counter, "f", [[0, 0]], group="a"), Job(counter, "f", [[0, 0]], group="a"),
             Job(counter, "f", [[0, 0]], group="b"), Job(counter, "f", [[0, 0]])]
     assert [r.values for r in run_jobs(sandbox, jobs)] == [[1], [2], [1], [1]]
+
+
+def test_a_wide_int_of_one_record_is_its_value_not_a_runner_failure(sandbox):
+    """An int too wide for the worker's JSON (the pack then travels as a repr) is read back exactly;
+    it made run_jobs raise SandboxFailure ("program runner failed") for every record of the run."""
+    wide = "def f(x, r):\n    return 7 ** 5000 + x\n"
+    results = run_jobs(sandbox, [Job(HONEST, "f", ARGS), Job(wide, "f", ARGS[:2]), Job(HONEST, "f", ARGS)])
+    assert results[1].status is CallStatus.OK and results[1].values == [7 ** 5000, 7 ** 5000], results[1]
+    assert results[0] == results[2] == _alone(sandbox, HONEST)
