@@ -182,7 +182,7 @@ def register(app: typer.Typer) -> None:
     app.command("generate")(cli_errors()(generate_cmd))
     app.command("families")(families_cmd)
 
-    app.command("export")(export_cmd)
+    app.command("export")(cli_errors()(export_cmd))
 
     app.command("counterfactualize")(counterfactualize_cmd)
     app.add_typer(suites_app, name="suites", help="Frozen held-out suites: build, verify, benchmark.")

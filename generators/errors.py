@@ -86,6 +86,20 @@ def check_output_file(path: Any, field: str = "--out") -> None:
             break
 
 
+def check_output_dir(path: Any, field: str = "--out") -> None:
+    """Fail before any work when `path` cannot become a directory (it is a file, or under a file)."""
+    from pathlib import Path
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise InputError(f"expected a directory path, got a file: {path}", field=field)
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise InputError(f"expected a path under a directory, but {parent} is a file", field=field)
+            break
+
+
 def check_input_file(path: Any, field: str, what: str = "file") -> None:
     """Fail early, with one line, when a named input file is missing or is a directory."""
     from pathlib import Path

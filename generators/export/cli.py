@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 
+from generators.errors import InputError, check_output_dir
 from generators.export import FORMATS, export_problems, load_sources
 
 
@@ -24,19 +25,18 @@ def export_cmd(
     chosen = [f.strip() for f in formats.split(",") if f.strip()]
     bad = [f for f in chosen if f not in FORMATS]
     if bad or not chosen:
-        typer.secho(f"error: --format: unknown {bad or formats!r}; choose from {', '.join(FORMATS)}",
-                    fg=typer.colors.RED, err=True)
-        raise typer.Exit(code=2)
+        raise InputError(f"unknown {bad or formats!r}; expected a comma-separated subset of {', '.join(FORMATS)}",
+                         field="--format")
+    check_output_dir(out)
     try:
         splits = load_sources(sources, split)
         report = export_problems(splits, out, chosen, name=name,
                                  command="cfcode " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
     except ImportError as exc:
-        typer.secho(f"error: export needs pyarrow ({exc}); pip install 'counterfactual-code[rl]'",
-                    fg=typer.colors.RED, err=True)
-        raise typer.Exit(code=2) from None
+        raise InputError(f"export needs pyarrow ({exc}); pip install 'counterfactual-code[rl]'") from None
+    except InputError:
+        raise
     except (ValueError, FileNotFoundError) as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(code=2) from None
+        raise InputError(str(exc)) from None
     typer.echo(json.dumps({"out": str(report.out_dir), "formats": report.formats, "counts": report.counts,
                            "files": len(report.files)}, sort_keys=True))

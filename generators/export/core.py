@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from generators.errors import InputError
 from generators.export import hf, lm_eval, openrlhf, verl
 from generators.io import load_problems, sha256_file
 from generators.schema import Problem
@@ -15,6 +17,7 @@ from generators.suites import suites_dir
 
 FORMATS = ("hf", "verl", "lm_eval", "openrlhf")
 SOURCE_NAMES = ("frozen:test", "frozen:train", "frozen:all")
+NAME_PATTERN = r"[A-Za-z][A-Za-z0-9_-]{0,99}"  # a dataset / lm-eval group name: no path or YAML syntax
 
 
 @dataclass
@@ -70,6 +73,13 @@ def export_problems(splits: dict[str, list[Problem]], out_dir: str | os.PathLike
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         raise ValueError(f"unknown export format(s) {unknown}; choose from {', '.join(FORMATS)}")
+    if not re.fullmatch(NAME_PATTERN, name):  # file names and YAML of the lm-eval folder are built from it
+        raise InputError(f"expected letters, digits, '_' or '-' starting with a letter, got {name!r}",
+                         field="--name")
+    for fmt in formats:
+        if (Path(out_dir) / fmt).exists() and not (Path(out_dir) / fmt).is_dir():
+            raise InputError(f"expected {Path(out_dir) / fmt} to be a directory (an earlier export), got a file",
+                             field="--out")
     for split, problems in splits.items():
         if not split.replace("_", "").isalnum():
             raise ValueError(f"split name {split!r} must be letters, digits and '_'")

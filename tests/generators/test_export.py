@@ -132,3 +132,35 @@ def test_failed_writer_leaves_nothing_half_written(tmp_path, monkeypatch):
         export_problems(splits, tmp_path, formats=["verl"])
     assert (tmp_path / "verl" / "test.parquet").read_bytes() == before  # the old export is intact
     assert [p.name for p in tmp_path.iterdir()] == ["verl"]  # no temp directory left behind
+
+
+@pytest.mark.parametrize("case", ["out_is_a_file", "out_under_a_file", "format_dir_is_a_file", "name_escapes",
+                                  "name_breaks_yaml"])
+def test_bad_out_or_name_is_one_line_and_writes_nothing_outside(tmp_path, case):
+    """`--out` a file (or under one) and `--out/verl` a file raised tracebacks; `--name ../../x` wrote the
+    lm-eval YAML files outside the output directory and a name with ': ' or a newline broke the YAML."""
+    src = tmp_path / "src"
+    src.mkdir()
+    small = src / "small.jsonl"
+    small.write_text("".join((suites_dir() / "test" / "while.interventional.jsonl").read_text()
+                             .splitlines(keepends=True)[:3]))
+    (src / "file").write_text("keep me")
+    out, extra = tmp_path / "o" / "p" / "q", []
+    if case == "out_is_a_file":
+        out = src / "file"
+    elif case == "out_under_a_file":
+        out = src / "file" / "x"
+    elif case == "format_dir_is_a_file":
+        out = tmp_path / "o"
+        out.mkdir()
+        (out / "verl").write_text("keep me too")
+    else:
+        extra = ["--name", "../../../escaped" if case == "name_escapes" else 'a: "b"\nc']
+    before = sorted(p for p in tmp_path.rglob("*"))
+    res = runner.invoke(app, ["export", str(small), "--out", str(out), "--format", "verl,lm_eval", *extra])
+    assert res.exit_code == 2, (res.exit_code, res.output, res.exception)
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("cfcode: error: "), res.stderr
+    assert "--out" in lines[0] or "--name" in lines[0], lines[0]
+    assert sorted(p for p in tmp_path.rglob("*")) == before  # nothing written, nothing clobbered
+    assert (src / "file").read_text() == "keep me"
