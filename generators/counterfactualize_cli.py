@@ -7,12 +7,13 @@ from pathlib import Path
 import typer
 
 from generators.counterfactualize import Options, SpecError, counterfactualize, function_spec, load_spec
+from generators.errors import InputError, check_output_file, print_error
 from generators.io import write_problems
 from sandbox import SandboxFailure, make_sandbox
 
 
 def _fail(message: str, code: int = 2) -> None:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    print_error(message)
     raise typer.Exit(code=code)
 
 
@@ -50,6 +51,10 @@ def counterfactualize_cmd(
     The code is untrusted: it runs only in the Docker sandbox. A function that cannot be used gets
     one `rejected:` line on stderr and the run goes on; exit status 1 when no problem was made.
     """
+    try:
+        check_output_file(out)  # before the sandbox runs every function
+    except InputError as exc:
+        _fail(str(exc))
     try:
         text = source.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

@@ -314,3 +314,21 @@ def test_cli_bad_input_exits_with_one_line_and_writes_nothing(tmp_path):
                               "--latent", "r=0..2", "-o", str(out)])
     assert res.exit_code == 1 and "f (line 1): rejected: timed out" in res.stderr and not out.exists()
     assert "Traceback" not in res.output
+
+
+@pytest.mark.parametrize("kind", ["directory", "under_a_file"])
+def test_cli_out_that_cannot_be_a_file_fails_before_the_sandbox(tmp_path, kind):
+    """`--out DIR` ran every function in the sandbox, then died with an IsADirectoryError traceback."""
+    src = tmp_path / "u.py"
+    src.write_text("def f(x, r):\n    return x * r % 7\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    if kind == "under_a_file":
+        (tmp_path / "plain").write_text("")
+        out = tmp_path / "plain" / "x.jsonl"
+    res = runner.invoke(app, ["counterfactualize", str(src), "--function", "f", "--input", "x=0..3",
+                              "--latent", "r=0..3", "-o", str(out)])
+    assert res.exit_code == 2, (res.output, res.exception)
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("cfcode: error: --out: expected a "), res.stderr
+    assert "rejected" not in res.stderr and "Traceback" not in res.output
