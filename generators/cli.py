@@ -12,7 +12,7 @@ from generators.counterfactualize_cli import counterfactualize_cmd
 from generators.errors import InputError, check_output_file, cli_errors, fail
 from generators.export.cli import export_cmd
 from generators.family import get_family
-from generators.pipeline import generate_with_stats
+from generators.pipeline import chunk_plan, generate_with_stats
 from generators.schema import SPLITS
 from generators.suites import build_suites, rebuild_matches, verify_suites
 from sandbox import SandboxFailure, SandboxUnavailable, make_sandbox
@@ -54,6 +54,10 @@ def generate_cmd(
     shard_spec = _parse_shard(shard)
     if chunk_size < 1:
         raise InputError(f"expected a positive integer, got {chunk_size}", field="--chunk-size")
+    try:
+        chunk_plan(n, chunk_size, shard_spec)
+    except ValueError as exc:
+        raise InputError(str(exc), field="--n") from None
     knobs = spec.parse_knobs(knob)
     spec.config(level, **knobs)
     check_output_file(out)

@@ -71,6 +71,7 @@ def generate(family: str, mode: str, n: int, seed: int, level: int | None = None
 
 CHUNK_SIZE = 10_000  # problems per chunk; a run of up to this many problems is one chunk
 CHUNK_STRIDE = 10**9  # chunk c drafts items c * CHUNK_STRIDE, c * CHUNK_STRIDE + 1, ... (disjoint streams)
+MAX_CHUNKS = 1_000_000  # a run's plan is a list of chunks: --n 1e23 must be refused, not exhaust memory
 
 
 def chunk_plan(n: int, chunk_size: int = CHUNK_SIZE, shard: tuple[int, int] = (0, 1)) -> list[tuple[int, int]]:
@@ -87,6 +88,9 @@ def chunk_plan(n: int, chunk_size: int = CHUNK_SIZE, shard: tuple[int, int] = (0
         raise ValueError(f"shard must be I/N with 0 <= I < N, got {index}/{count}")
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    if -(-n // chunk_size) > MAX_CHUNKS:
+        raise ValueError(f"n must be at most {MAX_CHUNKS:,} chunks of {chunk_size:,} problems "
+                         f"({MAX_CHUNKS * chunk_size:,}), got {n:,}")
     chunks = [(c, min(chunk_size, n - c * chunk_size)) for c in range(-(-n // chunk_size))]
     return chunks[index * len(chunks) // count:(index + 1) * len(chunks) // count]
 

@@ -145,6 +145,9 @@ GENERATE_CASES = {
     "n_negative": (["--n", "-3"], "--n: expected a non-negative integer"),
     "n_word": (["--n", "abc"], "'--n'"),
     "family_unknown": (["--family", "nope"], "unknown family 'nope'"),
+    # was killed by the out-of-memory killer (a list of 10**19 chunks) instead of refused
+    "n_huge": (["--n", str(10**23)], "--n: n must be at most 1,000,000 chunks"),
+    "n_huge_small_chunks": (["--n", str(10**7), "--chunk-size", "1"], "--n: n must be at most 1,000,000 chunks"),
 }
 
 
