@@ -62,6 +62,7 @@ def bench(
 
 
 @env_app.command("interactive-bench")
+@cli_errors()
 def interactive_bench(
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     families: str = typer.Option("if_else,while,multi_r", help="Comma-separated families."),
@@ -75,14 +76,23 @@ def interactive_bench(
 ) -> None:
     """Reference rewards on CounterfactualCodeInteractive-v0: no / random / greedy experiments."""
     names = tuple(f.strip() for f in families.split(",") if f.strip())
+    if not names:  # before any sandbox starts; was "fmean requires at least one data point" at the end
+        raise InputError("expected at least one family name, got none", field="--families")
+    for name in names:
+        get_family(name)
+    if episodes < 1:
+        raise InputError(f"expected a positive integer, got {episodes}", field="--episodes")
+    if backend not in BACKENDS:
+        raise InputError(f"expected one of {', '.join(BACKENDS)}, got {backend!r}", field="--backend")
     try:
         cfg = InteractiveBenchConfig(families=names, episodes=episodes, max_experiments=max_experiments,
                                      experiment_cost=cost, reward=reward, suite=suite, sandbox_backend=backend,
                                      seed=seed)
         result = run_interactive_bench(cfg)
+    except InputError:
+        raise
     except ValueError as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(2) from None
+        raise InputError(str(exc)) from None
     if json_out:
         typer.echo(json.dumps(result, sort_keys=True))
         return

@@ -43,3 +43,21 @@ def test_any_completion_steps_cleanly(f1_env, completion, seed):
     _, reward, terminated, truncated, info = env.step(completion)
     assert 0.0 <= reward <= 1.0 and terminated and not truncated
     assert reward == 0.0 or info["format_ok"]
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--episodes", "-1"], "--episodes: expected a positive integer, got -1"),
+    (["--episodes", "0"], "--episodes: expected a positive integer, got 0"),
+    (["--families", ","], "--families: expected at least one family name"),
+    (["--families", "if_else,nope"], "unknown family 'nope'"),
+    (["--backend", "nope"], "--backend: expected one of"),
+])
+def test_interactive_bench_bad_options_are_one_line_before_any_work(args, expected):
+    """`--episodes -1` / `--families ,` ran the bench and ended in 'error: fmean requires at least one data
+    point' (no option named); errors lacked the `cfcode: error:` prefix of every other command."""
+    app = typer.Typer()
+    register(app)
+    result = CliRunner().invoke(app, ["env", "interactive-bench", "--families", "if_else", *args])
+    assert result.exit_code == 2, (result.output, result.exception)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("cfcode: error: ") and expected in lines[0], result.stderr
