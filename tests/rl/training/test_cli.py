@@ -38,3 +38,26 @@ def test_build_tiny_command(tmp_path):
     result = runner.invoke(app, ["model", "build-tiny", str(tmp_path / "m"), "--corpus-problems", "8"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "m" / "model.safetensors").is_file() and (tmp_path / "m" / "tokenizer.json").is_file()
+
+
+def _one_error_line(result) -> str:
+    assert result.exit_code == 2, (result.output, result.exception)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("cfcode: error: "), result.stderr
+    return lines[0]
+
+
+def test_model_commands_bad_paths_are_one_line(tmp_path):
+    """A truncated GGUF (struct.error), an OUT that is a file (NotADirectoryError) and a negative
+    --corpus-problems (ValueError from the generator) were tracebacks with exit code 1."""
+    (tmp_path / "plain").write_text("keep")
+    truncated = tmp_path / "t.gguf"
+    truncated.write_bytes(b"GGUF\x03\x00\x00\x00")
+    line = _one_error_line(runner.invoke(app, ["model", "import-gguf", str(truncated), str(tmp_path / "m")]))
+    assert "t.gguf: transformers cannot read this GGUF file" in line
+    for out in (tmp_path / "plain", tmp_path / "plain" / "m"):
+        line = _one_error_line(runner.invoke(app, ["model", "import-gguf", str(truncated), str(out)]))
+        assert "OUT: expected a" in line
+    line = _one_error_line(runner.invoke(app, ["model", "build-tiny", str(tmp_path / "m"), "--corpus-problems", "-1"]))
+    assert "--corpus-problems: expected a positive integer, got -1" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plain", "t.gguf"] and (tmp_path / "plain").read_text() == "keep"
