@@ -35,7 +35,8 @@ def _check_timeout(value: Any, field: str, where: str, optional: bool) -> None:
     """A positive number of seconds (inf and huge values are clamped to SandboxLimits.max_timeout_s)."""
     if optional and value is None:
         return
-    if not _number(value) or value != value or value <= 0:  # (math.isnan overflows on an int of 400 digits)
+    # (math.isnan of an int of 400 digits raises OverflowError)
+    if not _number(value) or isinstance(value, float) and math.isnan(value) or value <= 0:
         expected = "a positive number" + (" or None" if optional else "")
         raise BadRequest(f"{where}: {field} must be {expected}, got {value!r:.80}")
 

@@ -1159,6 +1159,10 @@ class Worker:
     def reap(self, pid):
         """(wait status or None, CPU seconds the child used)."""
         self.kill_group(pid)
+        try:  # the child itself too: it may have moved to another process group (then waitpid hung)
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
         try:
             _, status, usage = os.wait4(pid, 0)
             return status, usage.ru_utime + usage.ru_stime

@@ -477,6 +477,34 @@ def test_a_program_cannot_pass_itself_off_as_timed_out(solo, how):
         assert [(r.status, r.value) for r in results] == [(S.OK, 0), (S.CRASHED, None), (S.OK, 2)], results
 
 
+LEAVE_GROUP = """
+import os, time
+def f(i):
+    if i == 1:
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.setpgid(0, 0)
+            os.write(w, b"x")
+            time.sleep(1000)
+        os.read(r, 1)
+        os.setpgid(0, pid)  # the call's own process leaves the process group the worker kills
+        while True:
+            pass
+    return i
+"""
+
+
+def test_a_call_that_leaves_its_process_group_still_times_out(solo):
+    """The worker ended a timed-out call by killing its process group, then waited for it: a call that
+    had moved to another group hung the worker until the host gave it up (sandbox_error)."""
+    started = time.monotonic()
+    [results] = solo.run_batch([ExecRequest(LEAVE_GROUP, "f", [(0,), (1,), (2,)], timeout_s=1.0)])
+    assert [(r.status, r.value) for r in results] == [(S.OK, 0), (S.TIMEOUT, None), (S.OK, 2)], results
+    assert time.monotonic() - started < 10, "the worker waited for a killed call"
+    assert_serving(solo, jobs=2)
+
+
 def _costly_to_compile(depth: int) -> str:
     """A source of a few kB whose compilation takes GBs: every try/finally copies the code of its body."""
     src, indent = "def f():\n", "    "
