@@ -10,7 +10,6 @@ import pytest
 
 from sandbox import CallStatus, Job, run_jobs
 
-
 HONEST = "def f(x, r):\n    return abs(x - r) + len([x, r]) + int(str(x * r)) % 7\n"
 HONEST_IMPORT = "import colorsys\n\ndef f(x, r):\n    return [round(v, 6) for v in colorsys.rgb_to_hsv(x / 9, r / 9, 0.5)]\n"
 ARGS = [[x, r] for x in range(3) for r in range(4)]
@@ -172,3 +171,14 @@ def test_a_wide_int_of_one_record_is_its_value_not_a_runner_failure(sandbox):
     results = run_jobs(sandbox, [Job(HONEST, "f", ARGS), Job(wide, "f", ARGS[:2]), Job(HONEST, "f", ARGS)])
     assert results[1].status is CallStatus.OK and results[1].values == [7 ** 5000, 7 ** 5000], results[1]
     assert results[0] == results[2] == _alone(sandbox, HONEST)
+
+
+def test_records_that_all_time_out_do_not_fail_the_others(sandbox):
+    """Packs made only of looping programs time out one by one: run_jobs took that for a sick sandbox
+    and raised SandboxFailure for the whole call, so every other record lost its result. The sandbox
+    is asked directly now (a trivial job) before it is blamed."""
+    loop = "def f(x, r):\n    while True:\n        pass\n"
+    jobs = [Job(HONEST, "f", ARGS)] * 4 + [Job(loop, "f", [[1, 2]])] * 8
+    results = run_jobs(sandbox, jobs, pack_groups=4, call_timeout_s=0.2)
+    assert results[:4] == [_alone(sandbox, HONEST)] * 4
+    assert [r.status for r in results[4:]] == [CallStatus.TIMEOUT] * 8, results[4:]
