@@ -384,8 +384,11 @@ def short(text, n=MAX_ERROR_MESSAGE):
 
 def describe(exc):
     """(error type, error message) of an exception: bounded strings, whatever the program made of it."""
-    name = type(exc).__name__
-    name = name[:MAX_ERROR_TYPE] if type(name) is str else "Exception"
+    try:  # a metaclass may make a class's __name__ anything, or raise
+        name = type(exc).__name__
+        name = name[:MAX_ERROR_TYPE] if type(name) is str else "Exception"
+    except BaseException:
+        name = "Exception"
     try:
         return name, short(exc)
     except BaseException:  # a hostile __str__
@@ -522,12 +525,6 @@ def run_child(job, start, chan, cfg, jobdir, worker_pid):
         out_state = [0, cap, False]
         sys.stdout = sys.stderr = BoundedOutput(out_state)
         sys.stdin = None
-        if "args_repr" in job:
-            all_args = [tuple(literal_value(a)) for a in job["args_repr"]]
-            all_kwargs = [literal_value(k) for k in job["kwargs_repr"]] if job.get("kwargs_repr") else None
-        else:
-            all_args = job["args"]
-            all_kwargs = job.get("kwargs")
         clock = time.monotonic
         cpu = CpuLimit(int(limits["cpu_seconds"]), clock())
     except BaseException as exc:
@@ -535,6 +532,18 @@ def run_child(job, start, chan, cfg, jobdir, worker_pid):
         os._exit(0)
     write_all(chan.wfd, b"S")  # setup done: anything after this may be the program's doing
 
+    try:  # after "S": arguments that do not fit in the job's memory are the job's MEMORY, not a setup failure
+        if "args_repr" in job:
+            all_args = [tuple(literal_value(a)) for a in job["args_repr"]]
+            all_kwargs = [literal_value(k) for k in job["kwargs_repr"]] if job.get("kwargs_repr") else None
+        else:
+            all_args = job["args"]
+            all_kwargs = job.get("kwargs")
+    except BaseException as exc:
+        memory = issubclass(type(exc), MemoryError) or issubclass(type(exc.__context__), MemoryError)
+        chan.emit(["E", MEMORY if memory else ERROR, "MemoryError" if memory else describe(exc)[0],
+                   "the call arguments cannot be unpacked within the memory limit" if memory else describe(exc)[1]])
+        os._exit(0)
     glb = {"__name__": "__sandbox__", "__builtins__": __builtins__}
     try:
         code = job.get("code")
@@ -545,8 +554,13 @@ def run_child(job, start, chan, cfg, jobdir, worker_pid):
         if not callable(fn):
             raise TypeError("entry %r is not callable" % job["entry"])
     except BaseException as exc:
-        status = MEMORY if isinstance(exc, MemoryError) else TOO_LARGE if out_state[2] else ERROR
-        if isinstance(exc, KeyError) and job["entry"] not in glb:
+        # by the exception's real class: isinstance() asks its __class__, which the program may make raise
+        status = MEMORY if issubclass(type(exc), MemoryError) else TOO_LARGE if out_state[2] else ERROR
+        try:
+            missing = issubclass(type(exc), KeyError) and job["entry"] not in glb
+        except BaseException:  # a global whose __eq__ raises
+            missing = False
+        if missing:
             etype, emsg = "NameError", "entry function %r is not defined" % job["entry"]
         else:
             etype, emsg = describe(exc)
@@ -574,10 +588,10 @@ def run_child(job, start, chan, cfg, jobdir, worker_pid):
                                                              round(wall * 1000.0, 4))
         except BaseException as exc:
             wall = clock() - t0
-            if out_state[2] or isinstance(exc, OutputTooLarge):
+            if out_state[2] or issubclass(type(exc), OutputTooLarge):
                 status = TOO_LARGE
             else:
-                status = MEMORY if isinstance(exc, MemoryError) else ERROR
+                status = MEMORY if issubclass(type(exc), MemoryError) else ERROR
             etype, emsg = describe(exc)
             if out_state[2]:
                 etype, emsg = "OutputTooLarge", "printed output exceeds %d bytes" % cap

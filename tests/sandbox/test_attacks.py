@@ -505,6 +505,49 @@ def test_a_call_that_leaves_its_process_group_still_times_out(solo):
     assert_serving(solo, jobs=2)
 
 
+LYING_EXCEPTIONS = """
+class Lying(BaseException):
+    def __str__(self):
+        raise Lying()
+
+    @property
+    def __class__(self):
+        raise RuntimeError("no class")
+
+
+class Meta(type):
+    @property
+    def __name__(cls):
+        raise RuntimeError("no name")
+
+
+class Nameless(Exception, metaclass=Meta):
+    pass
+
+
+if {at_load}:
+    raise Lying()
+
+
+def f(how):
+    if how == "class":
+        raise Lying()
+    if how == "name":
+        raise Nameless("m")
+    return how
+"""
+
+
+def test_an_exception_that_lies_about_itself_is_the_programs_error(solo):
+    """An exception whose __class__ or class __name__ raises, and whose __str__ raises one more: the
+    program raised (error), not a crashed process (the worker's isinstance() and __name__ raised)."""
+    calls = [("class",), ("name",), ("ok",)]
+    [results, at_load] = solo.run_batch([ExecRequest(LYING_EXCEPTIONS.format(at_load=load), "f", calls, timeout_s=10.0)
+                                         for load in (False, True)])
+    assert [(r.status, r.value) for r in results] == [(S.ERROR, None), (S.ERROR, None), (S.OK, "ok")], results
+    assert [r.status for r in at_load] == [S.ERROR] * 3, at_load
+
+
 def _costly_to_compile(depth: int) -> str:
     """A source of a few kB whose compilation takes GBs: every try/finally copies the code of its body."""
     src, indent = "def f():\n", "    "
@@ -765,6 +808,14 @@ def test_the_entry_is_found_as_python_spells_it(solo):
     """compile() NFKC-normalises identifiers: an entry named as its source writes it is found."""
     [r] = solo.run(ExecRequest("def \ufb01rst(x):\n    return x + 1\n", "\ufb01rst", [(1,)], timeout_s=10.0))
     assert (r.status, r.value) == (S.OK, 2), r
+
+
+def test_arguments_too_big_to_unpack_are_the_jobs_memory_not_a_sandbox_error(solo):
+    """A tuple of 1.4 million ints is within max_request_bytes, but unpacking it takes more than the
+    job's memory limit: that failed the job's setup, which retired worker after worker (sandbox_error)."""
+    [r] = solo.run(ExecRequest("def f(x):\n    return len(x)\n", "f", [(tuple(range(1_400_000)),)], timeout_s=30.0))
+    assert (r.status, r.error_type) == (S.MEMORY, "MemoryError"), r
+    assert_serving(solo, jobs=1)
 
 
 def test_a_batch_that_is_not_a_list_is_a_bad_request(solo):
