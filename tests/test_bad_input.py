@@ -271,7 +271,34 @@ EXPERIMENT_CASES = {
     "grpo_unknown": ("[grpo]\nnum_generation = 4\n", "unknown keys ['num_generation']"),
     "unknown_table": ("[evals]\nx = 1\n", "unknown tables ['evals']"),
     "section_not_table": ("data = 3\n", "expected a table of DataSection keys, got int 3"),
+    # each of these passed the config check and failed (or ran) only inside a stage, after minutes of work
+    "n_train_negative": ("[data]\nn_train = -1\n", "exp.toml:2: [data]: n_train: expected a positive integer"),
+    "n_train_zero": ("[data]\nn_train = 0\n", "exp.toml:2: [data]: n_train: expected a positive integer"),
+    "eval_limit_negative": ("[eval]\nlimit = -1\n", "exp.toml:2: [eval]: limit must be >= 1, got -1"),
+    "eval_temperature_nan": ("[eval]\ntemperature = nan\n", "exp.toml:2: [eval]: temperature must be a finite"),
+    "eval_max_tokens_zero": ("[eval]\nmax_tokens = 0\n", "exp.toml:2: [eval]: max_tokens must be >= 1"),
 }
+
+
+@pytest.mark.parametrize("flag", ["config", "--out"])
+def test_experiment_out_dir_that_is_a_file(tmp_path, flag):
+    """An out_dir (or --out) that is a file was a FileExistsError traceback."""
+    plain = tmp_path / "plain"
+    plain.write_text("keep")
+    path = tmp_path / "exp.toml"
+    path.write_text(f'[experiment]\nout_dir = "{plain if flag == "config" else tmp_path / "run"}"\n')
+    result = run_cfcode(["experiment", str(path), *(["--out", str(plain)] if flag == "--out" else [])], tmp_path)
+    assert_one_line_error(result, "expected a directory path, got a file")
+    assert plain.read_text() == "keep" and not (tmp_path / "run").exists()
+
+
+def test_experiment_negative_seed(tmp_path):
+    """[experiment] seed = -3 reached the eval stages' bootstrap (numpy refuses negative seeds)."""
+    path = tmp_path / "exp.toml"
+    path.write_text(f'[experiment]\nseed = -3\nout_dir = "{tmp_path / "run"}"\n')
+    result = run_cfcode(["experiment", str(path)], tmp_path)
+    assert_one_line_error(result, "exp.toml:2: [experiment]: seed: expected a non-negative integer, got -3")
+    assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.parametrize("case", sorted(EXPERIMENT_CASES))
@@ -327,6 +354,12 @@ OTHER_CASES = {
     "unknown_option": (["generate", "--bogus"], "No such option: --bogus"),
     "verify_missing_dir": (["suites", "verify", "--dir", "/no/such/suites"], "--dir: expected a suites directory"),
     "suites_bench_mode": (["suites", "bench", "--mode", "sideways"], "--mode: expected one of"),
+    # a negative seed failed only in the bootstrap, after every completion was generated, naming no option;
+    # NaN / negative temperatures and max_tokens < 1 were accepted
+    "eval_seed_negative": (["eval", "--model", "oracle", "--seed", "-5"], "seed must be a non-negative integer"),
+    "eval_temperature_nan": (["eval", "--model", "oracle", "--temperature", "nan"], "temperature must be a finite"),
+    "eval_temperature_negative": (["eval", "--model", "oracle", "--temperature", "-1"], "temperature must be"),
+    "eval_max_tokens": (["eval", "--model", "oracle", "--max-tokens", "-1"], "max_tokens must be >= 1, got -1"),
 }
 
 

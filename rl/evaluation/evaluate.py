@@ -8,6 +8,7 @@ trace analysis), `eval.md` and `eval.png` (written by rl.evaluation.report).
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -57,6 +58,21 @@ class EvalConfig:
     suites_dir: str | None = None  # directory of frozen suites; None: the generators' default
     bootstrap_resamples: int = 1000
     engine_kwargs: dict[str, Any] = field(default_factory=dict)  # passed to rl.inference.engines.make_engine
+
+    def __post_init__(self) -> None:
+        """Ranges a type cannot say, checked before any engine loads (a negative seed failed only in the
+        bootstrap, after every completion was generated; NaN or negative temperatures went to the engine)."""
+        if self.limit is not None and self.limit < 1:
+            raise ValueError(f"limit must be >= 1, got {self.limit}")
+        for name in ("samples", "max_tokens", "bootstrap_resamples"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {self.seed}")
+        if not 0.0 <= self.temperature < math.inf:  # also refuses NaN
+            raise ValueError(f"temperature must be a finite number >= 0, got {self.temperature}")
+        if not 0.0 < self.top_p <= 1.0:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
 
     def display_label(self) -> str:
         if self.label:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import typer
 
-from generators import cli_errors, fail
+from generators import check_output_dir, cli_errors, fail
 from rl.experiment.config import ExperimentError, load_experiment
 from rl.experiment.runner import run_experiment
 
@@ -23,6 +23,7 @@ def register(app: typer.Typer) -> None:
             cfg = load_experiment(config)
             if out is not None:
                 cfg.experiment.out_dir = str(out)
+            check_output_dir(cfg.experiment.out_dir, "--out" if out is not None else f"{config}: [experiment] out_dir")
         except (ValueError, FileNotFoundError) as exc:
             fail(str(exc))
         try:

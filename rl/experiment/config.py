@@ -4,7 +4,7 @@ a preset in configs/train/, and [eval] holds EvalConfig's own settings."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from generators import (
     toml_locator,
 )
 from rl.evaluation.baselines import BASELINES
+from rl.evaluation.evaluate import EvalConfig
 from rl.training.config import GRPORunConfig, SFTRunConfig, check_problem_file, resolve_extends
 
 
@@ -181,6 +182,19 @@ def parse_experiment(data: dict[str, Any], source: str = "<config>", text: str |
     if bad:
         raise InputError(f"unknown baselines {bad}; choose from {list(BASELINES)}",
                          where=at["eval"]("baselines"))
+    exp: ExperimentSection = sections["experiment"]
+    if exp.seed < 0:
+        raise InputError(f"expected a non-negative integer, got {exp.seed}", where=at["experiment"]("seed"),
+                         field="seed")
+    if dat.n_train < 1 and not dat.train_file:
+        raise InputError(f"expected a positive integer, got {dat.n_train}", where=at["data"]("n_train"),
+                         field="n_train")
+    names = {f.name for f in fields(EvalConfig)}  # EvalConfig's own range checks, before any stage runs
+    try:
+        EvalConfig(model="oracle", **{k: v for k, v in asdict(ev).items() if k in names})
+    except ValueError as exc:
+        key = str(exc).split(" ", 1)[0]  # EvalConfig's messages start with the field's name
+        raise InputError(str(exc), where=at["eval"](key if key in names else "")) from None
     if ev.suites_dir and not Path(ev.suites_dir).is_dir():
         raise MissingInputError(f"expected a directory of suites, got {ev.suites_dir!r} (no such directory)",
                                 where=at["eval"]("suites_dir"), field="suites_dir")
