@@ -97,6 +97,8 @@ IPC_RMID, MSG_INFO, SHM_INFO, SEM_INFO = 0, 12, 14, 19
 SECCOMP_ARCHES = {"x86_64": (0xC000003E, 302, (248, 249, 250, 321, 298, 323, 425), 0x40000000, 272, 56, 435),
                   "aarch64": (0xC00000B7, 261, (217, 218, 219, 280, 241, 282, 425), None, 97, 220, 435)}
 
+IOPRIO_GET = {"x86_64": 252, "aarch64": 31}.get(platform.machine())  # ioprio_get(IOPRIO_WHO_PROCESS=1, 0)
+
 _libc = None
 
 
@@ -769,12 +771,13 @@ class Worker:
         """After a job: a worker whose own limits changed (prlimit from a child) must not serve again.
         Where the seccomp filter is in place, no child can call prlimit on it: nothing to check.
         Nor one whose scheduling changed: where a job runs under the worker's uid (containers) it may
-        raise the worker's nice value, pin it to one CPU or make it SCHED_IDLE, and every later child
-        would inherit that (and no unprivileged worker can undo a higher nice value)."""
+        raise the worker's nice value, pin it to one CPU, make it SCHED_IDLE or give it the idle I/O
+        class, and every later child would inherit that (no unprivileged worker can undo a higher nice
+        value)."""
         if self.rlimits is not None and self.own_rlimits() != self.rlimits:
             self.unfit = "the worker's resource limits were changed during a job"
         elif self.own_scheduling() != self.scheduling:
-            self.unfit = "the worker's scheduling (nice value, CPU affinity or policy) was changed during a job"
+            self.unfit = "the worker's scheduling (nice value, CPU affinity, policy or I/O priority) was changed during a job"
 
     @staticmethod
     def own_rlimits():
@@ -782,8 +785,10 @@ class Worker:
 
     @staticmethod
     def own_scheduling():
+        lc = libc()
         try:
-            return os.getpriority(os.PRIO_PROCESS, 0), os.sched_getaffinity(0), os.sched_getscheduler(0)
+            return (os.getpriority(os.PRIO_PROCESS, 0), os.sched_getaffinity(0), os.sched_getscheduler(0),
+                    lc.syscall(IOPRIO_GET, 1, 0) if lc and IOPRIO_GET else None)
         except (AttributeError, OSError):
             return None
 

@@ -567,31 +567,42 @@ def test_a_program_that_is_costly_to_compile_is_the_programs_failure(solo):
     assert_serving(solo, jobs=2)
 
 
-SCHEDULE_WORKER = """
-import os
-def f():
-    for attack in (lambda: os.setpriority(os.PRIO_PROCESS, os.getppid(), 15),
-                   lambda: os.setpriority(os.PRIO_USER, os.getuid(), 17),
-                   lambda: os.sched_setaffinity(os.getppid(), {min(os.sched_getaffinity(0))}),
-                   lambda: os.sched_setscheduler(os.getppid(), os.SCHED_IDLE, os.sched_param(0))):
-        try:
-            attack()
-        except OSError:
-            pass
+IOPRIO = """
+import ctypes, os, platform
+libc = ctypes.CDLL(None, use_errno=True)
+IOPRIO_SET, IOPRIO_GET = {"x86_64": (251, 252), "aarch64": (30, 31)}[platform.machine()]
+IDLE = 3 << 13
+"""
+SCHEDULE_WORKER = IOPRIO + """
+ATTACKS = {
+    "nice": lambda: os.setpriority(os.PRIO_PROCESS, os.getppid(), 15),
+    "nice_user": lambda: os.setpriority(os.PRIO_USER, os.getuid(), 17),
+    "affinity": lambda: os.sched_setaffinity(os.getppid(), {min(os.sched_getaffinity(0))}),
+    "idle_policy": lambda: os.sched_setscheduler(os.getppid(), os.SCHED_IDLE, os.sched_param(0)),
+    "io_idle": lambda: libc.syscall(IOPRIO_SET, 1, os.getppid(), IDLE),  # IOPRIO_WHO_PROCESS
+    "io_idle_user": lambda: libc.syscall(IOPRIO_SET, 3, os.getuid(), IDLE),  # IOPRIO_WHO_USER
+}
+def f(attack):
+    try:
+        ATTACKS[attack]()
+    except OSError:
+        pass
     return 0
 """
-READ_SCHEDULE = """
-import os
+READ_SCHEDULE = IOPRIO + """
 def f():
-    return [os.getpriority(os.PRIO_PROCESS, 0), sorted(os.sched_getaffinity(0)), os.sched_getscheduler(0)]
+    return [os.getpriority(os.PRIO_PROCESS, 0), sorted(os.sched_getaffinity(0)), os.sched_getscheduler(0),
+            libc.syscall(IOPRIO_GET, 1, 0)]
 """
 
 
-def test_a_job_cannot_change_how_the_next_job_is_scheduled(solo):
-    """A job running under its worker's uid (containers) may renice it, pin it to one CPU or make it
-    SCHED_IDLE: the next job must still start with the scheduling every job gets."""
+@pytest.mark.parametrize("attack", ["nice", "nice_user", "affinity", "idle_policy", "io_idle", "io_idle_user"])
+def test_a_job_cannot_change_how_the_next_job_is_scheduled(solo, attack):
+    """A job running under its worker's uid (containers) may renice it, pin it to one CPU, make it
+    SCHED_IDLE or give it the idle I/O class: the next job must still start with the scheduling every
+    job gets."""
     [before] = run1(solo, READ_SCHEDULE)
-    [hit] = run1(solo, SCHEDULE_WORKER)
+    [hit] = run1(solo, SCHEDULE_WORKER, [(attack,)])
     [after] = run1(solo, READ_SCHEDULE)
     assert hit.status is S.OK, hit
     assert before.ok and after.ok and after.value == before.value, (before, after)
