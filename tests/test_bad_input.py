@@ -185,6 +185,12 @@ SFT_CASES = {
     "missing_model_dir": ('model = "/no/such/model-dir"\n', "model: expected an existing model directory"),
     "missing_train_file": ('train_file = "/no/such/train.jsonl"\n', "train_file: expected an existing"),
     "missing_traces": ('traces = "/no/such/traces.jsonl"\n', "traces: expected an existing"),
+    # ranges: each reached torch and TRL (a traceback there, or a run with NaN weights)
+    "max_steps_zero": ("max_steps = 0\n", "bad.toml:3: [sft]: max_steps must be >= 1, or -1"),
+    "learning_rate_nan": ("learning_rate = nan\n", "bad.toml:3: [sft]: learning_rate must be a finite number > 0"),
+    "batch_zero": ("per_device_train_batch_size = 0\n", "bad.toml:3: [sft]: per_device_train_batch_size must be >= 1"),
+    "seed_negative": ("seed = -5\n", "bad.toml:3: [sft]: seed must be in 0..4294967295, got -5"),
+    "lora_dropout_one": ("lora_dropout = 1.0\n", "bad.toml:3: [sft]: lora_dropout must be in [0, 1)"),
 }
 
 
@@ -216,6 +222,18 @@ def test_sft_bad_trace_lines_name_the_line(tmp_path, line):
     path.write_text(f'[sft]\nmodel = "{model}"\ntraces = "{traces}"\noutput_dir = "{tmp_path / "run"}"\n')
     result = run_cfcode(["train", "sft", str(path)], tmp_path)
     assert_one_line_error(result, f"{traces}:1: not a trace record")
+    assert not (tmp_path / "run").exists()
+
+
+def test_grpo_step_that_does_not_divide_into_batches_fails_before_torch(tmp_path):
+    """prompts_per_step x num_generations not a multiple of the batch failed inside TRL's config building."""
+    model = tmp_path / "model"
+    model.mkdir()
+    path = tmp_path / "grpo.toml"
+    path.write_text(f'[grpo]\nmodel = "{model}"\noutput_dir = "{tmp_path / "run"}"\nprompts_per_step = 3\n'
+                    "num_generations = 5\nper_device_train_batch_size = 4\n")
+    result = run_cfcode(["train", "grpo", str(path)], tmp_path)
+    assert_one_line_error(result, "grpo.toml", "prompts_per_step x num_generations = 15 is not a multiple")
     assert not (tmp_path / "run").exists()
 
 

@@ -6,6 +6,7 @@ no pinned memory, a small vLLM KV cache.
 """
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -106,7 +107,8 @@ class TomlConfig:
         except InputError:
             raise
         except (ValueError, TypeError) as exc:
-            raise InputError(str(exc), where=where) from exc
+            key = str(exc).split(" ", 1)[0]  # range messages start with the field's name: point at its line
+            raise InputError(str(exc), where=locate(key) if locate and key in data else where) from exc
 
     @classmethod
     def from_toml(cls: type[T], path: str | Path, table: str | None = None, overrides: Sequence[str] = (),
@@ -114,6 +116,23 @@ class TomlConfig:
         """Load from a TOML file: the `[table]` section if given, else the whole file."""
         data, locate = load_table(path, table, overrides, whole_file_ok=whole_file_ok)
         return cls.from_dict(data, where=locate(""), locate=locate)
+
+
+def _check_ranges(cfg: Any, *, at_least_1: Sequence[str] = (), seeds: Sequence[str] = (),
+                  positive: Sequence[str] = (), non_negative: Sequence[str] = ()) -> None:
+    """ValueErrors that start with the field's name (so `from_dict` can point at its line)."""
+    for name in at_least_1:
+        if getattr(cfg, name) < 1:
+            raise ValueError(f"{name} must be >= 1, got {getattr(cfg, name)}")
+    for name in seeds:  # numpy (used by every trainer's set_seed) takes 0 .. 2**32 - 1
+        if not 0 <= getattr(cfg, name) < 2**32:
+            raise ValueError(f"{name} must be in 0..{2**32 - 1}, got {getattr(cfg, name)}")
+    for name in positive:
+        if not 0.0 < getattr(cfg, name) < math.inf:
+            raise ValueError(f"{name} must be a finite number > 0, got {getattr(cfg, name)}")
+    for name in non_negative:
+        if not 0.0 <= getattr(cfg, name) < math.inf:
+            raise ValueError(f"{name} must be a finite number >= 0, got {getattr(cfg, name)}")
 
 
 def check_problem_file(path: str | Path, field: str) -> None:
@@ -174,6 +193,18 @@ class _RunConfig(ProblemSource, TomlConfig):
             raise ValueError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
         if self.warmup_ratio and self.warmup_steps:
             raise ValueError("set warmup_steps or warmup_ratio, not both")
+        # Ranges a type cannot say, before torch is imported (TRL took NaN rates and zero batch sizes;
+        # a negative seed or batch size failed inside the trainer with a traceback).
+        _check_ranges(self, at_least_1=("per_device_train_batch_size", "gradient_accumulation_steps", "save_steps",
+                                        "logging_steps", "lora_r", "lora_alpha", "n_problems"),
+                      seeds=("seed", "data_seed"), positive=("learning_rate", "num_train_epochs"),
+                      non_negative=("warmup_steps", "weight_decay", "max_grad_norm"))
+        if self.max_steps == 0 or self.max_steps < -1:
+            raise ValueError(f"max_steps must be >= 1, or -1 (num_train_epochs decides), got {self.max_steps}")
+        if self.save_total_limit is not None and self.save_total_limit < 1:
+            raise ValueError(f"save_total_limit must be >= 1 (or absent), got {self.save_total_limit}")
+        if not 0.0 <= self.lora_dropout < 1.0:
+            raise ValueError(f"lora_dropout must be in [0, 1), got {self.lora_dropout}")
 
     def check_paths(self, where: str = "", model: bool = True) -> None:
         """Every file the run reads exists (checked before torch / vLLM are imported)."""
@@ -269,6 +300,7 @@ class SFTRunConfig(_RunConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
 
+        _check_ranges(self, at_least_1=("max_length",))
         if self.trace_style not in TRACE_STYLES:
             raise ValueError(f"trace_style must be one of {list(TRACE_STYLES)}, got {self.trace_style!r}")
 
@@ -317,6 +349,11 @@ class GRPORunConfig(_RunConfig):
             raise ValueError(f"vllm_mode must be colocate or server, got {self.vllm_mode!r}")
         if self.num_generations < 2:
             raise ValueError("GRPO needs num_generations >= 2 (advantages are relative within a group)")
+        _check_ranges(self, at_least_1=("prompts_per_step", "max_completion_length"),
+                      positive=("rollout_timeout_s", "sync_timeout_s"), non_negative=("temperature", "beta"))
+        if not 0.0 < self.top_p <= 1.0:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        self.derived_grad_accum()  # one process; a batch that does not divide the step fails here, not in TRL
 
     def completions_per_step(self) -> int:
         return self.prompts_per_step * self.num_generations
