@@ -121,6 +121,7 @@ def _child(group, wfd):
     # parent's shared memory is not inherited at all: MADV_DONTFORK). No ctypes here: in a forked
     # child its first call costs more copy-on-write faults than the whole program. The child stays
     # in the job's process group, so the sandbox's clean-up of the job ends it too.
+    _signal.signal(_signal.SIGINT, _signal.default_int_handler)  # the parent ignores it; programs see Python's
     if wfd != 3:
         _os.dup2(wfd, 3)
     try:
@@ -268,6 +269,9 @@ def __cfcode_run_jobs__(groups):
         raise RuntimeError("cannot keep the result channel from the programs (maps or madvise failed)")
     _sys.path[:] = _safe_path()
     _sys.path_importer_cache.clear()
+    # a program's SIGINT to its parent must not raise KeyboardInterrupt here: that failed the runner
+    # itself (no program's status), and run_jobs gave up on every record of the call
+    _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
     results, codes = [], {}
     for group in groups:
         group = [(_compile(source, codes), entry, arg_lists) for source, entry, arg_lists in group]

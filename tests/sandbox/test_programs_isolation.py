@@ -182,3 +182,15 @@ def test_records_that_all_time_out_do_not_fail_the_others(sandbox):
     results = run_jobs(sandbox, jobs, pack_groups=4, call_timeout_s=0.2)
     assert results[:4] == [_alone(sandbox, HONEST)] * 4
     assert [r.status for r in results[4:]] == [CallStatus.TIMEOUT] * 8, results[4:]
+
+
+@pytest.mark.parametrize("target", ["os.getppid()", "0"])
+def test_interrupting_the_runner_is_the_culprits_error_only(target, sandbox):
+    """SIGINT to the runner (or the whole job) raised KeyboardInterrupt in the runner itself: run_jobs
+    took that for a broken runner and raised SandboxFailure, so every record of the call lost its result."""
+    source = ("import os, signal, time\n"
+              f"def f(x, r):\n    os.kill({target}, signal.SIGINT)\n    time.sleep(0.2)\n    return 1\n")
+    jobs = [Job(HONEST, "f", ARGS), Job(source, "f", [[0, 0]]), Job(HONEST, "f", ARGS)]
+    results = run_jobs(sandbox, jobs, call_timeout_s=0.5)
+    assert results[0] == results[2] == _alone(sandbox, HONEST)
+    assert results[1].status in (CallStatus.OK, CallStatus.ERROR), results[1]
