@@ -225,6 +225,20 @@ def test_sft_bad_trace_lines_name_the_line(tmp_path, line):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("command", ["sft", "grpo"])
+def test_train_output_dir_that_is_a_file(tmp_path, command):
+    """An output_dir that is a file was a FileExistsError traceback after torch and the model loaded."""
+    model = tmp_path / "model"
+    model.mkdir()
+    plain = tmp_path / "plain"
+    plain.write_text("keep")
+    path = tmp_path / "c.toml"
+    path.write_text(f'[{command}]\nmodel = "{model}"\noutput_dir = "{plain}"\n')
+    result = run_cfcode(["train", command, str(path)], tmp_path)
+    assert_one_line_error(result, "output_dir: expected a directory path, got a file")
+    assert plain.read_text() == "keep"
+
+
 def test_grpo_step_that_does_not_divide_into_batches_fails_before_torch(tmp_path):
     """prompts_per_step x num_generations not a multiple of the batch failed inside TRL's config building."""
     model = tmp_path / "model"

@@ -19,6 +19,7 @@ from generators import (
     MissingInputError,
     check_fields,
     check_input_file,
+    check_output_dir,
     describe,
     iter_problems,
     read_toml,
@@ -210,6 +211,7 @@ class _RunConfig(ProblemSource, TomlConfig):
         """Every file the run reads exists (checked before torch / vLLM are imported)."""
         if model:
             check_model(self.model, "model", where)
+        check_output_dir(self.output_dir, "output_dir")  # a file there was a traceback after the model loaded
         if self.train_file:
             check_problem_file(self.train_file, "train_file")
 
