@@ -1035,7 +1035,8 @@ class Worker:
                 now = time.monotonic()
                 if (state["i"], state["loaded"]) != mark:
                     index, t0 = SHM_CALL.unpack_from(shm, SHM_WRITTEN.size)
-                    progress_at = min(max(t0, progress_at), now) if index == state["i"] else now
+                    # (a NaN the program wrote there made the deadline NaN, and the worker fail)
+                    progress_at = min(max(t0, progress_at), now) if index == state["i"] and not math.isnan(t0) else now
                 limit = progress_at + timeout
                 if budget_end is not None:
                     limit = min(limit, budget_end)

@@ -608,6 +608,28 @@ def test_a_job_cannot_change_how_the_next_job_is_scheduled(solo, attack):
     assert before.ok and after.ok and after.value == before.value, (before, after)
 
 
+FORGE_START = """
+import gc
+def f(i, start):
+    if i == 0:
+        chan = next(o for o in gc.get_objects() if type(o).__name__ == "Channel")
+        chan.emit(["R", 0, "ok", 0, False, None, None, 0.0], 1, start)  # call 1 'started' at `start`
+        while True:
+            pass
+    return i
+"""
+
+
+@pytest.mark.parametrize("start", [math.nan, math.inf, -math.inf, 1e300])
+def test_a_forged_call_start_time_buys_nothing(solo, start):
+    """The start time of a call comes from the child's shared memory: NaN there made the worker's
+    deadline NaN and the worker fail (sandbox_error); no value may stretch or break the timeout."""
+    began = time.monotonic()
+    [results] = solo.run_batch([ExecRequest(FORGE_START, "f", [(i, start) for i in range(3)], timeout_s=1.0)])
+    assert [(r.status, r.value) for r in results] == [(S.OK, 0), (S.TIMEOUT, None), (S.OK, 2)], results
+    assert time.monotonic() - began < 8
+
+
 def test_error_fields_are_bounded_strings(solo):
     src = "def f():\n    raise type('E' * 5000000, (Exception,), {})('m' * 5000000)\n"
     [r] = run1(solo, src)
