@@ -9,7 +9,7 @@ import typer
 from generators import FAMILIES, write_problems
 from generators.bench import BenchConfig, run_benchmark
 from generators.counterfactualize_cli import counterfactualize_cmd
-from generators.errors import InputError, check_output_file, cli_errors, fail
+from generators.errors import InputError, check_output_dir, check_output_file, cli_errors, fail
 from generators.export.cli import export_cmd
 from generators.family import get_family
 from generators.pipeline import chunk_plan, generate_with_stats
@@ -118,6 +118,14 @@ def build_cmd(
     family: list[str] = typer.Option([], "--family", help="Only these families (repeatable; default: all)."),  # noqa: B008 - typer idiom
 ) -> None:
     """(Re)generate every frozen file and the sha256 manifest (byte-identical for the same version)."""
+    for name in family:  # all checked before the sandbox starts and the training set is built
+        get_family(name)
+    if test_size < 1:
+        raise InputError(f"expected a positive integer, got {test_size}", field="--test-size")
+    if train_size < 0:
+        raise InputError(f"expected a non-negative integer, got {train_size}", field="--train-size")
+    if out_dir is not None:
+        check_output_dir(out_dir, "--out-dir")
     try:
         manifest = build_suites(
             out_dir,

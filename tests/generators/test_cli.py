@@ -62,3 +62,21 @@ def test_bench_command_reports_json():
     report = json.loads(result.output.strip().splitlines()[-1])
     assert report["family"] == "if_else" and report["filter_counts"]["accepted"] == 30
     assert report["problems_per_s"] > 0 and report["target_problems_per_s"] == 200.0
+
+
+def test_suites_build_bad_options_fail_before_any_work(tmp_path):
+    """`--family nope` built the whole 5,000-problem training set first; `--out-dir FILE` was a traceback;
+    `--test-size -1` named no option."""
+    (tmp_path / "plain").write_text("keep")
+    for args, message in [
+        (["--family", "if_else", "--family", "nope"], "unknown family 'nope'"),
+        (["--test-size", "-1"], "--test-size: expected a positive integer, got -1"),
+        (["--train-size", "-1"], "--train-size: expected a non-negative integer, got -1"),
+        (["--out-dir", str(tmp_path / "plain")], "--out-dir: expected a directory path, got a file"),
+    ]:
+        if "--out-dir" not in args:
+            args = [*args, "--out-dir", str(tmp_path / "never")]
+        result = runner.invoke(app, ["suites", "build", "--backend", "local", "--train-size", "3", *args])
+        assert result.exit_code == 2, (args, result.output, result.exception)
+        assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plain"] and (tmp_path / "plain").read_text() == "keep"
