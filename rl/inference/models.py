@@ -91,7 +91,7 @@ def _strip_gguf_quantization(model) -> None:
         model.quantization_method = None
 
 
-def convert_gguf(gguf_file: str | Path, out_dir: str | Path) -> Path:
+def convert_gguf(gguf_file: str | Path, out_dir: str | Path, field: str = "OUT") -> Path:
     """GGUF -> HF folder (safetensors, tokenizer + chat template, generation config). Atomic: the folder
     appears only when complete."""
     import json
@@ -100,7 +100,7 @@ def convert_gguf(gguf_file: str | Path, out_dir: str | Path) -> Path:
 
     src = Path(gguf_file)
     out = Path(out_dir)
-    check_output_dir(out, "OUT")  # a file, or under one: before minutes of conversion
+    check_output_dir(out, field)  # a file, or under one: before minutes of conversion
     if out.exists() and any(out.iterdir()):
         raise ModelSourceError(f"output directory {out} exists and is not empty")
     model, tokenizer = load_gguf(src)
@@ -137,8 +137,11 @@ def convert_gguf(gguf_file: str | Path, out_dir: str | Path) -> Path:
     return out
 
 
+CACHE_ENV = "CFCODE_MODEL_CACHE"
+
+
 def cache_root() -> Path:
-    return Path(os.environ.get("CFCODE_MODEL_CACHE", Path.home() / ".cache" / "cfcode" / "models"))
+    return Path(os.environ.get(CACHE_ENV, Path.home() / ".cache" / "cfcode" / "models"))
 
 
 def cached_conversion(gguf_file: str | Path) -> Path:
@@ -150,7 +153,7 @@ def cached_conversion(gguf_file: str | Path) -> Path:
     if (target / CONVERTED_MARKER).is_file():
         return target
     try:
-        return convert_gguf(src, target)
+        return convert_gguf(src, target, field=CACHE_ENV)
     except (ModelSourceError, OSError):
         if (target / CONVERTED_MARKER).is_file():  # another process converted it meanwhile
             return target

@@ -61,3 +61,18 @@ def test_model_commands_bad_paths_are_one_line(tmp_path):
     line = _one_error_line(runner.invoke(app, ["model", "build-tiny", str(tmp_path / "m"), "--corpus-problems", "-1"]))
     assert "--corpus-problems: expected a positive integer, got -1" in line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plain", "t.gguf"] and (tmp_path / "plain").read_text() == "keep"
+
+
+def test_model_cache_that_is_a_file_is_named(tmp_path, monkeypatch):
+    """CFCODE_MODEL_CACHE pointing under a file converted the whole GGUF, then died in mkdir (a traceback)."""
+    import pytest
+
+    from generators import InputError
+    from rl.inference.models import cached_conversion
+
+    (tmp_path / "plain").write_text("keep")
+    gguf = tmp_path / "m.gguf"
+    gguf.write_bytes(b"GGUF\x03\x00\x00\x00")
+    monkeypatch.setenv("CFCODE_MODEL_CACHE", str(tmp_path / "plain"))
+    with pytest.raises(InputError, match="CFCODE_MODEL_CACHE: expected a path under a directory"):
+        cached_conversion(gguf)
