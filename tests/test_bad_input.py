@@ -392,6 +392,9 @@ OTHER_CASES = {
     "eval_temperature_nan": (["eval", "--model", "oracle", "--temperature", "nan"], "temperature must be a finite"),
     "eval_temperature_negative": (["eval", "--model", "oracle", "--temperature", "-1"], "temperature must be"),
     "eval_max_tokens": (["eval", "--model", "oracle", "--max-tokens", "-1"], "max_tokens must be >= 1, got -1"),
+    # a missing eval directory was taken for a model, evaluated in a child, and its traceback folded into the line
+    "compare_missing_entry": (["compare", "no-such-eval-dir"], "ENTRIES: expected an eval directory (holding eval.json) or [LABEL=]SPEC of an existing model, got 'no-such-eval-dir'"),
+    "compare_missing_labelled": (["compare", "base=/no/such/model"], "got 'base=/no/such/model': no model directory at '/no/such/model'"),
 }
 
 
@@ -448,3 +451,12 @@ def test_compare_bad_eval_json(tmp_path, eval_dir, content):
     result = run_cfcode(["compare", str(bad), str(eval_dir), "--out", str(tmp_path / "cmp")], tmp_path)
     assert_one_line_error(result, f"{bad / 'eval.json'}: expected an eval.json written by `cfcode eval`")
     assert not (tmp_path / "cmp").exists()
+
+
+def test_analyze_traces_out_that_is_a_file(tmp_path, eval_dir):
+    """`--out FILE` was a FileExistsError traceback after the analysis."""
+    plain = tmp_path / "plain"
+    plain.write_text("keep")
+    result = run_cfcode(["analyze-traces", str(eval_dir), "--out", str(plain)], tmp_path)
+    assert_one_line_error(result, "--out: expected a directory path, got a file")
+    assert plain.read_text() == "keep"

@@ -15,11 +15,12 @@ from generators import (
     build_dataclass,
     check_fields,
     check_input_file,
+    check_output_dir,
     cli_errors,
     fail,
 )
 from rl.evaluation.baselines import is_baseline
-from rl.evaluation.compare import collect, write_comparison
+from rl.evaluation.compare import collect, parse_entry, write_comparison
 from rl.evaluation.evaluate import (
     SAMPLES_FILE,
     SUMMARY_FILE,
@@ -175,6 +176,13 @@ def register(app: typer.Typer) -> None:
                 path = Path(entry)
                 if path.is_dir() or path.name == "eval.json":
                     _check_eval_dir(path, samples=False)
+                elif not is_baseline(spec := parse_entry(entry)[1]):  # was evaluated in a child: its traceback
+                    try:
+                        check_engine_spec(spec)
+                    except MissingInputError:
+                        raise MissingInputError(f"expected an eval directory (holding {SUMMARY_FILE}) or [LABEL=]SPEC "
+                                                f"of an existing model, got {entry!r}: no model directory at {spec!r}",
+                                                field="ENTRIES") from None
             results = collect(entries, base, out)
             paths = write_comparison(out, results, metric)
         except (ValueError, FileNotFoundError, RuntimeError) as exc:
@@ -194,6 +202,7 @@ def register(app: typer.Typer) -> None:
         """Tag abduction / intervention / prediction steps in every completion; report per model."""
         for entry in evals:
             _check_eval_dir(Path(entry), samples=True)
+        check_output_dir(out)
         try:
             stats = analyze_eval_dirs([Path(e) for e in evals], out, judge=judge or None,
                                       judge_limit=judge_limit, suites_dir=suites_dir)
