@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -348,11 +349,23 @@ def save_eval(out_dir: str | Path, result: EvalResult, records: Sequence[SampleR
     """Write eval.json, samples.jsonl, eval.md and eval.png into `out_dir`; return the directory."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    with open(out / SAMPLES_FILE, "w", encoding="utf-8") as fh:
-        fh.writelines(json.dumps(asdict(r), sort_keys=True, ensure_ascii=False, default=_json_default) + "\n" for r in records)
-    (out / SUMMARY_FILE).write_text(json.dumps(result.to_dict(), indent=2, sort_keys=True,
-                                               default=_json_default) + "\n", encoding="utf-8")
-    (out / TIMING_FILE).write_text(json.dumps({"seconds": result.seconds}) + "\n", encoding="utf-8")
+    # Every file goes to a temporary name first and replaces the old one only when all are complete, so an
+    # interrupted save (Ctrl-C, a full disk) never leaves a truncated samples.jsonl, nor a new one beside an
+    # old eval.json: an earlier eval in `out` (also the `--reuse` source) survives whole.
+    texts = {SAMPLES_FILE: "".join(json.dumps(asdict(r), sort_keys=True, ensure_ascii=False, default=_json_default)
+                                   + "\n" for r in records),
+             SUMMARY_FILE: json.dumps(result.to_dict(), indent=2, sort_keys=True, default=_json_default) + "\n",
+             TIMING_FILE: json.dumps({"seconds": result.seconds}) + "\n"}
+    tmps: dict[str, Path] = {}
+    try:
+        for name, text in texts.items():
+            tmps[name] = out / f".{name}.tmp"
+            tmps[name].write_text(text, encoding="utf-8")
+        for name, tmp in tmps.items():
+            os.replace(tmp, out / name)
+    finally:
+        for tmp in tmps.values():
+            tmp.unlink(missing_ok=True)
     write_eval_report(out, result)
     return out
 

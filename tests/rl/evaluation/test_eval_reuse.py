@@ -106,3 +106,25 @@ def test_save_eval_of_a_reused_run_round_trips(mini_suites, local_sandbox, tmp_p
     assert records == earlier
     save_eval(tmp_path / "r", result, records)
     assert load_samples(tmp_path / "r") == records
+
+
+def test_an_interrupted_save_leaves_the_earlier_eval_whole(tmp_path):
+    """save_eval wrote samples.jsonl in place: a save interrupted mid-way (Ctrl-C, a full disk; here a record
+    that cannot be written) left it truncated beside the old eval.json, and `--reuse DIR --out DIR` lost its
+    source."""
+    import pytest
+
+    from rl.evaluation.evaluate import EvalResult, SampleRecord, summarize
+
+    def record(i: int) -> SampleRecord:
+        return SampleRecord(suite="if_else", mode="counterfactual", problem_id=f"p{i}", sample=0, text="t", n_tokens=1,
+                            finish_reason="stop", reward=1.0, correct=True, f1=1.0, format_ok=True,
+                            parsed_answer=[1], gold=[1], verifier_error=None)
+
+    records = [record(0), record(1)]
+    save_eval(tmp_path, EvalResult(label="x", model="oracle", config={}, groups=summarize(records, seed=0)), records)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    with pytest.raises(TypeError):
+        save_eval(tmp_path, EvalResult(label="y", model="oracle", config={}, groups=summarize(records, seed=0)),
+                  [record(2), object()])
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
