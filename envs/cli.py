@@ -40,6 +40,8 @@ def bench(
                           ("--num-problems", num_problems)):
         if value < 0:
             raise InputError(f"expected a non-negative integer, got {value}", field=option)
+    if num_problems < 1:  # the env's pool needs one (was a ValueError traceback from the env)
+        raise InputError(f"expected a positive integer, got {num_problems}", field="--num-problems")
 
     cfg = BenchConfig(families=[f.strip() for f in families.split(",") if f.strip()], num_problems=num_problems,
                       exact_steps=exact_steps, exec_steps=exec_steps, exec_batch=exec_batch,

@@ -233,6 +233,8 @@ def serve(
 ) -> None:
     """Serve a local model over an OpenAI-compatible API (for `cfcode distill` / `cfcode eval`)."""
     check_engine_spec(model, "MODEL")
+    if not 0 <= port <= 65535:  # was found only after the model loaded (an OverflowError traceback)
+        _fail(f"--port: expected 0-65535, got {port}")
 
     engine = make_engine(model)
     try:
