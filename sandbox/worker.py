@@ -512,6 +512,15 @@ def run_child(job, start, chan, cfg, jobdir, worker_pid):
         limits = cfg["limits"]
         uid = cfg.get("uid")
         if uid is not None and os.geteuid() == 0:
+            # the job's processes, not the worker, are what the OOM killer takes: memory a job holds
+            # outside any process's RSS (memfd, tmpfs, socket buffers) left the worker the largest
+            # process of its cgroup. Written as root, 1000 is also their floor: no unprivileged
+            # process can lower its own value below it
+            try:
+                with open("/proc/self/oom_score_adj", "w") as fh:
+                    fh.write("1000")
+            except OSError:
+                pass
             os.setgroups([])
             os.setgid(uid)
             os.setuid(uid)
@@ -1358,6 +1367,10 @@ def isolate_host_process(cfg):
     attr = ctypes.create_string_buffer(struct.pack("@QQQQ", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, 0, 0, 0))
     if lc.syscall(SYS_MOUNT_SETATTR, AT_FDCWD, b"/", AT_RECURSIVE, attr, len(attr.raw)) == 0:
         got.append("readonly_root")
+        # but /proc (a process's files there are writable by its owner only, none of the worker's by
+        # a job): a root worker's child sets its own OOM score there (run_child)
+        clear = ctypes.create_string_buffer(struct.pack("@QQQQ", 0, MOUNT_ATTR_RDONLY, 0, 0))
+        lc.syscall(SYS_MOUNT_SETATTR, AT_FDCWD, b"/proc", 0, clear, len(clear.raw))
     for path in ("/tmp", "/var/tmp", "/dev/shm", "/run/lock"):
         if os.path.isdir(path) and _mount_tmpfs(lc, path, cfg["limits"]):
             scratch.append(path)

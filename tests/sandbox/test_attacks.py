@@ -13,6 +13,7 @@ Every job of the class-1 tests runs on a one-worker sandbox, so "the next job" i
 from __future__ import annotations
 
 import math
+import os
 import platform
 import secrets
 import threading
@@ -358,6 +359,37 @@ def f(n, mb):
         pids.append(pid)
     return sum(os.waitpid(pid, 0)[1] == 0 for pid in pids)
 """
+
+
+HIDDEN_MEMORY = """
+import os, time
+def f(holders, files):
+    for _ in range(holders):
+        if os.fork() == 0:  # memory in memfds: charged to the cgroup, in no process's RSS
+            chunk = b"x" * (1 << 20)
+            for _ in range(files):
+                fd = os.memfd_create("m")
+                try:
+                    for _ in range(8):
+                        os.write(fd, chunk)
+                except OSError:
+                    pass
+            time.sleep(30)
+            os._exit(0)
+    time.sleep(3)
+    return "survived"
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only a root worker can make its jobs the OOM killer's first choice")
+def test_memory_held_outside_any_process_is_the_jobs_not_the_workers_death(solo):
+    """memfds of 8 MB (RLIMIT_FSIZE) by the hundred fill the cgroup while every job process stays
+    small: the OOM killer took the worker, the largest process, and the job ended sandbox_error."""
+    if solo.backend != "local":
+        pytest.skip("a container's worker runs unprivileged: its jobs can lower their OOM score back to its own")
+    [r] = run1(solo, HIDDEN_MEMORY, [(2, 55)], timeout_s=8.0)
+    assert r.status is not S.SANDBOX_ERROR, r
+    assert_serving(solo, jobs=2)
 
 
 def test_a_jobs_processes_together_stay_within_the_memory_limit(solo):
