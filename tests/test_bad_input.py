@@ -394,6 +394,10 @@ OTHER_CASES = {
     "eval_max_tokens": (["eval", "--model", "oracle", "--max-tokens", "-1"], "max_tokens must be >= 1, got -1"),
     "env_bench_no_problems": (["env", "bench", "--num-problems", "0"], "--num-problems: expected a positive integer"),
     "serve_port": (["model", "serve", "hf:/", "--port", "99999"], "--port: expected 0-65535, got 99999"),
+    # an unreachable endpoint (a wrong URL) was a 400-line APIConnectionError traceback
+    "eval_endpoint_unreachable": (["eval", "--model", "openai:http://127.0.0.1:9/v1#m", "--suites", "if_else",
+                                   "--limit", "1", "--modes", "counterfactual", "--out", "evo"],
+                                  "endpoint: the OpenAI-compatible endpoint http://127.0.0.1:9/v1/ (model 'm') failed"),
     # a missing eval directory was taken for a model, evaluated in a child, and its traceback folded into the line
     "compare_missing_entry": (["compare", "no-such-eval-dir"], "ENTRIES: expected an eval directory (holding eval.json) or [LABEL=]SPEC of an existing model, got 'no-such-eval-dir'"),
     "compare_missing_labelled": (["compare", "base=/no/such/model"], "got 'base=/no/such/model': no model directory at '/no/such/model'"),

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence, Union
 
+from generators import InputError
 from rl.inference.models import resolve_model
 from rl.inference.timeouts import deadline
 
@@ -336,10 +337,18 @@ class OpenAIEngine(RolloutEngine):
     ) -> list[list[Completion]]:
         from concurrent.futures import ThreadPoolExecutor
 
+        import openai
+
         sampling = sampling or SamplingConfig()
         _check_prompts(prompts)
-        with ThreadPoolExecutor(max_workers=max(1, self.concurrency)) as pool:
-            return list(pool.map(lambda p: self._one(p, sampling), prompts))
+        try:
+            with ThreadPoolExecutor(max_workers=max(1, self.concurrency)) as pool:
+                return list(pool.map(lambda p: self._one(p, sampling), prompts))
+        except (openai.APIConnectionError, openai.NotFoundError, openai.AuthenticationError) as exc:
+            # A wrong URL, model name or key: one line naming the endpoint, not the client's traceback.
+            raise InputError(f"the OpenAI-compatible endpoint {self.client.base_url} (model {self.model!r}) "
+                             f"failed after {self.client.max_retries} retries: {type(exc).__name__}: {exc}",
+                             field="endpoint") from None
 
     def _one(self, prompt: Prompt, sampling: SamplingConfig) -> list[Completion]:
         common: dict[str, Any] = dict(
