@@ -55,7 +55,7 @@ def iter_problems(path: str | os.PathLike) -> Iterator[Problem]:
             if not raw.strip():
                 continue
             count += 1
-            yield Problem.from_json(raw, where=f"{path}:{lineno}")
+            yield Problem.from_json(raw, where=f"{path}:{lineno}", unique_keys=True)
     if not count:
         raise RecordError("expected at least one problem record, got an empty file", where=str(path))
 

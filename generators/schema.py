@@ -71,8 +71,11 @@ class Problem:
         return json.dumps(asdict(self), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
-    def from_json(cls, line: str | bytes, where: str = "") -> Problem:
-        """Parse and validate one JSONL line; any defect raises RecordError naming `where` and the field."""
+    def from_json(cls, line: str | bytes, where: str = "", *, unique_keys: bool = False) -> Problem:
+        """Parse and validate one JSONL line; any defect raises RecordError naming `where` and the field.
+
+        `unique_keys` (the file readers): a key given twice in one object is an error; JSON keeps the last
+        one silently, so `"answer": [1], ..., "answer": [999]` would change the gold answer unseen."""
         if not isinstance(line, (str, bytes, bytearray)):
             raise RecordError(f"expected a JSON object as text, got {describe(line)}", where=where)
         if isinstance(line, (bytes, bytearray)):
@@ -82,7 +85,9 @@ class Problem:
                 raise RecordError(f"expected UTF-8 text, got byte {line[exc.start]:#04x} at offset {exc.start}",
                                   where=where) from None
         try:
-            data = json.loads(line)
+            data = json.loads(line, object_pairs_hook=_unique_keys) if unique_keys else json.loads(line)
+        except _DuplicateKey as exc:
+            raise RecordError(f"expected each key once per object, got {exc.args[0]!r} twice", where=where) from None
         except (ValueError, RecursionError) as exc:
             raise RecordError(f"not JSON: {exc}", where=where) from None
         return cls.from_dict(data, where)
@@ -99,6 +104,18 @@ class Problem:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        raise _DuplicateKey(next(k for k, _ in pairs if k in seen or seen.add(k)))
+    return out
 
 
 def validate_record(data: Any, where: str = "") -> dict[str, Any]:

@@ -103,6 +103,11 @@ FILE_CASES = {
     "not_json": (b'{"id": "x", oops}\n', ":1: not JSON"),
     "truncated_json": (json.dumps(GOOD_RECORD)[:200].encode() + b"\n", ":1: not JSON"),
     "not_utf8": (b'{"id": "\xff\xfe"}\n', ":1: expected UTF-8 text"),
+    # JSON keeps the last of two equal keys: the second "answer" silently replaced the gold answer
+    "duplicate_key": (json.dumps(GOOD_RECORD)[:-1].encode() + b', "answer": [999]}\n',
+                      ":1: expected each key once per object, got 'answer' twice"),
+    "duplicate_nested_key": (json.dumps(GOOD_RECORD).replace('"latents": {', '"latents": {"r": [5], ', 1).encode()
+                             + b"\n", ":1: expected each key once per object, got 'r' twice"),
 }
 
 
