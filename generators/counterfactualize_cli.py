@@ -55,6 +55,8 @@ def counterfactualize_cmd(
         check_output_file(out)  # before the sandbox runs every function
     except InputError as exc:
         _fail(str(exc))
+    if source.exists() and not source.is_file() and not source.is_dir():  # /dev/zero, a FIFO: read without end
+        _fail(f"{source}: cannot read the source: expected a regular file, got a device, FIFO or socket")
     try:
         text = source.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

@@ -77,6 +77,7 @@ def check_output_file(path: Any, field: str = "--out") -> None:
     from pathlib import Path
 
     path = Path(path)
+    _check_path_usable(path, field)
     if path.is_dir():
         raise InputError(f"expected a file path, got a directory: {path}", field=field)
     for parent in path.parents:
@@ -91,6 +92,7 @@ def check_output_dir(path: Any, field: str = "--out") -> None:
     from pathlib import Path
 
     path = Path(path)
+    _check_path_usable(path, field)
     if path.exists() and not path.is_dir():
         raise InputError(f"expected a directory path, got a file: {path}", field=field)
     for parent in path.parents:
@@ -98,6 +100,19 @@ def check_output_dir(path: Any, field: str = "--out") -> None:
             if not parent.is_dir():
                 raise InputError(f"expected a path under a directory, but {parent} is a file", field=field)
             break
+
+
+def _check_path_usable(path: Any, field: str) -> None:
+    """A name the system refuses (a component over NAME_MAX, a path over PATH_MAX, a NUL byte) is the
+    user's mistake too: one line, not the OSError of the first write after all the work."""
+    try:
+        path.exists()
+        for part in path.parts:
+            if len(part.encode("utf-8", "surrogateescape")) > 255:
+                raise OSError(36, "File name too long")
+    except (OSError, ValueError) as exc:
+        raise InputError(f"expected a usable path, got {describe(str(path))}: "
+                         f"{getattr(exc, 'strerror', None) or exc}", field=field) from None
 
 
 def check_input_file(path: Any, field: str, what: str = "file") -> None:

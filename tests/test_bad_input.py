@@ -403,6 +403,14 @@ OTHER_CASES = {
     "eval_endpoint_unreachable": (["eval", "--model", "openai:http://127.0.0.1:9/v1#m", "--suites", "if_else",
                                    "--limit", "1", "--modes", "counterfactual", "--out", "evo"],
                                   "endpoint: the OpenAI-compatible endpoint http://127.0.0.1:9/v1/ (model 'm') failed"),
+    # an output name over NAME_MAX was an OSError traceback (ENAMETOOLONG), for eval after the whole run
+    "generate_name_too_long": (["generate", "-f", "if_else", "--n", "1", "--out", "a" * 300 + ".jsonl"],
+                               "--out: expected a usable path"),
+    "export_name_too_long": (["export", "frozen:test", "--out", "a" * 300], "--out: expected a usable path"),
+    "eval_name_too_long": (["eval", "--model", "oracle", "--out", "a" * 300], "--out: expected a usable path"),
+    # read without end: memory grew until the machine ran out
+    "counterfactualize_device": (["counterfactualize", "/dev/zero", "-f", "f", "-i", "x=0..1", "-l", "r=0..1",
+                                  "-o", "c.jsonl"], "/dev/zero: cannot read the source: expected a regular file"),
     # a missing eval directory was taken for a model, evaluated in a child, and its traceback folded into the line
     "compare_missing_entry": (["compare", "no-such-eval-dir"], "ENTRIES: expected an eval directory (holding eval.json) or [LABEL=]SPEC of an existing model, got 'no-such-eval-dir'"),
     "compare_missing_labelled": (["compare", "base=/no/such/model"], "got 'base=/no/such/model': no model directory at '/no/such/model'"),

@@ -73,8 +73,8 @@ def _check_inputs(cfg, out: Path | None = None) -> None:
     for name in cfg.suites:
         if name.endswith(".jsonl"):
             check_input_file(name, "--suites", "JSONL file of problems")
-    if out is not None and out.exists() and not out.is_dir():
-        raise InputError(f"expected a directory path, got a file: {out}", field="--out")
+    if out is not None:
+        check_output_dir(out)
 
 
 def _check_eval_dir(entry: Path, samples: bool) -> None:
