@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from generators.counterfactualize import Options, SpecError, counterfactualize, function_spec, load_spec
-from generators.errors import InputError, check_output_file, print_error
+from generators.errors import InputError, check_distinct_output, check_output_file, print_error
 from generators.io import write_problems
 from sandbox import SandboxFailure, make_sandbox
 
@@ -53,6 +53,7 @@ def counterfactualize_cmd(
     """
     try:
         check_output_file(out)  # before the sandbox runs every function
+        check_distinct_output(out, {"SOURCE": source, "--spec": spec})
     except InputError as exc:
         _fail(str(exc))
     if source.exists() and not source.is_file() and not source.is_dir():  # /dev/zero, a FIFO: read without end

@@ -102,6 +102,20 @@ def check_output_dir(path: Any, field: str = "--out") -> None:
             break
 
 
+def check_distinct_output(out: Any, inputs: dict[str, Any], field: str = "--out") -> None:
+    """Fail when the output path names one of the inputs (`-o utils.py` wrote problems over the source)."""
+    import os
+    from pathlib import Path
+
+    for name, path in inputs.items():
+        if path is None or not Path(path).exists() or not Path(out).exists():
+            same = path is not None and Path(out).resolve() == Path(path).resolve()
+        else:
+            same = os.path.samefile(out, path)
+        if same:
+            raise InputError(f"expected a path other than the input {name} ({path}), got {out}", field=field)
+
+
 def _check_path_usable(path: Any, field: str) -> None:
     """A name the system refuses (a component over NAME_MAX, a path over PATH_MAX, a NUL byte) is the
     user's mistake too: one line, not the OSError of the first write after all the work."""

@@ -256,6 +256,17 @@ def test_grpo_step_that_does_not_divide_into_batches_fails_before_torch(tmp_path
     assert not (tmp_path / "run").exists()
 
 
+def test_distill_out_that_is_the_train_file_is_refused(tmp_path):
+    """`--out` naming the problems it reads appended teacher traces to (and resumed from) the train file."""
+    data = tmp_path / "train.jsonl"
+    data.write_text(json.dumps(GOOD_RECORD) + "\n", encoding="utf-8")
+    before = data.read_bytes()
+    result = run_cfcode(["distill", "--endpoint", "openai:http://127.0.0.1:9/v1#m", "--set", f"train_file={data}",
+                         "--out", str(tmp_path / "." / "train.jsonl")], tmp_path)
+    assert_one_line_error(result, "out: expected a path other than the input train_file")
+    assert data.read_bytes() == before
+
+
 def test_grpo_bad_train_file_records_fail_before_training(tmp_path):
     model = tmp_path / "model"
     model.mkdir()

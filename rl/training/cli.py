@@ -12,7 +12,7 @@ from typing import Any, List, Optional
 
 import typer
 
-from generators import check_output_dir, check_output_file, cli_errors, fail
+from generators import check_distinct_output, check_output_dir, check_output_file, cli_errors, fail
 from rl.inference.engines import make_engine
 from rl.inference.models import ModelSourceError, check_engine_spec, check_model, convert_gguf, smollm2_gguf
 from rl.inference.openai_server import serve_forever
@@ -118,6 +118,7 @@ def distill(
     if cfg.train_file:
         check_problem_file(cfg.train_file, "train_file")
     check_output_file(cfg.out, "out")
+    check_distinct_output(cfg.out, {"train_file": cfg.train_file}, "out")
     report = run_distill(cfg)
     if json_out:
         _echo_json(report.to_dict())

@@ -332,3 +332,19 @@ def test_cli_out_that_cannot_be_a_file_fails_before_the_sandbox(tmp_path, kind):
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("cfcode: error: --out: expected a "), res.stderr
     assert "rejected" not in res.stderr and "Traceback" not in res.output
+
+
+@pytest.mark.parametrize("which", ["source", "spec"])
+def test_cli_out_that_is_an_input_is_refused(tmp_path, which):
+    """`-o utils.py` (or `-o spec.toml`) ran the sandbox and wrote the problems over the user's own file."""
+    src = tmp_path / "u.py"
+    src.write_text("def f(x, r):\n    return x * r % 7\n")
+    spec = tmp_path / "spec.toml"
+    spec.write_text('[functions.f]\ninputs = { x = "0..5" }\nlatents = { r = "0..6" }\n')
+    before = {p: p.read_bytes() for p in (src, spec)}
+    out = tmp_path / "." / (src.name if which == "source" else spec.name)
+    res = runner.invoke(app, ["counterfactualize", str(src), "--spec", str(spec), "-o", str(out)])
+    assert res.exit_code == 2, (res.output, res.exception)
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--out: expected a path other than the input" in lines[0], res.stderr
+    assert {p: p.read_bytes() for p in (src, spec)} == before
