@@ -160,7 +160,9 @@ class DockerSandbox(PooledSandbox):
                    for path in ("/tmp", "/dev/shm")},  # capped in bytes and inodes: quick to empty
             cap_drop=["ALL"], security_opt=["no-new-privileges"], pids_limit=lim.container_pids,
             mem_limit=mem, memswap_limit=mem, mem_swappiness=0, nano_cpus=int(lim.container_cpus * 1e9),
-            ipc_mode="private", auto_remove=True, init=False, oom_kill_disable=False, binds=binds,
+            # not auto-removed: a container whose worker died is inspected (OOMKilled) before
+            # _discard_worker removes it
+            ipc_mode="private", auto_remove=False, init=False, oom_kill_disable=False, binds=binds,
         )
 
     def _start_worker(self, slot: Slot) -> WorkerConnection:
@@ -260,6 +262,20 @@ class DockerSandbox(PooledSandbox):
             conn.close()
         finally:
             self._remove(conn.container_id)
+
+    def _oom_killed(self, conn: WorkerConnection) -> bool:
+        """The engine's OOMKilled flag once the container has exited (its PID 1, the worker, is gone)."""
+        import time
+
+        for _ in range(50):
+            try:
+                state = self.client.api.inspect_container(conn.container_id)["State"]
+            except Exception:  # engine trouble: not the program's doing
+                return False
+            if not state.get("Running"):
+                return bool(state.get("OOMKilled"))
+            time.sleep(0.1)
+        return False
 
     def kill_worker(self, slot_index: int) -> None:
         """Kill one pool container from outside (fault injection; the pool replaces it)."""

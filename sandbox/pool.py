@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sandbox.api import CallResult, ExecRequest, Sandbox, SandboxLimits, SandboxStats
+from sandbox.api import CallResult, CallStatus, ExecRequest, Sandbox, SandboxLimits, SandboxStats
 from sandbox.jobs import (
     BadRequest,
     EncodedJob,
@@ -33,7 +33,7 @@ from sandbox.jobs import (
     sandbox_error,
     validate,
 )
-from sandbox.transport import WorkerConnection, WorkerLost
+from sandbox.transport import WorkerConnection, WorkerLost, WorkerStreamClosed
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,12 @@ class SandboxUnavailable(RuntimeError):
 
 class WorkerRetired(WorkerLost):
     """The worker said "bye" between jobs: nothing it was holding had started; replace it and resend."""
+
+
+class WorkerOutOfMemory(WorkerLost):
+    """The out-of-memory killer ended the worker: the job running there used up its memory (memory a
+    job holds outside any process's RSS, such as memfds, leaves the small worker the largest process
+    of its cgroup). That call gets MEMORY, the program's status, instead of being retried."""
 
 
 @dataclass
@@ -121,6 +127,11 @@ class PooledSandbox(Sandbox):
 
     def _on_hello(self, slot: Slot, hello: dict[str, Any]) -> None:
         """Hook: backends check the worker's reported isolation."""
+
+    def _oom_killed(self, conn: WorkerConnection) -> bool:
+        """Hook: was this worker, whose stream just closed, ended by the out-of-memory killer during
+        its current job? (Workers retire after any OOM kill they survive, so one seen now is that job's.)"""
+        return False
 
     def worker_config(self, **extra: Any) -> dict[str, Any]:
         """argv[1] of the worker: limits plus backend-specific isolation wishes."""
@@ -265,6 +276,8 @@ class PooledSandbox(Sandbox):
             slot.conn = None
             lost = list(slot.inflight.values())
             slot.inflight.clear()
+        if lost and not self._closed and isinstance(error, WorkerStreamClosed) and self._oom_killed(conn):
+            error = WorkerOutOfMemory(f"the job used up its worker's memory: the out-of-memory killer ended the worker ({error})")
         if lost and not self._closed:
             log.warning("sandbox worker %d lost with %d job(s) in flight (%s); replacing it",
                         slot.index, len(lost), error)
@@ -315,6 +328,13 @@ class PooledSandbox(Sandbox):
                 attempt.was_running = True
             if not attempt.was_running:
                 continue  # it was only queued behind a job that took the worker down: just resend
+            if isinstance(attempt.error, WorkerOutOfMemory):  # the program's doing: no retry
+                in_flight = next((k for k, r in enumerate(results) if r is None), None)
+                if in_flight is not None:
+                    results[in_flight] = CallResult(CallStatus.MEMORY, error_type="MemoryError",
+                                                    error_message=str(attempt.error)[:2000],
+                                                    python_version=self._python_version)
+                continue
             losses += 1
             self._bump(retries=1)
             in_flight = next((k for k, r in enumerate(results) if r is None), None)

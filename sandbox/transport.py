@@ -25,6 +25,10 @@ class WorkerLost(RuntimeError):
     """The worker stopped answering (process or container gone, stream closed, hung, garbage)."""
 
 
+class WorkerStreamClosed(WorkerLost):
+    """The worker's stream ended: its process (or container) is gone."""
+
+
 class WorkerConnection(abc.ABC):
     """A framed, bidirectional stream to one running worker."""
 
@@ -56,7 +60,7 @@ class WorkerConnection(abc.ABC):
             if data is None:
                 continue
             if not data:
-                raise WorkerLost("worker stream closed")
+                raise WorkerStreamClosed("worker stream closed")
             try:
                 self._reader.feed(data)
                 self._ready.extend(self._reader.frames())

@@ -738,6 +738,7 @@ class Worker:
         self.child_frame_limit = self.value_cap * 2 + 65536
         self.oom_file = cfg.get("oom_file") or self._find_oom_counter()  # the worker's own cgroup
         self.oom_seen = self.oom_count()  # OOM kills already accounted for
+        self.oom_at_start = self.oom_seen
         self.code_cache = {}  # source -> code object, least recently used first
         # the child's working directory: the root of a scratch tmpfs it does not own (nothing to create:
         # emptied after every child), else a fresh directory made for every child inside `workdir`
@@ -785,6 +786,10 @@ class Worker:
         value)."""
         if self.rlimits is not None and self.own_rlimits() != self.rlimits:
             self.unfit = "the worker's resource limits were changed during a job"
+        elif self.oom_file and self.oom_count() != self.oom_at_start:
+            # an OOM kill it survived (a grandchild's, say): retire, so that the host may take an OOM
+            # kill seen in this worker's cgroup when it dies for the doing of the job running then
+            self.unfit = "a job's process was killed by the out-of-memory killer"
         elif self.own_scheduling() != self.scheduling:
             self.unfit = "the worker's scheduling (nice value, CPU affinity, policy or I/O priority) was changed during a job"
 

@@ -13,7 +13,6 @@ Every job of the class-1 tests runs on a one-worker sandbox, so "the next job" i
 from __future__ import annotations
 
 import math
-import os
 import platform
 import secrets
 import threading
@@ -381,14 +380,14 @@ def f(holders, files):
 """
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="only a root worker can make its jobs the OOM killer's first choice")
 def test_memory_held_outside_any_process_is_the_jobs_not_the_workers_death(solo):
     """memfds of 8 MB (RLIMIT_FSIZE) by the hundred fill the cgroup while every job process stays
-    small: the OOM killer took the worker, the largest process, and the job ended sandbox_error."""
-    if solo.backend != "local":
-        pytest.skip("a container's worker runs unprivileged: its jobs can lower their OOM score back to its own")
+    small: the OOM killer took the worker, the largest process, and the job ended sandbox_error after
+    retries. A root local worker's jobs are the OOM killer's first choice now; a container's worker
+    cannot arrange that (its jobs could lower their score back to its own), so its death by the OOM
+    killer is that job's MEMORY."""
     [r] = run1(solo, HIDDEN_MEMORY, [(2, 55)], timeout_s=8.0)
-    assert r.status is not S.SANDBOX_ERROR, r
+    assert r.status in ((S.MEMORY,) if solo.backend == "docker" else (S.MEMORY, S.OK)), r
     assert_serving(solo, jobs=2)
 
 
