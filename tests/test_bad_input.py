@@ -325,6 +325,13 @@ EXPERIMENT_CASES = {
     "eval_limit_negative": ("[eval]\nlimit = -1\n", "exp.toml:2: [eval]: limit must be >= 1, got -1"),
     "eval_temperature_nan": ("[eval]\ntemperature = nan\n", "exp.toml:2: [eval]: temperature must be a finite"),
     "eval_max_tokens_zero": ("[eval]\nmax_tokens = 0\n", "exp.toml:2: [eval]: max_tokens must be >= 1"),
+    # found only by the eval / compare / traces / GRPO stages, after data, model and training
+    "eval_modes_empty": ("[eval]\nmodes = []\n", "exp.toml:2: [eval]: modes: expected a non-empty subset"),
+    "eval_suite_unknown": ('[eval]\nsuites = ["nope"]\n', "exp.toml:2: [eval]: suites: no frozen suite 'nope'"),
+    "eval_suite_file_missing": ('[eval]\nsuites = ["/no/such.jsonl"]\n', "[eval]: suites: no problem file at"),
+    "compare_metric": ('[compare]\nmetric = "bogus"\n', "exp.toml:2: [compare]: metric: expected one of"),
+    "traces_judge": ('[traces]\njudge = "bogus"\n', "exp.toml:2: [traces]: judge: expected openai:BASE_URL#MODEL"),
+    "grpo_reward": ('[grpo]\nreward = "bogus"\n', "exp.toml:2: [grpo]: reward must be one of ('exact', 'f1')"),
 }
 
 
@@ -422,6 +429,7 @@ OTHER_CASES = {
     # read without end: memory grew until the machine ran out
     "counterfactualize_device": (["counterfactualize", "/dev/zero", "-f", "f", "-i", "x=0..1", "-l", "r=0..1",
                                   "-o", "c.jsonl"], "/dev/zero: cannot read the source: expected a regular file"),
+    "compare_metric": (["compare", "oracle", "--metric", "bogus"], "--metric: expected one of exact_match"),
     # a missing eval directory was taken for a model, evaluated in a child, and its traceback folded into the line
     "compare_missing_entry": (["compare", "no-such-eval-dir"], "ENTRIES: expected an eval directory (holding eval.json) or [LABEL=]SPEC of an existing model, got 'no-such-eval-dir'"),
     "compare_missing_labelled": (["compare", "base=/no/such/model"], "got 'base=/no/such/model': no model directory at '/no/such/model'"),

@@ -20,7 +20,7 @@ from generators import (
     fail,
 )
 from rl.evaluation.baselines import is_baseline
-from rl.evaluation.compare import collect, parse_entry, write_comparison
+from rl.evaluation.compare import COMPARE_METRICS, collect, parse_entry, write_comparison
 from rl.evaluation.evaluate import (
     SAMPLES_FILE,
     SUMMARY_FILE,
@@ -172,6 +172,8 @@ def register(app: typer.Typer) -> None:
             base = _eval_config("", "", suites, modes, limit, samples, max_tokens, temperature, seed, sandbox,
                                 suites_dir, prompt_style)
             _check_inputs(base, out)
+            if metric not in COMPARE_METRICS:  # was found only after every entry had been evaluated
+                raise InputError(f"expected one of {', '.join(COMPARE_METRICS)}, got {metric!r}", field="--metric")
             for entry in entries:
                 path = Path(entry)
                 if path.is_dir() or path.name == "eval.json":

@@ -24,6 +24,7 @@ from rl.evaluation.evaluate import (
 from rl.evaluation.report import write_comparison_report
 
 COMPARE_JSON = "compare.json"
+COMPARE_METRICS = ("exact_match", "f1", "format_rate", "abduction_exact", "abduction_f1")
 
 
 def parse_entry(entry: str) -> tuple[str, str]:
@@ -75,7 +76,7 @@ def collect(entries: Sequence[str], base: EvalConfig, out_dir: Path, *, sandbox=
 
 def write_comparison(out_dir: Path, results: Sequence[EvalResult], metric: str = "exact_match") -> list[Path]:
     """compare.json (all numbers), compare.md (paper-style table) and compare.png (grouped bars)."""
-    if metric not in ("exact_match", "f1", "format_rate", "abduction_exact", "abduction_f1"):
+    if metric not in COMPARE_METRICS:
         raise ValueError(f"metric must be exact_match, f1, format_rate, abduction_exact or abduction_f1 "
                          f"(the last two: evals with --question abduce_predict), got {metric!r}")
     out_dir.mkdir(parents=True, exist_ok=True)

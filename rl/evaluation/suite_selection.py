@@ -30,6 +30,18 @@ def available_suites(suites_dir: str | Path | None = None) -> list[str]:
     return ordered_suites(names)
 
 
+def check_suite_names(names: Sequence[str], suites_dir: str | Path | None = None) -> None:
+    """What `load_named_suites` would refuse, without reading any problem (configs check it up front)."""
+    root = _root(suites_dir)
+    for name in names:
+        if name.endswith(".jsonl"):
+            if not Path(name).is_file():
+                raise FileNotFoundError(f"no problem file at {name}")
+        elif name != "all" and not any(_test_file(root, name, m).is_file() for m in MODES):
+            raise FileNotFoundError(f"no frozen suite {name!r} under {root / 'test'} "
+                                    f"(available: {', '.join(available_suites(root)) or 'none'})")
+
+
 def is_in_distribution(suite: str) -> bool:
     return suite == TRAIN_FAMILY
 

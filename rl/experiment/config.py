@@ -20,8 +20,11 @@ from generators import (
     toml_locator,
 )
 from rl.evaluation.baselines import BASELINES
+from rl.evaluation.compare import COMPARE_METRICS
 from rl.evaluation.evaluate import EvalConfig
+from rl.evaluation.suite_selection import check_suite_names
 from rl.training.config import GRPORunConfig, SFTRunConfig, check_problem_file, resolve_extends
+from sandbox import BACKENDS
 
 
 class ExperimentError(RuntimeError):
@@ -198,6 +201,27 @@ def parse_experiment(data: dict[str, Any], source: str = "<config>", text: str |
     if ev.suites_dir and not Path(ev.suites_dir).is_dir():
         raise MissingInputError(f"expected a directory of suites, got {ev.suites_dir!r} (no such directory)",
                                 where=at["eval"]("suites_dir"), field="suites_dir")
+    # What the eval, compare and traces stages would find out only after training (each was a stage
+    # failure hours in, its traceback folded into the error line).
+    if not ev.modes or any(m not in MODES for m in ev.modes):
+        raise InputError(f"expected a non-empty subset of {list(MODES)}, got {ev.modes}", where=at["eval"]("modes"),
+                         field="modes")
+    try:
+        check_suite_names(ev.suites, ev.suites_dir)
+    except FileNotFoundError as exc:
+        raise MissingInputError(str(exc), where=at["eval"]("suites"), field="suites") from None
+    if exp.sandbox not in BACKENDS:
+        raise InputError(f"expected one of {list(BACKENDS)}, got {exp.sandbox!r}", where=at["experiment"]("sandbox"),
+                         field="sandbox")
+    metric = sections["compare"].metric
+    if metric not in COMPARE_METRICS:
+        raise InputError(f"expected one of {list(COMPARE_METRICS)}, got {metric!r}", where=at["compare"]("metric"),
+                         field="metric")
+    judge = sections["traces"].judge
+    base_url, hash_, judge_model = judge.removeprefix("openai:").rpartition("#")
+    if judge and not (hash_ and base_url and judge_model):
+        raise InputError(f"expected openai:BASE_URL#MODEL (or empty), got {judge!r}", where=at["traces"]("judge"),
+                         field="judge")
     base = sections["model"].base
     if base not in ("tiny", "smollm2") and not base.startswith("gguf:") and not Path(base).exists():
         raise MissingInputError(f"base {base!r} is neither 'tiny' nor a directory "

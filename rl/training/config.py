@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import envs
 from generators import (
     TRACE_STYLES,
     InputError,
@@ -356,6 +357,8 @@ class GRPORunConfig(_RunConfig):
         if not 0.0 < self.top_p <= 1.0:
             raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
         self.derived_grad_accum()  # one process; a batch that does not divide the step fails here, not in TRL
+        if self.reward not in envs.REWARDS:
+            raise ValueError(f"reward must be one of {envs.REWARDS}, got {self.reward!r}")
 
     def completions_per_step(self) -> int:
         return self.prompts_per_step * self.num_generations
