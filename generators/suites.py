@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -83,6 +85,26 @@ def build_suites(out_dir: Path | None = None, *, sandbox_backend: str = "docker"
     specs = suite_specs(test_size, train_size, families)
     manifest: dict = {"files": {}, "recipe": {"test_size": test_size, "train_size": train_size,
                                               "families": sorted({s.family for s in specs})}}
+    # Every file is built in a staging directory and moved into place only when all are done, so an
+    # interrupted build (Ctrl-C, a failing family) leaves the existing suites and manifest as they were.
+    out_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".build-", dir=out_dir))
+    try:
+        _build_into(staging, specs, manifest, sandbox_backend, log)
+        manifest["generator_version"] = GENERATOR_VERSION
+        manifest["code_sha256"] = code_fingerprint()
+        (staging / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        for rel in [*manifest["files"], MANIFEST]:  # the manifest last
+            (out_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(staging / rel, out_dir / rel)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    cached_hashes.cache_clear()
+    return manifest
+
+
+def _build_into(out_dir: Path, specs: list[SuiteSpec], manifest: dict, sandbox_backend: str,
+                log: Callable[[str], None]) -> None:
     test_hashes: set[str] = set()
     train_programs: frozenset[str] = frozenset()
     train_skeletons: frozenset[str] = frozenset()
@@ -111,11 +133,6 @@ def build_suites(out_dir: Path | None = None, *, sandbox_backend: str = "docker"
                 "filter_counts": stats.to_dict(),
             }
             log(f"built {spec.relpath}: {len(result.problems)} problems, counts {stats.to_dict()}")
-    manifest["generator_version"] = GENERATOR_VERSION
-    manifest["code_sha256"] = code_fingerprint()
-    (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    cached_hashes.cache_clear()
-    return manifest
 
 
 _NOT_OUTPUT_AFFECTING = {"cli.py", "bench.py", "suites.py", "frozen.py", "errors.py", "typecheck.py",

@@ -115,3 +115,28 @@ def test_frozen_counterfactual_prompts_reveal_no_latent():
             draft = draft_item(family, "counterfactual", p.meta["seed"], p.meta["idx"])
             assert draft.program == p.program, p.id
             assert not find_latent_leaks(p.prompt, draft.true_latents, draft.latent_labels), p.id
+
+
+def test_an_interrupted_build_leaves_the_existing_suites_whole(tmp_path, monkeypatch):
+    """build_suites wrote each file in place as it went: Ctrl-C halfway left new files beside the old
+    manifest (a suites directory that no longer verifies). Now nothing moves until every file is built."""
+    import generators.suites as suites_mod
+
+    small = dict(sandbox_backend="local", test_size=2, train_size=0, families=["if_else", "while"],
+                 log=lambda m: None)
+    build_suites(tmp_path, **small)
+    before = {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    real, calls = suites_mod.generate_with_stats, []
+
+    def interrupted(family, mode, n, seed, **kwargs):
+        calls.append(family)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(family, mode, n, seed + 1, **kwargs)  # other bytes than the first build
+
+    monkeypatch.setattr(suites_mod, "generate_with_stats", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        build_suites(tmp_path, **small)
+    assert len(calls) == 3
+    after = {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    assert after == before and [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
