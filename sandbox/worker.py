@@ -63,6 +63,8 @@ BIG_INT_BITS = 2000  # wider ints travel as hex: decimal conversion is capped (s
 MAX_ERROR_TYPE = 200
 MAX_ERROR_MESSAGE = 2000
 CPU_REFRESH_S = 0.5
+CPU_WATCH_S = 0.25  # how often the worker looks at a call's CPU time, where the call may outlast it
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 # Imported once in the worker so every forked child has them for free (and a child that dropped
 # to an unprivileged uid can use them even where the interpreter's files are not readable to it).
 PRELOAD = ("ast", "math", "itertools", "functools", "collections", "re", "string", "operator", "heapq",
@@ -614,6 +616,17 @@ def run_child(job, start, chan, cfg, jobdir, worker_pid):
 
 # ---------------------------------------------------------------- the worker (parent side)
 
+def cpu_time(pid):
+    """CPU seconds process `pid` has used (all its threads), from /proc; 0.0 if unreadable."""
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as fh:
+            stat = fh.read()
+        fields = stat[stat.rfind(b")") + 2:].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 def address_space():
     """This process's virtual memory size in bytes (what RLIMIT_AS counts)."""
     try:
@@ -735,6 +748,7 @@ class Worker:
         self.out_fd = out_fd
         self.limits = cfg["limits"]
         self.value_cap = int(self.limits["max_output_bytes"])
+        self.cpu_seconds = float(self.limits["cpu_seconds"])
         self.child_frame_limit = self.value_cap * 2 + 65536
         self.oom_file = cfg.get("oom_file") or self._find_oom_counter()  # the worker's own cgroup
         self.oom_seen = self.oom_count()  # OOM kills already accounted for
@@ -1019,6 +1033,12 @@ class Worker:
         exited = False
         killed_for_timeout = False
         setup_error = None
+        # the CPU limit per call is the child's RLIMIT_CPU soft limit, which a program may lift (the hard
+        # limit must stay above every later call's): where a call may outlast its CPU limit, the
+        # worker watches the child's CPU time too (at most seconds + 3 per call, as with the rlimit)
+        cpu_watch = timeout > self.cpu_seconds
+        call_cpu = 0.0  # the child's CPU time when the running call started
+        over_cpu = False
         try:
             while True:
                 mark = (state["i"], state["loaded"])
@@ -1051,6 +1071,8 @@ class Worker:
                     index, t0 = SHM_CALL.unpack_from(shm, SHM_WRITTEN.size)
                     # (a NaN the program wrote there made the deadline NaN, and the worker fail)
                     progress_at = min(max(t0, progress_at), now) if index == state["i"] and not math.isnan(t0) else now
+                    if cpu_watch:
+                        call_cpu = cpu_time(pid)
                 limit = progress_at + timeout
                 if budget_end is not None:
                     limit = min(limit, budget_end)
@@ -1060,6 +1082,11 @@ class Worker:
                 wait = limit - now
                 if pending or state["i"] > i:
                     wait = min(wait, FLUSH_INTERVAL_S)
+                if cpu_watch:
+                    if cpu_time(pid) - call_cpu > self.cpu_seconds + 3:
+                        killed_for_timeout = over_cpu = True
+                        break
+                    wait = min(wait, CPU_WATCH_S)
                 for fd, _ in poller.poll(max(1, min(POLL_MAX_MS, int(wait * 1000) + 1))):
                     if fd == pidfd:
                         exited = True
@@ -1096,7 +1123,10 @@ class Worker:
         if not state["setup"] and not killed_for_timeout:
             raise SetupFailed("the job's process died during setup")
         wall = round((time.monotonic() - progress_at) * 1000.0, 4)
-        problem = state["problem"] or self.classify_death(status_code, killed_for_timeout, timeout, cpu_used)
+        if over_cpu:
+            problem = state["problem"] or (TIMEOUT, "Timeout", "CPU time limit of %s s exceeded" % self.limits["cpu_seconds"])
+        else:
+            problem = state["problem"] or self.classify_death(status_code, killed_for_timeout, timeout, cpu_used)
         status, etype, emsg = problem
         if not state["loaded"]:
             # the module's top level never finished: every remaining call shares its fate

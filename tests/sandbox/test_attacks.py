@@ -788,6 +788,25 @@ def test_a_cpu_limit_kill_is_a_timeout(cpu_limited):
     assert [r.status for r in results] == [S.TIMEOUT, S.OK, S.TIMEOUT, S.OK], results
 
 
+LIFT_CPU_LIMIT = """
+import resource, time
+def f(seconds):
+    resource.setrlimit(resource.RLIMIT_CPU, (resource.RLIM_INFINITY, resource.getrlimit(resource.RLIMIT_CPU)[1]))
+    t = time.process_time()
+    while time.process_time() - t < seconds:
+        pass
+    return seconds
+"""
+
+
+def test_a_program_that_lifts_its_cpu_limit_still_times_out(cpu_limited):
+    """RLIMIT_CPU's hard limit stays above every call's soft one, so a program could lift its soft
+    limit and burn 10 s of CPU under a 1 s limit: ok. The worker watches the child's CPU time too."""
+    [results] = cpu_limited.run_batch([ExecRequest(LIFT_CPU_LIMIT, "f", [(10,), (0.1,)], timeout_s=30.0)])
+    assert [r.status for r in results] == [S.TIMEOUT, S.OK], results
+    assert "CPU time" in results[0].error_message, results[0]
+
+
 def test_a_storm_of_worker_kills_is_blamed_on_the_sandbox(backend):
     """Workers killed from outside again and again: the calls end sandbox_error, never a program status."""
     with make_sandbox(backend, size=1, max_retries=1) as sb:
