@@ -204,6 +204,7 @@ def test_sft_config_errors_name_the_line_and_come_before_torch(tmp_path, case):
     extra, expected = SFT_CASES[case]
     model = tmp_path / "model"
     model.mkdir()
+    (model / "config.json").write_text("{}")
     body = f'[sft]\noutput_dir = "{tmp_path / "run"}"\n'
     if not extra.startswith("model ="):
         body += extra + f'model = "{model}"\n'
@@ -216,11 +217,25 @@ def test_sft_config_errors_name_the_line_and_come_before_torch(tmp_path, case):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("command", ["sft", "grpo"])
+def test_model_directory_that_holds_no_model(tmp_path, command):
+    """An empty (or unrelated) directory as `model` passed the check and ended in transformers'
+    'Unrecognized model' traceback after torch had loaded."""
+    model = tmp_path / "model"
+    model.mkdir()
+    path = tmp_path / "c.toml"
+    path.write_text(f'[{command}]\nmodel = "{model}"\noutput_dir = "{tmp_path / "run"}"\n')
+    result = run_cfcode(["train", command, str(path)], tmp_path)
+    assert_one_line_error(result, "model: expected a model directory holding config.json")
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize("line", ['[1, 2]', '"text"', '{"prompt": "p", "completion": []}', "{not json"])
 def test_sft_bad_trace_lines_name_the_line(tmp_path, line):
     """A trace file line that is not a {prompt, completion} object (a JSON list raised AttributeError)."""
     model = tmp_path / "model"
     model.mkdir()
+    (model / "config.json").write_text("{}")
     traces = tmp_path / "traces.jsonl"
     traces.write_text(line + "\n", encoding="utf-8")
     path = tmp_path / "sft.toml"
@@ -235,6 +250,7 @@ def test_train_output_dir_that_is_a_file(tmp_path, command):
     """An output_dir that is a file was a FileExistsError traceback after torch and the model loaded."""
     model = tmp_path / "model"
     model.mkdir()
+    (model / "config.json").write_text("{}")
     plain = tmp_path / "plain"
     plain.write_text("keep")
     path = tmp_path / "c.toml"
@@ -248,6 +264,7 @@ def test_grpo_step_that_does_not_divide_into_batches_fails_before_torch(tmp_path
     """prompts_per_step x num_generations not a multiple of the batch failed inside TRL's config building."""
     model = tmp_path / "model"
     model.mkdir()
+    (model / "config.json").write_text("{}")
     path = tmp_path / "grpo.toml"
     path.write_text(f'[grpo]\nmodel = "{model}"\noutput_dir = "{tmp_path / "run"}"\nprompts_per_step = 3\n'
                     "num_generations = 5\nper_device_train_batch_size = 4\n")
@@ -270,6 +287,7 @@ def test_distill_out_that_is_the_train_file_is_refused(tmp_path):
 def test_grpo_bad_train_file_records_fail_before_training(tmp_path):
     model = tmp_path / "model"
     model.mkdir()
+    (model / "config.json").write_text("{}")
     data = tmp_path / "train.jsonl"
     data.write_text(json.dumps(_record(answer=3)) + "\n", encoding="utf-8")
     path = tmp_path / "grpo.toml"
@@ -329,6 +347,7 @@ EXPERIMENT_CASES = {
     "eval_modes_empty": ("[eval]\nmodes = []\n", "exp.toml:2: [eval]: modes: expected a non-empty subset"),
     "eval_suite_unknown": ('[eval]\nsuites = ["nope"]\n', "exp.toml:2: [eval]: suites: no frozen suite 'nope'"),
     "eval_suite_file_missing": ('[eval]\nsuites = ["/no/such.jsonl"]\n', "[eval]: suites: no problem file at"),
+    "base_not_a_model": ('[model]\nbase = "/"\n', "exp.toml:2: [model]: base: expected a model directory holding"),
     "compare_metric": ('[compare]\nmetric = "bogus"\n', "exp.toml:2: [compare]: metric: expected one of"),
     "traces_judge": ('[traces]\njudge = "bogus"\n', "exp.toml:2: [traces]: judge: expected openai:BASE_URL#MODEL"),
     "grpo_reward": ('[grpo]\nreward = "bogus"\n', "exp.toml:2: [grpo]: reward must be one of ('exact', 'f1')"),
@@ -416,7 +435,10 @@ OTHER_CASES = {
     "eval_temperature_negative": (["eval", "--model", "oracle", "--temperature", "-1"], "temperature must be"),
     "eval_max_tokens": (["eval", "--model", "oracle", "--max-tokens", "-1"], "max_tokens must be >= 1, got -1"),
     "env_bench_no_problems": (["env", "bench", "--num-problems", "0"], "--num-problems: expected a positive integer"),
-    "serve_port": (["model", "serve", "hf:/", "--port", "99999"], "--port: expected 0-65535, got 99999"),
+    "serve_port": (["model", "serve", "hf:/", "--port", "99999"], "MODEL: expected a model directory holding"),
+    "serve_port_range": (["model", "serve", "openai:http://127.0.0.1:9/v1#m", "--port", "99999"],
+                         "--port: expected 0-65535, got 99999"),
+    "eval_not_a_model_dir": (["eval", "--model", "vllm:/", "--suites", "if_else"], "--model: expected a model directory"),
     # an unreachable endpoint (a wrong URL) was a 400-line APIConnectionError traceback
     "eval_endpoint_unreachable": (["eval", "--model", "openai:http://127.0.0.1:9/v1#m", "--suites", "if_else",
                                    "--limit", "1", "--modes", "counterfactual", "--out", "evo"],

@@ -23,6 +23,7 @@ from rl.evaluation.baselines import BASELINES
 from rl.evaluation.compare import COMPARE_METRICS
 from rl.evaluation.evaluate import EvalConfig
 from rl.evaluation.suite_selection import check_suite_names
+from rl.inference.models import check_model
 from rl.training.config import GRPORunConfig, SFTRunConfig, check_problem_file, resolve_extends
 from sandbox import BACKENDS
 
@@ -226,6 +227,8 @@ def parse_experiment(data: dict[str, Any], source: str = "<config>", text: str |
     if base not in ("tiny", "smollm2") and not base.startswith("gguf:") and not Path(base).exists():
         raise MissingInputError(f"base {base!r} is neither 'tiny' nor a directory "
                                 "(nor 'smollm2' / 'gguf:FILE')", where=at["model"]("base"))
+    if Path(base).is_dir():
+        check_model(base, "base", at["model"]("base"))  # an empty directory failed in the SFT stage
     if base.startswith("gguf:") and not Path(base[len("gguf:"):]).is_file():
         raise MissingInputError(f"base {base!r}: no such GGUF file", where=at["model"]("base"))
     return ExperimentConfig(sft=sft, grpo=grpo, **sections)

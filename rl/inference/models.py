@@ -172,6 +172,9 @@ def resolve_model(spec: str | Path) -> str:
     return s
 
 
+MODEL_MARKERS = ("config.json", "adapter_config.json")  # a full model folder, or a peft adapter checkpoint
+
+
 def check_model(model: str, field: str = "model", where: str = "") -> None:
     """Fail before any heavy import when a model spec names nothing that exists: a local directory,
     `smollm2`, `gguf:FILE` / `FILE.gguf`, or a hub id (in the local cache when HF_HUB_OFFLINE is set)."""
@@ -184,7 +187,12 @@ def check_model(model: str, field: str = "model", where: str = "") -> None:
             raise MissingInputError(f"expected an existing GGUF file, got {gguf!r} (no such file)",
                                     where=where, field=field)
         return
-    if Path(model).expanduser().exists():
+    path = Path(model).expanduser()
+    if path.is_dir() and not any((path / name).is_file() for name in MODEL_MARKERS):
+        # an empty or unrelated directory: transformers' "Unrecognized model" traceback after torch loaded
+        raise MissingInputError(f"expected a model directory holding config.json (a Hugging Face folder), got "
+                                f"{model!r} (no {' or '.join(MODEL_MARKERS)} there)", where=where, field=field)
+    if path.exists():
         return
     if re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", model):
         import os
