@@ -19,6 +19,7 @@ Job: [source, entry, [argument lists]]; payload: a list of groups (lists of jobs
 import ctypes as _ctypes
 import json as _json
 import os as _os
+import resource as _resource
 import select as _select
 import signal as _signal
 import sys as _sys
@@ -27,6 +28,10 @@ import time as _time
 _PR_SET_DUMPABLE, _PR_SET_CHILD_SUBREAPER = 4, 36
 _MADV_DONTFORK = 10
 _RESULT_CAP = 1 << 20
+# what compiling in the runner may add to its address space, all sources together: a source of a few
+# kB can need hundreds of MB (nested try/finally), and what the runner takes stays taken for every
+# later record's child (each inherits it as part of the job's address-space limit)
+_COMPILE_MEMORY = 16 << 20
 
 
 def _libc():
@@ -81,14 +86,29 @@ def _describe(exc):
         return "Exception: <unprintable>"
 
 
-def _compile(source, cache):
-    # In the parent (compiling runs no program code, as in the sandbox's own worker), once per source.
+def _address_space():
+    try:
+        with open("/proc/self/statm", "rb") as fh:
+            return int(fh.read().split()[0]) * _os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0  # then every source is compiled in its record's child
+
+
+def _compile(source, cache, cap):
+    # In the parent (compiling runs no program code, as in the sandbox's own worker), once per source,
+    # within `cap` bytes of address space; a source that needs more is left to its record's child.
     code = cache.get(source)
     if code is None:
+        soft, hard = _resource.getrlimit(_resource.RLIMIT_AS)
+        _resource.setrlimit(_resource.RLIMIT_AS, (cap if hard == _resource.RLIM_INFINITY else min(cap, hard), hard))
         try:
             code = compile(source, "<program>", "exec")
+        except MemoryError:
+            code = source
         except BaseException as exc:
             code = ["error", _describe(exc)]
+        finally:
+            _resource.setrlimit(_resource.RLIMIT_AS, (soft, hard))
         cache[source] = code
     return code
 
@@ -97,6 +117,8 @@ def _run_one(code, entry, arg_lists):
     if isinstance(code, list):
         return code
     try:
+        if isinstance(code, str):  # too costly to compile in the runner: here, under the job's limit
+            code = compile(code, "<program>", "exec")
         namespace = {"__name__": "__cfcode_program__"}
         exec(code, namespace)
         fn = namespace[entry]
@@ -272,9 +294,9 @@ def __cfcode_run_jobs__(groups):
     # a program's SIGINT to its parent must not raise KeyboardInterrupt here: that failed the runner
     # itself (no program's status), and run_jobs gave up on every record of the call
     _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
-    results, codes = [], {}
+    results, codes, cap = [], {}, _address_space() + _COMPILE_MEMORY
     for group in groups:
-        group = [(_compile(source, codes), entry, arg_lists) for source, entry, arg_lists in group]
+        group = [(_compile(source, codes, cap), entry, arg_lists) for source, entry, arg_lists in group]
         rfd, wfd = _os.pipe()
         pid = _fork()
         if pid == 0:
