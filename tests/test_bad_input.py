@@ -451,6 +451,8 @@ OTHER_CASES = {
     # read without end: memory grew until the machine ran out
     "counterfactualize_device": (["counterfactualize", "/dev/zero", "-f", "f", "-i", "x=0..1", "-l", "r=0..1",
                                   "-o", "c.jsonl"], "/dev/zero: cannot read the source: expected a regular file"),
+    "eval_prompt_style": (["eval", "--model", "oracle", "--suites", "if_else", "--prompt-style", "bogus"],
+                          "prompt style must be one of ('chat', 'plain'), got 'bogus'"),
     "compare_metric": (["compare", "oracle", "--metric", "bogus"], "--metric: expected one of exact_match"),
     # a missing eval directory was taken for a model, evaluated in a child, and its traceback folded into the line
     "compare_missing_entry": (["compare", "no-such-eval-dir"], "ENTRIES: expected an eval directory (holding eval.json) or [LABEL=]SPEC of an existing model, got 'no-such-eval-dir'"),

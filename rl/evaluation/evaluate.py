@@ -314,6 +314,8 @@ def evaluate(cfg: EvalConfig, *, engine=None, sandbox=None,
 
     check_question(cfg.question)
     groups = load_eval_problems(cfg)
+    if cfg.prompt_style:  # an unknown style fails here, not when the first prompt is rendered after engine start
+        envs.render_prompt(next(iter(groups.values()))[0], cfg.prompt_style, question=cfg.question)
     reused = _reused_completions(groups, reuse, cfg.samples)
     todo = [p for key, ps in groups.items() if key not in reused for p in ps]
     start = time.perf_counter()
