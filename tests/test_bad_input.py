@@ -451,6 +451,10 @@ OTHER_CASES = {
     # read without end: memory grew until the machine ran out
     "counterfactualize_device": (["counterfactualize", "/dev/zero", "-f", "f", "-i", "x=0..1", "-l", "r=0..1",
                                   "-o", "c.jsonl"], "/dev/zero: cannot read the source: expected a regular file"),
+    # each failed after the tiny model was built (GRPORunConfig's ValueError, a traceback)
+    "bench_grpo_steps": (["bench", "grpo-step", "--steps", "0"], "--steps: expected an integer >= 1, got 0"),
+    "bench_grpo_generations": (["bench", "grpo-step", "--num-generations", "1"], "--num-generations: expected an"),
+    "bench_rollout_prompts": (["bench", "rollout", "--prompts", "-1"], "--prompts: expected an integer >= 1"),
     "eval_prompt_style": (["eval", "--model", "oracle", "--suites", "if_else", "--prompt-style", "bogus"],
                           "prompt style must be one of ('chat', 'plain'), got 'bogus'"),
     "compare_metric": (["compare", "oracle", "--metric", "bogus"], "--metric: expected one of exact_match"),

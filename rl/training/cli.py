@@ -45,6 +45,13 @@ def _fail(message: str) -> None:
 _parse_value = parse_value
 
 
+def _at_least(minimum: int, **values: int) -> None:
+    """Bench sizes, before a model is built or loaded (each failed after that, with a traceback)."""
+    for name, value in values.items():
+        if value < minimum:
+            _fail(f"--{name.replace('_', '-')}: expected an integer >= {minimum}, got {value}")
+
+
 def load_table(path: Path, table: str, overrides: list[str]) -> dict[str, Any]:
     """The `[table]` of a TOML file (or the whole file if it has no such table), with `--set k=v` applied."""
     return _load_table(path, table, overrides, whole_file_ok=True)[0]
@@ -138,6 +145,7 @@ def bench_rollout_cmd(
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Rollout tokens/s: vLLM vs HF generate, same model, prompts and sampling, one run."""
+    _at_least(1, prompts=prompts, max_tokens=max_tokens)
     if model:
         check_model(model, "--model")
 
@@ -163,6 +171,8 @@ def bench_grpo_step_cmd(
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Time breakdown of a GRPO step: generation, reward, weight sync, optimisation."""
+    _at_least(1, steps=steps, prompts_per_step=prompts_per_step, max_completion_length=max_completion_length)
+    _at_least(2, num_generations=num_generations)  # GRPO's advantages are relative within a group
     if model:
         check_model(model, "--model")
 
