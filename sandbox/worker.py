@@ -518,9 +518,12 @@ def run_child(job, start, chan, cfg, jobdir, worker_pid):
             # outside any process's RSS (memfd, tmpfs, socket buffers) left the worker the largest
             # process of its cgroup. Written as root, 1000 is also their floor: no unprivileged
             # process can lower its own value below it
-            try:
-                with open("/proc/self/oom_score_adj", "w") as fh:
-                    fh.write("1000")
+            try:  # (raw descriptors: a file object here would cost the fork copy-on-write faults)
+                fd = os.open("/proc/self/oom_score_adj", os.O_WRONLY)
+                try:
+                    os.write(fd, b"1000")
+                finally:
+                    os.close(fd)
             except OSError:
                 pass
             os.setgroups([])
@@ -1294,12 +1297,16 @@ class Worker:
     def oom_count(self):
         if not self.oom_file:
             return 0
-        try:
-            with open(self.oom_file) as fh:
-                for line in fh:
-                    key, _, value = line.partition(" ")
-                    if key == "oom_kill":
-                        return int(value)
+        try:  # read after every job: raw descriptors, no file object
+            fd = os.open(self.oom_file, os.O_RDONLY)
+            try:
+                data = os.read(fd, 4096)
+            finally:
+                os.close(fd)
+            for line in data.split(b"\n"):
+                key, _, value = line.partition(b" ")
+                if key == b"oom_kill":
+                    return int(value)
         except (OSError, ValueError):
             pass
         return 0
