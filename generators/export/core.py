@@ -69,7 +69,7 @@ def load_sources(sources: Sequence[str], split: str | None = None) -> dict[str, 
 def export_problems(splits: dict[str, list[Problem]], out_dir: str | os.PathLike,
                     formats: Sequence[str] = FORMATS, name: str = "counterfactual-code",
                     command: str = "", log: Callable[[str], None] | None = None) -> ExportReport:
-    """Write `formats` under `out_dir/<format>/`; atomically per format (temp dir, then rename)."""
+    """Write `formats` under `out_dir/<format>/`: all in a staging directory, then renamed into place."""
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         raise ValueError(f"unknown export format(s) {unknown}; choose from {', '.join(FORMATS)}")
@@ -88,19 +88,31 @@ def export_problems(splits: dict[str, list[Problem]], out_dir: str | os.PathLike
 
     writers = {"hf": hf.write, "verl": verl.write, "lm_eval": lm_eval.write, "openrlhf": openrlhf.write}
     out = Path(out_dir)
+    created = [p for p in (out, *out.parents) if not p.exists()]  # removed again if the export fails
     out.mkdir(parents=True, exist_ok=True)
     report = ExportReport(out, list(formats), {k: len(v) for k, v in splits.items()})
-    for fmt in formats:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{fmt}.", dir=out))
-        try:
-            writers[fmt](splits, tmp, name=name, command=command)
+    # Every format is written into one staging directory first and moved into place only when all are
+    # done: an interrupted export (Ctrl-C, a failing writer) leaves neither some formats nor an empty OUT.
+    staging = Path(tempfile.mkdtemp(prefix=".export.", dir=out))
+    try:
+        for fmt in formats:
+            (staging / fmt).mkdir()
+            writers[fmt](splits, staging / fmt, name=name, command=command)
+        for fmt in formats:
+            (staging / fmt).chmod(0o755)  # mkdtemp's 0700 would make the dataset folder private
             final = out / fmt
             if final.exists():
                 shutil.rmtree(final)
-            tmp.rename(final)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+            (staging / fmt).rename(final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        for path in created:  # deepest first: only directories this export made, and only if still empty
+            if path.is_dir() and not any(path.iterdir()):
+                path.rmdir()
+        raise
+    staging.rmdir()
+    for fmt in formats:
+        final = out / fmt
         for path in sorted(final.rglob("*")):
             if path.is_file():
                 report.files[str(path.relative_to(out))] = sha256_file(path)

@@ -164,3 +164,25 @@ def test_bad_out_or_name_is_one_line_and_writes_nothing_outside(tmp_path, case):
     assert "--out" in lines[0] or "--name" in lines[0], lines[0]
     assert sorted(p for p in tmp_path.rglob("*")) == before  # nothing written, nothing clobbered
     assert (src / "file").read_text() == "keep me"
+
+
+def test_an_export_interrupted_after_some_formats_changes_nothing(tmp_path, monkeypatch):
+    """Formats were moved into place one by one: Ctrl-C during the third left the first two replaced (a mix
+    of old and new formats), and an interrupted first export left an empty OUT directory behind."""
+    from generators.export import lm_eval
+
+    splits = load_sources([str(suites_dir() / "test" / "while.interventional.jsonl")])
+    old_splits = load_sources([str(suites_dir() / "test" / "if_else.interventional.jsonl")])
+    export_problems(old_splits, tmp_path / "o", formats=["verl", "lm_eval"])
+    before = {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(lm_eval, "write", interrupted)
+    for out in (tmp_path / "o", tmp_path / "new" / "deeper"):
+        with pytest.raises(KeyboardInterrupt):
+            export_problems(splits, out, formats=["verl", "lm_eval"])
+    assert {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o"]
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["lm_eval", "verl"]
