@@ -80,3 +80,13 @@ def test_suites_build_bad_options_fail_before_any_work(tmp_path):
         assert result.exit_code == 2, (args, result.output, result.exception)
         assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plain"] and (tmp_path / "plain").read_text() == "keep"
+
+
+def test_suites_commands_refuse_an_unknown_backend_before_any_work(tmp_path):
+    """`suites verify --rebuild --backend x` and `suites bench --backend x` ended in a ValueError traceback
+    (verify only after checking every file)."""
+    for args in (["verify", "--rebuild"], ["bench", "--n", "1"], ["build", "--out-dir", str(tmp_path / "never")]):
+        result = runner.invoke(app, ["suites", *args, "--backend", "bogus"])
+        assert result.exit_code == 2, (args, result.output, result.exception)
+        assert result.stderr.strip() == "cfcode: error: --backend: expected one of auto, docker, local, got 'bogus'"
+    assert list(tmp_path.iterdir()) == []
