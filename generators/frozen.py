@@ -59,15 +59,25 @@ def cached_hashes(directory: str, split: str, key: str) -> frozenset[str]:
     return frozenset(out)
 
 
+def _exclusion_dir() -> str:
+    """The suites a run must avoid. A CFCODE_SUITES_DIR that names no directory (a typo) silently meant
+    nothing to avoid: training programs could then repeat the frozen test suites."""
+    directory = suites_dir()
+    if os.environ.get("CFCODE_SUITES_DIR") and not directory.is_dir():
+        raise MissingInputError(f"expected an existing directory of frozen suites, got {str(directory)!r}",
+                                field="CFCODE_SUITES_DIR")
+    return str(directory)
+
+
 def test_program_hashes() -> frozenset[str]:
     """Normalized program hashes of every frozen test suite (a train run must avoid them)."""
-    return cached_hashes(str(suites_dir()), "test", "program_hash")
+    return cached_hashes(_exclusion_dir(), "test", "program_hash")
 
 
 def train_program_hashes() -> frozenset[str]:
-    return cached_hashes(str(suites_dir()), "train", "program_hash")
+    return cached_hashes(_exclusion_dir(), "train", "program_hash")
 
 
 def train_skeleton_hashes() -> frozenset[str]:
     """Structural templates of the frozen training set (an OOD family must avoid them)."""
-    return cached_hashes(str(suites_dir()), "train", "skeleton_hash")
+    return cached_hashes(_exclusion_dir(), "train", "skeleton_hash")

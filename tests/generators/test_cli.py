@@ -90,3 +90,15 @@ def test_suites_commands_refuse_an_unknown_backend_before_any_work(tmp_path):
         assert result.exit_code == 2, (args, result.output, result.exception)
         assert result.stderr.strip() == "cfcode: error: --backend: expected one of auto, docker, local, got 'bogus'"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_generate_with_a_suites_dir_that_does_not_exist(tmp_path, monkeypatch):
+    """CFCODE_SUITES_DIR naming no directory (a typo) meant 'no frozen programs to avoid': the training
+    run went ahead and could repeat test-suite programs."""
+    monkeypatch.setenv("CFCODE_SUITES_DIR", str(tmp_path / "no-such-suites"))
+    out = tmp_path / "g.jsonl"
+    result = runner.invoke(app, ["generate", "-f", "if_else", "-n", "2", "-o", str(out), "--backend", "local"])
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert result.stderr.strip() == (f"cfcode: error: CFCODE_SUITES_DIR: expected an existing directory of frozen "
+                                     f"suites, got '{tmp_path / 'no-such-suites'}'")
+    assert not out.exists()
