@@ -80,11 +80,7 @@ def check_output_file(path: Any, field: str = "--out") -> None:
     _check_path_usable(path, field)
     if path.is_dir():
         raise InputError(f"expected a file path, got a directory: {path}", field=field)
-    for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise InputError(f"expected a path under a directory, but {parent} is a file", field=field)
-            break
+    _check_parents(path, field)
 
 
 def check_output_dir(path: Any, field: str = "--out") -> None:
@@ -95,11 +91,7 @@ def check_output_dir(path: Any, field: str = "--out") -> None:
     _check_path_usable(path, field)
     if path.exists() and not path.is_dir():
         raise InputError(f"expected a directory path, got a file: {path}", field=field)
-    for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise InputError(f"expected a path under a directory, but {parent} is a file", field=field)
-            break
+    _check_parents(path, field)
 
 
 def check_distinct_output(out: Any, inputs: dict[str, Any], field: str = "--out") -> None:
@@ -127,6 +119,15 @@ def _check_path_usable(path: Any, field: str) -> None:
     except (OSError, ValueError) as exc:
         raise InputError(f"expected a usable path, got {describe(str(path))}: "
                          f"{getattr(exc, 'strerror', None) or exc}", field=field) from None
+
+
+def _check_parents(path: Any, field: str) -> None:
+    """The nearest existing ancestor of `path` must be a directory (else nothing can be made there)."""
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise InputError(f"expected a path under a directory, but {parent} is a file", field=field)
+            break
 
 
 def check_input_file(path: Any, field: str, what: str = "file") -> None:

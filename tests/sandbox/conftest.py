@@ -20,6 +20,16 @@ BACKENDS = ["local", pytest.param("docker", marks=pytest.mark.docker)]
 SECRET_ENV = "CFCODE_CANARY_SECRET"
 
 
+def costly_to_compile(depth: int, params: str = "") -> str:
+    """A source of a few kB whose compilation takes hundreds of MB to GBs: every try/finally copies
+    the code of its body."""
+    src, indent = f"def f({params}):\n", "    "
+    for _ in range(depth):
+        src += f"{indent}try:\n{indent}    x = 1\n{indent}finally:\n"
+        indent += "    "
+    return src + f"{indent}return 1\n"
+
+
 @dataclass
 class Canary:
     """Things a sandboxed program must never reach: a host file, a loopback port, an env secret."""

@@ -23,6 +23,7 @@ import pytest
 
 from sandbox import BadRequest, CallStatus, ExecRequest, SandboxLimits, make_sandbox
 from sandbox.api import Unrepresentable
+from tests.sandbox.conftest import costly_to_compile
 
 BACKENDS = ["local", pytest.param("docker", marks=pytest.mark.docker)]  # as in conftest.py
 
@@ -579,19 +580,10 @@ def test_an_exception_that_lies_about_itself_is_the_programs_error(solo):
     assert [r.status for r in at_load] == [S.ERROR] * 3, at_load
 
 
-def _costly_to_compile(depth: int) -> str:
-    """A source of a few kB whose compilation takes GBs: every try/finally copies the code of its body."""
-    src, indent = "def f():\n", "    "
-    for _ in range(depth):
-        src += f"{indent}try:\n{indent}    x = 1\n{indent}finally:\n"
-        indent += "    "
-    return src + f"{indent}return 1\n"
-
-
 def test_a_program_that_is_costly_to_compile_is_the_programs_failure(solo):
     """Compiling is the program's cost too: never the worker's memory (a worker killed for it gave
     sandbox_error) nor a bloated worker whose next jobs have less memory."""
-    [r] = run1(solo, _costly_to_compile(18), timeout_s=5.0)
+    [r] = run1(solo, costly_to_compile(18), timeout_s=5.0)
     assert r.status in (S.MEMORY, S.TIMEOUT), r
     [big] = run1(solo, "def f():\n    return len(bytearray(300 << 20))\n")
     assert (big.status, big.value) == (S.OK, 300 << 20), big

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from sandbox import CallStatus, Job, run_jobs
+from tests.sandbox.conftest import costly_to_compile
 
 HONEST = "def f(x, r):\n    return abs(x - r) + len([x, r]) + int(str(x * r)) % 7\n"
 HONEST_IMPORT = "import colorsys\n\ndef f(x, r):\n    return [round(v, 6) for v in colorsys.rgb_to_hsv(x / 9, r / 9, 0.5)]\n"
@@ -196,20 +197,11 @@ def test_interrupting_the_runner_is_the_culprits_error_only(target, sandbox):
     assert results[1].status in (CallStatus.OK, CallStatus.ERROR), results[1]
 
 
-def _costly_to_compile(depth: int) -> str:
-    """A source of a few kB whose compilation takes hundreds of MB: every try/finally copies its body."""
-    src, indent = "def f(x, r):\n", "    "
-    for _ in range(depth):
-        src += f"{indent}try:\n{indent}    x = 1\n{indent}finally:\n"
-        indent += "    "
-    return src + f"{indent}return 1\n"
-
-
 def test_a_program_costly_to_compile_leaves_the_next_record_its_memory(sandbox):
     """The runner compiled every source itself: the memory a compile bomb took there stayed taken, and
     the next record, which needs 420 MB of the job's 512 MB, failed with MemoryError (alone: ok)."""
     big = "def f(x, r):\n    return len(bytearray(x << 20))\n"
-    results = run_jobs(sandbox, [Job(_costly_to_compile(17), "f", [[1, 1]]), Job(big, "f", [[420, 0]])])
+    results = run_jobs(sandbox, [Job(costly_to_compile(17, "x, r"), "f", [[1, 1]]), Job(big, "f", [[420, 0]])])
     assert results[1] == _alone_with(sandbox, big, [[420, 0]]), results
     assert results[0].status in (CallStatus.ERROR, CallStatus.OK), results[0]
 
