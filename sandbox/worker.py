@@ -57,7 +57,7 @@ COMPILE_IN_WORKER_MAX = 64 << 10
 # what compiling one source may add to the worker's address space (a source of 3 kB can need GBs:
 # nested try/finally bodies are duplicated exponentially); past it, the child compiles under its limits
 COMPILE_IN_WORKER_MEMORY = 64 << 20
-CODE_CACHE_SIZE = 32  # each child frees its copy (other jobs are not its to see): keep that cheap
+CODE_CACHE_SIZE = 8  # each child frees its copy (other jobs are not its to see): keep that cheap
 MAX_DEPTH = 100  # nesting of a value that travels
 BIG_INT_BITS = 2000  # wider ints travel as hex: decimal conversion is capped (sys.set_int_max_str_digits)
 MAX_ERROR_TYPE = 200
