@@ -1126,10 +1126,8 @@ class Worker:
         if not state["setup"] and not killed_for_timeout:
             raise SetupFailed("the job's process died during setup")
         wall = round((time.monotonic() - progress_at) * 1000.0, 4)
-        if over_cpu:
-            problem = state["problem"] or (TIMEOUT, "Timeout", "CPU time limit of %s s exceeded" % self.limits["cpu_seconds"])
-        else:
-            problem = state["problem"] or self.classify_death(status_code, killed_for_timeout, timeout, cpu_used)
+        problem = state["problem"] or (self.cpu_limit_exceeded() if over_cpu else
+                                       self.classify_death(status_code, killed_for_timeout, timeout, cpu_used))
         status, etype, emsg = problem
         if not state["loaded"]:
             # the module's top level never finished: every remaining call shares its fate
@@ -1190,6 +1188,9 @@ class Worker:
             i += 1
             state["i"] = i
 
+    def cpu_limit_exceeded(self):
+        return TIMEOUT, "Timeout", "CPU time limit of %s s exceeded" % self.limits["cpu_seconds"]
+
     def classify_death(self, status_code, killed_for_timeout, timeout, cpu_used=0.0):
         if killed_for_timeout:
             return TIMEOUT, "Timeout", "call exceeded its %.3g s time limit" % timeout
@@ -1199,8 +1200,8 @@ class Worker:
             sig = os.WTERMSIG(status_code)
             # the limit, only if the child used that much CPU (not a SIGXCPU it sent itself, nor a
             # lower RLIMIT_CPU it set itself: either would pass a crash off as a timeout)
-            if sig == signal.SIGXCPU and cpu_used >= 0.99 * float(self.limits["cpu_seconds"]):
-                return TIMEOUT, "Timeout", "CPU time limit of %s s exceeded" % self.limits["cpu_seconds"]
+            if sig == signal.SIGXCPU and cpu_used >= 0.99 * self.cpu_seconds:
+                return self.cpu_limit_exceeded()
             if sig == signal.SIGXFSZ:
                 return ERROR, "FileSizeLimit", "file size limit exceeded"
             if sig == signal.SIGKILL:  # nobody here sent it: the OOM killer, if its counter moved
