@@ -8,9 +8,20 @@ import typer
 from envs.bench import BenchConfig, run_bench
 from envs.interactive_baselines import InteractiveBenchConfig, run_interactive_bench
 from generators import InputError, cli_errors, get_family
-from sandbox import BACKENDS
+from generators.errors import check_backend
 
 env_app = typer.Typer(help="CounterfactualCode-v0 gymnasium env: benchmark.", no_args_is_help=True)
+
+
+def family_names(families: str) -> list[str]:
+    """The comma-separated --families, each known, at least one: checked before any problem is generated
+    or a sandbox starts (an empty list ended with "fmean requires at least one data point")."""
+    names = [f.strip() for f in families.split(",") if f.strip()]
+    if not names:
+        raise InputError("expected at least one family name, got none", field="--families")
+    for name in names:
+        get_family(name)
+    return names
 
 
 @env_app.command("bench")
@@ -28,13 +39,8 @@ def bench(
     adapters: bool = typer.Option(False, "--adapters", help="Also score through the framework adapters (verl; OpenEnv where installed)."),
 ) -> None:
     """Steps/s of the exact-answer path (target >= 20,000 on one core) and of the execution-verified path."""
-    names = [f.strip() for f in families.split(",") if f.strip()]
-    if not names:
-        raise InputError("expected at least one family name, got none", field="--families")
-    for name in names:  # before any problem is generated or a sandbox starts
-        get_family(name)
-    if backend not in BACKENDS:
-        raise InputError(f"expected one of {', '.join(BACKENDS)}, got {backend!r}", field="--backend")
+    names = family_names(families)
+    check_backend(backend)
     for option, value in (("--exact-steps", exact_steps), ("--exec-steps", exec_steps),
                           ("--exec-batch", exec_batch), ("--exec-batches", exec_batches),
                           ("--num-problems", num_problems)):
@@ -43,7 +49,7 @@ def bench(
     if num_problems < 1:  # the env's pool needs one (was a ValueError traceback from the env)
         raise InputError(f"expected a positive integer, got {num_problems}", field="--num-problems")
 
-    cfg = BenchConfig(families=[f.strip() for f in families.split(",") if f.strip()], num_problems=num_problems,
+    cfg = BenchConfig(families=names, num_problems=num_problems,
                       exact_steps=exact_steps, exec_steps=exec_steps, exec_batch=exec_batch,
                       exec_batches=exec_batches, sandbox_backend=backend, seed=seed)
     result = run_bench(cfg, exact=exact_steps > 0, execution=exec_steps > 0, adapters=adapters and exact_steps > 0)
@@ -77,15 +83,10 @@ def interactive_bench(
     seed: int = typer.Option(0, help="Episode seed base."),
 ) -> None:
     """Reference rewards on CounterfactualCodeInteractive-v0: no / random / greedy experiments."""
-    names = tuple(f.strip() for f in families.split(",") if f.strip())
-    if not names:  # before any sandbox starts; was "fmean requires at least one data point" at the end
-        raise InputError("expected at least one family name, got none", field="--families")
-    for name in names:
-        get_family(name)
+    names = tuple(family_names(families))
     if episodes < 1:
         raise InputError(f"expected a positive integer, got {episodes}", field="--episodes")
-    if backend not in BACKENDS:
-        raise InputError(f"expected one of {', '.join(BACKENDS)}, got {backend!r}", field="--backend")
+    check_backend(backend)
     try:
         cfg = InteractiveBenchConfig(families=names, episodes=episodes, max_experiments=max_experiments,
                                      experiment_cost=cost, reward=reward, suite=suite, sandbox_backend=backend,

@@ -9,13 +9,13 @@ import typer
 from generators import FAMILIES, write_problems
 from generators.bench import BenchConfig, run_benchmark
 from generators.counterfactualize_cli import counterfactualize_cmd
-from generators.errors import InputError, check_output_dir, check_output_file, cli_errors, fail
+from generators.errors import InputError, check_backend, check_output_dir, check_output_file, cli_errors, fail
 from generators.export.cli import export_cmd
 from generators.family import get_family
 from generators.pipeline import chunk_plan, generate_with_stats
 from generators.schema import SPLITS
 from generators.suites import build_suites, rebuild_matches, verify_suites
-from sandbox import BACKENDS, SandboxFailure, SandboxUnavailable, make_sandbox
+from sandbox import SandboxFailure, SandboxUnavailable, make_sandbox
 
 suites_app = typer.Typer(no_args_is_help=True, help="Frozen held-out suites: build, verify, benchmark.")
 
@@ -97,12 +97,6 @@ def _sandbox(backend: str):
         _fail(str(exc))
 
 
-def _check_backend(backend: str) -> None:
-    """Before any work: `suites verify --rebuild --backend x` failed only after verifying, in a traceback."""
-    if backend not in BACKENDS:
-        raise InputError(f"expected one of {', '.join(BACKENDS)}, got {backend!r}", field="--backend")
-
-
 def families_cmd() -> None:
     """List the registered families and their roles."""
     for name, spec in sorted(FAMILIES.items()):
@@ -124,7 +118,7 @@ def build_cmd(
     family: list[str] = typer.Option([], "--family", help="Only these families (repeatable; default: all)."),  # noqa: B008 - typer idiom
 ) -> None:
     """(Re)generate every frozen file and the sha256 manifest (byte-identical for the same version)."""
-    _check_backend(backend)
+    check_backend(backend)
     for name in family:  # all checked before the sandbox starts and the training set is built
         get_family(name)
     if test_size < 1:
@@ -155,7 +149,7 @@ def verify_cmd(
     backend: str = typer.Option("docker", help="Backend for --rebuild."),
 ) -> None:
     """Check checksums, counts, records and train/test separation (and, with --rebuild, reproducibility)."""
-    _check_backend(backend)
+    check_backend(backend)
     if directory is not None and not directory.is_dir():
         raise InputError(f"expected a suites directory, got {str(directory)!r} (no such directory)", field="--dir")
     report = verify_suites(directory)
@@ -183,7 +177,7 @@ def bench_cmd(
 ) -> None:
     """Problems/s including ground truth through the sandbox pool (target >= 200 for if_else)."""
     spec = get_family(family)
-    _check_backend(backend)
+    check_backend(backend)
     if mode not in spec.modes:
         raise InputError(f"expected one of {list(spec.modes)}, got {mode!r}", field="--mode")
     if n < 1:

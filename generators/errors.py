@@ -94,6 +94,14 @@ def check_output_dir(path: Any, field: str = "--out") -> None:
     _check_parents(path, field)
 
 
+def check_backend(backend: str, field: str = "--backend") -> None:
+    """Before any work: an unknown sandbox backend is one line, not an error from the first sandbox."""
+    from sandbox import BACKENDS
+
+    if backend not in BACKENDS:
+        raise InputError(f"expected one of {', '.join(BACKENDS)}, got {backend!r}", field=field)
+
+
 def check_distinct_output(out: Any, inputs: dict[str, Any], field: str = "--out") -> None:
     """Fail when the output path names one of the inputs (`-o utils.py` wrote problems over the source)."""
     import os
