@@ -7,8 +7,7 @@ import typer
 
 from envs.bench import BenchConfig, run_bench
 from envs.interactive_baselines import InteractiveBenchConfig, run_interactive_bench
-from generators import InputError, cli_errors, get_family
-from generators.errors import check_backend
+from generators import InputError, check_backend, cli_errors, get_family
 
 env_app = typer.Typer(help="CounterfactualCode-v0 gymnasium env: benchmark.", no_args_is_help=True)
 
