@@ -94,6 +94,15 @@ def test_rebuild_is_byte_identical(tmp_path):
     assert fresh["code_sha256"] == manifest["code_sha256"], "rebuild the suites after changing generator code"
 
 
+def test_manifest_fingerprint_matches_the_generator_code():
+    """Fast twin of the rebuild check: any edit to an output-affecting generator file (even an
+    export in __init__.py) must come with a refreshed manifest, or the slow rebuild test fails in CI."""
+    from generators.suites import code_fingerprint
+
+    manifest = json.loads((suites_dir() / MANIFEST).read_text(encoding="utf-8"))
+    assert manifest["code_sha256"] == code_fingerprint(), "run `cfcode suites build` or refresh code_sha256"
+
+
 def test_stale_code_is_reported(tmp_path):
     shutil.copytree(suites_dir(), tmp_path / "suites")
     manifest_path = tmp_path / "suites" / MANIFEST
