@@ -7,7 +7,7 @@ import logging
 import typer
 
 from sandbox.bench import BenchConfig, run_benchmark
-from sandbox.image import ImageRecipe, build_from_dockerfile, build_image
+from sandbox.image import ImageBuildError, ImageRecipe, build_from_dockerfile, build_image
 from sandbox.pool import SandboxUnavailable
 
 app = typer.Typer(no_args_is_help=True, help="Docker execution sandbox: image, benchmark.")
@@ -23,7 +23,7 @@ def _one_line_errors(fn):
     def run(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except (ValueError, SandboxUnavailable) as exc:
+        except (ValueError, SandboxUnavailable, ImageBuildError) as exc:
             text = " | ".join(line.strip() for line in str(exc).splitlines() if line.strip())
             print(f"cfcode: error: {text}", file=sys.stderr, flush=True)
             raise typer.Exit(2) from None

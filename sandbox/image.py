@@ -15,6 +15,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import json
+import re
 import logging
 import os
 import shutil
@@ -54,8 +55,19 @@ class ImageRecipe:
                                               "var/log/*", "usr/share/doc/*", "usr/share/man/*",
                                               "usr/share/locale/*"))
 
+    def __post_init__(self) -> None:
+        # both reach debootstrap's argv as root: refuse anything but a Debian codename and a mirror URI
+        if not re.fullmatch(r"[a-z][a-z0-9.-]{0,63}", self.suite):
+            raise ValueError(f"--suite: expected a Debian suite name such as 'bookworm', got {self.suite!r}")
+        if self.mirror and not re.fullmatch(r"(https?|file)://[^\s]+", self.mirror):
+            raise ValueError(f"--mirror: expected an http://, https:// or file:// URI, got {self.mirror!r}")
+
     def key(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()
+
+
+class ImageBuildError(RuntimeError):
+    """The build itself failed (debootstrap, chroot, docker import): the machine's trouble, said in one line."""
 
 
 # ------------------------------------------------------------------ apt sources
@@ -119,7 +131,7 @@ def find_mirror(suite: str = "bookworm", root: str = "/etc/apt") -> str:
     for src in sources:
         if suite in src.suites and "main" in src.components and src.uri.startswith(("http://", "https://")):
             return src.uri.rstrip("/")
-    raise RuntimeError(f"no apt source for Debian {suite!r} with component 'main' in {root}/sources.list or "
+    raise ValueError(f"no apt source for Debian {suite!r} with component 'main' in {root}/sources.list or "
                        f"{root}/sources.list.d/ (found: {[s.uri for s in sources]}); pass --mirror")
 
 
@@ -130,7 +142,7 @@ def _root_prefix() -> list[str]:
         return []
     if shutil.which("sudo"):
         return ["sudo", "-n"]
-    raise RuntimeError("debootstrap needs root: run as root or with passwordless sudo")
+    raise ImageBuildError("debootstrap needs root: run as root or with passwordless sudo")
 
 
 def find_cached_image(client, recipe: ImageRecipe):
@@ -177,7 +189,7 @@ def build_image(recipe: ImageRecipe | None = None, force: bool = False, workdir:
         return BuildResult(tag, cached.id, True, cached.labels.get(LABEL_PYTHON, "?"), key)
     for tool in ("debootstrap", "chroot", "tar"):
         if not shutil.which(tool) and not Path("/usr/sbin", tool).exists():
-            raise RuntimeError(f"{tool} not found: install it (apt-get install debootstrap)")
+            raise ImageBuildError(f"{tool} not found: install it (apt-get install debootstrap)")
     prefix = _root_prefix()
     tmp = tempfile.mkdtemp(prefix="cfcode-rootfs-", dir=workdir or "/var/tmp")
     rootfs = os.path.join(tmp, "rootfs")
@@ -185,8 +197,11 @@ def build_image(recipe: ImageRecipe | None = None, force: bool = False, workdir:
         cmd = prefix + ["debootstrap", f"--variant={recipe.variant}", f"--include={','.join(recipe.include)}",
                         recipe.suite, rootfs, recipe.mirror]
         log.info("running %s", " ".join(cmd))
-        subprocess.run(cmd, check=True, stdin=subprocess.DEVNULL,
-                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        done = subprocess.run(cmd, check=False, stdin=subprocess.DEVNULL,
+                              env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        if done.returncode != 0:
+            raise ImageBuildError(f"debootstrap of {recipe.suite!r} from {recipe.mirror} failed (exit "
+                                  f"{done.returncode}); its log is above")
         manifest = package_manifest(rootfs)
         python = python_version_in(rootfs)
         for pattern in recipe.cleanup:
@@ -202,7 +217,7 @@ def build_image(recipe: ImageRecipe | None = None, force: bool = False, workdir:
         imported = subprocess.run(imp_cmd, stdin=tar.stdout, capture_output=True, text=True, check=False)
         tar.stdout.close()
         if tar.wait() != 0 or imported.returncode != 0:
-            raise RuntimeError(f"docker import failed: {imported.stderr.strip()}")
+            raise ImageBuildError(f"docker import failed: {imported.stderr.strip()}")
         image = client.images.get(tag)
         image.tag(REPOSITORY, "latest")
         log.info("built %s (python %s, %d packages)", tag, python, manifest.count("\n"))

@@ -423,6 +423,11 @@ OTHER_CASES = {
     "eval_modes": (["eval", "--model", "oracle", "--modes", "sideways"], "--modes: expected a non-empty subset"),
     "env_bench_family": (["env", "bench", "--families", "nope"], "unknown family 'nope'"),
     "sandbox_bench_jobs": (["sandbox", "bench", "--jobs", "0"], "--jobs: expected a positive integer"),
+    # a suite without an apt source was a RuntimeError traceback; an option-like suite reached debootstrap's argv
+    "build_image_unknown_suite": (["sandbox", "build-image", "--suite", "bogus"], "no apt source for Debian 'bogus'"),
+    "build_image_option_suite": (["sandbox", "build-image", "--suite", "--variant=buildd"],
+                                 "--suite: expected a Debian suite name"),
+    "build_image_mirror": (["sandbox", "build-image", "--mirror", "-v"], "--mirror: expected an http://"),
     "bench_rollout_model": (["bench", "rollout", "--model", "/no/such/model"], "--model: expected an existing"),
     "serve_model": (["model", "serve", "hf:/no/such/model"], "MODEL: expected an existing model directory"),
     "unknown_option": (["generate", "--bogus"], "No such option: --bogus"),

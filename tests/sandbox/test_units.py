@@ -47,7 +47,7 @@ def test_find_mirror_reads_the_machines_sources(tmp_path):
     (tmp_path / "sources.list.d" / "debian.sources").write_text(DEB822)
     (tmp_path / "sources.list.d" / "other.list.disabled").write_text("deb http://nope/ bookworm main\n")
     assert find_mirror("bookworm", root=str(tmp_path)) == "http://mirror.example/debian"
-    with pytest.raises(RuntimeError, match="no apt source"):
+    with pytest.raises(ValueError, match="no apt source"):
         find_mirror("trixie", root=str(tmp_path))
 
 
