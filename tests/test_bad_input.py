@@ -260,6 +260,22 @@ def test_train_output_dir_that_is_a_file(tmp_path, command):
     assert plain.read_text() == "keep"
 
 
+@pytest.mark.parametrize("command, table", [("sft", "SFTConfig"), ("grpo", "GRPOConfig")])
+def test_misspelt_trl_override_fails_before_training(tmp_path, command, table):
+    """trl_overrides keys went unchecked until TRL built its config, after the model (and in an
+    experiment, every earlier stage) had run."""
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    path = tmp_path / "c.toml"
+    path.write_text(f'[{command}]\nmodel = "{model}"\noutput_dir = "{tmp_path / "run"}"\n'
+                    "trl_overrides = { learning_rat = 0.1 }\n")
+    result = run_cfcode(["train", command, str(path)], tmp_path)
+    assert_one_line_error(result, f"c.toml: trl_overrides.learning_rat: expected an option of TRL's "
+                                  f"{table}, got 'learning_rat'; did you mean 'learning_rate'?")
+    assert not (tmp_path / "run").exists()
+
+
 def test_grpo_step_that_does_not_divide_into_batches_fails_before_torch(tmp_path):
     """prompts_per_step x num_generations not a multiple of the batch failed inside TRL's config building."""
     model = tmp_path / "model"
@@ -351,6 +367,9 @@ EXPERIMENT_CASES = {
     "compare_metric": ('[compare]\nmetric = "bogus"\n', "exp.toml:2: [compare]: metric: expected one of"),
     "traces_judge": ('[traces]\njudge = "bogus"\n', "exp.toml:2: [traces]: judge: expected openai:BASE_URL#MODEL"),
     "grpo_reward": ('[grpo]\nreward = "bogus"\n', "exp.toml:2: [grpo]: reward must be one of ('exact', 'f1')"),
+    # a misspelt TRL option failed only when its stage built the TRL config, after the base eval and SFT
+    "grpo_trl_override": ("[grpo]\ntrl_overrides = { epsilon_hi = 0.3 }\n",
+                          "exp.toml:2: [grpo]: trl_overrides.epsilon_hi: expected an option of TRL's GRPOConfig"),
 }
 
 

@@ -149,7 +149,8 @@ def _training_table(table: Any, name: str, extra: tuple[str, ...], locate: Locat
     clash = sorted(set(body) & set(_FILLED))
     if clash:
         raise InputError(f"{clash} are set by the experiment runner; remove them", where=locate(clash[0]))
-    cls.from_dict({**body, "model": "placeholder"}, where=locate(""), locate=locate).check_paths(model=False)
+    cls.from_dict({**body, "model": "placeholder"}, where=locate(""), locate=locate).check_paths(
+        locate("trl_overrides"), model=False)
     return {k: v for k, v in table.items() if k != "enabled"}
 
 

@@ -76,7 +76,7 @@ def train_sft(
 ) -> None:
     """Supervised fine-tuning on gold or distilled traces; resumes from the latest checkpoint."""
     cfg = SFTRunConfig.from_toml(config, "sft", set_, whole_file_ok=True)
-    cfg.check_paths()  # before torch and TRL are imported
+    cfg.check_paths(str(config))  # before torch is imported (TRL only to check trl_overrides keys)
 
     final = run_sft(cfg)
     typer.echo(f"SFT done: {final}")
@@ -90,7 +90,7 @@ def train_grpo(
 ) -> None:
     """GRPO with vLLM rollouts and the env's reward; resumes from the latest checkpoint."""
     cfg = GRPORunConfig.from_toml(config, "grpo", set_, whole_file_ok=True)
-    cfg.check_paths()  # before torch, TRL and vLLM are imported
+    cfg.check_paths(str(config))  # before torch and vLLM are imported (TRL only for trl_overrides keys)
 
     result = run_grpo(cfg)
     syncs = result.guard.syncs if result.guard else 0

@@ -215,6 +215,27 @@ class _RunConfig(ProblemSource, TomlConfig):
         check_output_dir(self.output_dir, "output_dir")  # a file there was a traceback after the model loaded
         if self.train_file:
             check_problem_file(self.train_file, "train_file")
+        self.check_trl_overrides(where)
+
+    trl_config_name = ""  # the TRL config class `to_trl` builds, named so TRL is imported only when needed
+
+    def check_trl_overrides(self, where: str = "") -> None:
+        """Each trl_overrides key is a field of the TRL config: a misspelt key failed only when the
+        stage started, after an experiment's earlier stages had run for minutes or hours."""
+        if not self.trl_overrides or not self.trl_config_name:
+            return
+        import dataclasses
+        import difflib
+
+        import trl
+
+        known = {f.name for f in dataclasses.fields(getattr(trl, self.trl_config_name)) if f.init}
+        for key in sorted(self.trl_overrides, key=str):
+            if key not in known:
+                close = difflib.get_close_matches(str(key), sorted(known), n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise InputError(f"expected an option of TRL's {self.trl_config_name}, got {key!r}{hint}",
+                                 where=where, field=f"trl_overrides.{key}")
 
     # ---- hardware ------------------------------------------------------------------------------
     def resolved_device(self) -> str:
@@ -284,6 +305,7 @@ class SFTRunConfig(_RunConfig):
     by `cfcode distill` (one {"prompt": [...], "completion": [...]} record per line).
     """
 
+    trl_config_name = "SFTConfig"
     output_dir: str = "runs/sft"
     traces: str = "gold"
     trace_style: str = "full"  # gold traces: "full" | "compact" (generators.render.compact_trace)
@@ -324,6 +346,7 @@ class GRPORunConfig(_RunConfig):
     gradient accumulation is derived from `per_device_train_batch_size` and the number of processes.
     """
 
+    trl_config_name = "GRPOConfig"
     output_dir: str = "runs/grpo"
     prompts_per_step: int = 16
     num_generations: int = 24
