@@ -161,6 +161,8 @@ class FamilySpec:
             name = name.strip()
             if not sep or not name:
                 raise InputError(f"expected NAME=VALUE, got {item!r}", field="--knob")
+            if name in knobs:  # the last one silently won: a typo in a sweep script went unnoticed
+                raise InputError(f"{name} given twice; expected each knob once", field="--knob")
             if types_.get(name) is str:
                 knobs[name] = text
                 continue

@@ -144,6 +144,8 @@ GENERATE_CASES = {
     "unknown_knob": (["--knob", "depth=2"], "unknown knobs ['depth']; known knobs: ['const_max'"),
     "knob_no_value": (["--knob", "nesting"], "--knob: expected NAME=VALUE"),
     "knob_out_of_range": (["--knob", "latent_max=500"], "latent_max must be in 1..60"),
+    # the last of two values silently won
+    "knob_twice": (["--knob", "latent_max=5", "--knob", "latent_max=6"], "--knob: latent_max given twice"),
     "level_9": (["--level", "9"], "level must be one of [1, 2, 3, 4, 5], got 9"),
     "mode_sideways": (["--mode", "sideways"], "--mode: expected one of"),
     "split_bad": (["--split", "dev"], "--split: expected one of ['train', 'test']"),
@@ -214,6 +216,18 @@ def test_sft_config_errors_name_the_line_and_come_before_torch(tmp_path, case):
     path.write_text(body, encoding="utf-8")
     result = run_cfcode(["train", "sft", str(path)], tmp_path)
     assert_one_line_error(result, expected)
+    assert not (tmp_path / "run").exists()
+
+
+def test_set_given_twice_is_refused(tmp_path):
+    """`--set max_steps=5 --set max_steps=50`: the last silently won."""
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    path = tmp_path / "c.toml"
+    path.write_text(f'[sft]\nmodel = "{model}"\noutput_dir = "{tmp_path / "run"}"\n')
+    result = run_cfcode(["train", "sft", str(path), "--set", "max_steps=5", "--set", "max_steps=50"], tmp_path)
+    assert_one_line_error(result, "--set: max_steps given twice; expected each key once")
     assert not (tmp_path / "run").exists()
 
 

@@ -54,6 +54,8 @@ def load_table(path: str | Path, table: str | None, overrides: Sequence[str] = (
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise InputError(f"expected KEY=VALUE, got {item!r}", field="--set")
+        if key.strip() in from_set:  # the last one silently won
+            raise InputError(f"{key.strip()} given twice; expected each key once", field="--set")
         section[key.strip()] = parse_value(value.strip())
         from_set.add(key.strip())
     return section, (lambda key: "--set" if key in from_set else file_locate(key))
