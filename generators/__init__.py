@@ -42,7 +42,7 @@ from generators.render import (
 from generators.schema import LEVELS, MODES, SCHEMA_VERSION, Problem, latent_combinations, sort_answer
 from generators.suites import SuiteSpec
 from generators.toml_files import TomlSyntaxError, read_toml, toml_locator
-from generators.typecheck import build_dataclass, check_fields
+from generators.typecheck import build_dataclass, check_fields, check_ranges
 from generators.version import GENERATOR_VERSION
 
 __all__ = [
@@ -73,6 +73,7 @@ __all__ = [
     "check_backend",
     "check_distinct_output",
     "check_fields",
+    "check_ranges",
     "check_input_file",
     "check_output_dir",
     "check_output_file",

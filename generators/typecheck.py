@@ -9,9 +9,10 @@ here (`max_steps = true` is an error, not 1).
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from typing import Any
 
@@ -193,3 +194,30 @@ def build_dataclass(cls: type, data: Any, *, where: str = "", locate: Callable[[
         raise
     except (ValueError, TypeError) as exc:
         raise InputError(str(exc), where=where) from exc
+
+
+def check_ranges(cfg: Any, *, at_least_1: Sequence[str] = (), seeds: Sequence[str] = (),
+                 positive: Sequence[str] = (), non_negative: Sequence[str] = (),
+                 probabilities: Sequence[str] = ()) -> None:
+    """Ranges a type cannot say, for every config's __post_init__: ValueErrors that start with the
+    field's name (so `build_dataclass` can point at its line). None (an optional field unset) passes;
+    every float check also refuses NaN."""
+    def bad(name: str, ok: Callable[[Any], bool]) -> bool:
+        value = getattr(cfg, name)
+        return value is not None and not ok(value)
+
+    for name in at_least_1:
+        if bad(name, lambda v: v >= 1):
+            raise ValueError(f"{name} must be >= 1, got {getattr(cfg, name)}")
+    for name in seeds:  # numpy (used by every trainer's set_seed and the bootstrap) takes 0 .. 2**32 - 1
+        if bad(name, lambda v: 0 <= v < 2**32):
+            raise ValueError(f"{name} must be in 0..{2**32 - 1}, got {getattr(cfg, name)}")
+    for name in positive:
+        if bad(name, lambda v: 0.0 < v < math.inf):
+            raise ValueError(f"{name} must be a finite number > 0, got {getattr(cfg, name)}")
+    for name in non_negative:
+        if bad(name, lambda v: 0.0 <= v < math.inf):
+            raise ValueError(f"{name} must be a finite number >= 0, got {getattr(cfg, name)}")
+    for name in probabilities:  # top_p: 0 keeps no token
+        if bad(name, lambda v: 0.0 < v <= 1.0):
+            raise ValueError(f"{name} must be in (0, 1], got {getattr(cfg, name)}")

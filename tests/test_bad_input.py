@@ -468,7 +468,7 @@ OTHER_CASES = {
     "suites_bench_mode": (["suites", "bench", "--mode", "sideways"], "--mode: expected one of"),
     # a negative seed failed only in the bootstrap, after every completion was generated, naming no option;
     # NaN / negative temperatures and max_tokens < 1 were accepted
-    "eval_seed_negative": (["eval", "--model", "oracle", "--seed", "-5"], "seed must be a non-negative integer"),
+    "eval_seed_negative": (["eval", "--model", "oracle", "--seed", "-5"], "seed must be in 0..4294967295, got -5"),
     "eval_temperature_nan": (["eval", "--model", "oracle", "--temperature", "nan"], "temperature must be a finite"),
     "eval_temperature_negative": (["eval", "--model", "oracle", "--temperature", "-1"], "temperature must be"),
     "eval_max_tokens": (["eval", "--model", "oracle", "--max-tokens", "-1"], "max_tokens must be >= 1, got -1"),

@@ -8,7 +8,6 @@ trace analysis), `eval.md` and `eval.png` (written by rl.evaluation.report).
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from collections import defaultdict
@@ -19,7 +18,7 @@ from typing import Any
 
 import envs
 from envs import check_question, score_batch
-from generators import MODES, Problem
+from generators import MODES, Problem, check_ranges
 from rl.evaluation.baselines import BaselinePolicy, is_baseline
 from rl.evaluation.metrics import Estimate, bootstrap_mean
 from rl.evaluation.report import write_eval_report
@@ -63,17 +62,8 @@ class EvalConfig:
     def __post_init__(self) -> None:
         """Ranges a type cannot say, checked before any engine loads (a negative seed failed only in the
         bootstrap, after every completion was generated; NaN or negative temperatures went to the engine)."""
-        if self.limit is not None and self.limit < 1:
-            raise ValueError(f"limit must be >= 1, got {self.limit}")
-        for name in ("samples", "max_tokens", "bootstrap_resamples"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {self.seed}")
-        if not 0.0 <= self.temperature < math.inf:  # also refuses NaN
-            raise ValueError(f"temperature must be a finite number >= 0, got {self.temperature}")
-        if not 0.0 < self.top_p <= 1.0:
-            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        check_ranges(self, at_least_1=("limit", "samples", "max_tokens", "bootstrap_resamples"), seeds=("seed",),
+                     non_negative=("temperature",), probabilities=("top_p",))
 
     def display_label(self) -> str:
         if self.label:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence, Union
 
-from generators import InputError
+from generators import InputError, check_ranges
 from rl.inference.models import resolve_model
 from rl.inference.timeouts import deadline
 
@@ -39,14 +39,8 @@ class SamplingConfig:
     stop: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        if self.max_tokens < 1:
-            raise ValueError(f"max_tokens must be >= 1, got {self.max_tokens}")
-        if self.n < 1:
-            raise ValueError(f"n must be >= 1, got {self.n}")
-        if self.temperature < 0:
-            raise ValueError(f"temperature must be >= 0, got {self.temperature}")
-        if not 0 < self.top_p <= 1:
-            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        check_ranges(self, at_least_1=("max_tokens", "n"), non_negative=("temperature",),
+                     probabilities=("top_p",))
 
 
 @dataclass

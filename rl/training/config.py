@@ -6,7 +6,6 @@ no pinned memory, a small vLLM KV cache.
 """
 from __future__ import annotations
 
-import math
 import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from generators import (
     check_fields,
     check_input_file,
     check_output_dir,
+    check_ranges,
     describe,
     iter_problems,
     read_toml,
@@ -122,23 +122,6 @@ class TomlConfig:
         return cls.from_dict(data, where=locate(""), locate=locate)
 
 
-def _check_ranges(cfg: Any, *, at_least_1: Sequence[str] = (), seeds: Sequence[str] = (),
-                  positive: Sequence[str] = (), non_negative: Sequence[str] = ()) -> None:
-    """ValueErrors that start with the field's name (so `from_dict` can point at its line)."""
-    for name in at_least_1:
-        if getattr(cfg, name) < 1:
-            raise ValueError(f"{name} must be >= 1, got {getattr(cfg, name)}")
-    for name in seeds:  # numpy (used by every trainer's set_seed) takes 0 .. 2**32 - 1
-        if not 0 <= getattr(cfg, name) < 2**32:
-            raise ValueError(f"{name} must be in 0..{2**32 - 1}, got {getattr(cfg, name)}")
-    for name in positive:
-        if not 0.0 < getattr(cfg, name) < math.inf:
-            raise ValueError(f"{name} must be a finite number > 0, got {getattr(cfg, name)}")
-    for name in non_negative:
-        if not 0.0 <= getattr(cfg, name) < math.inf:
-            raise ValueError(f"{name} must be a finite number >= 0, got {getattr(cfg, name)}")
-
-
 def check_problem_file(path: str | Path, field: str) -> None:
     """The file exists and every record in it is valid (the one record validator), before heavy work."""
     check_input_file(path, field, "JSONL file of problems")
@@ -199,7 +182,7 @@ class _RunConfig(ProblemSource, TomlConfig):
             raise ValueError("set warmup_steps or warmup_ratio, not both")
         # Ranges a type cannot say, before torch is imported (TRL took NaN rates and zero batch sizes;
         # a negative seed or batch size failed inside the trainer with a traceback).
-        _check_ranges(self, at_least_1=("per_device_train_batch_size", "gradient_accumulation_steps", "save_steps",
+        check_ranges(self, at_least_1=("per_device_train_batch_size", "gradient_accumulation_steps", "save_steps",
                                         "logging_steps", "lora_r", "lora_alpha", "n_problems"),
                       seeds=("seed", "data_seed"), positive=("learning_rate", "num_train_epochs"),
                       non_negative=("warmup_steps", "weight_decay", "max_grad_norm"))
@@ -327,7 +310,7 @@ class SFTRunConfig(_RunConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
 
-        _check_ranges(self, at_least_1=("max_length",))
+        check_ranges(self, at_least_1=("max_length",))
         if self.trace_style not in TRACE_STYLES:
             raise ValueError(f"trace_style must be one of {list(TRACE_STYLES)}, got {self.trace_style!r}")
 
@@ -377,10 +360,9 @@ class GRPORunConfig(_RunConfig):
             raise ValueError(f"vllm_mode must be colocate or server, got {self.vllm_mode!r}")
         if self.num_generations < 2:
             raise ValueError("GRPO needs num_generations >= 2 (advantages are relative within a group)")
-        _check_ranges(self, at_least_1=("prompts_per_step", "max_completion_length"),
-                      positive=("rollout_timeout_s", "sync_timeout_s"), non_negative=("temperature", "beta"))
-        if not 0.0 < self.top_p <= 1.0:
-            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        check_ranges(self, at_least_1=("prompts_per_step", "max_completion_length"),
+                     positive=("rollout_timeout_s", "sync_timeout_s"), non_negative=("temperature", "beta"),
+                     probabilities=("top_p",))
         self.derived_grad_accum()  # one process; a batch that does not divide the step fails here, not in TRL
         if self.reward not in envs.REWARDS:
             raise ValueError(f"reward must be one of {envs.REWARDS}, got {self.reward!r}")

@@ -18,7 +18,9 @@ def hf_engine(tiny_model):
 
 
 def test_sampling_config_rejects_bad_values():
-    for bad in ({"max_tokens": 0}, {"n": 0}, {"temperature": -1.0}, {"top_p": 0.0}):
+    # NaN / inf temperatures and a NaN top_p passed (`nan < 0` is False) and reached the engine
+    for bad in ({"max_tokens": 0}, {"n": 0}, {"temperature": -1.0}, {"top_p": 0.0}, {"temperature": float("nan")},
+                {"temperature": float("inf")}, {"top_p": float("nan")}):
         with pytest.raises(ValueError):
             SamplingConfig(**bad)
 
