@@ -171,3 +171,32 @@ def test_render_ansi():
     env.step("<answer>[1]</answer>")
     text = env.render()
     assert "<answer>[1]</answer>" in text and "Here is a Python function" in text
+
+
+@pytest.mark.parametrize("env_id", ["CounterfactualCode-v0", "CounterfactualCodeInteractive-v0"])
+def test_async_vector_env_returns_the_observations_the_envs_produced(tmp_path, env_id):
+    """gym.make_vec(..., vectorization_mode="async") with gymnasium's default shared memory: every
+    observation was 32,768 zeros (a Text batch was read from shared memory once, at construction), and
+    a prompt with a character outside the sampling charset raised KeyError in the worker."""
+    from dataclasses import replace
+
+    from tests.envs.envs_problems import make_problem
+
+    from generators import write_problems
+
+    problem = make_problem("hand:mod:cf")
+    problem = replace(problem, prompt="Ω ≥ ñ 😀 \x00 " + problem.prompt)
+    path = write_problems(tmp_path / "unicode.jsonl", [problem])
+    kwargs = {"families": ["if_else"], "suite": str(path), "sandbox_backend": "local"}
+    single = gym.make(env_id, **kwargs)
+    expected = [single.reset(seed=0)[0]]
+    expected.append(single.step("<run>f(x=1)</run>" if "Interactive" in env_id else "<answer>[2, 5]</answer>")[0])
+    venv = gym.make_vec(env_id, num_envs=2, vectorization_mode="async", **kwargs)
+    try:
+        obs, _ = venv.reset(seed=0)
+        assert tuple(obs) == (expected[0], expected[0])
+        action = "<run>f(x=1)</run>" if "Interactive" in env_id else "<answer>[2, 5]</answer>"
+        first = tuple(venv.step([action, action])[0])
+        assert first[0] == expected[1] and first[0] in venv.single_observation_space
+    finally:
+        venv.close()
