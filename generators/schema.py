@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import itertools
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -90,6 +91,9 @@ class Problem:
             raise RecordError(f"expected each key once per object, got {exc.args[0]!r} twice", where=where) from None
         except (ValueError, RecursionError) as exc:
             raise RecordError(f"not JSON: {exc}", where=where) from None
+        if _SURROGATE_ESCAPE.search(line) or (not line.isascii() and _SURROGATE.search(line)):  # rare: then
+            # walk the record for the field that holds one
+            _check_no_lone_surrogates(data, where)
         return cls.from_dict(data, where)
 
     @classmethod
@@ -185,6 +189,40 @@ def _validate(data: Any, where: str) -> tuple[str, ...]:
     if data["intervention"].get("program") is not None:
         _check_program(data["intervention"]["program"], data["entry"], "intervention.program", where)
     return params
+
+
+# A surrogate code point, raw or as a JSON escape (`\\ud800`): JSON allows a lone one, Unicode does not, and
+# every writer (eval's samples, exports, prompts sent to an engine) fails on it only after all the work.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _check_no_lone_surrogates(data: Any, where: str) -> None:
+    """Raise RecordError naming the first field path (`observations[0].args.x`) whose text (a value or a
+    key) is not valid Unicode. Iterative: nesting depth is checked later."""
+    stack: list[tuple[Any, str]] = [(data, "")]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, dict):
+            for key, item in reversed(value.items()):
+                sub = f"{path}.{key}" if path else str(key)
+                if not _is_unicode(key):
+                    raise RecordError(f"expected keys without lone UTF-16 surrogates, got {key!r}", where=where,
+                                      field=path or "record")
+                stack.append((item, sub))
+        elif isinstance(value, list):
+            stack.extend((item, f"{path}[{i}]") for i, item in reversed(list(enumerate(value))))
+        elif isinstance(value, str) and not _is_unicode(value):
+            raise RecordError(f"expected text without lone UTF-16 surrogates (not valid Unicode), got "
+                              f"{describe(value)}", where=where, field=path or "record")
+
+
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 MAX_VALUE_DEPTH = 40  # lists/dicts inside one field of a record (an answer the parser reads is at most 6 deep)

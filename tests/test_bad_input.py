@@ -81,6 +81,10 @@ RECORD_CASES = {
     "missing_answer": (_record(answer=_DROP), "answer: missing required field"),
     "unknown_field": (_record(bogus=1), "unknown fields ['bogus']"),
     "array_not_object": ([1, 2], "expected a JSON object"),
+    # a lone UTF-16 surrogate (valid JSON, not Unicode) passed every check and failed when eval wrote its
+    # samples, after the whole run, with a UnicodeEncodeError traceback and an empty --out left behind
+    "id_lone_surrogate": (_record(id="p\ud800"), "id: expected text without lone UTF-16 surrogates"),
+    "nested_lone_surrogate": (_record(meta={"k": ["\udc80"]}), "meta.k[0]: expected text without lone UTF-16"),
 }
 
 
@@ -564,3 +568,4 @@ def test_analyze_traces_out_that_is_a_file(tmp_path, eval_dir):
     result = run_cfcode(["analyze-traces", str(eval_dir), "--out", str(plain)], tmp_path)
     assert_one_line_error(result, "--out: expected a directory path, got a file")
     assert plain.read_text() == "keep"
+
