@@ -82,22 +82,29 @@ def completion_text(completion: Any) -> str | None:
 
     Only what the model wrote can answer: messages of other roles (user, system, tool) are never read
     (a tool's reply or an echoed prompt is not an answer), nor content parts other than text (e.g.
-    reasoning). A str subclass is read as its plain characters (its methods could lie about them)."""
+    reasoning). A str subclass is read as its plain characters, a list or tuple subclass by the items it
+    holds, a dict subclass through dict's own methods (their overrides could lie about them)."""
     if isinstance(completion, str):
         return str.__str__(completion)
     if isinstance(completion, dict):
         completion = [completion]
     if isinstance(completion, (list, tuple)):  # dict.get: a dict subclass's own get() could lie too
-        assistant = [m for m in completion if isinstance(m, dict) and _is_assistant(dict.get(m, "role", "assistant"))]
+        assistant = [m for m in real_items(completion)
+                     if isinstance(m, dict) and _is_assistant(dict.get(m, "role", "assistant"))]
         if not assistant:
             return None
         content = dict.get(assistant[-1], "content")
         if isinstance(content, list):  # content parts: [{"type": "text", "text": ...}]
-            texts = [dict.get(p, "text") for p in content
+            texts = [dict.get(p, "text") for p in real_items(content)
                      if isinstance(p, dict) and _is_text_part(dict.get(p, "type", "text"))]
             content = "".join(str.__str__(t) for t in texts if isinstance(t, str))
         return str.__str__(content) if isinstance(content, str) else None
     return None
+
+
+def real_items(seq: list[Any] | tuple[Any, ...]) -> Any:
+    """The items a list or tuple really holds (a subclass's own __iter__ could yield anything)."""
+    return list.__iter__(seq) if isinstance(seq, list) else tuple.__iter__(seq)
 
 
 def _is_assistant(role: Any) -> bool:

@@ -22,7 +22,7 @@ from datasets import Dataset
 from envs.adapters._labels import problem_from_label, problem_label
 from envs.code_env import CounterfactualCodeEnv
 from envs.parsing import parse_answer
-from envs.scoring import Score, check_question, check_reward, completion_text, score_completion
+from envs.scoring import Score, check_question, check_reward, completion_text, real_items, score_completion
 from generators import sort_answer
 
 ENV_ID = "cfcode-counterfactual"
@@ -54,8 +54,9 @@ def build_dataset(families: list[str] | str | None = None, mode: str = "counterf
 
 def _as_dicts(completion: Any) -> Any:
     """verifiers may hand messages as pydantic objects; `completion_text` reads dicts."""
-    if isinstance(completion, (list, tuple)):
-        return [m.model_dump() if not isinstance(m, dict) and hasattr(m, "model_dump") else m for m in completion]
+    if isinstance(completion, (list, tuple)):  # its real items: a subclass's __iter__ could yield anything
+        return [m.model_dump() if not isinstance(m, dict) and hasattr(m, "model_dump") else m
+                for m in real_items(completion)]
     return completion
 
 

@@ -283,6 +283,18 @@ class _GetsGold(dict):
     __getitem__ = get
 
 
+class _IteratesToGold(list):
+    """A list of messages (or content parts) whose iteration lies: it yields the assistant's gold answer."""
+
+    def __iter__(self):
+        return iter([{"role": "assistant", "type": "text", "content": GOLD_TEXT, "text": GOLD_TEXT}])
+
+
+class _TupleIteratesToGold(tuple):
+    def __iter__(self):
+        return iter([{"role": "assistant", "content": GOLD_TEXT}])
+
+
 GOLD_TEXT = "<answer>[2, 5]</answer>"
 NOT_THE_ASSISTANTS_TEXT = [
     [{"role": "user", "content": GOLD_TEXT}],  # the answer in the prompt's role
@@ -298,6 +310,9 @@ NOT_THE_ASSISTANTS_TEXT = [
     [{"role": "assistant", "content": _SlicesToGold("<answer>[9]</answer>")}],
     [_GetsGold(role="user", content="<answer>[9]</answer>")],
     [{"role": "assistant", "content": [_GetsGold(type="reasoning", text="<answer>[9]</answer>")]}],
+    _IteratesToGold([{"role": "user", "content": "<answer>[9]</answer>"}]),  # its items, not its __iter__
+    _TupleIteratesToGold(({"role": "user", "content": "<answer>[9]</answer>"},)),
+    [{"role": "assistant", "content": _IteratesToGold([{"type": "reasoning", "text": "<answer>[9]</answer>"}])}],
 ]
 
 

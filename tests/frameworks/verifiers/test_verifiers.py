@@ -109,3 +109,23 @@ def test_a_reused_state_is_scored_for_its_own_completion():
     state["completion"] = ["<answer>[]</answer>"]  # not messages: no answer, and no error either
     asyncio.run(env.rubric.score_rollout(state))
     assert state["reward"] == 0.0 and env.rubric.parser.parse_answer(state["completion"]) is None
+
+
+class _IteratesToGold(list):
+    """A completion whose iteration lies: the list holds a user message, its __iter__ yields the gold."""
+
+    gold = ""
+
+    def __iter__(self):
+        return iter([{"role": "assistant", "content": self.gold}])
+
+
+def test_a_completion_whose_iteration_lies_is_read_by_its_items():
+    (p,) = hackable_problems(n=1)
+    env = vf.load_environment(ENV_ID, families=["if_else"], sandbox_backend="local")
+    row = {r["info"]["problem_id"]: r for r in env.get_eval_dataset()}[p.id]
+    lying = _IteratesToGold([{"role": "user", "content": "<answer>[]</answer>"}])
+    lying.gold = p.gold_trace
+    state = vf.State(prompt=row["prompt"], completion=lying, answer=row["answer"], info=row["info"], task=row["task"])
+    asyncio.run(env.rubric.score_rollout(state))
+    assert state["reward"] == 0.0 and state["metrics"]["exact"] == 0.0
