@@ -28,6 +28,7 @@ class _Cfcode(typer.Typer):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         kwargs.setdefault("standalone_mode", False)
         try:
+            _check_utf8(kwargs.get("args", args[0] if args else sys.argv[1:]))
             rv = super().__call__(*args, **kwargs)
         except InputError as exc:
             print_error(str(exc))
@@ -42,6 +43,21 @@ class _Cfcode(typer.Typer):
             print_error("aborted")
             sys.exit(1)
         return rv if isinstance(rv, int) and not isinstance(rv, bool) else None
+
+
+def _check_utf8(argv: Any) -> None:
+    """Arguments come from bytes; one that is not UTF-8 arrives with lone surrogates, which every writer
+    (eval.json, samples, exports) refuses only after all the work. Refused here, before any."""
+    import os
+
+    for index, arg in enumerate(argv or (), 1):
+        if isinstance(arg, str) and not arg.isascii():
+            raw = os.fsencode(arg)
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise InputError(f"expected UTF-8 text, got byte {raw[exc.start]:#04x} at offset {exc.start} of "
+                                 f"{raw!r}", field=f"argument {index}") from None
 
 
 app = _Cfcode(help="counterfactual-code: counterfactual reasoning problems, sandbox, env and RL.",

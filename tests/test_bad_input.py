@@ -569,3 +569,14 @@ def test_analyze_traces_out_that_is_a_file(tmp_path, eval_dir):
     assert_one_line_error(result, "--out: expected a directory path, got a file")
     assert plain.read_text() == "keep"
 
+
+# ------------------------------------------------------------------------------ unusable outputs
+
+def test_argument_that_is_not_utf8_is_one_line(tmp_path):
+    """A label (or any argument) holding a byte that is not UTF-8 reached the writers as a lone surrogate:
+    eval ran every problem, then died writing eval.json (UnicodeEncodeError traceback, an empty --out)."""
+    out = tmp_path / "out"
+    result = run_cfcode(["eval", "--model", "oracle", "--suites", "if_else", "--limit", "1", "--sandbox", "local",
+                         "--out", str(out), "--label", "a\udcffb"], tmp_path)
+    assert_one_line_error(result, "argument 13: expected UTF-8 text, got byte 0xff at offset 1 of b'a\\xffb'")
+    assert list(tmp_path.iterdir()) == []
