@@ -101,11 +101,17 @@ class CounterfactualCodeEnv(gym.Env[str, str]):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
         """Start an episode: pick a problem and return `(prompt, info)`.
 
-        `options` may pin `problem_id` (exact id), `family` (one family) and/or `index` (position in
-        that family's pool, modulo its size). The choice uses only `self.np_random`, so the same seed
-        gives the same problem. `info`: problem_id, family, mode, level, question.
+        `options` may pin `problem_id` (exact id), `family` (one of the env's families) and/or `index`
+        (an integer: position in that family's pool, modulo its size); anything else, or a problem
+        outside the env's families, is a ValueError and leaves no episode to step. The choice uses only
+        `self.np_random`, so the same seed gives the same problem. `info`: problem_id, family, mode,
+        level, question.
         """
         super().reset(seed=seed)
+        self._item, self._done = None, True  # a reset that fails leaves nothing to step
+        if options is not None and not isinstance(options, dict):
+            raise ValueError(f"reset options must be a dict with keys from {list(RESET_OPTIONS)}, "
+                             f"got {type(options).__name__}")
         if options:
             item = self._pinned(options)
         else:
@@ -175,18 +181,22 @@ class CounterfactualCodeEnv(gym.Env[str, str]):
         unknown = set(options) - set(RESET_OPTIONS)
         if unknown:
             raise ValueError(f"unknown reset options {sorted(unknown)}; known: {list(RESET_OPTIONS)}")
-        if options.get("problem_id") is not None:
-            return self._find(str(options["problem_id"]))
         family = options.get("family")
+        if family is not None and family not in self.families:
+            raise ValueError(f"reset option family {family!r} is not one of this env's families {self.families}")
+        if options.get("problem_id") is not None:
+            return self._find(str(options["problem_id"]), family)
         if family is None:
             family = self.families[int(self.np_random.integers(len(self.families)))]
-        pool = self.pool(str(family))
+        pool = self.pool(family)
         index = options.get("index")
-        return pool[int(index) % len(pool) if index is not None else int(self.np_random.integers(len(pool)))]
+        if index is not None and (isinstance(index, bool) or not isinstance(index, int)):
+            raise ValueError(f"reset option index must be an integer, got {index!r}")
+        return pool[index % len(pool) if index is not None else int(self.np_random.integers(len(pool)))]
 
-    def _find(self, problem_id: str) -> Item:
-        family = problem_id.split(":", 1)[0]
-        candidates = [family] if family in self.families else list(self.families)
+    def _find(self, problem_id: str, family: str | None = None) -> Item:
+        prefix = problem_id.split(":", 1)[0]
+        candidates = [family] if family else [prefix] if prefix in self.families else list(self.families)
         for fam in candidates:
             for item in self.pool(fam):
                 if item.problem.id == problem_id:

@@ -150,6 +150,7 @@ class CounterfactualCodeInteractiveEnv(CounterfactualCodeEnv):
     # -- gymnasium API -------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
         """Pick a problem (as `CounterfactualCode-v0` does) and a true latent among the consistent ones."""
+        self._episode = None  # a reset that fails leaves nothing to step
         super().reset(seed=seed, options=options)
         item = self._item
         assert item is not None

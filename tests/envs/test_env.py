@@ -200,3 +200,25 @@ def test_async_vector_env_returns_the_observations_the_envs_produced(tmp_path, e
         assert first[0] == expected[1] and first[0] in venv.single_observation_space
     finally:
         venv.close()
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"family": "while"}, "family 'while' is not one of this env's families"),  # served another family's problems
+    ({"family": "gsm", "index": 0}, "family 'gsm' is not one of this env's families"),
+    ({"index": "abc"}, "index must be an integer"),
+    ({"index": [1]}, "index must be an integer"),
+    ({"index": 2.7}, "index must be an integer"),
+    ({"index": True}, "index must be an integer"),
+    ({"problem_id": "while:counterfactual:train:0:0"}, "not in this env's pool"),
+    (["index"], "options must be a dict"),
+])
+def test_reset_options_cannot_leave_the_envs_problems(options, message):
+    """reset(options=...) pins a problem of the env's own families only; a bad option is one ValueError
+    (a family outside `families` was generated and served; a bad index or options type was a TypeError
+    or AttributeError from inside the env)."""
+    env = CounterfactualCodeEnv(**SMALL)
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match=message):
+        env.reset(seed=0, options=options)
+    with pytest.raises(gym.error.ResetNeeded):
+        env.step("<answer>[1]</answer>")  # a failed reset leaves no episode (not the previous one) to step

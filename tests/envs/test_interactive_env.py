@@ -344,3 +344,14 @@ def test_no_message_sequence_beats_honest_play(suite):
             assert info["correctness"] == 0.0
 
     check()
+
+
+def test_a_failed_reset_leaves_no_episode_to_step(suite):
+    """reset(options=...) with a family outside the env's families served that family's problems; any
+    failed reset must leave the env needing a reset, not the previous episode running."""
+    env = _env(suite)
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="not one of this env's families"):
+        env.reset(seed=0, options={"family": "while"})
+    with pytest.raises(gym.error.ResetNeeded):
+        env.step("<answer>[2, 5]</answer>")
