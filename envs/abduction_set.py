@@ -31,7 +31,7 @@ from envs.parsing import ParsedAnswer, fenced_spans, in_spans, parse_answer_cont
 from envs.scoring import COMPOSITE_SCORERS, Score, completion_text, partial_credit, score_batch
 from envs.shared_sandbox import shared_sandbox
 from envs.signature import call_args
-from envs.values import value_key
+from envs.values import fresh, value_key
 from generators import ANSWER_INSTRUCTIONS, Problem, answer_text, latent_combinations, value_text
 from sandbox import Job, Sandbox, SandboxFailure, run_jobs
 
@@ -155,7 +155,7 @@ def gold_latents(problems: Sequence[Problem], sandbox: Sandbox | None = None, sa
                 out.append([tuple(p.revealed[n] for n in p.latents)])
                 continue
             hit = _GOLD.get(_content_key(p))
-            out.append(hit)
+            out.append(None if hit is None else list(hit))  # a copy: a caller's edit never reaches the cache
             if hit is None:
                 missing.append(i)
     if missing:
@@ -172,7 +172,7 @@ def gold_latents(problems: Sequence[Problem], sandbox: Sandbox | None = None, sa
                 out[i] = f"consistent-set check failed: {result.status.value} {result.detail}".strip()
                 continue
             gold = consistent_from(problems[i], result.values or [])
-            out[i] = gold
+            out[i] = list(gold)
             with _GOLD_LOCK:
                 _GOLD[_content_key(problems[i])] = gold
                 while len(_GOLD) > _GOLD_MAX:
@@ -200,8 +200,8 @@ class AbductionScore(Score):
         out.update({
             "abduction_correct": self.abduction_correct, "abduction_f1": self.abduction_f1,
             "abduction_reward": self.abduction_reward,
-            "parsed_latents": None if self.parsed_latents is None else list(self.parsed_latents),
-            "gold_latents": None if self.gold_latents is None else [list(c) for c in self.gold_latents],
+            "parsed_latents": None if self.parsed_latents is None else fresh(list(self.parsed_latents)),
+            "gold_latents": None if self.gold_latents is None else [fresh(list(c)) for c in self.gold_latents],
             "abduction_error": self.abduction_error, "prediction_reward": self.prediction_reward,
             "abduction_weight": self.abduction_weight,
         })

@@ -26,7 +26,7 @@ from envs.abduction import assignment_from, consistency_job, outputs_match
 from envs.parsing import ParsedAnswer, parse_answer
 from envs.shared_sandbox import shared_sandbox
 from envs.signature import call_args
-from envs.values import key_set
+from envs.values import fresh, key_set
 from generators import Problem, latent_combinations
 from sandbox import CallStatus, Job, JobResult, LocalFallbackRefused, Sandbox, SandboxFailure, run_jobs
 
@@ -52,12 +52,13 @@ class Score:
     question: str = "predict"
 
     def info(self) -> dict[str, Any]:
-        """A fresh dict (new lists too), as gymnasium requires of `info`."""
+        """A fresh dict (new lists and dicts all the way down), as gymnasium requires of `info`: the gold
+        is the problem's own list, which later episodes are scored against."""
         return {
             "correct": self.correct,
             "f1": self.f1,
-            "parsed_answer": None if self.parsed_answer is None else list(self.parsed_answer),
-            "gold": list(self.gold),
+            "parsed_answer": None if self.parsed_answer is None else fresh(list(self.parsed_answer)),
+            "gold": fresh(list(self.gold)),
             "format_ok": self.format_ok,
             "verifier_error": self.verifier_error,
             "error": self.error,

@@ -6,6 +6,7 @@ for a list, `3.0` for `3`, float noise below 12 significant digits).
 """
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Hashable, Iterable
 from typing import Any
@@ -46,3 +47,18 @@ def _float_key(value: float) -> int | float | str:
 def key_set(values: Iterable[Any]) -> frozenset[Hashable]:
     """The set of keys of a list of answer values (duplicates collapse)."""
     return frozenset(value_key(v) for v in values)
+
+
+def fresh(value: Any) -> Any:
+    """A copy of an answer value sharing no list or dict with it (scalars are immutable: kept as they are).
+
+    Why: scores and infos hand values to callers; the gold is the problem's own list, shared by every later
+    episode of a pooled problem, so a caller editing what it was given must not edit the problem."""
+    kind = type(value)
+    if kind is list or kind is tuple:
+        return [fresh(v) for v in value] if kind is list else tuple(fresh(v) for v in value)
+    if kind is dict:
+        return {k: fresh(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, dict, set, frozenset, bytearray)):
+        return copy.deepcopy(value)
+    return value

@@ -352,3 +352,33 @@ def test_a_latent_that_crashes_the_program_is_wrong_not_masked(backend, request)
     assert fn(completions, problem=[problem.to_json()] * 3, question=["abduce"] * 3) == [0.0, 0.0, 1.0]
     scores = score_batch([problem] * 2, completions[:2], sandbox=sandbox, question="abduce")
     assert all(s.verifier_error is None and "program failed" in s.error for s in scores)
+
+
+# -- info is the caller's to keep: changing it changes no later reward ----------------------------
+LIST_PROGRAM = "def f(x, r):\n    return [x % 2, r % 2]\n"  # f(2, r) = [0, 1]: r in {1, 3}; f(5, r) = [1, 1]
+
+
+@pytest.mark.parametrize("question", ["predict", "abduce_predict"])
+def test_changing_a_steps_info_changes_no_later_episode(question):
+    """info["gold"] (and gold_latents) held the pool's own nested lists: a caller that edited its info
+    edited the problem every later episode is scored against (abduce_predict then paid for the edit)."""
+    problem = make_problem("info:alias", program=LIST_PROGRAM, latents={"r": [0, 1, 2, 3]},
+                           observations=[{"args": {"x": 2}, "output": [0, 1]}], answer=[[1, 1]])
+    right = "<latents>[1, 3]</latents> <answer>[[1, 1]]</answer>"
+    edited = "<latents>[1, 3]</latents> <answer>[[1, 1, 'edited']]</answer>"
+
+    def step(text):
+        env = gym.make("CounterfactualCode-v0", suite=_suite_file(problem), question=question,
+                       sandbox_backend="local")
+        env.reset(options={"problem_id": problem.id})
+        _, reward, *_, info = env.step(text)
+        return reward, info
+
+    reward, info = step(right)
+    assert reward == 1.0 and info["gold"] == [[1, 1]]
+    info["gold"][0].append("edited")
+    for combo in info.get("gold_latents") or []:
+        combo.append("edited")
+    reward, info = step(right)
+    assert reward == 1.0 and info["gold"] == [[1, 1]]
+    assert step(edited)[0] < 1.0
