@@ -80,7 +80,28 @@ def check_output_file(path: Any, field: str = "--out") -> None:
     _check_path_usable(path, field)
     if path.is_dir():
         raise InputError(f"expected a file path, got a directory: {path}", field=field)
+    kind = special_file_kind(path)
+    if kind:
+        raise InputError(f"expected a regular file path, got a {kind}: {path}", field=field)
     _check_parents(path, field)
+
+
+def special_file_kind(path: Any) -> str:
+    """'character device', 'FIFO', ... when `path` (through symlinks) is an existing file that is neither
+    regular nor a directory, else ''. Outputs are written to a temporary file renamed over the target:
+    over `/dev/null` (run as root) that replaces the device node itself with a regular file."""
+    import os
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return ""
+    for test, kind in ((stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"),
+                       (stat.S_ISFIFO, "FIFO"), (stat.S_ISSOCK, "socket")):
+        if test(mode):
+            return kind
+    return ""
 
 
 def check_output_dir(path: Any, field: str = "--out") -> None:
@@ -119,8 +140,13 @@ def check_distinct_output(out: Any, inputs: dict[str, Any], field: str = "--out"
 def _check_path_usable(path: Any, field: str) -> None:
     """A name the system refuses (a component over NAME_MAX, a path over PATH_MAX, a NUL byte) is the
     user's mistake too: one line, not the OSError of the first write after all the work."""
+    import os
+
     try:
-        path.exists()
+        try:
+            os.stat(path)  # a symlink loop (ELOOP) too: Path.exists() only says False
+        except (FileNotFoundError, NotADirectoryError):
+            pass
         for part in path.parts:
             if len(part.encode("utf-8", "surrogateescape")) > 255:
                 raise OSError(36, "File name too long")

@@ -7,15 +7,22 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from generators.errors import InputError, MissingInputError
+from generators.errors import InputError, MissingInputError, special_file_kind
 from generators.schema import Problem, RecordError
 
 
 def write_problems(path: str | os.PathLike, problems: Iterable[Problem]) -> Path:
-    """Write atomically (temp file + rename), so an interrupted run never leaves a half-written file."""
+    """Write atomically (temp file + rename), so an interrupted run never leaves a half-written file.
+
+    A symlink is written through (its target is replaced, the link stays); a device, FIFO or socket is
+    refused: the rename would replace the node itself (as root, `/dev/null` became a regular file)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    kind = special_file_kind(path)
+    if kind:
+        raise InputError(f"expected a regular file path, got a {kind}", where=str(path))
+    target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=target.name + ".", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             for problem in problems:
@@ -23,7 +30,7 @@ def write_problems(path: str | os.PathLike, problems: Iterable[Problem]) -> Path
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; frozen files should read like any file
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -580,3 +580,29 @@ def test_argument_that_is_not_utf8_is_one_line(tmp_path):
                          "--out", str(out), "--label", "a\udcffb"], tmp_path)
     assert_one_line_error(result, "argument 13: expected UTF-8 text, got byte 0xff at offset 1 of b'a\\xffb'")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_generate_out_onto_a_device_leaves_the_device(tmp_path):
+    """`-o /dev/null` (or /dev/full, a FIFO) renamed the finished temp file over the device node: run as
+    root, /dev/null became a regular file holding the problems."""
+    os.mkfifo(tmp_path / "fifo")
+    os.symlink("/dev/null", tmp_path / "null")
+    os.symlink("loop", tmp_path / "loop")  # a symlink loop was replaced by a regular file
+    for name, expected in (("fifo", "got a FIFO"), ("null", "got a character device"),
+                           ("loop", "expected a usable path, got str")):
+        out = tmp_path / name
+        result = run_cfcode(["generate", "-f", "if_else", "-n", "1", "--backend", "local", "-o", str(out)], tmp_path)
+        assert_one_line_error(result, "--out: expected ", expected)
+    assert os.path.exists("/dev/null") and not Path("/dev/null").is_file() and (tmp_path / "null").is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo", "loop", "null"] and (tmp_path / "loop").is_symlink()
+
+
+def test_generate_out_through_a_symlink_writes_its_target(tmp_path):
+    """`-o link` replaced the symlink itself with a regular file; the file it named kept the old data."""
+    target = tmp_path / "data" / "problems.jsonl"
+    target.parent.mkdir()
+    target.write_text("old\n")
+    (tmp_path / "link.jsonl").symlink_to(target)
+    result = run_cfcode(["generate", "-f", "if_else", "-n", "1", "--backend", "local", "-o", "link.jsonl"], tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (tmp_path / "link.jsonl").is_symlink() and json.loads(target.read_text())["family"] == "if_else"
