@@ -6,6 +6,7 @@ is prepared once (prompt text, gold keys), so a step does no per-problem work be
 """
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Hashable
 from dataclasses import dataclass
@@ -40,24 +41,38 @@ class SourceSpec:
     sandbox_backend: str = "auto"
 
 
-_POOLS: dict[tuple[SourceSpec, str], tuple[Item, ...]] = {}
-_SUITES: dict[str, tuple[Problem, ...]] = {}
+# cached with the suite file's stamp on disk (None: not a file): a file rewritten in place is read again
+_POOLS: dict[tuple[SourceSpec, str], tuple[tuple[int, ...] | None, tuple[Item, ...]]] = {}
+_SUITES: dict[str, tuple[tuple[int, ...] | None, tuple[Problem, ...]]] = {}
 _LOCK = threading.RLock()
 
 
 def family_pool(spec: SourceSpec, family: str) -> tuple[Item, ...]:
     """The items of one family for `spec` (loaded or generated on first use, then cached)."""
     key = (spec, family)
+    stamp = _file_stamp(spec.suite)
     with _LOCK:
-        pool = _POOLS.get(key)
-        if pool is None:
+        cached = _POOLS.get(key)
+        if cached is None or cached[0] != stamp:
             problems = _suite_problems(spec, family) if spec.suite else _generated(spec, family)
             pool = tuple(Item(p, prompt_text(p, spec.question), key_set(p.answer)) for p in problems)
             if not pool:
                 raise ValueError(f"no problems for family {family!r} (mode={spec.mode}, level={spec.level}, "
                                  f"split={spec.split}, suite={spec.suite!r})")
-            _POOLS[key] = pool
-        return pool
+            cached = _POOLS[key] = (stamp, pool)
+        return cached[1]
+
+
+def _file_stamp(suite: str | None) -> tuple[int, ...] | None:
+    """A suite file's identity (inode, size, mtime, ctime); None for the frozen names and generation.
+    Why: a pool cached by path alone kept scoring a rewritten file's old problems against their old gold."""
+    if not suite or suite in (FROZEN_TEST, FROZEN_TRAIN):
+        return None
+    try:
+        st = os.stat(suite)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 FROZEN_TEST = "frozen:test"  # the frozen held-out suites (`generators.load_suite(family, mode)`)
@@ -82,13 +97,13 @@ def _suite_problems(spec: SourceSpec, family: str) -> list[Problem]:
 
 
 def _load(suite: str) -> tuple[Problem, ...]:
+    stamp = _file_stamp(suite)
     with _LOCK:
-        if suite not in _SUITES:
-            if suite == FROZEN_TRAIN:
-                _SUITES[suite] = tuple(load_train_set())
-            else:
-                _SUITES[suite] = tuple(load_problems(suite))
-        return _SUITES[suite]
+        cached = _SUITES.get(suite)
+        if cached is None or cached[0] != stamp:
+            problems = tuple(load_train_set()) if suite == FROZEN_TRAIN else tuple(load_problems(suite))
+            cached = _SUITES[suite] = (stamp, problems)
+        return cached[1]
 
 
 def _generated(spec: SourceSpec, family: str) -> list[Problem]:

@@ -382,3 +382,21 @@ def test_changing_a_steps_info_changes_no_later_episode(question):
     reward, info = step(right)
     assert reward == 1.0 and info["gold"] == [[1, 1]]
     assert step(edited)[0] < 1.0
+
+
+def test_a_suite_file_rewritten_in_place_is_scored_against_its_new_gold(tmp_path):
+    """Pools were cached by the suite's path: an env made after the file was rewritten (a new round of
+    problems under the same ids) still scored against the old gold, so the old answer paid and the right one not."""
+    path = tmp_path / "round.jsonl"
+    path.write_text(make_problem("round:1").to_json() + "\n")
+
+    def step(text):
+        env = gym.make("CounterfactualCode-v0", suite=str(path))
+        env.reset(options={"problem_id": "round:1"})
+        return env.step(text)[1]
+
+    assert step("<answer>[2, 5]</answer>") == 1.0
+    path.write_text(make_problem("round:1", program="def f(x, r):\n    return 0\n", answer=[0],
+                                 observations=[{"args": {"x": 2}, "output": 0}]).to_json() + "\n")
+    assert step("<answer>[2, 5]</answer>") == 0.0
+    assert step("<answer>[0]</answer>") == 1.0
