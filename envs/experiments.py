@@ -28,6 +28,7 @@ from sandbox import Job, JobResult
 MAX_RUN_CHARS = 2_000
 MAX_STR_CHARS = 64
 MAX_LIST_ITEMS = 16
+MAX_OUTCOME_CHARS = 1_000  # an outcome's text beyond this is cut (its full value still decides what it rules out)
 _RANGE = re.compile(r"^(-?\d+)\.\.(-?\d+)$")
 _TRY_ENTRY = "_cfcode_try_call"
 _TRY_WRAPPER = '''
@@ -197,19 +198,29 @@ def outcome_job(problem: Problem, args: dict[str, Any], combos: list[tuple[Any, 
 
 
 def outcome_keys(result: JobResult, n: int) -> list[Hashable] | None:
-    """Per-combo outcome keys, or None when the job as a whole failed (e.g. a timeout)."""
+    """Per-combo outcome keys, or None when the job as a whole failed (e.g. a timeout). An outcome whose
+    text is cut (`outcome_text`) is keyed by that text, so it rules out only what the reply shows."""
     if result.status != "ok" or not isinstance(result.values, list) or len(result.values) != n:
         return None
     keys: list[Hashable] = []
     for row in result.values:
         if not (isinstance(row, list) and len(row) == 2):
             return None
-        keys.append(("ok", value_key(row[1])) if row[0] == "ok" else ("error", str(row[1])))
+        text = outcome_text(row)
+        if text.endswith(" characters in all)"):  # cut: the agent tells outcomes apart only by what it saw
+            keys.append(("seen", text))
+        else:
+            keys.append(("ok", value_key(row[1])) if row[0] == "ok" else ("error", str(row[1])))
     return keys
 
 
 def outcome_text(row: list[Any]) -> str:
-    return f"returned {value_text(row[1])}" if row[0] == "ok" else f"raised {row[1]}"
+    """"returned 7" / "raised ValueError: ...", cut at MAX_OUTCOME_CHARS: the agent chooses the inputs, so
+    a return value can be as large as the sandbox lets through, and the reply must stay a bounded message."""
+    shown = value_text(row[1]) if row[0] == "ok" else str(row[1])
+    if len(shown) > MAX_OUTCOME_CHARS:
+        shown = f"{shown[:MAX_OUTCOME_CHARS]}... ({len(shown)} characters in all)"
+    return f"returned {shown}" if row[0] == "ok" else f"raised {shown}"
 
 
 @dataclass(frozen=True)

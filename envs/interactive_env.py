@@ -9,7 +9,7 @@ Each episode fixes one true latent assignment, drawn (seeded) among those consis
 problem's factual observation(s). Before answering, the agent may run up to `max_experiments`
 experiments: one call of the function per message at inputs of its choice (never the
 intervention's), executed in the sandbox with the true latent; the reply is what the call returned
-(or raised). The gold answer is the set of intervention outputs over the latent assignments
+(or raised; cut at 1,000 characters, and every reply fits the observation space). The gold answer is the set of intervention outputs over the latent assignments
 consistent with *every* observation so far, so good experiments shrink it, ideally to one value.
 
 Rewards (summed over the episode): `-experiment_cost` on each executed experiment, and on the
@@ -266,11 +266,18 @@ class CounterfactualCodeInteractiveEnv(CounterfactualCodeEnv):
         return dict(zip(ep.item.problem.latents, ep.tables.combos[ep.true_k]))
 
     def _reply(self, ep: _Episode, message: str) -> str:
+        """The observation after a step: the message, cut so that the whole reply lies in the observation
+        space (a refusal may quote a long argument name), then how many experiments are left."""
         if ep.done:
-            return message
-        if ep.slots_left <= 0:
-            return message + " No experiments left: give your answer now."
-        return message + f" {ep.slots_left} experiment{'s' if ep.slots_left != 1 else ''} left."
+            suffix = ""
+        elif ep.slots_left <= 0:
+            suffix = " No experiments left: give your answer now."
+        else:
+            suffix = f" {ep.slots_left} experiment{'s' if ep.slots_left != 1 else ''} left."
+        room = self.observation_space.max_length - len(suffix)
+        if len(message) > room:
+            message = message[:max(room - 3, 0)] + "..."
+        return (message + suffix)[:self.observation_space.max_length]
 
     def _info(self) -> dict[str, Any]:
         ep = self._episode

@@ -355,3 +355,25 @@ def test_a_failed_reset_leaves_no_episode_to_step(suite):
         env.reset(seed=0, options={"family": "while"})
     with pytest.raises(gym.error.ResetNeeded):
         env.step("<answer>[2, 5]</answer>")
+
+
+def test_every_reply_lies_in_the_observation_space(tmp_path):
+    """The reply quoted the call's whole return value: an input the agent chose made f return 60 kB and the
+    observation left the declared space (and the context); a refusal naming a 1,900-character argument
+    did too under a small max_prompt_chars. A cut reply rules out only what its text tells apart."""
+    path = tmp_path / "big.jsonl"
+    write_problems(path, [make_problem("hand:big:cf", program='def f(x, r):\n    return "ab" * (x * 1000) + str(r) if x else "0"\n',
+                                       latents={"r": [0, 1]}, observations=[{"args": {"x": 0}, "output": "0"}],
+                                       intervention={"args": {"x": 2}}, answer=["ab" * 2000 + "0", "ab" * 2000 + "1"],
+                                       meta={})])
+    env = CounterfactualCodeInteractiveEnv(families=["if_else"], suite=str(path), sandbox_backend="local",
+                                           max_prompt_chars=1_500, max_experiments=3)
+    env.reset(seed=0)
+    reply, reward, terminated, _, info = env.step("<run>f(x=30)</run>")
+    assert reply in env.observation_space and not terminated and reward == -0.05, len(reply)
+    assert reply.startswith("f(x=30) returned 'abab") and "60003 characters" in reply
+    assert len(info["experiments"][0]["outcome"]) < 1_500
+    assert info["consistent"] == 2  # the cut text cannot tell r = 0 from r = 1: it rules nothing out
+    reply, *_ = env.step("<run>f(" + "a" * 1_900 + "=1)</run>")
+    assert reply in env.observation_space and reply.startswith("Not run: unknown or repeated argument"), len(reply)
+    assert reply.endswith("1 experiment left.")
