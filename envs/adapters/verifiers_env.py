@@ -70,13 +70,16 @@ class CounterfactualParser(vf.Parser):
 
 
 def make_rubric(reward: str = "exact", sandbox_backend: str = "auto") -> vf.Rubric:
-    """Reward (weight 1) plus weight-0 metrics; one scoring per rollout, cached in its state with
-    the completion, problem and question it judged (a state scored again with another completion is rescored)."""
+    """Reward (weight 1) plus weight-0 metrics; one scoring per rollout, cached in its state with the
+    completion, problem, question and reward kind it judged (a state scored again with another completion,
+    or by a rubric of another reward kind, is rescored)."""
     check_reward(reward)
 
     def verdict(completion: Any, info: dict[str, Any], state: dict[str, Any]) -> Score:
         text = completion_text(_as_dicts(completion))
-        key = (text, info["problem"], info.get("question", "predict"))  # what the verdict is about
+        # what the verdict is about, and how it was scored: another rubric (exact beside f1, another sandbox)
+        # may score the same state
+        key = (text, info["problem"], info.get("question", "predict"), reward, sandbox_backend)
         cached = state.get("cfcode_score")
         if not (isinstance(cached, tuple) and len(cached) == 2 and cached[0] == key):
             score = score_completion(problem_from_label(info["problem"]), text if text is not None else "",

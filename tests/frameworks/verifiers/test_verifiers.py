@@ -129,3 +129,27 @@ def test_a_completion_whose_iteration_lies_is_read_by_its_items():
     state = vf.State(prompt=row["prompt"], completion=lying, answer=row["answer"], info=row["info"], task=row["task"])
     asyncio.run(env.rubric.score_rollout(state))
     assert state["reward"] == 0.0 and state["metrics"]["exact"] == 0.0
+
+
+def test_an_exact_rubric_never_reuses_an_f1_verdict_cached_in_the_same_state():
+    """Two rubrics (exact and f1, e.g. in a RubricGroup) scoring one state: the verdict cached by the f1
+    rubric was returned by the exact one, which then paid 2/3 for an answer missing a value."""
+    from envs.adapters.verifiers_env import make_rubric
+
+    p = next(q for q in load_suite("if_else", "counterfactual") if len(q.answer) >= 2)
+    partial = f"<answer>{json.dumps(p.answer[:1])}</answer>"
+    info = {"problem": p.to_json(), "problem_id": p.id, "question": "predict"}
+
+    def new_state():
+        return vf.State(prompt=[{"role": "user", "content": p.prompt}], answer="", info=info, task="t",
+                        completion=[{"role": "assistant", "content": partial}])
+
+    f1, exact = make_rubric("f1", sandbox_backend="local"), make_rubric("exact", sandbox_backend="local")
+    state = new_state()
+    asyncio.run(f1.score_rollout(state))
+    assert 0.0 < state["reward"] < 1.0
+    asyncio.run(exact.score_rollout(state))
+    assert state["reward"] == 0.0
+    state = new_state()
+    asyncio.run(vf.RubricGroup([f1, exact]).score_rollout(state))
+    assert state["reward"] == pytest.approx(2 * len(p.answer[:1]) / (1 + len(p.answer)))
