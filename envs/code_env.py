@@ -75,10 +75,14 @@ class CounterfactualCodeEnv(gym.Env[str, str]):
             raise ValueError(f"sandbox_backend must be one of {BACKENDS}, got {sandbox_backend!r}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None")
-        if level is not None and level not in (1, 2, 3, 4, 5):
+        if level is not None and (type(level) is not int or level not in (1, 2, 3, 4, 5)):
             raise ValueError(f"level must be 1-5 or None, got {level!r}")
-        if not isinstance(num_problems, int) or num_problems < 1:
-            raise ValueError(f"num_problems must be a positive integer, got {num_problems!r}")
+        for name, value, least in (("num_problems", num_problems, 1), ("max_prompt_chars", max_prompt_chars, 1),
+                                   ("max_completion_chars", max_completion_chars, 1)):
+            if type(value) is not int or value < least:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if type(generation_seed) is not int:
+            raise ValueError(f"generation_seed must be an integer, got {generation_seed!r}")
         self.reward_kind = check_reward(reward)
         self.question = check_question(question)
 
@@ -206,6 +210,9 @@ class CounterfactualCodeEnv(gym.Env[str, str]):
     def _resolve_families(self, families: str | list[str] | None, split: str, suite: str | None) -> list[str]:
         if isinstance(families, str):
             families = [families]
+        if families is not None and (not isinstance(families, (list, tuple))
+                                     or not all(isinstance(name, str) for name in families)):
+            raise ValueError(f"families must be a family name or a list of names, got {families!r}")
         if families is None:
             names = suite_families(str(suite)) if suite is not None else None
             if names is None:  # generation or frozen test suites: training excludes OOD code families

@@ -97,6 +97,15 @@ def test_chat_prompt_style_is_json_messages():
     ({"level": 9}, "level must be"),
     ({"families": ["no_such_family"]}, "unknown family"),
     ({"num_problems": 0}, "num_problems"),
+    ({"num_problems": True}, "num_problems"),
+    ({"generation_seed": None}, "generation_seed must be an integer"),  # were accepted: ids like "train:None:3"
+    ({"generation_seed": "x"}, "generation_seed must be an integer"),
+    ({"generation_seed": 1.5}, "generation_seed must be an integer"),
+    ({"families": 5}, "families must be a family name or a list of names"),  # TypeError: not iterable
+    ({"families": [["if_else"]]}, "families must be a family name or a list of names"),
+    ({"level": True}, "level must be"),
+    ({"max_prompt_chars": "x"}, "max_prompt_chars must be a positive integer"),  # TypeError from gymnasium
+    ({"max_completion_chars": -1}, "max_completion_chars must be a positive integer"),
 ])
 def test_bad_kwargs_raise_clearly(kwargs, message):
     with pytest.raises(ValueError, match=message):
