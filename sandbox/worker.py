@@ -264,16 +264,94 @@ def canonical_repr(v, depth=0):
     return "<opaque %s: %s>" % (short(t.__name__, MAX_ERROR_TYPE), short(repr(v), 1000))
 
 
+_CONTAINER_TYPES = (list, tuple, set, frozenset, dict)
+_SIZED_TYPES = (str, bytes, bytearray)
+
+
+def scan_value(v, cap):
+    """(over, plain): `over` if `v` is certain to encode (as JSON or canonical repr) to more than
+    `cap` characters; else `plain` is is_plain(v), found in the same walk.
+
+    Why: a value can be small in memory and huge encoded (one list or string referenced a million
+    times, [v, v] nested 90 deep); encoding it first cost the call its time or memory limit. This
+    walk charges a lower bound of each part's encoded length and stops as soon as the sum passes
+    `cap`, so it takes at most about `cap` steps. Parts nested deeper than MAX_DEPTH are not walked
+    (not plain; the encoder refuses them after MAX_DEPTH steps down).
+    """
+    left = cap
+    plain = True
+    stack = []
+    items = iter((v,))
+    while True:
+        for x in items:
+            t = type(x)
+            if t is str:
+                left -= len(x) + 2
+            elif t is int:
+                bits = x.bit_length()
+                left -= 1 + (bits >> 2)  # a hex digit per 4 bits at least
+                if bits > BIG_INT_BITS:
+                    plain = False
+            elif t in _CONTAINER_TYPES:
+                left -= len(x) + 2
+                if left < 0:
+                    return True, False
+                if t is not list and t is not dict:
+                    plain = False
+                if len(stack) < MAX_DEPTH:
+                    stack.append(items)
+                    if t is dict:
+                        if plain:
+                            for k in x:
+                                if type(k) is not str:
+                                    plain = False
+                                    break
+                        items = _flat_items(x)
+                    else:
+                        items = iter(x)
+                    break
+                if x:
+                    plain = False
+            elif t is bytes or t is bytearray:
+                left -= len(x) + 3
+                plain = False
+            else:
+                left -= 1
+                if t is float:
+                    if plain and not math.isfinite(x):
+                        plain = False
+                elif x is not None and t is not bool:
+                    plain = False
+            if left < 0:
+                return True, False
+        else:
+            if not stack:
+                return False, plain
+            items = stack.pop()
+
+
+def _flat_items(d):
+    for k, x in d.items():
+        yield k
+        yield x
+
+
 def encode_value(v, cap):
     """(JSON text, is_repr): the value itself if JSON-safe, else its canonical repr as a JSON string.
 
-    OutputTooLarge if the text exceeds `cap` bytes.
+    OutputTooLarge if the text exceeds `cap` bytes (found before encoding where it is far over).
     """
     if type(v) is int and -(1 << 62) < v < (1 << 62):
         return str(v), False
-    if type(v) in (str, bytes, bytearray) and len(v) > cap:
+    if type(v) in _SIZED_TYPES and len(v) > cap:
         raise OutputTooLarge("returned value is over %d bytes (limit %d)" % (len(v), cap))
-    if is_plain(v):
+    if type(v) in _CONTAINER_TYPES:
+        over, plain = scan_value(v, cap)
+        if over:
+            raise OutputTooLarge("returned value encodes to over %d bytes (limit %d)" % (cap, cap))
+    else:  # a scalar: its encoding is bounded by its size (checked above), except an int's decimal digits
+        plain = is_plain(v)
+    if plain:
         text, is_repr = _ENCODE(v), False
     else:
         text, is_repr = _ENCODE(canonical_repr(v)), True

@@ -653,6 +653,36 @@ def test_a_forged_call_start_time_buys_nothing(solo, start):
     assert time.monotonic() - began < 8
 
 
+CHEAP_HUGE_VALUE = """
+def f(kind):
+    if kind == "shared_strings":  # 8 MB in memory, 2 GB encoded
+        s = "x" * 10000
+        return [s] * 200000
+    if kind == "shared_rows":  # 8 MB in memory, a billion elements encoded
+        row = [1] * 1000
+        return [row] * 1000000
+    if kind == "dag":  # 90 levels of [v, v]: 2**90 leaves
+        v = [0]
+        for _ in range(90):
+            v = [v, v]
+        return v
+    if kind == "dict_of_shared":
+        row = tuple(range(1000))
+        return {i: row for i in range(100000)}
+    return kind
+"""
+
+
+@pytest.mark.parametrize("kind", ["shared_strings", "shared_rows", "dag", "dict_of_shared"])
+def test_a_value_small_in_memory_but_huge_encoded_is_output_too_large(solo, kind):
+    """A returned value built in microseconds whose encoding is gigabytes: encoding it took the call's
+    whole time limit (TIMEOUT) or its memory (MEMORY), the sandbox's work passed off as the program's
+    doing. It is over the output cap: OUTPUT_TOO_LARGE, found without encoding it."""
+    [results] = solo.run_batch([ExecRequest(CHEAP_HUGE_VALUE, "f", [(kind,), ("next",)], timeout_s=10.0)])
+    assert results[0].status is S.OUTPUT_TOO_LARGE, results[0]
+    assert (results[1].status, results[1].value) == (S.OK, "next"), results[1]
+
+
 def test_error_fields_are_bounded_strings(solo):
     src = "def f():\n    raise type('E' * 5000000, (Exception,), {})('m' * 5000000)\n"
     [r] = run1(solo, src)
