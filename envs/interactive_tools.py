@@ -83,7 +83,9 @@ class InteractiveExperimentTools:
         """Start an episode; returns the problem text with the tool instructions."""
         seed = kwargs.get("seed")
         options = {"problem_id": kwargs["problem_id"]} if kwargs.get("problem_id") else None
-        if seed is None:
+        if seed is None and options is None and self._group is not None:
+            seed, options = self._group_episode()
+        elif seed is None:
             seed = self._episodes if options else self._unpinned_seed(kwargs)
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ValueError(f"dataset column 'seed' must be a non-negative integer, got {seed!r}")
@@ -147,11 +149,23 @@ class InteractiveExperimentTools:
         self._last_info = info
         return reply
 
+    def _group_episode(self) -> tuple[int, dict[str, Any]]:
+        """Seed and problem of this instance's group in its `self._episodes`-th batch (`factory`).
+
+        Why not a seeded draw: groups drawing at random share a problem by chance (16 groups over 300
+        problems: often). Group g of batch e plays position offset(e) + g of the env's families
+        interleaved (family (offset + g) mod F, problem (offset + g) div F of its pool), so the groups
+        of a batch get distinct problems while there are no more groups than F x the smallest pool,
+        and families stay equally frequent. The seed still draws the episode's true latent."""
+        group, base = self._group  # type: ignore[misc]
+        families = self._env.families
+        digest = hashlib.sha256(f"cfcode-group-offset:{base}:{self._episodes}".encode()).digest()
+        position = int.from_bytes(digest[:8], "big") + group
+        options = {"family": families[position % len(families)], "index": position // len(families)}
+        return base + self._episodes * GROUP_SEED_STRIDE + group, options
+
     def _unpinned_seed(self, row: dict[str, Any]) -> int:
         """Distinct, reproducible episodes when the row pins nothing (see the class docstring)."""
-        if self._group is not None:
-            group, base = self._group
-            return base + self._episodes * GROUP_SEED_STRIDE + group
         if _is_placeholder(row):
             _warn_same_problem()
         text = json.dumps(row, sort_keys=True, default=repr)

@@ -377,3 +377,15 @@ def test_every_reply_lies_in_the_observation_space(tmp_path):
     reply, *_ = env.step("<run>f(" + "a" * 1_900 + "=1)</run>")
     assert reply in env.observation_space and reply.startswith("Not run: unknown or repeated argument"), len(reply)
     assert reply.endswith("1 experiment left.")
+
+
+def test_the_groups_of_a_batch_never_share_a_problem():
+    """factory(group_size): "the groups of a batch get different ones" held only by chance (each group drew
+    its problem at random: 16 groups over the 300 frozen if_else problems shared one in the third batch)."""
+    make = InteractiveExperimentTools.factory(group_size=2, **TOOLS_KWARGS)
+    pool = [make() for _ in range(32)]  # TRL: 16 prompts x num_generations 2
+    for _ in range(6):
+        played = _play_batch(pool, [PLACEHOLDER_ROW] * 32)
+        groups = [played[k:k + 2] for k in range(0, 32, 2)]
+        assert all(a == b for a, b in groups)
+        assert len({a[0] for a, _ in groups}) == 16
