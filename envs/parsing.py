@@ -10,8 +10,9 @@ Rules (stated to the model by the prompt):
   * tolerant of form: case and spaces in the tags, surrounding backticks, brackets `[]`, set
     braces `{}`, tuple parens `()`, or none at all, trailing commas, single/double quotes,
     negative numbers, duplicates and order (scoring compares sets);
-  * strict on content: unquoted words, unbalanced brackets, or an unclosed last tag are format
-    errors (`format_ok=False`), never guesses.
+  * strict on content: unquoted words, unbalanced brackets, a number with a leading zero (`05`, or
+    a thousands separator: `2,005` is not `[2, 5]`), or an unclosed last tag are format errors
+    (`format_ok=False`), never guesses.
 """
 from __future__ import annotations
 
@@ -154,7 +155,8 @@ def parse_answer_content(content: str, limits: ParserLimits = DEFAULT_LIMITS, fa
     return ParsedAnswer(values=values, format_ok=True, container=container, raw=raw)
 
 
-_FAST_INTS = re.compile(r"\s*(?:-?[0-9]{1,18}\s*(?:,\s*-?[0-9]{1,18}\s*)*,?)?\s*")
+_FAST_INT = r"-?(?:0|[1-9][0-9]{0,17})"  # no leading zero: the parser refuses those (see _number)
+_FAST_INTS = re.compile(rf"\s*(?:{_FAST_INT}\s*(?:,\s*{_FAST_INT}\s*)*,?)?\s*")
 _FAST_BRACKETS = {"[": ("]", "list"), "{": ("}", "set"), "(": (")", "tuple")}
 
 
@@ -295,6 +297,10 @@ class _Parser:
             raise AnswerSyntaxError("number too long")
         if "__" in tok or tok.endswith("_") or "_." in tok or "._" in tok:
             raise AnswerSyntaxError(f"bad number {tok!r}")
+        whole = tok.lstrip("+-")
+        if len(whole) > 1 and whole[0] == "0" and whole[1] not in ".eE":
+            # 05 is not Python, and "2,005" / "1,000" are thousands separators, not the values [2, 5] / [1, 0]
+            raise AnswerSyntaxError(f"leading zero in the number {tok[:20]!r} (no thousands separators)")
         try:
             if not any(c in tok for c in ".eE"):
                 return int(tok)

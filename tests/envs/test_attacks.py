@@ -127,6 +127,9 @@ def test_property_abduce_pays_only_consistent_latents(backend, request, x0, r_tr
     ({}, "<answer>" + ", ".join(str(i) for i in range(100_000)) + "</answer>", False),  # huge
     ({}, "<answer>" + "[" * 5000 + "]" * 5000 + "</answer>", False),
     ({}, "<answer>['2', '5']</answer>", False),
+    ({}, "<answer>2,005</answer>", False),  # 2005 with a thousands separator, not [2, 5]
+    ({"answer": [0, 1]}, "<answer>[1,000]</answer>", False),
+    ({}, "<answer>[02, 05]</answer>", False),
 ])
 def test_only_the_right_answer_pays_in_any_form(problem_kw, text, pays):
     problem = make_problem("form:case", **problem_kw)

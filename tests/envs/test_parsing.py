@@ -24,6 +24,7 @@ from generators.render import answer_text
     ("<answer>{'a': 1, 'b': 'x'}</answer>", [{"a": 1, "b": "x"}], "dict"),
     ("<answer>[]</answer>", [], "list"),
     ("<answer>['中文', '😀']</answer>", ["中文", "😀"], "list"),
+    ("<answer>[0, -0, 0.5, 0e3, 1_000, 10]</answer>", [0, 0, 0.5, 0.0, 1000, 10], "list"),
 ])
 def test_tolerant_of_form(text, values, container):
     parsed = parse_answer(text)
@@ -52,6 +53,13 @@ def test_tolerant_of_form(text, values, container):
     ("<answer>" + "9" * 200 + "</answer>", "number too long"),
     ("<answer>'abc</answer>", "unexpected"),
     ("<answer>[٣]</answer>", "unexpected"),  # a non-ASCII digit is not a number
+    # a leading zero is not Python (05 is a SyntaxError) and is how thousands separators read: "2,005" is not [2, 5]
+    ("<answer>[2,005]</answer>", "leading zero"),
+    ("<answer>05</answer>", "leading zero"),
+    ("<answer>[-07, 1]</answer>", "leading zero"),
+    ("<answer>1,000</answer>", "leading zero"),
+    ("<answer>[1,000.5]</answer>", "leading zero"),
+    ("<answer>[0_1]</answer>", "leading zero"),
 ])
 def test_strict_on_content(text, error_part):
     parsed = parse_answer(text)
