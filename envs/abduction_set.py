@@ -118,9 +118,10 @@ def combo_key(combo: Sequence[Any]) -> tuple[Hashable, ...]:
 
 
 def _content_key(problem: Problem) -> str:
-    """Everything the consistent set depends on (program content, not the record id)."""
-    text = json.dumps([problem.program, problem.entry, problem.inputs, problem.latents, problem.observations],
-                      sort_keys=True)
+    """Everything the consistent set depends on (program content, not the record id), the latents in their
+    declared order: the set's tuples follow it, and sort_keys would make (a, b) and (b, a) one key."""
+    text = json.dumps([problem.program, problem.entry, problem.inputs, list(problem.latents.items()),
+                       problem.observations], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -113,3 +113,21 @@ def test_many_fences_and_latents_blocks_are_read_in_linear_time(mod_problem, loc
     (score,) = score_abduce_predict([mod_problem], [text], "exact", local_sandbox)
     assert time.perf_counter() - start < 5.0
     assert score.reward == 1.0 and score.abduction_correct
+
+
+def test_the_consistent_set_cache_keeps_each_problems_latent_order(local_sandbox):
+    """The cache key sorted the latents: a problem declaring (b, a) got the consistent set cached for the same
+    program declared (a, b), so its right answer was refused and a swapped one (b=3, outside b's domain) paid."""
+    from envs.abduction_set import _GOLD
+    from tests.envs.envs_problems import make_problem
+
+    kw = dict(program="def f(x, a, b):\n    return x * a + b\n", observations=[{"args": {"x": 1}, "output": 4}],
+              intervention={"args": {"x": 3}}, answer=[8, 10], meta={})  # f(1) = 4: (a, b) in {(2, 2), (3, 1)}
+    ab = make_problem("hand:cache:ab", latents={"a": [1, 2, 3], "b": [0, 1, 2]}, **kw)
+    ba = make_problem("hand:cache:ba", latents={"b": [0, 1, 2], "a": [1, 2, 3]}, **kw)
+    _GOLD.clear()
+    assert _score(ab, "<latents>[(2, 2), (3, 1)]</latents><answer>[8, 10]</answer>", local_sandbox).reward == 1.0
+    right = _score(ba, "<latents>[(2, 2), (1, 3)]</latents><answer>[8, 10]</answer>", local_sandbox)
+    swapped = _score(ba, "<latents>[(2, 2), (3, 1)]</latents><answer>[8, 10]</answer>", local_sandbox)
+    assert right.reward == 1.0 and right.abduction_correct
+    assert swapped.reward == 0.5 and not swapped.abduction_correct
