@@ -145,7 +145,6 @@ class CounterfactualCodeInteractiveEnv(CounterfactualCodeEnv):
             raise ValueError(f"min_answer_size must be a positive integer, got {min_answer_size!r}")
         self.min_answer_size = min_answer_size
         self._episode: _Episode | None = None
-        self._prompts: dict[str, str] = {}
 
     # -- gymnasium API -------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
@@ -296,11 +295,9 @@ class CounterfactualCodeInteractiveEnv(CounterfactualCodeEnv):
 
     def prompt(self, item: Item) -> str:
         """The problem's prompt plus the experiment protocol (text form)."""
-        cached = self._prompts.get(item.problem.id)
-        if cached is None:
-            cached = self._prompts[item.problem.id] = item.problem.prompt + protocol_text(
-                item.problem, self.max_experiments, self.experiment_cost, input_rules(item.problem, self.max_input_abs))
-        return cached
+        # not cached by id: ids repeat across families and files (a cached prompt served another problem's)
+        return item.problem.prompt + protocol_text(item.problem, self.max_experiments, self.experiment_cost,
+                                                   input_rules(item.problem, self.max_input_abs))
 
     def tables(self, problem: Problem) -> _Tables:
         """Latent assignments, the consistent ones and the intervention outputs (sandbox, cached)."""

@@ -389,3 +389,22 @@ def test_the_groups_of_a_batch_never_share_a_problem():
         groups = [played[k:k + 2] for k in range(0, 32, 2)]
         assert all(a == b for a, b in groups)
         assert len({a[0] for a, _ in groups}) == 16
+
+
+def test_problems_sharing_an_id_keep_their_own_prompts(tmp_path):
+    """The protocol prompt was cached by problem id: in a suite whose families reuse an id, the if_else
+    problem was served with the while problem's prompt (the agent scored on a problem it never saw)."""
+    from dataclasses import replace
+
+    first = make_problem("dup:1")
+    second = replace(make_problem("dup:1", program="def f(x, r):\n    return (x + r) % 6\n", answer=[1, 4]),
+                     prompt="SECOND PROBLEM <answer></answer>", family="while")
+    path = tmp_path / "dup.jsonl"
+    write_problems(path, [first, second])
+    env = CounterfactualCodeInteractiveEnv(suite=str(path), sandbox_backend="local")
+    seen = {}
+    for seed in range(12):
+        prompt, info = env.reset(seed=seed)
+        seen[info["family"]] = prompt
+    assert set(seen) == {"if_else", "while"}
+    assert seen["if_else"].startswith(first.prompt) and seen["while"].startswith(second.prompt)
