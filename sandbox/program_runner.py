@@ -79,6 +79,47 @@ def _plain(value):
     return True
 
 
+def _scan(values, cap):
+    # (over, plain): `over` if the values' JSON is certain to be longer than `cap` (a row referenced a
+    # million times is small in memory and gigabytes encoded: encoding it first cost the record its
+    # time limit or its memory); else `plain` is _plain(values), found in the same walk. Each part is
+    # charged a lower bound of its encoded length and the walk stops past `cap`, so it takes at most
+    # about `cap` steps, however deep or self-containing the value.
+    left, plain, stack, items = cap, True, [], iter((values,))
+    while True:
+        for x in items:
+            if isinstance(x, str):
+                left -= len(x) + 2
+            elif isinstance(x, (list, tuple, dict)):
+                left -= len(x) + 2
+                if left < 0:
+                    return True, False
+                stack.append(items)
+                if isinstance(x, dict):
+                    if plain and not all(isinstance(k, str) for k in x):
+                        plain = False
+                    items = _flat_items(x)
+                else:
+                    if plain and isinstance(x, tuple):
+                        plain = False
+                    items = iter(x)
+                break
+            else:
+                left -= 1
+            if left < 0:
+                return True, False
+        else:
+            if not stack:
+                return False, plain
+            items = stack.pop()
+
+
+def _flat_items(d):
+    for k, x in d.items():
+        yield k
+        yield x
+
+
 def _describe(exc):
     try:
         return type(exc).__name__ + ": " + str(exc)[:200]
@@ -126,7 +167,10 @@ def _run_one(code, entry, arg_lists):
     except BaseException as exc:
         return ["error", _describe(exc)]
     try:
-        plain = _plain(values) and _json.loads(_json.dumps(values, allow_nan=False)) == values
+        over, plain = _scan(values, _RESULT_CAP)
+        if over:
+            return ["output_too_large", "the returned values encode to over %d bytes" % _RESULT_CAP]
+        plain = plain and _json.loads(_json.dumps(values, allow_nan=False)) == values
     except BaseException:
         plain = False
     if plain:
@@ -262,7 +306,8 @@ def _decode(data, group):
             ok = (isinstance(row, list) and len(row) == 2
                   and (row[0] == "ok" and isinstance(row[1], list) and len(row[1]) == len(job[2])
                        and _shallow(row[1], 0)
-                       or row[0] in ("error", "unsupported") and isinstance(row[1], str) and len(row[1]) <= 300))
+                       or row[0] in ("error", "unsupported", "output_too_large") and isinstance(row[1], str)
+                       and len(row[1]) <= 300))
             if not ok:
                 break
     except (ValueError, RecursionError, UnicodeDecodeError):

@@ -208,3 +208,20 @@ def test_a_program_costly_to_compile_leaves_the_next_record_its_memory(sandbox):
 
 def _alone_with(sandbox, source, arg_lists):
     return run_jobs(sandbox, [Job(source, "f", arg_lists)])[0]
+
+
+CHEAP_HUGE = ("def f(x, r):\n"
+              "    if x == 'rows':  # 8 MB in memory, a billion elements encoded\n"
+              "        row = [1] * 1000\n"
+              "        return [row] * 1000000\n"
+              "    s = 'x' * 10000  # 8 MB in memory, 2 GB encoded\n"
+              "    return [s] * 200000\n")
+
+
+@pytest.mark.parametrize("kind", ["rows", "strings"])
+def test_a_value_small_in_memory_but_huge_encoded_is_that_records_output_too_large(kind, sandbox):
+    """Encoding such a value took the record's whole time limit (TIMEOUT) or failed for memory, which
+    the runner reported as an unsupported value (ERROR): it is over the result cap."""
+    results = run_jobs(sandbox, [Job(HONEST, "f", ARGS), Job(CHEAP_HUGE, "f", [[kind, 0]]), Job(HONEST, "f", ARGS)])
+    assert results[1].status is CallStatus.OUTPUT_TOO_LARGE, results[1]
+    assert results[0] == results[2] == _alone(sandbox, HONEST)
