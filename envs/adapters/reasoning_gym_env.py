@@ -31,7 +31,7 @@ from reasoning_gym.factory import DATASETS, register_dataset
 
 from envs.adapters._labels import problem_from_label, problem_label
 from envs.code_env import CounterfactualCodeEnv
-from envs.parsing import _OPEN_TAG
+from envs.parsing import _CLOSE_TAG, _OPEN_TAG
 from envs.scoring import score_completion
 from generators import FAMILIES, MODES, sort_answer
 
@@ -105,7 +105,9 @@ class CounterfactualDataset(ProceduralDataset):
         answer = str.__str__(answer)  # a str subclass as its plain characters (its __format__ could lie)
         if not answer.strip():
             return 0.0
-        text = answer if _OPEN_TAG.search(answer) else f"<answer>{answer}</answer>"
+        # text inside the tags (extract_answer's output holds no tag) is wrapped; a text with either tag is a
+        # whole completion, scored as it stands ("[2]</answer> [9]" has no answer block)
+        text = answer if _OPEN_TAG.search(answer) or _CLOSE_TAG.search(answer) else f"<answer>{answer}</answer>"
         problem = problem_from_label(entry["metadata"]["problem"])
         score = score_completion(problem, text, reward=self.config.reward,
                                  sandbox_backend=self.config.sandbox_backend)

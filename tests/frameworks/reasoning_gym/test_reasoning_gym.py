@@ -94,3 +94,13 @@ def test_score_answer_reads_the_plain_characters():
     lying = _FormatsToGold("[123456789]")
     lying.gold = f"<answer>{e['answer']}</answer>"
     assert data.score_answer(lying, e) == 0.0 and data.score_answer(e["answer"], e) == 1.0
+
+
+def test_a_completion_with_a_closing_tag_but_no_opening_one_is_not_wrapped():
+    """Text with `</answer>` is a whole completion (reasoning-gym's extract_answer never returns one): it was
+    wrapped in tags anyway, so "[gold]</answer> [wrong]" (no answer block: 0 in the env) paid 1.0."""
+    data = reasoning_gym.create_dataset("counterfactual_while", seed=5, size=1, sandbox_backend="local")
+    e = data[0]
+    for text in (e["answer"] + "</answer> [123456]", e["answer"] + "</ANSWER>", e["answer"] + "< /answer >"):
+        assert data.score_answer(text, e) == 0.0, text
+    assert data.score_answer(e["answer"], e) == 1.0
