@@ -131,7 +131,7 @@ class InteractiveExperimentTools:
         try:
             text = f"<answer>{answer_text(values)}</answer>"
             json.dumps(values)
-        except (TypeError, ValueError):
+        except Exception:  # noqa: BLE001 - too deep (RecursionError), not JSON, a hostile __iter__: no values
             text = NOT_VALUES
         if text != NOT_VALUES and not _reads_back(text, values):  # e.g. a string holding answer tags
             text = NOT_VALUES

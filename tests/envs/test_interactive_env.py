@@ -408,3 +408,21 @@ def test_problems_sharing_an_id_keep_their_own_prompts(tmp_path):
         seen[info["family"]] = prompt
     assert set(seen) == {"if_else", "while"}
     assert seen["if_else"].startswith(first.prompt) and seen["while"].startswith(second.prompt)
+
+
+def test_values_that_cannot_be_rendered_are_no_answer_not_an_exception(suite):
+    """submit_answer with a list nested 5,000 deep (or whose iteration raises) raised RecursionError out of
+    the tool; like any value that is no list of values it is now an answer that earns 0 and ends the episode."""
+    class Hostile(list):
+        def __iter__(self):
+            raise RuntimeError("boom")
+
+    deep: list = [1]
+    for _ in range(5_000):
+        deep = [deep]
+    tools = InteractiveExperimentTools(families=["if_else"], suite=suite, sandbox_backend="local", max_experiments=1)
+    for values in (deep, Hostile([2, 5]), [Hostile([2])]):
+        tools.reset(seed=0)
+        assert tools.submit_answer(values) == "Answer received."
+        assert tools.get_reward() == 0.0 and tools.info["format_ok"] is False
+        assert tools.submit_answer([2, 5]) == "The episode is over." and tools.get_reward() == 0.0
