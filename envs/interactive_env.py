@@ -128,7 +128,7 @@ class CounterfactualCodeInteractiveEnv(CounterfactualCodeEnv):
             raise ValueError(f"reward must be one of {INTERACTIVE_REWARDS}, got {reward!r}")
         if type(max_experiments) is not int or not 0 <= max_experiments <= 64:
             raise ValueError(f"max_experiments must be an integer in 0..64, got {max_experiments!r}")
-        if not isinstance(experiment_cost, (int, float)) or not math.isfinite(experiment_cost) or experiment_cost < 0:
+        if not _finite_number(experiment_cost) or experiment_cost < 0:
             raise ValueError(f"experiment_cost must be a finite number >= 0, got {experiment_cost!r}")
         if type(max_input_abs) is not int or max_input_abs < 1:
             raise ValueError(f"max_input_abs must be a positive integer, got {max_input_abs!r}")
@@ -345,6 +345,16 @@ class CounterfactualCodeInteractiveEnv(CounterfactualCodeEnv):
         if self._episode is None:
             raise gym.error.ResetNeeded("call reset() first")
         return list(self._episode.rules)
+
+
+def _finite_number(value: Any) -> bool:
+    """A real int or float (not a bool) that is finite as a float (an int too large for one is not)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def protocol_text(problem: Problem, max_experiments: int, cost: float, rules: list[InputRule]) -> str:

@@ -426,3 +426,17 @@ def test_values_that_cannot_be_rendered_are_no_answer_not_an_exception(suite):
         assert tools.submit_answer(values) == "Answer received."
         assert tools.get_reward() == 0.0 and tools.info["format_ok"] is False
         assert tools.submit_answer([2, 5]) == "The episode is over." and tools.get_reward() == 0.0
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"experiment_cost": True}, "experiment_cost must be a finite number >= 0"),  # was a cost of 1.0
+    ({"experiment_cost": 10 ** 400}, "experiment_cost must be a finite number >= 0"),  # OverflowError
+    ({"experiment_cost": "0.1"}, "experiment_cost must be a finite number >= 0"),
+    ({"max_experiments": True}, "max_experiments must be an integer in 0..64"),
+    ({"reward": None}, "reward must be one of"),
+    ({"min_answer_size": 0}, "min_answer_size must be a positive integer"),
+    ({"max_input_abs": 0}, "max_input_abs must be a positive integer"),
+])
+def test_bad_interactive_kwargs_raise_clearly(suite, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        _env(suite, **kwargs)
