@@ -191,6 +191,7 @@ class TRLCounterfactualEnv:
         self._client = CounterfactualEnvClient(base_url=self.base_url).sync()
         self._client.connect()
         self._result: StepResult[CounterfactualObservation] | None = None
+        self._answered_text: str | None = None
         self.problem_id: str | None = None
 
     def reset(self, **row: Any) -> str | None:
@@ -200,13 +201,19 @@ class TRLCounterfactualEnv:
                              "the problem the model saw); or train without a dataset and let reset() supply it")
         kwargs = {k: row[k] for k in ("seed", "problem_id") if row.get(k) is not None}
         obs = self._client.reset(**kwargs).observation
-        self.problem_id, self._result = obs.problem_id, None
+        self.problem_id, self._result, self._answered_text = obs.problem_id, None, None
         return None if shown else obs.prompt
 
     def _answer(self, completion: Any) -> StepResult[CounterfactualObservation]:
+        """The episode's verdict on `completion` (its one step; asked again for the same text, the same verdict).
+        Another completion in the same episode is refused: the verdict it would get is not this one's."""
+        text = completion_text(completion)
+        text = text if text is not None else ""
         if self._result is None:
-            text = completion_text(completion)
-            self._result = self._client.step(CounterfactualAction(completion=text if text is not None else ""))
+            self._result, self._answered_text = self._client.step(CounterfactualAction(completion=text)), text
+        elif text != self._answered_text:
+            raise RuntimeError("this environment already scored another completion; an episode takes one "
+                               "completion (reset() starts the next)")
         return self._result
 
     def _close(self) -> None:

@@ -200,3 +200,20 @@ def test_server_bad_arguments_fail_in_one_line(args, says):
                          capture_output=True, text=True, timeout=120, check=False)
     assert run.returncode == 2 and says in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1 and "Traceback" not in run.stderr
+
+
+def test_an_answered_environment_never_hands_its_reward_to_another_completion(server, problems):
+    """The environment kept the verdict of the first completion it scored: a second call with another
+    completion (a wrong one) got the first one's reward without being scored."""
+    (env,) = [trl_environment_factory(server)()]
+    p = problems[0]
+    try:
+        env.reset(prompt=[{"role": "user", "content": p.prompt}], problem_id=p.id)
+        assert openenv_reward([p.gold_trace], [env]) == [1.0]
+        assert openenv_reward([p.gold_trace], [env]) == [1.0]  # the same completion: the same verdict
+        with pytest.raises(RuntimeError, match="one completion"):
+            openenv_reward([answer_block(["not-an-output"])], [env])
+        env.reset(prompt=[{"role": "user", "content": p.prompt}], problem_id=p.id)
+        assert openenv_reward([answer_block(["not-an-output"])], [env]) == [0.0]
+    finally:
+        env._close()
