@@ -199,8 +199,8 @@ class CounterfactualCodeEnv(gym.Env[str, str]):
         return pool[index % len(pool) if index is not None else int(self.np_random.integers(len(pool)))]
 
     def _find(self, problem_id: str, family: str | None = None) -> Item:
-        prefix = problem_id.split(":", 1)[0]
-        candidates = [family] if family else [prefix] if prefix in self.families else list(self.families)
+        prefix = problem_id.split(":", 1)[0]  # generated ids start with their family: look there first
+        candidates = [family] if family else sorted(self.families, key=lambda fam: fam != prefix)
         for fam in candidates:
             for item in self.pool(fam):
                 if item.problem.id == problem_id:

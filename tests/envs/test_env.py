@@ -231,3 +231,22 @@ def test_reset_options_cannot_leave_the_envs_problems(options, message):
         env.reset(seed=0, options=options)
     with pytest.raises(gym.error.ResetNeeded):
         env.step("<answer>[1]</answer>")  # a failed reset leaves no episode (not the previous one) to step
+
+
+def test_a_problem_id_is_found_whatever_its_prefix(tmp_path):
+    """reset(options={"problem_id": ...}) looked only in the family its prefix names when that is one of the
+    env's families: an if_else record with id "while:7" (ids are free text in suite files) was "not in
+    this env's pool"."""
+    from dataclasses import replace
+
+    from tests.envs.envs_problems import make_problem
+
+    from generators import write_problems
+
+    odd = make_problem("while:7")
+    other = replace(make_problem("while:8"), family="while")
+    path = write_problems(tmp_path / "ids.jsonl", [odd, other])
+    env = CounterfactualCodeEnv(suite=str(path), sandbox_backend="local")
+    assert env.families == ["if_else", "while"]
+    assert env.reset(options={"problem_id": "while:7"})[1]["family"] == "if_else"
+    assert env.reset(options={"problem_id": "while:8"})[1]["family"] == "while"
