@@ -56,8 +56,8 @@ def _check_utf8(argv: Any) -> None:
             try:
                 raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                raise InputError(f"expected UTF-8 text, got byte {raw[exc.start]:#04x} at offset {exc.start} of "
-                                 f"{raw!r}", field=f"argument {index}") from None
+                raise InputError(f"expected UTF-8 text, got byte {raw[exc.start]:#04x} at offset "
+                                 f"{exc.start} of {raw!r}", field=f"argument {index}") from None
 
 
 app = _Cfcode(help="counterfactual-code: counterfactual reasoning problems, sandbox, env and RL.",

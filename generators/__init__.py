@@ -16,6 +16,7 @@ from generators.errors import (
     cli_errors,
     describe,
     fail,
+    output_errors,
     print_error,
 )
 from generators.family import (
@@ -28,7 +29,7 @@ from generators.family import (
     register_family,
 )
 from generators.frozen import TRAIN_FAMILY, TRAIN_MODE, load_suite, load_train_set, suites_dir
-from generators.io import iter_problems, load_problems, write_problems
+from generators.io import iter_problems, load_problems, staged_dir, write_problems
 from generators.pipeline import GenerationResult, build_item, generate, generate_with_stats
 from generators.render import (
     ANSWER_INSTRUCTIONS,
@@ -90,10 +91,12 @@ __all__ = [
     "load_problems",
     "load_suite",
     "load_train_set",
+    "output_errors",
     "print_error",
     "read_toml",
     "register_family",
     "sort_answer",
+    "staged_dir",
     "suites_dir",
     "toml_locator",
     "value_text",

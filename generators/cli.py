@@ -9,7 +9,15 @@ import typer
 from generators import FAMILIES, write_problems
 from generators.bench import BenchConfig, run_benchmark
 from generators.counterfactualize_cli import counterfactualize_cmd
-from generators.errors import InputError, check_backend, check_output_dir, check_output_file, cli_errors, fail
+from generators.errors import (
+    InputError,
+    check_backend,
+    check_output_dir,
+    check_output_file,
+    cli_errors,
+    fail,
+    output_errors,
+)
 from generators.export.cli import export_cmd
 from generators.family import get_family
 from generators.pipeline import chunk_plan, generate_with_stats
@@ -69,7 +77,8 @@ def generate_cmd(
             )
     except (ValueError, SandboxFailure) as exc:
         _fail(str(exc))
-    write_problems(out, result.problems)
+    with output_errors(out):
+        write_problems(out, result.problems)
     typer.echo(
         json.dumps(
             {

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from generators.counterfactualize import Options, SpecError, counterfactualize, function_spec, load_spec
-from generators.errors import InputError, check_distinct_output, check_output_file, print_error
+from generators.errors import InputError, check_distinct_output, check_output_file, output_errors, print_error
 from generators.io import write_problems
 from sandbox import SandboxFailure, make_sandbox
 
@@ -85,7 +85,8 @@ def counterfactualize_cmd(
         _fail(f"cannot start the Docker sandbox: {exc}")
     if not result.problems:
         _fail("no problem was made (see the rejection lines above); nothing written", code=1)
-    write_problems(out, result.problems)
+    with output_errors(out):
+        write_problems(out, result.problems)
     typer.echo(json.dumps({
         "out": str(out), "count": len(result.problems), "python_version": result.python_version,
         "functions": {r.name: (r.problems if r.rejection is None else "rejected") for r in result.reports},

@@ -7,9 +7,10 @@ their tracebacks. Library callers can still catch `ValueError` (or `FileNotFound
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -84,6 +85,7 @@ def check_output_file(path: Any, field: str = "--out") -> None:
     if kind:
         raise InputError(f"expected a regular file path, got a {kind}: {path}", field=field)
     _check_parents(path, field)
+    _check_writable(path, field)
 
 
 def special_file_kind(path: Any) -> str:
@@ -113,6 +115,39 @@ def check_output_dir(path: Any, field: str = "--out") -> None:
     if path.exists() and not path.is_dir():
         raise InputError(f"expected a directory path, got a file: {path}", field=field)
     _check_parents(path, field)
+    _check_writable(path, field)
+
+
+def _check_writable(path: Any, field: str) -> None:
+    """Something can be created where `path` will be made (its nearest existing directory): else a
+    read-only place, /proc or a full disk failed only when the results were written, after all the work.
+    Tried for real (a directory made and removed): permission bits say nothing to root or about /proc."""
+    import os
+    import tempfile
+
+    place = next((p for p in (path, *path.parents) if p.is_dir()), None)
+    if place is None:
+        return
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".cfcode-write-check.", dir=place))
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: nothing can be created in {place} ({exc.strerror or exc})",
+                         field=field) from None
+
+
+@contextlib.contextmanager
+def output_errors(path: Any, field: str = "--out") -> Iterator[None]:
+    """Around the writing of `path`: an OSError (a full disk, a place that became read-only) is the one
+    line `FIELD: cannot write PATH: REASON`, not a traceback after all the work."""
+    try:
+        yield
+    except InputError:
+        raise
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        if exc.filename and str(exc.filename) != str(path):
+            reason += f" ({exc.filename})"
+        raise InputError(f"cannot write {path}: {reason}", field=field) from None
 
 
 def check_backend(backend: str, field: str = "--backend") -> None:

@@ -1,8 +1,10 @@
 """JSONL reading and writing of problem records (one canonical JSON object per line)."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -21,9 +23,11 @@ def write_problems(path: str | os.PathLike, problems: Iterable[Problem]) -> Path
     if kind:
         raise InputError(f"expected a regular file path, got a {kind}", where=str(path))
     target = Path(os.path.realpath(path)) if path.is_symlink() else path
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=target.name + ".", suffix=".tmp", dir=target.parent)
+    created = [p for p in target.parents if not p.exists()]  # deepest first; removed again on failure
+    tmp = ""
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=target.name + ".", suffix=".tmp", dir=target.parent)
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             for problem in problems:
                 fh.write(problem.to_json() + "\n")
@@ -32,9 +36,40 @@ def write_problems(path: str | os.PathLike, problems: Iterable[Problem]) -> Path
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; frozen files should read like any file
         os.replace(tmp, target)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        if tmp:
+            Path(tmp).unlink(missing_ok=True)
+        _remove_empty_dirs(created)
         raise
     return path
+
+
+def _remove_empty_dirs(created: list[Path]) -> None:
+    """Undo the `mkdir(parents=True)` of a failed write: the directories it made, deepest first, if empty."""
+    for path in created:
+        with contextlib.suppress(OSError):
+            path.rmdir()
+
+
+@contextlib.contextmanager
+def staged_dir(out_dir: str | os.PathLike) -> Iterator[Path]:
+    """Write a set of files into the yielded directory; they replace those in `out_dir` only when the block
+    ends without error. A failure (a full disk, Ctrl-C) leaves `out_dir` as it was (an earlier result
+    whole, not a new eval.json beside an old samples.jsonl) and removes the directories this made."""
+    out = Path(out_dir)
+    created = [p for p in (out, *out.parents) if not p.exists()]  # deepest first
+    staging: Path | None = None
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".staging.", dir=out))
+        yield staging
+        for item in sorted(staging.iterdir()):
+            os.replace(item, out / item.name)
+        staging.rmdir()
+    except BaseException:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+        _remove_empty_dirs(created)
+        raise
 
 
 def load_problems(path: str | os.PathLike) -> list[Problem]:

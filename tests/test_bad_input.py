@@ -606,3 +606,49 @@ def test_generate_out_through_a_symlink_writes_its_target(tmp_path):
     result = run_cfcode(["generate", "-f", "if_else", "-n", "1", "--backend", "local", "-o", "link.jsonl"], tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert (tmp_path / "link.jsonl").is_symlink() and json.loads(target.read_text())["family"] == "if_else"
+
+
+UNWRITABLE_CASES = {
+    # each ran the whole command, then was a PermissionError / FileNotFoundError traceback
+    "generate_proc": (["generate", "-f", "if_else", "-n", "1", "--backend", "local", "-o", "/proc/cfcode-x.jsonl"],
+                      "--out: cannot write /proc/cfcode-x.jsonl"),
+    "eval_proc": (["eval", "--model", "oracle", "--suites", "if_else", "--limit", "1", "--modes", "counterfactual",
+                   "--sandbox", "local", "-o", "/proc/cfcode-x/eval"], "--out: cannot write /proc/cfcode-x/eval"),
+    "export_proc": (["export", "frozen:test", "--format", "hf", "-o", "/proc/cfcode-x"],
+                    "--out: cannot write /proc/cfcode-x"),
+    "analyze_proc": (["analyze-traces", "EVAL", "-o", "/proc/cfcode-x"], "--out: cannot write /proc/cfcode-x"),
+    "compare_proc": (["compare", "EVAL", "-o", "/proc/cfcode-x"], "--out: cannot write /proc/cfcode-x"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(UNWRITABLE_CASES))
+def test_output_where_nothing_can_be_written_is_one_line(tmp_path, eval_dir, case):
+    args, expected = UNWRITABLE_CASES[case]
+    args = [str(eval_dir) if a == "EVAL" else a for a in args]
+    result = run_cfcode(args, tmp_path)
+    assert_one_line_error(result, expected)
+    assert list(tmp_path.iterdir()) == []
+
+
+def _limit_file_size(limit: int):
+    import resource
+
+    def set_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return set_limit
+
+
+@pytest.mark.parametrize("command", ["eval", "generate"])
+def test_a_disk_that_fills_up_while_writing_is_one_line_and_leaves_nothing(tmp_path, command):
+    """A write that fails half-way (a full disk: here a file-size limit, EFBIG) was a traceback, and eval
+    left the --out directory it had made behind (empty), where a rerun then wrote beside nothing."""
+    out = tmp_path / "out" / ("eval" if command == "eval" else "p.jsonl")
+    args = (["eval", "--model", "oracle", "--suites", "if_else", "--limit", "3", "--modes", "counterfactual",
+             "--sandbox", "local", "--out", str(out)] if command == "eval" else
+            ["generate", "-f", "if_else", "-n", "20", "--backend", "local", "-o", str(out)])
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
+    result = subprocess.run([str(CFCODE), *args], cwd=tmp_path, env=env, capture_output=True, text=True,
+                            check=False, timeout=TIMEOUT_S, preexec_fn=_limit_file_size(4096))
+    assert_one_line_error(result, "--out: cannot write ", "File too large")
+    assert list(tmp_path.iterdir()) == []

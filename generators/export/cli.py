@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from generators.errors import InputError, check_output_dir
+from generators.errors import InputError, check_output_dir, output_errors
 from generators.export import FORMATS, export_problems, load_sources
 
 
@@ -30,8 +30,9 @@ def export_cmd(
     check_output_dir(out)
     try:
         splits = load_sources(sources, split)
-        report = export_problems(splits, out, chosen, name=name,
-                                 command="cfcode " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
+        with output_errors(out):
+            report = export_problems(splits, out, chosen, name=name,
+                                     command="cfcode " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
     except ImportError as exc:
         raise InputError(f"export needs pyarrow ({exc}); pip install 'counterfactual-code[rl]'") from None
     except InputError:

@@ -18,6 +18,7 @@ from generators import (
     check_output_dir,
     cli_errors,
     fail,
+    output_errors,
 )
 from rl.evaluation.baselines import is_baseline
 from rl.evaluation.compare import COMPARE_METRICS, collect, parse_entry, write_comparison
@@ -144,7 +145,8 @@ def register(app: typer.Typer) -> None:
             result, records = evaluate(cfg, reuse=earlier)
         except (ValueError, FileNotFoundError) as exc:
             _fail(str(exc))
-        save_eval(out, result, records)
+        with output_errors(out):
+            save_eval(out, result, records)
         typer.echo(eval_markdown(result))
         typer.echo(f"wrote {out}/eval.json, samples.jsonl, eval.md, eval.png ({result.seconds:.1f}s)")
 
@@ -185,8 +187,9 @@ def register(app: typer.Typer) -> None:
                         raise MissingInputError(f"expected an eval directory (holding {SUMMARY_FILE}) or [LABEL=]SPEC "
                                                 f"of an existing model, got {entry!r}: no model directory at {spec!r}",
                                                 field="ENTRIES") from None
-            results = collect(entries, base, out)
-            paths = write_comparison(out, results, metric)
+            with output_errors(out):
+                results = collect(entries, base, out)
+                paths = write_comparison(out, results, metric)
         except (ValueError, FileNotFoundError, RuntimeError) as exc:
             _fail(str(exc))
         typer.echo(comparison_markdown(results, metric))
@@ -206,8 +209,9 @@ def register(app: typer.Typer) -> None:
             _check_eval_dir(Path(entry), samples=True)
         check_output_dir(out)
         try:
-            stats = analyze_eval_dirs([Path(e) for e in evals], out, judge=judge or None,
-                                      judge_limit=judge_limit, suites_dir=suites_dir)
+            with output_errors(out):
+                stats = analyze_eval_dirs([Path(e) for e in evals], out, judge=judge or None,
+                                          judge_limit=judge_limit, suites_dir=suites_dir)
         except (ValueError, FileNotFoundError) as exc:
             _fail(str(exc))
         typer.echo(traces_markdown(stats))

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 
+from generators import staged_dir
 from rl.evaluation.baselines import is_baseline
 from rl.evaluation.evaluate import (
     EvalConfig,
@@ -79,8 +80,10 @@ def write_comparison(out_dir: Path, results: Sequence[EvalResult], metric: str =
     if metric not in COMPARE_METRICS:
         raise ValueError(f"metric must be exact_match, f1, format_rate, abduction_exact or abduction_f1 "
                          f"(the last two: evals with --question abduce_predict), got {metric!r}")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    js = out_dir / COMPARE_JSON
-    js.write_text(json.dumps({"metric": metric, "results": [r.to_dict() for r in results]}, indent=2,
-                             sort_keys=True, default=repr) + "\n", encoding="utf-8")
-    return [js, *write_comparison_report(out_dir, results, metric)]
+    out_dir = Path(out_dir)
+    with staged_dir(out_dir) as staging:  # all three files or none (a full disk, Ctrl-C)
+        js = staging / COMPARE_JSON
+        js.write_text(json.dumps({"metric": metric, "results": [r.to_dict() for r in results]}, indent=2,
+                                 sort_keys=True, default=repr) + "\n", encoding="utf-8")
+        written = [js, *write_comparison_report(staging, results, metric)]
+    return [out_dir / p.name for p in written]

@@ -18,7 +18,7 @@ from typing import Any
 
 import envs
 from envs import check_question, score_batch
-from generators import MODES, Problem, check_ranges
+from generators import MODES, Problem, check_ranges, staged_dir
 from rl.evaluation.baselines import BaselinePolicy, is_baseline
 from rl.evaluation.metrics import Estimate, bootstrap_mean
 from rl.evaluation.report import write_eval_report
@@ -340,25 +340,18 @@ def _json_default(value: Any) -> Any:
 def save_eval(out_dir: str | Path, result: EvalResult, records: Sequence[SampleRecord]) -> Path:
     """Write eval.json, samples.jsonl, eval.md and eval.png into `out_dir`; return the directory."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    # Every file goes to a temporary name first and replaces the old one only when all are complete, so an
-    # interrupted save (Ctrl-C, a full disk) never leaves a truncated samples.jsonl, nor a new one beside an
-    # old eval.json: an earlier eval in `out` (also the `--reuse` source) survives whole.
+    # Every file (the report too) is written into a staging directory and replaces the old one only when all
+    # are complete, so an interrupted save (Ctrl-C, a full disk) never leaves a truncated samples.jsonl, nor a
+    # new one beside an old eval.json: an earlier eval in `out` (also the `--reuse` source) survives whole,
+    # and an `out` the save made is removed again.
     texts = {SAMPLES_FILE: "".join(json.dumps(asdict(r), sort_keys=True, ensure_ascii=False, default=_json_default)
                                    + "\n" for r in records),
              SUMMARY_FILE: json.dumps(result.to_dict(), indent=2, sort_keys=True, default=_json_default) + "\n",
              TIMING_FILE: json.dumps({"seconds": result.seconds}) + "\n"}
-    tmps: dict[str, Path] = {}
-    try:
+    with staged_dir(out) as staging:
         for name, text in texts.items():
-            tmps[name] = out / f".{name}.tmp"
-            tmps[name].write_text(text, encoding="utf-8")
-        for name, tmp in tmps.items():
-            os.replace(tmp, out / name)
-    finally:
-        for tmp in tmps.values():
-            tmp.unlink(missing_ok=True)
-    write_eval_report(out, result)
+            (staging / name).write_text(text, encoding="utf-8")
+        write_eval_report(staging, result)
     return out
 
 

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from generators import MODES, Problem, call_text
+from generators import MODES, Problem, call_text, staged_dir
 from rl.evaluation.evaluate import EvalConfig, load_eval, load_eval_problems, load_samples
 from rl.evaluation.suite_selection import ordered_suites
 from rl.inference.engines import SamplingConfig, make_engine
@@ -201,11 +201,11 @@ def traces_markdown(stats: Sequence[TraceStats]) -> str:
 
 def write_trace_report(out_dir: str | Path, stats: Sequence[TraceStats]) -> list[Path]:
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    js, md = out / TRACES_JSON, out / TRACES_MD
-    js.write_text(json.dumps([asdict(s) for s in stats], indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    md.write_text(traces_markdown(stats), encoding="utf-8")
-    return [js, md]
+    with staged_dir(out) as staging:  # both files or neither (a full disk, Ctrl-C)
+        (staging / TRACES_JSON).write_text(json.dumps([asdict(s) for s in stats], indent=2, sort_keys=True) + "\n",
+                                           encoding="utf-8")
+        (staging / TRACES_MD).write_text(traces_markdown(stats), encoding="utf-8")
+    return [out / TRACES_JSON, out / TRACES_MD]
 
 
 # ------------------------------------------------------------------------------------ LLM judge
