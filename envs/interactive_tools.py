@@ -21,6 +21,7 @@ import hashlib
 import itertools
 import json
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -56,6 +57,14 @@ class InteractiveExperimentTools:
         self._episodes = 0
         self._last_info: dict[str, Any] = {}
         self._group: tuple[int, int] | None = None  # (group index, base seed) when `factory` made it
+        self._lock = threading.RLock()  # one call at a time: a driver may call the tools from threads
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_lock"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
 
     @classmethod
     def factory(cls, group_size: int, seed: int = 0, **env_kwargs: Any) -> Callable[[], InteractiveExperimentTools]:
@@ -81,6 +90,10 @@ class InteractiveExperimentTools:
 
     def reset(self, **kwargs: Any) -> str:
         """Start an episode; returns the problem text with the tool instructions."""
+        with self._lock:
+            return self._reset(kwargs)
+
+    def _reset(self, kwargs: dict[str, Any]) -> str:
         seed = kwargs.get("seed")
         options = {"problem_id": kwargs["problem_id"]} if kwargs.get("problem_id") else None
         if seed is None and options is None and self._group is not None:
@@ -140,9 +153,14 @@ class InteractiveExperimentTools:
     def get_reward(self) -> float | None:
         """Correctness minus the experiment costs (0 before any answer; minus the costs if none came);
         None when the sandbox failed during the episode (TRL masks it: a verifier failure is no 0)."""
-        return None if self._last_info.get("verifier_error") else float(self._reward)
+        with self._lock:
+            return None if self._last_info.get("verifier_error") else float(self._reward)
 
     def _step(self, message: str) -> str:
+        with self._lock:  # a call that waited for another may find the episode over
+            return "The episode is over." if self._done else self._locked_step(message)
+
+    def _locked_step(self, message: str) -> str:
         reply, reward, terminated, truncated, info = self._env.step(message)
         self._reward += reward
         self._done = terminated or truncated

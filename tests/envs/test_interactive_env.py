@@ -440,3 +440,27 @@ def test_values_that_cannot_be_rendered_are_no_answer_not_an_exception(suite):
 def test_bad_interactive_kwargs_raise_clearly(suite, kwargs, message):
     with pytest.raises(ValueError, match=message):
         _env(suite, **kwargs)
+
+
+def test_concurrent_tool_calls_keep_one_consistent_episode(tmp_path):
+    """A driver calling run_experiment and submit_answer at once (threads): the answer was scored while the
+    experiment ran, the experiment then reopened the finished episode (its step said "not terminated"), so
+    get_reward() disagreed with the episode's own books and the next call raised ResetNeeded out of the
+    tool. Calls on one instance are serialised: either order is a valid sequential episode."""
+    import threading
+    import time
+
+    path = tmp_path / "slow.jsonl"
+    program = "import time\n\ndef f(x, r):\n    time.sleep(1.0 if x == 1 else 0)\n    return (x * r) % 6\n"
+    write_problems(path, [make_problem("hand:slow:cf", program=program)])
+    tools = InteractiveExperimentTools(families=["if_else"], suite=str(path), sandbox_backend="local")
+    tools.reset(seed=0)
+    replies = {}
+    slow = threading.Thread(target=lambda: replies.setdefault("run", tools.run_experiment({"x": 1})))
+    slow.start()
+    time.sleep(0.3)  # widen the window: the experiment is running in the sandbox
+    replies["answer"] = tools.submit_answer([2, 5])
+    slow.join()
+    assert tools.submit_answer([2]) == "The episode is over."
+    assert tools.run_experiment({"x": 3}) == "The episode is over."
+    assert tools.get_reward() == pytest.approx(tools.info["episode_reward"])
