@@ -20,6 +20,7 @@ import bisect
 import math
 import re
 import sys
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,7 +69,9 @@ _BIG = sys.maxsize
 _WORDS = {"True": True, "False": False, "None": None, "true": True, "false": False, "null": None}
 _CLOSERS = {"[": "]", "{": "}", "(": ")"}
 _CONTAINER = {"[": "list", "{": "set", "(": "tuple"}
-_SIMPLE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", "\\": "\\", "'": "'", '"': '"'}
+_SIMPLE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "a": "\a", "b": "\b", "f": "\f", "v": "\v", "\\": "\\",
+                   "'": "'", '"': '"'}
+_OCTAL = frozenset("01234567")
 
 
 class AnswerSyntaxError(ValueError):
@@ -181,6 +184,8 @@ def _fast_int_list(body: str) -> tuple[list[int], str] | None:
         return None  # "{}" is left to the parser (empty dict vs set)
     if container == "bare" and not values:
         return None
+    if container == "tuple" and len(values) == 1 and not inner.rstrip().endswith(","):
+        container = "bare"  # (5) is 5, as in Python
     return values, container
 
 
@@ -193,6 +198,7 @@ class _Parser:
         self.pos = 0
         self.end = len(text)
         self.peeked: tuple[str, str] | None = None
+        self.last_raw: tuple[Any, str] | None = None  # (items, container) of the last value, if a container
 
     def next(self) -> tuple[str, str]:
         if self.peeked is not None:
@@ -219,7 +225,8 @@ class _Parser:
             self.next()
             items, container = self._container(tok, depth=1)
             if self.peek()[0] == "end":
-                return ([items], "dict") if container == "dict" else (items, container)
+                return ([items], "dict" if container == "dict" else "bare") if container in ("dict", "scalar") \
+                    else (items, container)
             first = _as_value(items, container)  # e.g. "(1, 2), (3, 4)": bare list of tuples
             self._expect_comma_or_end()
             return self._bare_rest([first]), "bare"
@@ -241,6 +248,7 @@ class _Parser:
             raise AnswerSyntaxError(f"expected ',' between values, got {tok[:20]!r}")
 
     def value(self, depth: int) -> Any:
+        self.last_raw = None
         kind, tok = self.next()
         if kind == "num":
             return self._number(tok)
@@ -251,7 +259,10 @@ class _Parser:
                 return _WORDS[tok]
             raise AnswerSyntaxError(f"unquoted word {tok[:20]!r} (quote strings)")
         if kind == "punct" and tok in _CLOSERS:
-            return _as_value(*self._container(tok, depth + 1))
+            raw = self._container(tok, depth + 1)
+            value = _as_value(*raw)
+            self.last_raw = raw
+            return value
         if kind == "end":
             raise AnswerSyntaxError("answer ends where a value was expected")
         raise AnswerSyntaxError(f"unexpected {tok[:20]!r}")
@@ -263,12 +274,16 @@ class _Parser:
         items: list[Any] = []
         keys: list[Any] = []
         is_dict = False
+        commas = 0
+        first_raw: tuple[Any, str] | None = None
         while True:
             kind, tok = self.peek()
             if kind == "punct" and tok == closer:
                 self.next()
                 break
             item = self.value(depth)
+            if not items:
+                first_raw = self.last_raw
             kind, tok = self.next()
             if opener == "{" and kind == "punct" and tok == ":" and (is_dict or not items):
                 is_dict = True
@@ -285,6 +300,9 @@ class _Parser:
             if not (kind == "punct" and tok == ","):
                 raise AnswerSyntaxError(f"expected ',' or {closer!r}, got {tok[:20]!r}" if kind != "end"
                                         else f"missing {closer!r}")
+            commas += 1
+        if opener == "(" and len(items) == 1 and not commas:  # (x) is x, as in Python; (x,) is a tuple
+            return first_raw if first_raw is not None else (items[0], "scalar")
         if is_dict:
             try:
                 return dict(zip(keys, items)), "dict"
@@ -315,10 +333,10 @@ class _Parser:
 
 
 def _as_value(items: Any, container: str) -> Any:
-    """A nested container as one JSON-like value: lists and tuples become lists."""
+    """A nested container as one JSON-like value: lists and tuples become lists ("scalar": a value in parens)."""
     if container == "set":
         raise AnswerSyntaxError("a set cannot be an answer value")
-    return items if container == "dict" else list(items)
+    return items if container in ("dict", "scalar") else list(items)
 
 
 def _unquote(tok: str) -> str:
@@ -337,6 +355,20 @@ def _unquote(tok: str) -> str:
         if e in _SIMPLE_ESCAPES:
             out.append(_SIMPLE_ESCAPES[e])
             i += 2
+        elif e in _OCTAL:  # \0, \7, \101: up to three octal digits, as in Python
+            j = i + 2
+            while j < min(n, i + 4) and body[j] in _OCTAL:
+                j += 1
+            out.append(chr(int(body[i + 1:j], 8)))
+            i = j
+        elif e == "N":  # \N{BULLET}
+            end = body.find("}", i + 3)
+            name = body[i + 3:end] if body.startswith("{", i + 2) and end > 0 else ""
+            try:
+                out.append(unicodedata.lookup(name))
+            except KeyError:
+                raise AnswerSyntaxError(f"bad escape \\N{{{name[:20]}}}") from None
+            i = end + 1
         elif e in "xuU":
             width = {"x": 2, "u": 4, "U": 8}[e]
             digits = body[i + 2:i + 2 + width]

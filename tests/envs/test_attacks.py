@@ -130,6 +130,11 @@ def test_property_abduce_pays_only_consistent_latents(backend, request, x0, r_tr
     ({}, "<answer>2,005</answer>", False),  # 2005 with a thousands separator, not [2, 5]
     ({"answer": [0, 1]}, "<answer>[1,000]</answer>", False),
     ({}, "<answer>[02, 05]</answer>", False),
+    ({"answer": [[2], [5]]}, "<answer>[(2), (5)]</answer>", False),  # (2) is 2, as Python reads it
+    ({}, "<answer>[(2), (5)]</answer>", True),
+    ({"answer": ["\\5"]}, "<answer>['\\5']</answer>", False),  # '\5' is chr(5), as in Python
+    ({"answer": ["\\5"]}, "<answer>['\\\\5']</answer>", True),
+    ({"answer": ["C:\\a"]}, "<answer>['C:\\a']</answer>", False),  # '\a' is the bell
 ])
 def test_only_the_right_answer_pays_in_any_form(problem_kw, text, pays):
     problem = make_problem("form:case", **problem_kw)

@@ -25,6 +25,10 @@ from generators.render import answer_text
     ("<answer>[]</answer>", [], "list"),
     ("<answer>['中文', '😀']</answer>", ["中文", "😀"], "list"),
     ("<answer>[0, -0, 0.5, 0e3, 1_000, 10]</answer>", [0, 0, 0.5, 0.0, 1000, 10], "list"),
+    # as Python reads them: (x) is x, (x,) a tuple; octal, \a \b \f \v and \N{...} escapes
+    ("<answer>[(3), (1, 2), (4,), ((5))]</answer>", [3, [1, 2], [4], 5], "list"),
+    (r"<answer>['\a\b\f\v', '\101\7\0', '\N{BULLET}', '\d']</answer>",
+     ["\a\b\f\v", "A\x07\x00", "\u2022", "\\d"], "list"),
 ])
 def test_tolerant_of_form(text, values, container):
     parsed = parse_answer(text)
