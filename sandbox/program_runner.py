@@ -32,6 +32,7 @@ _RESULT_CAP = 1 << 20
 # kB can need hundreds of MB (nested try/finally), and what the runner takes stays taken for every
 # later record's child (each inherits it as part of the job's address-space limit)
 _COMPILE_MEMORY = 16 << 20
+_MESSAGE_MEMORY = 8 << 20  # what rendering one error message may take
 
 
 def _libc():
@@ -122,9 +123,34 @@ def _flat_items(d):
 
 def _describe(exc):
     try:
-        return type(exc).__name__ + ": " + str(exc)[:200]
+        return type(exc).__name__ + ": " + _bounded_str(exc)[:200]
     except BaseException:
         return "Exception: <unprintable>"
+
+
+def _bounded_str(exc):
+    # str(exc) with at most _MESSAGE_MEMORY of new address space: the builtin types render a KeyError
+    # of [v, v] nested 60 deep (or of a row referenced a million times) as gigabytes of text, which
+    # took the record's whole time limit; text costs memory as it grows, so the cap ends it at once
+    args = exc.args
+    if (type(exc).__str__ in (BaseException.__str__, KeyError.__str__) and type(args) is tuple
+            and all(type(a) in (str, int, float, bool, type(None)) for a in args)):
+        return str(exc)  # the usual exception: the builtin rendering of scalar arguments is cheap
+    soft, hard = _resource.getrlimit(_resource.RLIMIT_AS)
+    before = _address_space()
+    cap = before + _MESSAGE_MEMORY
+    if not before or (soft != _resource.RLIM_INFINITY and cap >= soft):
+        return str(exc)
+    _resource.setrlimit(_resource.RLIMIT_AS, (cap, hard))
+    try:
+        return str(exc)
+    except MemoryError:
+        return "<message too large to render>"
+    finally:
+        try:
+            _resource.setrlimit(_resource.RLIMIT_AS, (soft, hard))
+        except (ValueError, OSError):  # the program's own __str__ lowered the hard limit: keep it
+            pass
 
 
 def _address_space():

@@ -57,6 +57,7 @@ COMPILE_IN_WORKER_MAX = 64 << 10
 # what compiling one source may add to the worker's address space (a source of 3 kB can need GBs:
 # nested try/finally bodies are duplicated exponentially); past it, the child compiles under its limits
 COMPILE_IN_WORKER_MEMORY = 64 << 20
+RENDER_MEMORY = 8 << 20  # what rendering one error message or opaque value's description may take
 CODE_CACHE_SIZE = 8  # each child frees its copy (other jobs are not its to see): keep that cheap
 MAX_DEPTH = 100  # nesting of a value that travels
 BIG_INT_BITS = 2000  # wider ints travel as hex: decimal conversion is capped (sys.set_int_max_str_digits)
@@ -261,7 +262,8 @@ def canonical_repr(v, depth=0):
             return "set()" if t is set else "frozenset()"
         body = "{" + ", ".join(items) + "}"
         return body if t is set else "frozenset(" + body + ")"
-    return "<opaque %s: %s>" % (short(t.__name__, MAX_ERROR_TYPE), short(repr(v), 1000))
+    return "<opaque %s: %s>" % (short(t.__name__, MAX_ERROR_TYPE),
+                                short(bounded_text(lambda: repr(v), "<too large to render>"), 1000))
 
 
 _CONTAINER_TYPES = (list, tuple, set, frozenset, dict)
@@ -472,9 +474,45 @@ def describe(exc):
     except BaseException:
         name = "Exception"
     try:
-        return name, short(exc)
+        if plain_message(exc):  # the usual exception: cheap to render as it is
+            return name, short(exc)
+        return name, short(bounded_text(lambda: str(exc), "<exception message too large to render>"))
     except BaseException:  # a hostile __str__
         return name, "<unprintable exception>"
+
+
+_PLAIN_STR = (BaseException.__str__, KeyError.__str__)
+_SCALAR_TYPES = (str, int, float, bool, type(None))
+
+
+def plain_message(exc):
+    """Is str(exc) the builtin rendering of scalar arguments only (cheap, whatever their values)?"""
+    args = exc.args
+    return type(exc).__str__ in _PLAIN_STR and type(args) is tuple and all(type(a) in _SCALAR_TYPES for a in args)
+
+
+def bounded_text(render, too_large):
+    """render() (an exception's str, an opaque value's repr) with at most RENDER_MEMORY of new address
+    space, else `too_large`. Why: the builtin types render a value referenced a million times, or
+    [v, v] nested 60 deep, as gigabytes of text, so a KeyError raised in a microsecond took the call's
+    whole time limit to describe; text costs memory as it grows, so the cap ends it within
+    milliseconds (we keep only the first MAX_ERROR_MESSAGE characters anyway)."""
+    before = address_space()
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    cap = None if before is None else before + RENDER_MEMORY
+    if cap is None or (soft != resource.RLIM_INFINITY and cap >= soft):
+        return render()
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    try:
+        text = render()
+        return text if type(text) is str else str(text)
+    except MemoryError:
+        return too_large
+    finally:
+        try:
+            resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+        except (ValueError, OSError):  # the program's own __str__ lowered the hard limit: keep it
+            pass
 
 
 def apply_rlimits(limits):

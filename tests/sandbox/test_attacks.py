@@ -683,6 +683,47 @@ def test_a_value_small_in_memory_but_huge_encoded_is_output_too_large(solo, kind
     assert (results[1].status, results[1].value) == (S.OK, "next"), results[1]
 
 
+HUGE_TO_RENDER = """
+def f(kind):
+    v = [0]
+    for _ in range(60):  # 2**60 leaves: its repr never ends
+        v = [v, v]
+    rows = [[0] * 1000] * 1000000  # 8 MB in memory, 3 GB as text
+    if kind == "KeyError":
+        raise KeyError(v)
+    if kind == "ValueError":
+        raise ValueError(rows)
+    if kind == "OSError":
+        raise OSError(5, "input/output error", v)
+    if kind == "list_subclass":
+        class Rows(list):
+            pass
+        return Rows(rows)
+    if kind == "dict_subclass":
+        class Table(dict):
+            pass
+        return Table({0: v})
+    return kind
+"""
+
+
+@pytest.mark.parametrize("kind", ["KeyError", "ValueError", "OSError", "list_subclass", "dict_subclass"])
+def test_a_part_of_a_result_whose_text_is_endless_costs_the_sandbox_nothing(solo, kind):
+    """The sandbox renders an exception's message (str) and an opaque value's description (repr) with
+    the builtin types' own C code: for a raised KeyError or ValueError of a value referenced a million
+    times that text is gigabytes, and rendering it took the call's whole time limit (TIMEOUT) or ran
+    out of memory seconds later, for a program that raised (ERROR) or returned (OK) at once."""
+    [results] = solo.run_batch([ExecRequest(HUGE_TO_RENDER, "f", [(kind,), ("next",)], timeout_s=5.0)])
+    first = results[0]
+    if kind.endswith("Error"):
+        assert (first.status, first.error_type) == (S.ERROR, kind), first
+        assert isinstance(first.error_message, str) and len(first.error_message) <= 5000
+    else:
+        assert first.status is S.OK and isinstance(first.python_value(), Unrepresentable), first
+        assert len(first.value) <= 5000, len(first.value)
+    assert (results[1].status, results[1].value) == (S.OK, "next"), results[1]
+
+
 def test_error_fields_are_bounded_strings(solo):
     src = "def f():\n    raise type('E' * 5000000, (Exception,), {})('m' * 5000000)\n"
     [r] = run1(solo, src)
