@@ -72,6 +72,7 @@ _CONTAINER = {"[": "list", "{": "set", "(": "tuple"}
 _SIMPLE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "a": "\a", "b": "\b", "f": "\f", "v": "\v", "\\": "\\",
                    "'": "'", '"': '"'}
 _OCTAL = frozenset("01234567")
+_HEX = frozenset("0123456789abcdefABCDEF")
 
 
 class AnswerSyntaxError(ValueError):
@@ -372,12 +373,12 @@ def _unquote(tok: str) -> str:
         elif e in "xuU":
             width = {"x": 2, "u": 4, "U": 8}[e]
             digits = body[i + 2:i + 2 + width]
-            try:
-                out.append(chr(int(digits, 16)) if len(digits) == width else "")
-            except ValueError:
-                raise AnswerSyntaxError(f"bad escape \\{e}{digits}") from None
-            if len(digits) != width:
+            if len(digits) != width or not _HEX.issuperset(digits):  # int() would take "4 " or "0_41"
                 raise AnswerSyntaxError(f"bad escape \\{e}{digits}")
+            try:
+                out.append(chr(int(digits, 16)))
+            except ValueError:  # beyond U+10FFFF
+                raise AnswerSyntaxError(f"bad escape \\{e}{digits}") from None
             i += 2 + width
         else:  # unknown escape: keep both characters, as Python does
             out.append(c + e)

@@ -64,6 +64,8 @@ def test_tolerant_of_form(text, values, container):
     ("<answer>1,000</answer>", "leading zero"),
     ("<answer>[1,000.5]</answer>", "leading zero"),
     ("<answer>[0_1]</answer>", "leading zero"),
+    ("<answer>['\\x4 ']</answer>", "bad escape"),  # int(" 4", 16) would read it; Python does not
+    ("<answer>['\\u0_41']</answer>", "bad escape"),
 ])
 def test_strict_on_content(text, error_part):
     parsed = parse_answer(text)
