@@ -103,6 +103,8 @@ def test_chat_prompt_style_is_json_messages():
     ({"generation_seed": 1.5}, "generation_seed must be an integer"),
     ({"families": 5}, "families must be a family name or a list of names"),  # TypeError: not iterable
     ({"families": [["if_else"]]}, "families must be a family name or a list of names"),
+    # a set's order follows PYTHONHASHSEED: the same reset seed drew another family in another process
+    ({"families": {"if_else", "while"}}, "families must be a family name or a list of names"),
     ({"level": True}, "level must be"),
     ({"max_prompt_chars": "x"}, "max_prompt_chars must be a positive integer"),  # TypeError from gymnasium
     ({"max_completion_chars": -1}, "max_completion_chars must be a positive integer"),
