@@ -4,10 +4,11 @@ Why PID 1 on an attached socket: the host talks to each worker over the engine's
 `docker exec` per job, no extra process), and a container's PID 1 ignores every signal sent from
 inside its namespace that it has no handler for, SIGKILL included, so programs cannot kill their worker.
 Hardening per container: no network, read-only root, small tmpfs /tmp, all capabilities dropped,
-no-new-privileges, a distinct unprivileged uid, pids limit, memory limit without swap, CPU quota.
-Inside, the worker ignores SIGINT (the one signal Python would handle), adds a seccomp filter (no
-prlimit on other processes, no keyrings), and empties /tmp, /dev/shm, /dev/mqueue and the SysV IPC
-namespace after every job, so jobs sharing a container never see each other.
+no-new-privileges, a distinct unprivileged uid, pids limit, memory limit without swap, CPU quota,
+no log (the attach stream is the container's stdout). Inside, the worker ignores SIGINT (the one
+signal Python would handle), adds a seccomp filter (no prlimit on other processes, no keyrings), and
+empties /tmp, /dev/shm, /dev/mqueue and the SysV IPC namespace after every job, so jobs sharing a
+container never see each other.
 Containers carry labels naming their owner process; stale ones (owner dead) are removed at start and a
 pool removes its own on close.
 """
@@ -163,6 +164,9 @@ class DockerSandbox(PooledSandbox):
             # not auto-removed: a container whose worker died is inspected (OOMKilled) before
             # _discard_worker removes it
             ipc_mode="private", auto_remove=False, init=False, oom_kill_disable=False, binds=binds,
+            # nothing logged: over the attach stream the worker's stdout carries every result, which
+            # the default json-file driver kept on the host's disk without bound
+            log_config={"type": "none", "config": {}},
         )
 
     def _start_worker(self, slot: Slot) -> WorkerConnection:

@@ -1,6 +1,7 @@
 """Docker backend specifics: hardening of pool containers, no leaked containers, the image, runc."""
 from __future__ import annotations
 
+import os
 import socket
 
 import docker
@@ -84,3 +85,18 @@ def test_engine_runc_is_checked(client):
     with DockerSandbox(size=1) as sb:
         assert sb.runc.version != "?"
         assert sb.runc.patched is True, sb.runc.reason  # this engine's runc carries the fix
+
+
+@pytest.mark.parametrize("transport", ["socket", "attach"])
+def test_results_do_not_fill_the_hosts_disk_through_the_engines_log(client, transport):
+    """Over the attach stream every frame the worker sends is the container's stdout, which the
+    engine's default json-file log driver kept on the host's disk without bound: a warm container
+    whose programs return 1 MB values logged a megabyte per call until the disk was full."""
+    big = "def f(i):\n    return 'x' * 1000000\n"
+    with DockerSandbox(size=1, transport=transport) as sb:
+        [results] = sb.run_batch([ExecRequest(big, "f", [(i,) for i in range(8)], timeout_s=30.0)])
+        assert [r.status.value for r in results] == ["ok"] * 8, results
+        [cid] = sb.container_ids
+        log_path = client.api.inspect_container(cid).get("LogPath") or ""
+        logged = os.path.getsize(log_path) if log_path and os.path.exists(log_path) else 0
+        assert logged < 64 << 10, f"{logged} bytes of results logged to {log_path}"
