@@ -94,6 +94,7 @@ class InteractiveExperimentTools:
             return self._reset(kwargs)
 
     def _reset(self, kwargs: dict[str, Any]) -> str:
+        self._reward, self._done, self._last_info = 0.0, True, {}  # a reset that raises leaves no episode
         seed = kwargs.get("seed")
         options = {"problem_id": kwargs["problem_id"]} if kwargs.get("problem_id") else None
         if seed is None and options is None and self._group is not None:

@@ -464,3 +464,16 @@ def test_concurrent_tool_calls_keep_one_consistent_episode(tmp_path):
     assert tools.submit_answer([2]) == "The episode is over."
     assert tools.run_experiment({"x": 3}) == "The episode is over."
     assert tools.get_reward() == pytest.approx(tools.info["episode_reward"])
+
+
+def test_tools_after_a_failed_reset_answer_that_the_episode_is_over(suite):
+    """A reset that raised (a problem_id not in the pool) left the tools thinking the previous episode
+    still ran while the env had none: run_experiment raised ResetNeeded out of the tool."""
+    tools = InteractiveExperimentTools(families=["if_else"], suite=suite, sandbox_backend="local")
+    tools.reset(seed=0)
+    tools.run_experiment({"x": 3})
+    with pytest.raises(ValueError, match="not in this env's pool"):
+        tools.reset(problem_id="if_else:nope")
+    assert tools.run_experiment({"x": 1}) == "The episode is over."
+    assert tools.submit_answer([2, 5]) == "The episode is over."
+    assert tools.get_reward() == 0.0
