@@ -87,7 +87,7 @@ class CounterfactualEnvironment(Environment[CounterfactualAction, Counterfactual
         self._problem_id: str | None = None
         self._family: str | None = None
         self._answered = False
-        self._first: dict[str, CounterfactualObservation] = {}
+        self._first: dict[tuple[str, str], CounterfactualObservation] = {}
         # the exact "predict" path never touches the sandbox: the server may run it on its event loop
         self.inline = self._env.reward_kind == "exact" and self._env.question == "predict"
 
@@ -98,9 +98,10 @@ class CounterfactualEnvironment(Environment[CounterfactualAction, Counterfactual
         prompt, info = self._env.reset(seed=seed, options=options or None)
         self._episode_id = episode_id or uuid.uuid4().hex
         self._problem_id, self._family, self._answered = info["problem_id"], info["family"], False
-        obs = self._first.get(self._problem_id)
+        key = (self._problem_id, prompt)  # the prompt too: a suite may hold two records under one id
+        obs = self._first.get(key)
         if obs is None:  # a problem's first observation never changes: built once, shared (read-only)
-            obs = self._first[self._problem_id] = _observation(
+            obs = self._first[key] = _observation(
                 {"prompt": prompt, "done": False, "reward": None, "problem_id": info["problem_id"],
                  "family": info["family"], "mode": info["mode"], "level": info["level"],
                  "question": info["question"]})

@@ -217,3 +217,22 @@ def test_an_answered_environment_never_hands_its_reward_to_another_completion(se
         assert openenv_reward([answer_block(["not-an-output"])], [env]) == [0.0]
     finally:
         env._close()
+
+
+def test_two_records_sharing_an_id_each_show_their_own_prompt(tmp_path):
+    """The first observation was cached by problem_id: a suite holding two records with one id showed the
+    first record's prompt for the second, which was then scored against its own gold."""
+    from envs.adapters.openenv_env import CounterfactualEnvironment
+    from tests.envs.envs_problems import make_problem
+
+    first = make_problem("dup:1")
+    second = make_problem("dup:1", answer=[0], program="def f(x, r):\n    return 0\n",
+                          observations=[{"args": {"x": 2}, "output": 0}])
+    second.prompt = "Another problem under the same id. Give your final answer inside <answer></answer> tags."
+    path = tmp_path / "dup.jsonl"
+    path.write_text(first.to_json() + "\n" + second.to_json() + "\n")
+    env = CounterfactualEnvironment(families=["if_else"], suite=str(path))
+    for index, p in ((0, first), (1, second), (0, first)):
+        obs = env.reset(index=index)
+        assert obs.prompt == p.prompt
+        assert env.step(CounterfactualAction(completion=p.gold_trace.replace("[2, 5]", str(p.answer)))).reward == 1.0
