@@ -28,7 +28,8 @@ from sandbox import Job, JobResult
 MAX_RUN_CHARS = 2_000
 MAX_STR_CHARS = 64
 MAX_LIST_ITEMS = 16
-MAX_OUTCOME_CHARS = 1_000  # an outcome's text beyond this is cut (its full value still decides what it rules out)
+MAX_OUTCOME_CHARS = 1_000  # an outcome's text beyond this is cut (`same_outcome`)
+_CUT_END = " characters in all)"
 _RANGE = re.compile(r"^(-?\d+)\.\.(-?\d+)$")
 _TRY_ENTRY = "_cfcode_try_call"
 _TRY_WRAPPER = '''
@@ -198,20 +199,27 @@ def outcome_job(problem: Problem, args: dict[str, Any], combos: list[tuple[Any, 
 
 
 def outcome_keys(result: JobResult, n: int) -> list[Hashable] | None:
-    """Per-combo outcome keys, or None when the job as a whole failed (e.g. a timeout). An outcome whose
-    text is cut (`outcome_text`) is keyed by that text, so it rules out only what the reply shows."""
+    """Per-combo outcome keys, or None when the job as a whole failed (e.g. a timeout)."""
     if result.status != "ok" or not isinstance(result.values, list) or len(result.values) != n:
         return None
     keys: list[Hashable] = []
     for row in result.values:
         if not (isinstance(row, list) and len(row) == 2):
             return None
-        text = outcome_text(row)
-        if text.endswith(" characters in all)"):  # cut: the agent tells outcomes apart only by what it saw
-            keys.append(("seen", text))
-        else:
-            keys.append(("ok", value_key(row[1])) if row[0] == "ok" else ("error", str(row[1])))
+        keys.append(("ok", value_key(row[1])) if row[0] == "ok" else ("error", str(row[1])))
     return keys
+
+
+def same_outcome(rows: list[Any], keys: list[Hashable], true_pos: int, shown: str) -> list[bool]:
+    """Which combos' outcomes the agent cannot tell from the true one's, `shown` (its `outcome_text`).
+    The reply quotes the outcome cut at MAX_OUTCOME_CHARS, so outcomes with the same cut text look the same."""
+    if not is_cut(shown):
+        return [key == keys[true_pos] for key in keys]
+    return [outcome_text(row) == shown for row in rows]
+
+
+def is_cut(text: str) -> bool:
+    return text.endswith(_CUT_END)
 
 
 def outcome_text(row: list[Any]) -> str:
@@ -219,7 +227,7 @@ def outcome_text(row: list[Any]) -> str:
     a return value can be as large as the sandbox lets through, and the reply must stay a bounded message."""
     shown = value_text(row[1]) if row[0] == "ok" else str(row[1])
     if len(shown) > MAX_OUTCOME_CHARS:
-        shown = f"{shown[:MAX_OUTCOME_CHARS]}... ({len(shown)} characters in all)"
+        shown = f"{shown[:MAX_OUTCOME_CHARS]}... ({len(shown)}{_CUT_END}"
     return f"returned {shown}" if row[0] == "ok" else f"raised {shown}"
 
 

@@ -46,6 +46,7 @@ from envs.experiments import (
     outcome_text,
     parse_run,
     same_args,
+    same_outcome,
 )
 from envs.parsing import parse_answer
 from envs.scoring import completion_text, partial_credit
@@ -202,7 +203,8 @@ class CounterfactualCodeInteractiveEnv(CounterfactualCodeEnv):
             kept = list(ep.consistent)
         else:
             outcome = outcome_text(result.values[true_pos])  # type: ignore[index]
-            kept = [k for k, key in zip(ep.consistent, keys) if key == keys[true_pos]]
+            same = same_outcome(result.values, keys, true_pos, outcome)  # type: ignore[arg-type]
+            kept = [k for k, alike in zip(ep.consistent, same) if alike]
         ep.cost += self.experiment_cost
         experiment = Experiment(call_text(problem.entry, args), args, outcome, len(ep.consistent) - len(kept),
                                 len(kept))
