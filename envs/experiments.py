@@ -187,6 +187,13 @@ def _json_like(v: Any, depth: int) -> bool:
     return False
 
 
+def forbidden_args(problem: Problem) -> dict[str, Any] | None:
+    """The input no experiment may use: the intervention's, when the question is the function at another
+    input. An intervention inside the function (its own `program`, e.g. do_internal) keeps the observed
+    input, and the unchanged function there only repeats the observation: every input is then free."""
+    return None if problem.intervention.get("program") else problem.intervention["args"]
+
+
 def same_args(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return a.keys() == b.keys() and all(value_key(a[k]) == value_key(b[k]) for k in a)
 
@@ -248,7 +255,7 @@ class Experiment:
 
 def candidate_inputs(problem: Problem, rules: list[InputRule], rng: Random, n: int) -> list[dict[str, Any]]:
     """Up to `n` distinct allowed inputs near the observed and intervened ones (for the baselines),
-    never the intervention's own input."""
+    never the `forbidden_args`."""
     per_input = []
     seen_args = [o["args"] for o in problem.observations] + [problem.intervention["args"]]
     for rule in rules:
@@ -270,12 +277,12 @@ def candidate_inputs(problem: Problem, rules: list[InputRule], rng: Random, n: i
             ok.append(v)
         per_input.append(list({value_key(v): v for v in ok}.values()))
     out: dict[Hashable, dict[str, Any]] = {}
-    iv = problem.intervention["args"]
+    iv = forbidden_args(problem)
     for _ in range(n * 8):
         if len(out) >= n or not all(per_input):
             break
         args = {rule.name: rng.choice(vals) for rule, vals in zip(rules, per_input)}
-        if not same_args(args, iv):
+        if iv is None or not same_args(args, iv):
             out.setdefault(tuple(value_key(args[r.name]) for r in rules), args)
     return list(out.values())
 

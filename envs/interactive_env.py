@@ -40,6 +40,7 @@ from envs.experiments import (
     Experiment,
     ExperimentRefused,
     InputRule,
+    forbidden_args,
     input_rules,
     outcome_job,
     outcome_keys,
@@ -186,7 +187,8 @@ class CounterfactualCodeInteractiveEnv(CounterfactualCodeEnv):
             if len(_RUN_OPEN.findall(text)) != 1 or len(blocks := _RUN_BLOCK.findall(text)) != 1:
                 raise ExperimentRefused("write exactly one <run>...</run> per message")
             args = parse_run(blocks[0], problem.entry, ep.rules)
-            if same_args(args, problem.intervention["args"]):
+            forbidden = forbidden_args(problem)
+            if forbidden is not None and same_args(args, forbidden):
                 raise ExperimentRefused("the intervention's own input cannot be run: that is the question")
         except ExperimentRefused as refused:
             ep.refused.append({"request": text[:200], "reason": str(refused)})
@@ -365,12 +367,13 @@ def protocol_text(problem: Problem, max_experiments: int, cost: float, rules: li
         return ""
     plural = len(problem.latents) > 1
     example = call_text(problem.entry, problem.observations[0]["args"])
+    forbidden = forbidden_args(problem)
+    not_this = "" if forbidden is None else f" You may not run {call_text(problem.entry, forbidden)} itself."
     return (
         "\n\nBefore you answer, you may run experiments: call the function yourself, with the same "
         f"random draw{'s' if plural else ''}, by writing one call per message, e.g. <run>{example}</run>; "
         f"the reply says what it returned. You may run at most {max_experiments} "
-        f"experiment{'s' if max_experiments != 1 else ''}; each costs {cost:g} of the reward. You may not run "
-        f"{call_text(problem.entry, problem.intervention['args'])} itself. Allowed inputs: "
+        f"experiment{'s' if max_experiments != 1 else ''}; each costs {cost:g} of the reward.{not_this} Allowed inputs: "
         + "; ".join(r.describe() for r in rules)
         + ". A message with an answer ends the episode; the answer is scored against the values still "
         "possible given every call you have seen, and a message with <run> is never an answer."

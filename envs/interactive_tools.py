@@ -25,6 +25,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from envs.experiments import forbidden_args
 from envs.interactive_env import CounterfactualCodeInteractiveEnv
 from envs.parsing import parse_answer
 from envs.values import value_key
@@ -205,9 +206,12 @@ def _reads_back(text: str, values: list[Any]) -> bool:
 
 def _limits(env: CounterfactualCodeInteractiveEnv) -> str:
     problem = env.episode_problem()
-    return (f" At most {env.max_experiments} experiments, each costing {env.experiment_cost:g}; the "
-            f"question's own call {problem.entry}({', '.join(f'{k}={value_text(v)}' for k, v in problem.intervention['args'].items())}) "
-            "cannot be run. Allowed inputs: " + "; ".join(r.describe() for r in env.rules()) + ".")
+    forbidden = forbidden_args(problem)
+    not_this = "" if forbidden is None else (
+        f"; the question's own call {problem.entry}({', '.join(f'{k}={value_text(v)}' for k, v in forbidden.items())}) "
+        "cannot be run")
+    return (f" At most {env.max_experiments} experiments, each costing {env.experiment_cost:g}{not_this}. "
+            "Allowed inputs: " + "; ".join(r.describe() for r in env.rules()) + ".")
 
 
 def _is_placeholder(row: dict[str, Any]) -> bool:

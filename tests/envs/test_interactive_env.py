@@ -477,3 +477,20 @@ def test_tools_after_a_failed_reset_answer_that_the_episode_is_over(suite):
     assert tools.run_experiment({"x": 1}) == "The episode is over."
     assert tools.submit_answer([2, 5]) == "The episode is over."
     assert tools.get_reward() == 0.0
+
+
+def test_an_intervention_inside_the_function_leaves_every_input_free():
+    """do_internal: the question changes the function, not its input (its args are the observation's), yet
+    the prompt's own example call f(x=9) was refused as "the intervention's own input" (the prompt also
+    said it may not be run); running the unchanged function there only repeats the observation."""
+    env = CounterfactualCodeInteractiveEnv(families=["do_internal"], suite="frozen:test", sandbox_backend="local")
+    prompt, _ = env.reset(seed=0)
+    problem = env.episode_problem()
+    assert problem.intervention.get("program") and problem.intervention["args"] == problem.observations[0]["args"]
+    example = prompt.split("e.g. <run>")[1].split("</run>")[0]
+    assert "may not run" not in prompt
+    reply, reward, *_ , info = env.step(f"<run>{example}</run>")
+    assert reply.startswith(f"{example} returned") and info["experiments"][0]["ruled_out"] == 0, reply
+    tools = InteractiveExperimentTools(families=["do_internal"], suite="frozen:test", sandbox_backend="local")
+    assert "cannot be run" not in tools.reset(seed=0)
+    assert " returned " in tools.run_experiment(dict(problem.intervention["args"]))
