@@ -6,6 +6,8 @@ consistent value is right, so the check needs no list of all solutions, only the
 """
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from envs.parsing import ParsedAnswer
@@ -15,10 +17,11 @@ from generators import Problem, call_text, display_program, value_text
 from sandbox import Job
 
 ABDUCE_INSTRUCTION_ONE = ("Give your final answer inside <answer></answer> tags as a Python-style list "
-                          "containing one possible value of {name}, e.g. <answer>[{example}]</answer>.")
+                          "containing one possible value of {name}, in this format (the value shown is not "
+                          "one of them): <answer>[{example}]</answer>.")
 ABDUCE_INSTRUCTION_MANY = ("Give your final answer inside <answer></answer> tags as a Python-style list "
-                           "with one possible value for each of {names}, in that order, e.g. "
-                           "<answer>[{example}]</answer>.")
+                           "with one possible value for each of {names}, in that order, in this format (the "
+                           "values shown are not among them): <answer>[{example}]</answer>.")
 
 
 def abduce_prompt(problem: Problem) -> str:
@@ -37,12 +40,37 @@ def abduce_prompt(problem: Problem) -> str:
     lines.append(f"Which value{'s' if len(names) > 1 else ''} of {what} could the function have drawn? "
                  "There may be more than one possibility; give any one that is consistent with every call.")
     lines.append("")
-    example = ", ".join(value_text(problem.latents[n][0]) for n in names)
+    example = ", ".join(value_text(outside_values(problem.latents[n], 1)[0]) for n in names)
     if len(names) == 1:
         lines.append(ABDUCE_INSTRUCTION_ONE.format(name=names[0], example=example))
     else:
         lines.append(ABDUCE_INSTRUCTION_MANY.format(names=", ".join(names), example=example))
     return "\n".join(lines)
+
+
+def outside_values(domain: Sequence[Any], k: int) -> list[Any]:
+    """`k` values of the domain's type that are not in it: the prompts' format examples.
+
+    Why: an example drawn from the domain is a consistent value in about half of the problems, so a
+    completion that copies the prompt (or always answers the example) was paid without reading it."""
+    taken = {value_key(v) for v in domain}
+    kinds = {type(v) for v in domain}
+    candidates: Iterable[Any]
+    if kinds and kinds <= {int, float}:
+        top = max(domain)
+        candidates = (top + i for i in itertools.count(1))
+    elif kinds == {str}:
+        candidates = itertools.chain("xyzw", (f"x{i}" for i in itertools.count(1)))
+    else:  # e.g. bools: no bool lies outside [True, False]
+        candidates = itertools.chain([None], "xyzw", itertools.count(0))
+    out: list[Any] = []
+    for c in candidates:
+        if value_key(c) not in taken:
+            taken.add(value_key(c))
+            out.append(c)
+            if len(out) == k:
+                return out
+    return out
 
 
 def assignment_from(problem: Problem, parsed: ParsedAnswer) -> tuple[dict[str, Any] | None, str | None]:

@@ -27,6 +27,7 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from envs.abduction import outside_values
 from envs.parsing import ParsedAnswer, fenced_spans, in_spans, parse_answer_content
 from envs.scoring import COMPOSITE_SCORERS, Score, completion_text, partial_credit, score_batch
 from envs.shared_sandbox import shared_sandbox
@@ -47,17 +48,19 @@ def abduce_predict_prompt(problem: Problem) -> str:
     suffix = "\n\n" + ANSWER_INSTRUCTIONS[problem.mode]
     body = body.removesuffix(suffix)
     names = list(problem.latents)
-    firsts = [problem.latents[n][:2] for n in names]
+    firsts = [outside_values(problem.latents[n], 2) for n in names]  # format only: never a consistent set
     if len(names) == 1:
         example = answer_text(firsts[0])
         what = (f"First list every value of {names[0]} that is consistent with the observation, inside "
-                f"<latents></latents> tags as a Python-style list, e.g. <latents>{example}</latents>.")
+                f"<latents></latents> tags as a Python-style list, in this format (the values shown are not "
+                f"among them): <latents>{example}</latents>.")
     else:
         combos = [tuple(f[min(i, len(f) - 1)] for f in firsts) for i in range(2)]
         example = "[" + ", ".join("(" + ", ".join(value_text(v) for v in c) + ")" for c in combos) + "]"
         what = (f"First list every combination of ({', '.join(names)}) that is consistent with the "
                 f"observation{'s' if len(problem.observations) > 1 else ''}, inside <latents></latents> tags "
-                f"as a Python-style list of tuples in that order, e.g. <latents>{example}</latents>.")
+                f"as a Python-style list of tuples in that order, in this format (the values shown are not "
+                f"among them): <latents>{example}</latents>.")
     return f"{body.rstrip()}\n\n{what} Then: {ANSWER_INSTRUCTIONS[problem.mode]}"
 
 

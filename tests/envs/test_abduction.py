@@ -59,7 +59,7 @@ def test_batch_verification_in_one_go(mod_problem, two_latent_problem, local_san
 def test_abduce_prompt_states_the_question(two_latent_problem):
     text = render_prompt(two_latent_problem, style="plain", question="abduce")
     assert "f(x=1) returned 4" in text and "f(x=2) returned 7" in text
-    assert "random.randint(1, 3)" in text and "<answer>[1, 0]</answer>" in text
+    assert "random.randint(1, 3)" in text and "<answer>[4, 3]</answer>" in text  # outside both domains
     assert "a, b" in text
 
 
@@ -112,3 +112,26 @@ def test_latents_read_back_in_signature_order_and_abduce_calls_by_name(local_san
     score = score_completion(problem, f"<answer>{list(consistent[0])!r}</answer>", question="abduce",
                              sandbox=local_sandbox)
     assert score.correct, score
+
+
+def test_echoing_the_abduce_prompt_never_pays(local_sandbox):
+    """The format example was the domain's first value, a consistent latent in 44% of the if_else test
+    problems: copying the prompt (or always answering the example) paid that often without reading it.
+    The example is now a value of the domain's type outside the domain."""
+    from generators import load_suite
+
+    problems = [p for fam in ("if_else", "data", "gsm", "multi_r") for p in load_suite(fam, "counterfactual")[:40]]
+    texts = [render_prompt(p, style="plain", question="abduce") for p in problems]
+    scores = score_batch(problems, texts, question="abduce", sandbox=local_sandbox)
+    assert all(s.format_ok and s.verifier_error is None for s in scores)
+    assert [p.id for p, s in zip(problems, scores) if s.reward] == []
+    assert all("outside its domain" in s.error for s in scores)
+
+
+@pytest.mark.parametrize(("latents", "example"), [
+    ({"r": [0, 1, 2]}, "[3]"), ({"r": [-4, 7, 2]}, "[8]"), ({"s": ["x", "a"]}, "['y']"),
+    ({"a": [1, 2, 3], "b": [0, 1, 2]}, "[4, 3]"), ({"f": [0.5, 1.5]}, "[2.5]"), ({"t": [True, False]}, "[None]"),
+])
+def test_the_abduce_format_example_lies_outside_the_domain(latents, example):
+    problem = make_problem("hand:example", latents=latents, program=f"def f(x, {', '.join(latents)}):\n    return x\n")
+    assert f"<answer>{example}</answer>" in render_prompt(problem, style="plain", question="abduce")

@@ -23,10 +23,10 @@ def _score(problem, text, sb, reward="exact", w=0.5):
 def test_prompt_states_the_two_blocks(mod_problem, two_latent_problem):
     mod_problem.prompt = "Here is ...\n\n" + ANSWER_INSTRUCTIONS["counterfactual"]
     text = abduce_predict_prompt(mod_problem)
-    assert "every value of r that is consistent" in text and "<latents>[0, 1]</latents>" in text
+    assert "every value of r that is consistent" in text and "<latents>[6, 7]</latents>" in text
     assert text.endswith(ANSWER_INSTRUCTIONS["counterfactual"]) and text.count("<answer>") == 2
     text = abduce_predict_prompt(two_latent_problem)
-    assert "every combination of (a, b)" in text and "list of tuples" in text and "[(1, 0), (2, 1)]" in text
+    assert "every combination of (a, b)" in text and "list of tuples" in text and "[(4, 3), (5, 4)]" in text
 
 
 @pytest.mark.parametrize("reward", ["exact", "f1"])
@@ -131,3 +131,16 @@ def test_the_consistent_set_cache_keeps_each_problems_latent_order(local_sandbox
     swapped = _score(ba, "<latents>[(2, 2), (3, 1)]</latents><answer>[8, 10]</answer>", local_sandbox)
     assert right.reward == 1.0 and right.abduction_correct
     assert swapped.reward == 0.5 and not swapped.abduction_correct
+
+
+def test_echoing_the_abduce_predict_prompt_earns_nothing_for_the_latents(local_sandbox):
+    """The <latents> example listed the domain's first two values: an echo was paid whenever they were
+    the consistent set (exact) or both consistent (f1). Now the example lies outside the domain."""
+    from envs import render_prompt
+    from generators import load_suite
+
+    problems = [p for fam in ("if_else", "gsm", "multi_r") for p in load_suite(fam, "counterfactual")[:40]]
+    texts = [render_prompt(p, style="plain", question="abduce_predict") for p in problems]
+    for reward in ("exact", "f1"):
+        scores = score_abduce_predict(problems, texts, reward, local_sandbox)
+        assert [p.id for p, s in zip(problems, scores) if s.abduction_reward] == []
