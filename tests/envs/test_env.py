@@ -191,9 +191,8 @@ def test_async_vector_env_returns_the_observations_the_envs_produced(tmp_path, e
     a prompt with a character outside the sampling charset raised KeyError in the worker."""
     from dataclasses import replace
 
-    from tests.envs.envs_problems import make_problem
-
     from generators import write_problems
+    from tests.envs.envs_problems import make_problem
 
     problem = make_problem("hand:mod:cf")
     problem = replace(problem, prompt="Ω ≥ ñ 😀 \x00 " + problem.prompt)
@@ -241,9 +240,8 @@ def test_a_problem_id_is_found_whatever_its_prefix(tmp_path):
     this env's pool"."""
     from dataclasses import replace
 
-    from tests.envs.envs_problems import make_problem
-
     from generators import write_problems
+    from tests.envs.envs_problems import make_problem
 
     odd = make_problem("while:7")
     other = replace(make_problem("while:8"), family="while")

@@ -7,7 +7,6 @@ import json
 
 import gymnasium as gym
 import pytest
-from tests.envs.envs_problems import make_problem
 from gymnasium.utils.env_checker import check_env
 
 import envs  # noqa: F401  (registers the ids)
@@ -15,6 +14,7 @@ from envs.interactive_baselines import InteractiveBenchConfig, play_episode, run
 from envs.interactive_env import CounterfactualCodeInteractiveEnv
 from envs.interactive_tools import InteractiveExperimentTools
 from generators.io import write_problems
+from tests.envs.envs_problems import make_problem
 
 # f(x, r) = (x*r) % 6, r in 0..5. f(2) = 2 -> r in {1, 4}; question f(5): {5, 2}. Experiment f(1)
 # returns r itself, so it pins r; f(3) = 3 for both (useless).
@@ -489,7 +489,7 @@ def test_an_intervention_inside_the_function_leaves_every_input_free():
     assert problem.intervention.get("program") and problem.intervention["args"] == problem.observations[0]["args"]
     example = prompt.split("e.g. <run>")[1].split("</run>")[0]
     assert "may not run" not in prompt
-    reply, reward, *_ , info = env.step(f"<run>{example}</run>")
+    reply, *_, info = env.step(f"<run>{example}</run>")
     assert reply.startswith(f"{example} returned") and info["experiments"][0]["ruled_out"] == 0, reply
     tools = InteractiveExperimentTools(families=["do_internal"], suite="frozen:test", sandbox_backend="local")
     assert "cannot be run" not in tools.reset(seed=0)
