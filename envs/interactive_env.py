@@ -8,9 +8,11 @@
 Each episode fixes one true latent assignment, drawn (seeded) among those consistent with the
 problem's factual observation(s). Before answering, the agent may run up to `max_experiments`
 experiments: one call of the function per message at inputs of its choice (never the
-intervention's), executed in the sandbox with the true latent; the reply is what the call returned
-(or raised; cut at 1,000 characters, and every reply fits the observation space). The gold answer is the set of intervention outputs over the latent assignments
-consistent with *every* observation so far, so good experiments shrink it, ideally to one value.
+intervention's, unless the intervention changes the function itself), executed in the sandbox with
+the true latent; the reply is what the call returned (or raised; cut at 1,000 characters, and every
+reply fits the observation space). The gold answer is the set of intervention outputs over the latent
+assignments consistent with *every* observation so far, so good experiments shrink it, ideally to one
+value.
 
 Rewards (summed over the episode): `-experiment_cost` on each executed experiment, and on the
 answer step the correctness: "exact" (answer set == gold set), "f1" (the env's gated set F1: one
