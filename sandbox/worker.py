@@ -96,9 +96,10 @@ AT_FDCWD, AT_RECURSIVE = -100, 0x8000
 MOUNT_ATTR_RDONLY, MOUNT_ATTR_NOSUID = 0x1, 0x2
 IPC_RMID, MSG_INFO, SHM_INFO, SEM_INFO = 0, 12, 14, 19
 # seccomp, per machine: audit arch, prlimit64, refused (add_key, request_key, keyctl, bpf,
-# perf_event_open, userfaultfd, io_uring_setup), x32 bit or None, unshare, clone, clone3
-SECCOMP_ARCHES = {"x86_64": (0xC000003E, 302, (248, 249, 250, 321, 298, 323, 425), 0x40000000, 272, 56, 435),
-                  "aarch64": (0xC00000B7, 261, (217, 218, 219, 280, 241, 282, 425), None, 97, 220, 435)}
+# perf_event_open, userfaultfd, io_uring_setup), x32 bit or None, unshare, clone, clone3, socket, socketpair
+SECCOMP_ARCHES = {"x86_64": (0xC000003E, 302, (248, 249, 250, 321, 298, 323, 425), 0x40000000, 272, 56, 435, 41, 53),
+                  "aarch64": (0xC00000B7, 261, (217, 218, 219, 280, 241, 282, 425), None, 97, 220, 435, 198, 199)}
+AF_UNIX, SOCK_DGRAM = 1, 2
 
 IOPRIO_GET = {"x86_64": 252, "aarch64": 31}.get(platform.machine())  # ioprio_get(IOPRIO_WHO_PROCESS=1, 0)
 
@@ -1439,24 +1440,32 @@ class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
 
 
-def seccomp_program(arch, prlimit, denied, x32_bit, unshare, clone, clone3):
+def seccomp_program(arch, prlimit, denied, x32_bit, unshare, clone, clone3, sock, sockpair):
     """A classic-BPF seccomp filter; everything not named here is allowed. EPERM for: prlimit64() on any
     process but the caller itself (a job could lower its worker's limits); the kernel keyrings (add_key,
     request_key, keyctl: keys outlive processes, so one job could leave one for the next); new user
     namespaces (unshare/clone with CLONE_NEWUSER), bpf, perf_event_open, userfaultfd and io_uring
-    (kernel attack surface no program here needs, refused by Docker's own profile too); any syscall
-    of a foreign ABI (x32, 32-bit). clone3 answers ENOSYS, so libc falls back to clone."""
-    ld, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
+    (kernel attack surface no program here needs, refused by Docker's own profile too); Unix-domain
+    sockets but unnamed stream pairs (socket(AF_UNIX), datagram socketpairs: a network namespace
+    covers no socket with a name in the filesystem, so a local job could connect to every host service
+    its uid may write to, /dev/log, the system bus, a docker.sock); any syscall of a foreign ABI (x32,
+    32-bit). clone3 answers ENOSYS, so libc falls back to clone."""
+    ld, jeq, jge, jset, ret, andk = 0x20, 0x15, 0x35, 0x45, 0x06, 0x54
     allow, deny, nosys = 0x7FFF0000, 0x00050000 | errno.EPERM, 0x00050000 | errno.ENOSYS
     prog = [(ld, 0, 0, 4), (jeq, 0, "deny", arch), (ld, 0, 0, 0)]  # architecture, then syscall number
     if x32_bit is not None:
         prog.append((jge, "deny", 0, x32_bit))
     prog += [(jeq, "pid", 0, prlimit), (jeq, "flags", 0, unshare), (jeq, "flags", 0, clone),
-             (jeq, "nosys", 0, clone3)]
+             (jeq, "nosys", 0, clone3), (jeq, "socket", 0, sock), (jeq, "socketpair", 0, sockpair)]
     prog += [(jeq, "deny", 0, nr) for nr in denied]
     prog.append((ret, 0, 0, allow))
     labels = {"pid": len(prog)}
     prog += [(ld, 0, 0, 16), (jeq, "allow", "deny", 0)]  # low word of the pid argument (little-endian)
+    labels["socket"] = len(prog)
+    prog += [(ld, 0, 0, 16), (jeq, "deny", "allow", AF_UNIX)]  # the domain
+    labels["socketpair"] = len(prog)  # AF_UNIX and a type (low 4 bits, the rest are flags) of SOCK_DGRAM
+    prog += [(ld, 0, 0, 16), (jeq, 0, "allow", AF_UNIX), (ld, 0, 0, 24), (andk, 0, 0, 0xF),
+             (jeq, "deny", "allow", SOCK_DGRAM)]
     labels["flags"] = len(prog)
     prog += [(ld, 0, 0, 16), (jset, "deny", "allow", CLONE_NEWUSER)]
     labels.update(allow=len(prog), deny=len(prog) + 1, nosys=len(prog) + 2)

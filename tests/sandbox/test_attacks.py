@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import platform
 import secrets
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -342,6 +343,80 @@ def test_a_program_sees_no_process_but_its_worker_and_itself(solo):
     assert r.ok, r
     pids, me = r.python_value()
     assert pids == sorted({1, me}), pids  # the worker is PID 1 of a PID namespace of its own
+
+
+REACH_UNIX_SOCKETS = """
+import socket
+def f(stream_path, dgram_path):
+    reached = []
+    for how in ("connect", "dgram_socket", "dgram_pair"):
+        try:
+            if how == "connect":
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.connect(stream_path)
+                s.sendall(b"pwned")
+            else:
+                if how == "dgram_socket":
+                    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+                else:  # an unnamed socket of a pair may still send to any address
+                    s, _ = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+                s.sendto(b"pwned", dgram_path)
+            reached.append(how)
+        except OSError:
+            pass
+    a, b = socket.socketpair()  # what asyncio and multiprocessing.Pipe use: still there
+    a.sendall(b"ping")
+    return reached, b.recv(4)
+"""
+
+
+@pytest.fixture
+def host_unix_sockets():
+    """A stream and a datagram socket anyone may use, where a host keeps its services' sockets (the
+    system bus, the journal's /dev/log, snapd, a user's docker.sock...)."""
+    import os
+    import socket as sk
+
+    directory = Path("/run") / f"cfcode-canary-{secrets.token_hex(6)}"
+    directory.mkdir(mode=0o755)
+    stream, dgram = sk.socket(sk.AF_UNIX, sk.SOCK_STREAM), sk.socket(sk.AF_UNIX, sk.SOCK_DGRAM)
+    stream.bind(str(directory / "stream.sock"))
+    dgram.bind(str(directory / "dgram.sock"))
+    for name in ("stream.sock", "dgram.sock"):
+        os.chmod(directory / name, 0o666)
+    stream.listen(8)
+    stream.setblocking(False)
+    dgram.setblocking(False)
+
+    def arrived() -> list[str]:
+        got = []
+        try:
+            while True:
+                conn, _ = stream.accept()
+                got.append("stream connection")
+                conn.close()
+        except BlockingIOError:
+            pass
+        try:
+            while True:
+                got.append(dgram.recv(64).decode())
+        except BlockingIOError:
+            pass
+        return got
+
+    yield str(directory / "stream.sock"), str(directory / "dgram.sock"), arrived
+    stream.close()
+    dgram.close()
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_a_program_cannot_reach_the_hosts_unix_sockets(solo, host_unix_sockets):
+    """A network namespace covers no Unix socket with a name in the filesystem: a local job could
+    connect to every socket on the host that its uid may write to, and send to /dev/log."""
+    stream_path, dgram_path, arrived = host_unix_sockets
+    [r] = run1(solo, REACH_UNIX_SOCKETS, [(stream_path, dgram_path)])
+    assert r.ok and r.python_value() == ([], b"ping"), r
+    assert arrived() == []
 
 
 SPREAD_MEMORY = """
