@@ -392,10 +392,11 @@ def _literal(node, depth, ast):
     elif t is ast.List:
         return [_literal(e, depth + 1, ast) for e in node.elts]
     elif t is ast.Set:
-        return {_literal(e, depth + 1, ast) for e in node.elts}
+        return set(_spread_hashes([_literal(e, depth + 1, ast) for e in node.elts]))
     elif t is ast.Dict:
         if None not in node.keys:
-            return {_literal(k, depth + 1, ast): _literal(v, depth + 1, ast) for k, v in zip(node.keys, node.values)}
+            keys = _spread_hashes([_literal(k, depth + 1, ast) for k in node.keys])
+            return dict(zip(keys, [_literal(v, depth + 1, ast) for v in node.values]))
     elif t is ast.UnaryOp and type(node.op) in (ast.USub, ast.UAdd):
         v = _literal(node.operand, depth + 1, ast)
         if type(v) in (int, float, complex):
@@ -421,6 +422,25 @@ def _literal(node, depth, ast):
         if name == "bytearray" and kinds == (bytes,):
             return bytearray(args[0])
     raise ValueError("not a literal")
+
+
+MAX_SAME_HASH = 32  # distinct values with one hash that a set or dict is rebuilt with
+
+
+def _spread_hashes(items):
+    """`items`, unless more than MAX_SAME_HASH of them share a hash (ValueError): a set or dict of
+    values that all hash alike (ints that differ by multiples of 2**61 - 1) takes quadratic time to
+    build, and a literal of 40,000 of them (under the value cap, written by a program in a
+    millisecond) cost the host that reads it back ~8 s of CPU. Honest values barely ever share one."""
+    if len(items) > MAX_SAME_HASH:
+        seen = {}
+        for x in items:
+            h = hash(x)
+            n = seen.get(h, 0) + 1
+            if n > MAX_SAME_HASH:
+                raise ValueError("more than %d elements with one hash" % MAX_SAME_HASH)
+            seen[h] = n
+    return items
 
 
 class BoundedOutput:

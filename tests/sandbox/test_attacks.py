@@ -880,6 +880,30 @@ def test_returned_values_round_trip_unambiguously(solo):
         assert isinstance(opaque, Unrepresentable) and not isinstance(opaque, str), (kind, opaque)
 
 
+COLLIDING_SET = """
+import gc, os
+def f(form):
+    p = (1 << 61) - 1  # every multiple of it hashes to 0: a set of them takes quadratic time to build
+    items = [str(k * p) for k in range(40000)]
+    text = {"set": "{%s}", "frozenset": "frozenset({%s})", "dict": "{%s}"}[form] % ", ".join(
+        items if form != "dict" else [i + ": 0" for i in items[:30000]])
+    chan = next(o for o in gc.get_objects() if type(o).__name__ == "Channel")
+    chan.emit(["R", 0, "ok", text, True, None, None, 0.0], 1, 0.0)  # one cheap row under the value cap
+    os._exit(0)
+"""
+
+
+@pytest.mark.parametrize("form", ["set", "frozenset", "dict"])
+def test_reading_a_returned_value_back_costs_the_host_no_quadratic_time(solo, form):
+    """python_value() runs in the host: a set (or dict) literal of 40,000 ints that all hash alike,
+    under the 1 MB value cap and written in a millisecond, took the host ~8 s of CPU per read."""
+    [r] = run1(solo, COLLIDING_SET, [(form,)])
+    assert r.ok and r.value_is_repr, r
+    began = time.process_time()
+    r.python_value()
+    assert time.process_time() - began < 2.0
+
+
 ECHO = """
 def f(*args, **kwargs):
     return [args, kwargs]
