@@ -108,6 +108,11 @@ def real_items(seq: list[Any] | tuple[Any, ...]) -> Any:
     return list.__iter__(seq) if isinstance(seq, list) else tuple.__iter__(seq)
 
 
+def real_list(seq: Any) -> list[Any]:
+    """A batch as a plain list of the items it holds (a list or tuple subclass's __iter__ could lie)."""
+    return list(real_items(seq)) if isinstance(seq, (list, tuple)) else list(seq)
+
+
 def _is_assistant(role: Any) -> bool:
     return type(role) is str and role == "assistant"
 
@@ -148,10 +153,11 @@ def score_batch(problems: Sequence[Problem], completions: Sequence[Any], reward:
     one) runs each "abduce" check in a process of its own (`sandbox.run_jobs`).
     """
     check_reward(reward)
+    problems, completions = real_list(problems), real_list(completions)
     if len(problems) != len(completions):
         raise ValueError(f"{len(problems)} problems but {len(completions)} completions")
     single = isinstance(question, str) or not hasattr(question, "__iter__")  # None: check_question says why
-    questions = [question] * len(problems) if single else list(question)
+    questions = [question] * len(problems) if single else real_list(question)
     if len(questions) != len(problems):
         raise ValueError(f"{len(problems)} problems but {len(questions)} questions")
     if "abduce_predict" in questions:

@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Any
 
 from envs.prompts import render_prompt
-from envs.scoring import QUESTIONS, check_question, check_reward, score_batch
+from envs.scoring import QUESTIONS, check_question, check_reward, real_list, score_batch
 from generators import InputError, Problem, describe
 from sandbox import Sandbox
 
@@ -92,10 +92,11 @@ def make_reward_fn(reward: str = "exact", sandbox: Sandbox | None = None,
         if isinstance(problem, (str, bytes)) or not hasattr(problem, "__len__"):
             raise DatasetColumnError(f"expected a list with one record per completion, got {describe(problem)}",
                                      where="dataset column 'problem'")
+        problem, completions = real_list(problem), real_list(completions)  # what they hold, not what they say
         if len(problem) != len(completions):
             raise ValueError(f"{len(completions)} completions but {len(problem)} problems")
         problems = [_problem(p, row) for row, p in enumerate(problem)]
-        scores = score_batch(problems, list(completions), reward=reward, sandbox=sandbox,
+        scores = score_batch(problems, completions, reward=reward, sandbox=sandbox,
                              question=_questions(question, len(problems)), sandbox_backend=sandbox_backend)
         log_metric = kwargs.get("log_metric")
         if callable(log_metric) and scores:

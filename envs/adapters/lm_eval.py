@@ -12,15 +12,17 @@ from collections.abc import Sequence
 from typing import Any
 
 from envs.adapters._labels import problem_from_label
-from envs.scoring import check_reward, score_completion
+from envs.scoring import check_reward, real_list, score_completion
 
 
 def process_results(doc: dict[str, Any], results: Sequence[Any], reward: str = "exact") -> dict[str, float]:
     check_reward(reward)
     problem = problem_from_label(doc.get("record", doc))
-    text = results[0] if results else ""
+    items = real_list(results) if isinstance(results, (list, tuple)) else []  # its items, not what it says
+    text = items[0] if items else ""
     if isinstance(text, (list, tuple)):  # some lm-eval filters return (text, ...) tuples
-        text = text[0] if text else ""
+        inner = real_list(text)
+        text = inner[0] if inner else ""
     if not isinstance(text, str):  # not a generation: never str() it (an object's __str__ could say anything)
         text = ""
     score = score_completion(problem, text, reward=reward)

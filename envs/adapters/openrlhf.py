@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from envs.adapters._labels import problem_from_label
-from envs.scoring import check_reward, score_batch
+from envs.scoring import check_reward, real_list, score_batch
 from generators import Problem
 
 
@@ -43,6 +43,7 @@ def reward_func(queries: Sequence[str], prompts: Sequence[str], labels: Sequence
     import torch
 
     check_reward(reward)
+    queries, prompts, labels = real_list(queries), real_list(prompts), real_list(labels)  # items, not what they say
     if not (len(queries) == len(prompts) == len(labels)):
         raise ValueError(f"{len(queries)} queries, {len(prompts)} prompts, {len(labels)} labels: lengths differ")
     problems = [problem_from_label(label) for label in labels]

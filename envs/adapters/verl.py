@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from envs.adapters._labels import problem_from_label
-from envs.scoring import Score, check_reward, score_batch, score_completion
+from envs.scoring import Score, check_reward, real_list, score_batch, score_completion
 
 SCORE_KEYS = ("score", "exact", "f1", "format_ok", "verifier_error")
 
@@ -55,5 +55,5 @@ def compute_score_batch(data_sources: list[str], solution_strs: list[str], groun
                         **kwargs: Any) -> list[dict[str, float]]:
     """The same for verl's `batch` reward manager (`reward_manager=batch`): one packed sandbox request."""
     check_reward(reward)
-    problems = [problem_from_label(g) for g in ground_truths]
-    return [result(s) for s in score_batch(problems, list(solution_strs), reward=reward)]
+    problems = [problem_from_label(g) for g in real_list(ground_truths)]
+    return [result(s) for s in score_batch(problems, real_list(solution_strs), reward=reward)]

@@ -408,3 +408,26 @@ def test_a_suite_file_rewritten_in_place_is_scored_against_its_new_gold(tmp_path
                                  observations=[{"args": {"x": 2}, "output": 0}]).to_json() + "\n")
     assert step("<answer>[2, 5]</answer>") == 0.0
     assert step("<answer>[0]</answer>") == 1.0
+
+
+class _BatchLies(list):
+    """A batch (of completions, generations or queries) whose iteration and indexing say the gold answer."""
+
+    def __iter__(self):
+        return iter([GOLD_TEXT] * list.__len__(self))
+
+    def __getitem__(self, index):
+        return GOLD_TEXT
+
+
+def test_a_batch_whose_iteration_lies_is_read_by_its_items(mod_problem):
+    from envs.adapters import lm_eval, openrlhf, verl
+
+    wrong = _BatchLies(["<answer>[9]</answer>"])
+    assert score_batch([mod_problem], wrong)[0].reward == 0.0
+    assert make_reward_fn("exact")(wrong, problem=[mod_problem.to_json()]) == [0.0]
+    assert lm_eval.process_results({"record": mod_problem.to_json()}, wrong)["exact_match"] == 0.0
+    assert verl.compute_score_batch(["cf"], wrong, [mod_problem.to_json()])[0]["score"] == 0.0
+    query = _BatchLies([mod_problem.prompt + "<answer>[9]</answer>"])
+    assert openrlhf.reward_func(query, [mod_problem.prompt], [mod_problem.to_json()])["rewards"].tolist() == [0.0]
+    assert make_reward_fn("exact")([GOLD_TEXT], problem=[mod_problem.to_json()]) == [1.0]
