@@ -49,9 +49,11 @@ class CounterfactualCodeEnv(gym.Env[str, str]):
 
     Observation space: `AnyText(max_prompt_chars)`, the prompt (any unicode string).
     Action space: `AnyText(max_completion_chars)`, the model's completion (any unicode string); the
-        last `<answer>...</answer>` outside code fences is the answer.
+        last `<answer>...</answer>` outside code fences is the answer. A chat message list answers
+        through its last assistant message; anything else (None, bytes, numbers) is no answer (0.0).
     Episode: `reset` picks a family uniformly, then a problem uniformly (or as pinned by `options`);
-        one `step` scores the completion and terminates (`terminated=True`, `truncated=False`).
+        one `step` scores the completion and terminates (`terminated=True`, `truncated=False`); a
+        second `step`, or one before `reset`, raises `gymnasium.error.ResetNeeded`.
     Reward: 1.0/0.0 ("exact") or set F1 ("f1"); 0.0 with `info["verifier_error"]` set when the
         verifier itself failed (mask such samples, do not learn from them).
     """
