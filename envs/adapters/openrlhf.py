@@ -27,7 +27,9 @@ def response_text(query: str, prompt: str | None, problem: Problem) -> str | Non
     """The response part of `query`, or None when the prompt cannot be located in it (or it is not text)."""
     if not isinstance(query, str):
         return None
-    if isinstance(prompt, str) and prompt and query.startswith(prompt):
+    query = str.__str__(query)  # plain characters: a str subclass's slicing or startswith could lie
+    prompt = str.__str__(prompt) if isinstance(prompt, str) else None
+    if prompt and query.startswith(prompt):
         return query[len(prompt):]
     for anchor in (prompt, problem.prompt):
         if isinstance(anchor, str) and anchor:

@@ -431,3 +431,20 @@ def test_a_batch_whose_iteration_lies_is_read_by_its_items(mod_problem):
     query = _BatchLies([mod_problem.prompt + "<answer>[9]</answer>"])
     assert openrlhf.reward_func(query, [mod_problem.prompt], [mod_problem.to_json()])["rewards"].tolist() == [0.0]
     assert make_reward_fn("exact")([GOLD_TEXT], problem=[mod_problem.to_json()]) == [1.0]
+
+
+class _SlicesToGoldAnswer(str):
+    def __getitem__(self, key):
+        return GOLD_TEXT
+
+    def startswith(self, *args):
+        return True
+
+
+def test_openrlhf_reads_a_querys_plain_characters(mod_problem):
+    """The response was cut out of the query with the query's own methods: a str subclass sliced to the gold."""
+    from envs.adapters import openrlhf
+
+    query = _SlicesToGoldAnswer(mod_problem.prompt + "<answer>[9]</answer>")
+    prompt = _SlicesToGoldAnswer(mod_problem.prompt)
+    assert openrlhf.reward_func([query], [prompt], [mod_problem.to_json()])["rewards"].tolist() == [0.0]
