@@ -13,6 +13,7 @@ the one-prompt-one-reply shape of this task; 0.4.0 keeps only the new `verifiers
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -23,6 +24,7 @@ from envs.adapters._labels import problem_from_label, problem_label
 from envs.code_env import CounterfactualCodeEnv
 from envs.parsing import parse_answer
 from envs.scoring import Score, check_question, check_reward, completion_text, real_items, score_completion
+from envs.values import fresh
 from generators import sort_answer
 
 ENV_ID = "cfcode-counterfactual"
@@ -84,6 +86,9 @@ def make_rubric(reward: str = "exact", sandbox_backend: str = "auto") -> vf.Rubr
         if not (isinstance(cached, tuple) and len(cached) == 2 and cached[0] == key):
             score = score_completion(problem_from_label(info["problem"]), text if text is not None else "",
                                      reward=reward, question=key[2], sandbox_backend=sandbox_backend)
+            # the state is shared with every reward function and logger: a copy of the gold, not the cached
+            # record's own list (editing it would edit the gold of every later rollout)
+            score = dataclasses.replace(score, gold=fresh(score.gold))
             cached = state["cfcode_score"] = (key, score)
         return cached[1]
 

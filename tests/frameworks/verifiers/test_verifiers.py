@@ -153,3 +153,18 @@ def test_an_exact_rubric_never_reuses_an_f1_verdict_cached_in_the_same_state():
     state = new_state()
     asyncio.run(vf.RubricGroup([f1, exact]).score_rollout(state))
     assert state["reward"] == pytest.approx(2 * len(p.answer[:1]) / (1 + len(p.answer)))
+
+
+def test_editing_a_cached_verdict_changes_no_later_reward():
+    """The verdict kept in a rollout's state held the cached record's own gold list: a reward function or
+    logger that edited it edited the gold every later rollout of that problem was scored against."""
+    p = next(q for q in load_suite("data", "counterfactual") if any(isinstance(v, list) for v in q.answer))
+    env = vf.load_environment(ENV_ID, families=["data"], sandbox_backend="local")
+    row = {r["info"]["problem_id"]: r for r in env.get_eval_dataset()}[p.id]
+    right = f"<answer>{json.dumps(p.answer)}</answer>"
+    state = _score(env, row, right)
+    assert state["reward"] == 1.0
+    for value in state["cfcode_score"][1].gold:
+        if isinstance(value, list):
+            value.append("edited")
+    assert _score(env, row, right)["reward"] == 1.0
