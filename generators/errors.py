@@ -77,6 +77,8 @@ def check_output_file(path: Any, field: str = "--out") -> None:
     """Fail before any work when `path` cannot become a file (it is a directory, or under a file)."""
     from pathlib import Path
 
+    if isinstance(path, str) and not path.strip():
+        raise InputError("expected a file path, got an empty string", field=field)
     path = Path(path)
     _check_path_usable(path, field)
     if path.is_dir():
@@ -110,6 +112,8 @@ def check_output_dir(path: Any, field: str = "--out") -> None:
     """Fail before any work when `path` cannot become a directory (it is a file, or under a file)."""
     from pathlib import Path
 
+    if isinstance(path, str) and not path.strip():  # Path("") is the current directory
+        raise InputError("expected a directory path, got an empty string", field=field)
     path = Path(path)
     _check_path_usable(path, field)
     if path.exists() and not path.is_dir():

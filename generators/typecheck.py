@@ -196,6 +196,9 @@ def build_dataclass(cls: type, data: Any, *, where: str = "", locate: Callable[[
         raise InputError(str(exc), where=where) from exc
 
 
+MAX_COUNT = 2**31 - 1  # sizes and counts (batch, steps between saves, samples): what a 32-bit int holds
+
+
 def check_ranges(cfg: Any, *, at_least_1: Sequence[str] = (), seeds: Sequence[str] = (),
                  positive: Sequence[str] = (), non_negative: Sequence[str] = (),
                  probabilities: Sequence[str] = ()) -> None:
@@ -209,6 +212,8 @@ def check_ranges(cfg: Any, *, at_least_1: Sequence[str] = (), seeds: Sequence[st
     for name in at_least_1:
         if bad(name, lambda v: v >= 1):
             raise ValueError(f"{name} must be >= 1, got {getattr(cfg, name)}")
+        if bad(name, lambda v: v <= MAX_COUNT):  # 10**20 passed and failed deep in the trainer (islice)
+            raise ValueError(f"{name} must be at most {MAX_COUNT}, got {getattr(cfg, name)}")
     for name in seeds:  # numpy (used by every trainer's set_seed and the bootstrap) takes 0 .. 2**32 - 1
         if bad(name, lambda v: 0 <= v < 2**32):
             raise ValueError(f"{name} must be in 0..{2**32 - 1}, got {getattr(cfg, name)}")

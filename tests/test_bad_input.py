@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CFCODE = Path(sys.executable).parent / "cfcode"
 GOOD_RECORD = json.loads((ROOT / "suites/test/if_else.counterfactual.jsonl").open(encoding="utf-8").readline())
 TIMEOUT_S = 60
+FAKE_CONFIG = '{"model_type": "qwen2"}'  # a model folder's config.json as far as the pre-flight checks read it
 
 
 def run_cfcode(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
@@ -202,6 +203,9 @@ SFT_CASES = {
     "batch_zero": ("per_device_train_batch_size = 0\n", "bad.toml:3: [sft]: per_device_train_batch_size must be >= 1"),
     "seed_negative": ("seed = -5\n", "bad.toml:3: [sft]: seed must be in 0..4294967295, got -5"),
     "lora_dropout_one": ("lora_dropout = 1.0\n", "bad.toml:3: [sft]: lora_dropout must be in [0, 1)"),
+    # passed the checks, then a ValueError traceback from islice inside the trainer after the model loaded
+    "batch_huge": ("per_device_train_batch_size = 99999999999999999999\n",
+                   "bad.toml:3: [sft]: per_device_train_batch_size must be at most 2147483647"),
 }
 
 
@@ -210,7 +214,7 @@ def test_sft_config_errors_name_the_line_and_come_before_torch(tmp_path, case):
     extra, expected = SFT_CASES[case]
     model = tmp_path / "model"
     model.mkdir()
-    (model / "config.json").write_text("{}")
+    (model / "config.json").write_text(FAKE_CONFIG)
     body = f'[sft]\noutput_dir = "{tmp_path / "run"}"\n'
     if not extra.startswith("model ="):
         body += extra + f'model = "{model}"\n'
@@ -227,7 +231,7 @@ def test_set_given_twice_is_refused(tmp_path):
     """`--set max_steps=5 --set max_steps=50`: the last silently won."""
     model = tmp_path / "model"
     model.mkdir()
-    (model / "config.json").write_text("{}")
+    (model / "config.json").write_text(FAKE_CONFIG)
     path = tmp_path / "c.toml"
     path.write_text(f'[sft]\nmodel = "{model}"\noutput_dir = "{tmp_path / "run"}"\n')
     result = run_cfcode(["train", "sft", str(path), "--set", "max_steps=5", "--set", "max_steps=50"], tmp_path)
@@ -248,12 +252,44 @@ def test_model_directory_that_holds_no_model(tmp_path, command):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("config, expected", [
+    ("{}", 'expected a config.json with a "model_type", got one without'),
+    ("{oops", "expected a config.json with a \"model_type\", got text that is not JSON"),
+    ("[1]", 'expected a config.json with a "model_type", got list'),
+])
+def test_model_directory_whose_config_is_not_a_model_config(tmp_path, config, expected):
+    """A config.json without model_type (or not JSON) passed the check: torch and transformers loaded, then
+    'Unrecognized model' was a traceback, and output_dir had been made."""
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text(config)
+    path = tmp_path / "c.toml"
+    path.write_text(f'[sft]\nmodel = "{model}"\noutput_dir = "{tmp_path / "run"}"\n')
+    result = run_cfcode(["train", "sft", str(path)], tmp_path)
+    assert_one_line_error(result, "c.toml: model: ", expected, str(model / "config.json"))
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("command", ["sft", "grpo"])
+def test_train_output_dir_that_is_empty(tmp_path, command):
+    """output_dir = "" passed the check (Path('') is the current directory) and, after the model loaded,
+    was a FileNotFoundError traceback."""
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text(FAKE_CONFIG)
+    path = tmp_path / "c.toml"
+    path.write_text(f'[{command}]\nmodel = "{model}"\noutput_dir = ""\n')
+    result = run_cfcode(["train", command, str(path)], tmp_path)
+    assert_one_line_error(result, "output_dir: expected a directory path, got an empty string")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.toml", "model"]
+
+
 @pytest.mark.parametrize("line", ['[1, 2]', '"text"', '{"prompt": "p", "completion": []}', "{not json"])
 def test_sft_bad_trace_lines_name_the_line(tmp_path, line):
     """A trace file line that is not a {prompt, completion} object (a JSON list raised AttributeError)."""
     model = tmp_path / "model"
     model.mkdir()
-    (model / "config.json").write_text("{}")
+    (model / "config.json").write_text(FAKE_CONFIG)
     traces = tmp_path / "traces.jsonl"
     traces.write_text(line + "\n", encoding="utf-8")
     path = tmp_path / "sft.toml"
@@ -268,7 +304,7 @@ def test_train_output_dir_that_is_a_file(tmp_path, command):
     """An output_dir that is a file was a FileExistsError traceback after torch and the model loaded."""
     model = tmp_path / "model"
     model.mkdir()
-    (model / "config.json").write_text("{}")
+    (model / "config.json").write_text(FAKE_CONFIG)
     plain = tmp_path / "plain"
     plain.write_text("keep")
     path = tmp_path / "c.toml"
@@ -284,7 +320,7 @@ def test_misspelt_trl_override_fails_before_training(tmp_path, command, table):
     experiment, every earlier stage) had run."""
     model = tmp_path / "model"
     model.mkdir()
-    (model / "config.json").write_text("{}")
+    (model / "config.json").write_text(FAKE_CONFIG)
     path = tmp_path / "c.toml"
     path.write_text(f'[{command}]\nmodel = "{model}"\noutput_dir = "{tmp_path / "run"}"\n'
                     "trl_overrides = { learning_rat = 0.1 }\n")
@@ -298,7 +334,7 @@ def test_grpo_step_that_does_not_divide_into_batches_fails_before_torch(tmp_path
     """prompts_per_step x num_generations not a multiple of the batch failed inside TRL's config building."""
     model = tmp_path / "model"
     model.mkdir()
-    (model / "config.json").write_text("{}")
+    (model / "config.json").write_text(FAKE_CONFIG)
     path = tmp_path / "grpo.toml"
     path.write_text(f'[grpo]\nmodel = "{model}"\noutput_dir = "{tmp_path / "run"}"\nprompts_per_step = 3\n'
                     "num_generations = 5\nper_device_train_batch_size = 4\n")
@@ -321,7 +357,7 @@ def test_distill_out_that_is_the_train_file_is_refused(tmp_path):
 def test_grpo_bad_train_file_records_fail_before_training(tmp_path):
     model = tmp_path / "model"
     model.mkdir()
-    (model / "config.json").write_text("{}")
+    (model / "config.json").write_text(FAKE_CONFIG)
     data = tmp_path / "train.jsonl"
     data.write_text(json.dumps(_record(answer=3)) + "\n", encoding="utf-8")
     path = tmp_path / "grpo.toml"

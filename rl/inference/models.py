@@ -192,6 +192,8 @@ def check_model(model: str, field: str = "model", where: str = "") -> None:
         # an empty or unrelated directory: transformers' "Unrecognized model" traceback after torch loaded
         raise MissingInputError(f"expected a model directory holding config.json (a Hugging Face folder), got "
                                 f"{model!r} (no {' or '.join(MODEL_MARKERS)} there)", where=where, field=field)
+    if path.is_dir() and not (path / "adapter_config.json").is_file():
+        _check_model_config(path / "config.json", field, where)
     if path.exists():
         return
     if re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", model):
@@ -206,6 +208,26 @@ def check_model(model: str, field: str = "model", where: str = "") -> None:
                                 where=where, field=field)
     raise MissingInputError(f"expected an existing model directory, `smollm2`, `gguf:FILE` or a hub id "
                             f"(org/name), got {model!r} (no such directory)", where=where, field=field)
+
+
+def _check_model_config(config: Path, field: str, where: str) -> None:
+    """config.json is a JSON object naming its `model_type`: else transformers' 'Unrecognized model'
+    traceback came after torch (and the trainer's output_dir) were set up."""
+    import json
+
+    problem = ""
+    try:
+        data = json.loads(config.read_bytes()[:64 << 20].decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        problem = "text that is not JSON"
+    else:
+        if not isinstance(data, dict):
+            problem = type(data).__name__
+        elif not isinstance(data.get("model_type"), str):
+            problem = "one without"
+    if problem:
+        raise MissingInputError(f'expected a config.json with a "model_type", got {problem}: {config}',
+                                where=where, field=field)
 
 
 def check_engine_spec(spec: str, field: str = "--model") -> None:

@@ -26,7 +26,7 @@ def test_model_base_accepts_gguf_specs_and_rejects_other_names(tmp_path):
     (tmp_path / "m.gguf").write_bytes(b"GGUF")
     plan = [s.name for s in plan_stages(parse_experiment({"model": {"base": f"gguf:{tmp_path}/m.gguf"}}))]
     assert "model" in plan
-    (tmp_path / "config.json").write_text("{}")  # a Hugging Face folder
+    (tmp_path / "config.json").write_text('{"model_type": "llama"}')  # a Hugging Face folder
     plan = [s.name for s in plan_stages(parse_experiment({"model": {"base": str(tmp_path)}}))]
     assert "model" not in plan  # an existing HF folder is used as it is
     with pytest.raises(ValueError, match="smollm2"):
