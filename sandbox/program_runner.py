@@ -5,7 +5,9 @@ that patches a builtin, `json`, `sys.modules` or this runner's own helpers, rais
 prints without end would otherwise change the results of every program packed after it. So the
 runner (the sandbox job's process, which runs no program code itself) forks one fresh child per
 group of jobs (one record), reads that child's result from a private pipe, then kills and reaps
-everything the child left behind before the next group starts. The child holds no descriptor of
+everything the child left behind and empties the job's scratch places (its working directory, /tmp,
+/dev/shm, ... as the worker names them; SysV IPC objects where the namespace is the job's) before the
+next group starts. The child holds no descriptor of
 the parent's but its own result pipe, does not inherit the parent's shared-memory result channel
 (MADV_DONTFORK), cannot trace the parent (not dumpable), finds no writable directory on its import
 path, and stays in the job's process group, which the sandbox ends with the job. Only the standard
@@ -22,6 +24,8 @@ import os as _os
 import resource as _resource
 import select as _select
 import signal as _signal
+import stat as _stat
+import struct as _struct
 import sys as _sys
 import time as _time
 
@@ -341,6 +345,98 @@ def _decode(data, group):
     return rows if ok else [["crashed", "malformed result"]] * len(group)
 
 
+def _scratch():
+    # The places the sandbox empties after every job (its worker names them: they are the job's own,
+    # never the host's /tmp), the job's working directory, and whether the SysV IPC namespace is the
+    # job's own too. Records of one pack share them: what one record leaves there is removed before
+    # the next starts, or it would see the files and shared memory of the one before, or a full /tmp.
+    cwd = _os.getcwd()
+    places = [cwd] + [d for d in _os.environ.get("CFCODE_SCRATCH", "").split(":")
+                      if d and d != cwd and not cwd.startswith(d.rstrip("/") + "/")]
+    return places, _os.environ.get("CFCODE_IPC_PRIVATE") == "1"
+
+
+def _wipe(path):
+    # Remove everything inside `path`, never raising (a record may leave anything: trees thousands of
+    # levels deep, directories chmod 0): each subdirectory met is moved up to `path` under a fresh name,
+    # then emptied and removed, so no path grows long and at most two descriptors are open.
+    try:
+        if not _os.listdir(path):  # the usual case, at the cost of one call
+            return
+        top = _os.open(path, _os.O_RDONLY | _os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        todo, serial = [n for n in _os.listdir(top) if not _unlink(top, n)], 0
+        while todo:
+            name = todo.pop()
+            try:
+                _os.chmod(name, 0o700, dir_fd=top)
+                fd = _os.open(name, _os.O_RDONLY | _os.O_DIRECTORY | _os.O_NOFOLLOW, dir_fd=top)
+            except OSError:
+                continue
+            try:
+                for sub in _os.listdir(fd):
+                    if _unlink(fd, sub):
+                        continue
+                    serial += 1
+                    moved = ".cfcode-wipe-%d-%d" % (_os.getpid(), serial)
+                    try:
+                        _os.chmod(sub, 0o700, dir_fd=fd)  # moving a directory rewrites its ".."
+                        _os.rename(sub, moved, src_dir_fd=fd, dst_dir_fd=top)
+                        todo.append(moved)
+                    except OSError:
+                        pass
+            except OSError:
+                pass
+            finally:
+                _os.close(fd)
+            try:
+                _os.rmdir(name, dir_fd=top)
+            except OSError:
+                pass
+    finally:
+        _os.close(top)
+
+
+def _unlink(dir_fd, name):
+    # True if `name` is gone or cannot go; False if it is a directory to empty first
+    try:
+        _os.unlink(name, dir_fd=dir_fd)
+    except IsADirectoryError:
+        return False
+    except PermissionError:  # some filesystems answer EPERM for unlink() of a directory
+        try:
+            return not _stat.S_ISDIR(_os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode)
+        except OSError:
+            return True
+    except OSError:
+        pass
+    return True
+
+
+def _remove_ipc(lc, buf):
+    # SysV shared memory, message queues and semaphores outlive the record that made them (the
+    # namespace is the job's own: _scratch says so)
+    used = [lc.shmctl(0, 14, buf) >= 0 and _struct.unpack_from("i", buf, 0)[0],  # SHM_INFO: used_ids
+            lc.msgctl(0, 12, buf) >= 0 and _struct.unpack_from("i", buf, 0)[0],  # MSG_INFO: msgpool
+            lc.semctl(0, 0, 19, buf) >= 0 and _struct.unpack_from("i", buf, 28)[0]]  # SEM_INFO: semusz
+    if not any(used):
+        return
+    removers = {"shm": lambda k: lc.shmctl(k, 0, None), "msg": lambda k: lc.msgctl(k, 0, None),
+                "sem": lambda k: lc.semctl(k, 0, 0)}  # IPC_RMID
+    for kind, remove in removers.items():
+        try:
+            with open("/proc/sysvipc/" + kind) as fh:
+                rows = fh.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if len(fields) > 1 and fields[1].isdigit():
+                remove(int(fields[1]))
+
+
 def _fork():
     for attempt in range(5):
         try:
@@ -366,7 +462,14 @@ def __cfcode_run_jobs__(groups):
     # itself (no program's status), and run_jobs gave up on every record of the call
     _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
     results, codes, cap = [], {}, _address_space() + _COMPILE_MEMORY
-    for group in groups:
+    places, ipc_private = _scratch()
+    ipc_buf = _ctypes.create_string_buffer(256) if ipc_private else None
+    for k, group in enumerate(groups):
+        if k:  # nothing of the record before: its processes are gone (_collect), now its files
+            for place in places:
+                _wipe(place)
+            if ipc_buf is not None:
+                _remove_ipc(lc, ipc_buf)
         group = [(_compile(source, codes, cap), entry, arg_lists) for source, entry, arg_lists in group]
         rfd, wfd = _os.pipe()
         pid = _fork()

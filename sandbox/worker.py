@@ -1625,6 +1625,10 @@ def main():
             os.chmod(workdir, 0o711 if uid is not None and os.geteuid() == 0 else 0o700)
     clean_import_path(cfg["scratch"] + [cfg["workdir"]])
     os.environ["HOME"] = os.environ["TMPDIR"] = cfg.get("jobdir") or os.path.join(cfg["workdir"], "job")
+    # what a job may empty between programs of its own (sandbox.programs' runner): the places this
+    # worker empties after every job, and whether the SysV IPC namespace is the job's alone
+    os.environ["CFCODE_SCRATCH"] = ":".join(cfg["scratch"])
+    os.environ["CFCODE_IPC_PRIVATE"] = "1" if cfg.get("ipc_private") else "0"
     if prctl(PR_SET_CHILD_SUBREAPER, 1):
         isolation.append("subreaper")
     if prctl(PR_SET_DUMPABLE, 0):

@@ -240,3 +240,44 @@ def test_an_exception_whose_message_is_endless_is_that_records_error(sandbox):
     results = run_jobs(sandbox, [Job(HONEST, "f", ARGS), Job(ENDLESS_MESSAGE, "f", [[0, 0]]), Job(HONEST, "f", ARGS)])
     assert (results[1].status, results[1].error_type) == (CallStatus.ERROR, "KeyError"), results[1]
     assert results[0] == results[2] == _alone(sandbox, HONEST)
+
+
+LEAVE_STATE = ("import ctypes, os\n"
+               "def f(x, r):\n"
+               "    for d in ('/tmp', '/dev/shm', '/var/tmp', os.getcwd()):\n"
+               "        try:\n"
+               "            with open(os.path.join(d, 'left-by-a-record'), 'w') as fh:\n"
+               "                fh.write('x')\n"
+               "        except OSError:\n"
+               "            pass\n"
+               "    ctypes.CDLL(None).shmget(0x5EC1234, 4096, 0o1600)  # IPC_CREAT | 0600\n"
+               "    return 0\n")
+FILL_TMP = ("import os\n"
+            "def f(x, r):\n"
+            "    for k in range(200):\n"
+            "        try:\n"
+            "            with open('/tmp/fill-%d' % k, 'wb') as fh:\n"
+            "                fh.write(b'x' * (1 << 20))\n"
+            "        except OSError:\n"
+            "            break\n"
+            "    return 0\n")
+SEE_STATE = ("import ctypes, os\n"
+             "def f(x, r):\n"
+             "    found = sorted(n for d in {'/tmp', '/dev/shm', '/var/tmp', os.getcwd()} if os.path.isdir(d)\n"
+             "                   for n in os.listdir(d))\n"
+             "    return [found, ctypes.CDLL(None).shmget(0x5EC1234, 0, 0) >= 0]\n")
+USE_TMP = ("import tempfile\n"
+           "def f(x, r):\n"
+           "    with tempfile.TemporaryFile() as fh:\n"
+           "        fh.write(b'y' * (2 << 20))\n"
+           "        return fh.tell()\n")
+
+
+@pytest.mark.parametrize("culprit, victim", [(LEAVE_STATE, SEE_STATE), (FILL_TMP, USE_TMP)], ids=["leave", "fill"])
+def test_what_a_record_leaves_in_scratch_places_is_gone_for_the_next(culprit, victim, sandbox):
+    """Records of one pack shared /tmp, /dev/shm and the SysV IPC namespace (the sandbox empties them
+    only after the whole pack): a record saw the files and shared memory the one before it left, or
+    found /tmp full and failed."""
+    results = run_jobs(sandbox, [Job(culprit, "f", [[0, 0]]), Job(victim, "f", [[0, 0]])])
+    assert results[0].status is CallStatus.OK, results[0]
+    assert results[1] == _alone_with(sandbox, victim, [[0, 0]]), results[1]
