@@ -140,20 +140,27 @@ def _bounded_str(exc):
     if (type(exc).__str__ in (BaseException.__str__, KeyError.__str__) and type(args) is tuple
             and all(type(a) in (str, int, float, bool, type(None)) for a in args)):
         return str(exc)  # the usual exception: the builtin rendering of scalar arguments is cheap
+    # (and with Python's default recursion limit: a KeyError of a list nested 200,000 deep, under a
+    # limit the program lifted, overflowed the C stack while rendered)
+    depth = _sys.getrecursionlimit()
     soft, hard = _resource.getrlimit(_resource.RLIMIT_AS)
     before = _address_space()
     cap = before + _MESSAGE_MEMORY
-    if not before or (soft != _resource.RLIM_INFINITY and cap >= soft):
-        return str(exc)
-    _resource.setrlimit(_resource.RLIMIT_AS, (cap, hard))
+    if before and (soft == _resource.RLIM_INFINITY or cap < soft):
+        _resource.setrlimit(_resource.RLIMIT_AS, (cap, hard))
+    else:
+        soft = None
     try:
+        _sys.setrecursionlimit(min(depth, 1000))
         return str(exc)
-    except MemoryError:
+    except (MemoryError, RecursionError):
         return "<message too large to render>"
     finally:
         try:
-            _resource.setrlimit(_resource.RLIMIT_AS, (soft, hard))
-        except (ValueError, OSError):  # the program's own __str__ lowered the hard limit: keep it
+            _sys.setrecursionlimit(depth)
+            if soft is not None:
+                _resource.setrlimit(_resource.RLIMIT_AS, (soft, hard))
+        except (ValueError, OSError, RecursionError):  # the program's own __str__ lowered the hard limit
             pass
 
 

@@ -58,6 +58,7 @@ COMPILE_IN_WORKER_MAX = 64 << 10
 # nested try/finally bodies are duplicated exponentially); past it, the child compiles under its limits
 COMPILE_IN_WORKER_MEMORY = 64 << 20
 RENDER_MEMORY = 8 << 20  # what rendering one error message or opaque value's description may take
+RENDER_DEPTH = 1000  # and how deep it may recurse (Python's default limit: safe for the C stack)
 CODE_CACHE_SIZE = 8  # each child frees its copy (other jobs are not its to see): keep that cheap
 MAX_DEPTH = 100  # nesting of a value that travels
 BIG_INT_BITS = 2000  # wider ints travel as hex: decimal conversion is capped (sys.set_int_max_str_digits)
@@ -514,25 +515,32 @@ def plain_message(exc):
 
 def bounded_text(render, too_large):
     """render() (an exception's str, an opaque value's repr) with at most RENDER_MEMORY of new address
-    space, else `too_large`. Why: the builtin types render a value referenced a million times, or
-    [v, v] nested 60 deep, as gigabytes of text, so a KeyError raised in a microsecond took the call's
-    whole time limit to describe; text costs memory as it grows, so the cap ends it within
-    milliseconds (we keep only the first MAX_ERROR_MESSAGE characters anyway)."""
+    space and Python's default recursion limit, else `too_large`. Why: the builtin types render a
+    value referenced a million times, or [v, v] nested 60 deep, as gigabytes of text, so a KeyError
+    raised in a microsecond took the call's whole time limit to describe; text costs memory as it
+    grows, so the cap ends it within milliseconds (we keep only the first MAX_ERROR_MESSAGE characters
+    anyway). And a value nested 200,000 deep, under a recursion limit the program lifted, overflowed
+    the C stack while rendered (a crash)."""
+    depth = sys.getrecursionlimit()
     before = address_space()
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     cap = None if before is None else before + RENDER_MEMORY
-    if cap is None or (soft != resource.RLIM_INFINITY and cap >= soft):
-        return render()
-    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    if cap is not None and (soft == resource.RLIM_INFINITY or cap < soft):
+        resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    else:
+        soft = None
     try:
+        sys.setrecursionlimit(min(depth, RENDER_DEPTH))
         text = render()
         return text if type(text) is str else str(text)
-    except MemoryError:
+    except (MemoryError, RecursionError):
         return too_large
     finally:
         try:
-            resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
-        except (ValueError, OSError):  # the program's own __str__ lowered the hard limit: keep it
+            sys.setrecursionlimit(depth)
+            if soft is not None:
+                resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+        except (ValueError, OSError, RecursionError):  # the program's own __str__ lowered the hard limit
             pass
 
 

@@ -778,18 +778,32 @@ def f(kind):
         class Table(dict):
             pass
         return Table({0: v})
+    if kind.startswith("deep_"):  # nested past the C stack, with the recursion limit lifted to match
+        import sys
+        sys.setrecursionlimit(10 ** 6)
+        deep = []
+        for _ in range(200000):
+            deep = [deep]
+        if kind == "deep_ValueError":
+            raise ValueError(deep)
+        class Rows(list):
+            pass
+        return Rows(deep)
     return kind
 """
 
 
-@pytest.mark.parametrize("kind", ["KeyError", "ValueError", "OSError", "list_subclass", "dict_subclass"])
+@pytest.mark.parametrize("kind", ["KeyError", "ValueError", "OSError", "list_subclass", "dict_subclass",
+                                  "deep_ValueError", "deep_list_subclass"])
 def test_a_part_of_a_result_whose_text_is_endless_costs_the_sandbox_nothing(solo, kind):
     """The sandbox renders an exception's message (str) and an opaque value's description (repr) with
     the builtin types' own C code: for a raised KeyError or ValueError of a value referenced a million
     times that text is gigabytes, and rendering it took the call's whole time limit (TIMEOUT) or ran
-    out of memory seconds later, for a program that raised (ERROR) or returned (OK) at once."""
+    out of memory seconds later, for a program that raised (ERROR) or returned (OK) at once. Nested
+    200,000 deep under a lifted recursion limit, rendering it overflowed the C stack (CRASHED)."""
     [results] = solo.run_batch([ExecRequest(HUGE_TO_RENDER, "f", [(kind,), ("next",)], timeout_s=5.0)])
     first = results[0]
+    kind = kind.replace("deep_", "")
     if kind.endswith("Error"):
         assert (first.status, first.error_type) == (S.ERROR, kind), first
         assert isinstance(first.error_message, str) and len(first.error_message) <= 5000

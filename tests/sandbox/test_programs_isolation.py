@@ -227,17 +227,26 @@ def test_a_value_small_in_memory_but_huge_encoded_is_that_records_output_too_lar
     assert results[0] == results[2] == _alone(sandbox, HONEST)
 
 
-ENDLESS_MESSAGE = ("def f(x, r):\n"
+ENDLESS_MESSAGE = ("import sys\n"
+                   "def f(x, r):\n"
                    "    v = [0]\n"
-                   "    for _ in range(60):  # 2**60 leaves: its repr never ends\n"
-                   "        v = [v, v]\n"
+                   "    if x == 'wide':\n"
+                   "        for _ in range(60):  # 2**60 leaves: its repr never ends\n"
+                   "            v = [v, v]\n"
+                   "    else:  # nested past the C stack, with the recursion limit lifted to match\n"
+                   "        sys.setrecursionlimit(10 ** 6)\n"
+                   "        for _ in range(200000):\n"
+                   "            v = [v]\n"
                    "    raise KeyError(v)\n")
 
 
-def test_an_exception_whose_message_is_endless_is_that_records_error(sandbox):
+@pytest.mark.parametrize("shape", ["wide", "deep"])
+def test_an_exception_whose_message_is_endless_is_that_records_error(shape, sandbox):
     """str() of a KeyError holding [v, v] nested 60 deep never ends (the builtin types' own C code):
-    the runner's description of the error took the record's whole time limit (TIMEOUT)."""
-    results = run_jobs(sandbox, [Job(HONEST, "f", ARGS), Job(ENDLESS_MESSAGE, "f", [[0, 0]]), Job(HONEST, "f", ARGS)])
+    the runner's description of the error took the record's whole time limit (TIMEOUT); of one nested
+    200,000 deep under a lifted recursion limit it overflowed the C stack (CRASHED)."""
+    results = run_jobs(sandbox, [Job(HONEST, "f", ARGS), Job(ENDLESS_MESSAGE, "f", [[shape, 0]]),
+                                 Job(HONEST, "f", ARGS)])
     assert (results[1].status, results[1].error_type) == (CallStatus.ERROR, "KeyError"), results[1]
     assert results[0] == results[2] == _alone(sandbox, HONEST)
 
