@@ -74,22 +74,26 @@ def _safe_path():
     return keep
 
 
-def _plain(value):
-    if isinstance(value, tuple):
+_MAX_DEPTH = 50  # nesting of a record's values (the runner's own result nests them 2 deeper, see _shallow)
+
+
+def _plain(value, depth=0):
+    if depth > _MAX_DEPTH or isinstance(value, tuple):
         return False
     if isinstance(value, list):
-        return all(_plain(v) for v in value)
+        return all(_plain(v, depth + 1) for v in value)
     if isinstance(value, dict):
-        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+        return all(isinstance(k, str) and _plain(v, depth + 1) for k, v in value.items())
     return True
 
 
 def _scan(values, cap):
     # (over, plain): `over` if the values' JSON is certain to be longer than `cap` (a row referenced a
     # million times is small in memory and gigabytes encoded: encoding it first cost the record its
-    # time limit or its memory); else `plain` is _plain(values), found in the same walk. Each part is
-    # charged a lower bound of its encoded length and the walk stops past `cap`, so it takes at most
-    # about `cap` steps, however deep or self-containing the value.
+    # time limit or its memory); else `plain` is _plain(values), found in the same walk (nested at most
+    # _MAX_DEPTH deep: json.dumps of a list nested 200,000 deep, under a recursion limit the program
+    # lifted, overflowed the C stack). Each part is charged a lower bound of its encoded length and
+    # the walk stops past `cap`, so it takes at most about `cap` steps, however deep or self-containing.
     left, plain, stack, items = cap, True, [], iter((values,))
     while True:
         for x in items:
@@ -99,6 +103,8 @@ def _scan(values, cap):
                 left -= len(x) + 2
                 if left < 0:
                     return True, False
+                if plain and len(stack) >= _MAX_DEPTH and x:  # its items would be nested too deep
+                    plain = False
                 stack.append(items)
                 if isinstance(x, dict):
                     if plain and not all(isinstance(k, str) for k in x):

@@ -290,3 +290,23 @@ def test_what_a_record_leaves_in_scratch_places_is_gone_for_the_next(culprit, vi
     results = run_jobs(sandbox, [Job(culprit, "f", [[0, 0]]), Job(victim, "f", [[0, 0]])])
     assert results[0].status is CallStatus.OK, results[0]
     assert results[1] == _alone_with(sandbox, victim, [[0, 0]]), results[1]
+
+
+DEEP_VALUE = ("import sys\n"
+              "def f(x, r):\n"
+              "    if x > 1000:\n"
+              "        sys.setrecursionlimit(10 ** 6)\n"
+              "    v = []\n"
+              "    for _ in range(x):\n"
+              "        v = [v]\n"
+              "    return v\n")
+
+
+@pytest.mark.parametrize("depth", [60, 200000])
+def test_a_value_nested_too_deep_to_travel_is_that_records_unsupported_value(depth, sandbox):
+    """A list nested 60 deep passed the record's JSON check and was refused by the runner as a
+    malformed result (CRASHED); nested 200,000 deep under a lifted recursion limit, json.dumps
+    overflowed the C stack (CRASHED). Neither crashed: the value cannot travel."""
+    results = run_jobs(sandbox, [Job(HONEST, "f", ARGS), Job(DEEP_VALUE, "f", [[depth, 0]]), Job(HONEST, "f", ARGS)])
+    assert (results[1].status, results[1].error_type) == (CallStatus.ERROR, "UnsupportedValue"), results[1]
+    assert results[0] == results[2] == _alone(sandbox, HONEST)
