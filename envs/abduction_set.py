@@ -27,14 +27,14 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from envs.abduction import outside_values
+from envs.abduction import outputs_match, outside_values
 from envs.parsing import ParsedAnswer, fenced_spans, in_spans, parse_answer_content
 from envs.scoring import COMPOSITE_SCORERS, Score, completion_text, partial_credit, score_batch
 from envs.shared_sandbox import shared_sandbox
 from envs.signature import call_args
 from envs.values import fresh, value_key
 from generators import ANSWER_INSTRUCTIONS, Problem, answer_text, latent_combinations, value_text
-from sandbox import Job, Sandbox, SandboxFailure, run_jobs
+from sandbox import CallStatus, Job, Sandbox, SandboxFailure, run_jobs
 
 QUESTION = "abduce_predict"
 DEFAULT_ABDUCTION_WEIGHT = 0.5
@@ -171,17 +171,59 @@ def gold_latents(problems: Sequence[Problem], sandbox: Sandbox | None = None, sa
             for i in missing:
                 out[i] = f"consistent-set check failed: {type(exc).__name__}: {exc}"
             return out  # type: ignore[return-value]
+        retry = [i for i, r in zip(missing, results) if r.status not in (CallStatus.OK, CallStatus.SANDBOX_ERROR)]
+        one_by_one = _consistent_one_by_one(problems, retry, sandbox) if retry else {}
         for i, result in zip(missing, results):
-            if result.status != "ok":
-                out[i] = f"consistent-set check failed: {result.status.value} {result.detail}".strip()
+            if i in one_by_one:
+                found = one_by_one[i]
+            elif result.status is not CallStatus.OK:
+                found = f"consistent-set check failed: {result.status.value} {result.detail}".strip()
+            else:
+                found = consistent_from(problems[i], result.values or [])
+            if isinstance(found, str):
+                out[i] = found
                 continue
-            gold = consistent_from(problems[i], result.values or [])
+            gold = found
             out[i] = list(gold)
             with _GOLD_LOCK:
                 _GOLD[_content_key(problems[i])] = gold
                 while len(_GOLD) > _GOLD_MAX:
                     _GOLD.popitem(last=False)
     return out  # type: ignore[return-value]
+
+
+_PROGRAM_FAILED = frozenset({CallStatus.ERROR, CallStatus.CRASHED, CallStatus.MEMORY, CallStatus.OUTPUT_TOO_LARGE})
+
+
+def _consistent_one_by_one(problems: Sequence[Problem], indices: list[int], sandbox: Sandbox
+                           ) -> dict[int, list[tuple[Any, ...]] | str]:
+    """The consistent set of each problem whose table job failed, one job per latent assignment.
+
+    Why: one assignment for which the program raises, crashes or runs long fails (or times out) the whole
+    table, and the problem was a verifier failure for every completion. An assignment whose run raises,
+    crashes or breaks a limit cannot explain the observation (as for "abduce"); a timeout of its own run or a
+    sandbox failure stays a verifier failure (it may be the machine's load)."""
+    jobs: list[Job] = []
+    owners: list[tuple[int, tuple[Any, ...]]] = []
+    for i in indices:
+        p = problems[i]
+        for combo in latent_combinations(p.latents):
+            jobs.append(Job(p.program, p.entry, [call_args(p, o["args"], combo) for o in p.observations]))
+            owners.append((i, combo))
+    try:
+        results = run_jobs(sandbox, jobs)
+    except (SandboxFailure, OSError, RuntimeError) as exc:
+        return {i: f"consistent-set check failed: {type(exc).__name__}: {exc}" for i in indices}
+    found: dict[int, list[tuple[Any, ...]] | str] = {i: [] for i in indices}
+    for (i, combo), result in zip(owners, results):
+        gold = found[i]
+        if isinstance(gold, str) or result.status in _PROGRAM_FAILED:
+            continue
+        if result.status is not CallStatus.OK:
+            found[i] = f"consistent-set check failed: {result.status.value} {result.detail}".strip()
+        elif outputs_match(problems[i], result.values or []):
+            gold.append(combo)
+    return found
 
 
 @dataclass

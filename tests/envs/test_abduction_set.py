@@ -144,3 +144,20 @@ def test_echoing_the_abduce_predict_prompt_earns_nothing_for_the_latents(local_s
     for reward in ("exact", "f1"):
         scores = score_abduce_predict(problems, texts, reward, local_sandbox)
         assert [p.id for p, s in zip(problems, scores) if s.abduction_reward] == []
+
+
+def test_a_latent_that_makes_the_program_fail_is_inconsistent_not_a_verifier_failure(local_sandbox):
+    """The consistent set ran every latent in one job: a program raising for one latent (r = 0 divides by
+    zero) or crashing for another failed the whole job, so every completion on that problem was a verifier
+    failure (masked) and the right latents never paid. A latent whose run fails cannot explain the observation."""
+    from tests.envs.envs_problems import make_problem
+
+    program = ("def f(x, r):\n"
+               "    if r == 5:\n        import os\n        os._exit(3)\n"
+               "    return (x * 6 // r + r) % 4\n")  # f(2, r) = (12 // r + r) % 4: r=1 -> 1, 2 -> 0, 3 -> 3, 4 -> 3
+    p = make_problem("hand:raises", program=program, observations=[{"args": {"x": 2}, "output": 3}],
+                     intervention={"args": {"x": 4}}, answer=[2, 3])  # f(4, 3) = 11 % 4 = 3, f(4, 4) = 10 % 4 = 2
+    s = _score(p, "<latents>[3, 4]</latents><answer>[2, 3]</answer>", local_sandbox)
+    assert s.verifier_error is None and s.gold_latents == [[3], [4]]
+    assert s.abduction_correct and s.reward == 1.0
+    assert _score(p, "<latents>[0, 3, 4]</latents><answer>[2, 3]</answer>", local_sandbox).abduction_reward == 0.0
