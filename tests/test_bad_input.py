@@ -588,12 +588,14 @@ def test_analyze_traces_bad_samples(tmp_path, eval_dir, case):
     assert not (tmp_path / "traces").exists()
 
 
-@pytest.mark.parametrize("content", [b'{"label": 1}', b"{oops", b"[]"])
-def test_compare_bad_eval_json(tmp_path, eval_dir, content):
+@pytest.mark.parametrize("content, expected", [(b'{"label": 1}', "model: missing required field"),
+                                               (b"{oops", "expected an eval.json written by `cfcode eval`"),
+                                               (b"[]", "expected a JSON object (an eval.json written by `cfcode eval`)")])
+def test_compare_bad_eval_json(tmp_path, eval_dir, content, expected):
     bad = _copy_eval(eval_dir, tmp_path / "bad")
     (bad / "eval.json").write_bytes(content)
     result = run_cfcode(["compare", str(bad), str(eval_dir), "--out", str(tmp_path / "cmp")], tmp_path)
-    assert_one_line_error(result, f"{bad / 'eval.json'}: expected an eval.json written by `cfcode eval`")
+    assert_one_line_error(result, f"{bad / 'eval.json'}: {expected}")
     assert not (tmp_path / "cmp").exists()
 
 
@@ -688,3 +690,33 @@ def test_a_disk_that_fills_up_while_writing_is_one_line_and_leaves_nothing(tmp_p
                             check=False, timeout=TIMEOUT_S, preexec_fn=_limit_file_size(4096))
     assert_one_line_error(result, "--out: cannot write ", "File too large")
     assert list(tmp_path.iterdir()) == []
+
+
+EVAL_JSON_CASES = {
+    # each passed the eval.json check: compare ended in a TypeError traceback (a label that is a number),
+    # analyze-traces in "'list' object is not a mapping"; the others were compared as if measured
+    "label_int": (lambda d: d.update(label=5), "label: expected str, got int 5"),
+    "config_list": (lambda d: d.update(config=[]), "config: expected dict of str -> any value, got list"),
+    "config_suites_str": (lambda d: d["config"].update(suites="if_else"), "config.suites: expected list of str"),
+    "mean_str": (lambda d: d["groups"][0]["exact_match"].update(mean="high"),
+                 "groups[0].exact_match.mean: expected number, got str 'high'"),
+    "n_problems_str": (lambda d: d["groups"][0].update(n_problems="2"), "groups[0].n_problems: expected int"),
+    "mode_bad": (lambda d: d["groups"][0].update(mode="sideways"),
+                 "groups[0].mode: expected one of ['counterfactual', 'interventional'], got str 'sideways'"),
+    "groups_dict": (lambda d: d.update(groups={}), "groups: expected list, got dict"),
+}
+
+
+@pytest.mark.parametrize("command", ["compare", "analyze-traces"])
+@pytest.mark.parametrize("case", sorted(EVAL_JSON_CASES))
+def test_eval_json_with_a_wrong_field_is_one_line_naming_it(tmp_path, eval_dir, command, case):
+    change, expected = EVAL_JSON_CASES[case]
+    bad = _copy_eval(eval_dir, tmp_path / "bad")
+    data = json.loads((bad / "eval.json").read_text(encoding="utf-8"))
+    data["label"] = "other"
+    change(data)
+    (bad / "eval.json").write_text(json.dumps(data), encoding="utf-8")
+    args = [str(bad), str(eval_dir)] if command == "compare" else [str(bad)]
+    result = run_cfcode([command, *args, "--out", str(tmp_path / "out")], tmp_path)
+    assert_one_line_error(result, f"{bad / 'eval.json'}: {expected}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad"]

@@ -88,7 +88,9 @@ def _check_eval_dir(entry: Path, samples: bool) -> None:
     if not summary.is_file():
         raise MissingInputError(f"expected an eval directory holding {SUMMARY_FILE}, got {str(entry)!r}")
     try:
-        EvalResult.from_dict(json.loads(summary.read_bytes().decode("utf-8")))
+        EvalResult.from_dict(json.loads(summary.read_bytes().decode("utf-8")), where=str(summary))
+    except InputError:
+        raise
     except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         raise InputError(f"expected an {SUMMARY_FILE} written by `cfcode eval`, got {type(exc).__name__}: {exc}",
                          where=str(summary)) from None

@@ -18,7 +18,7 @@ from typing import Any
 
 import envs
 from envs import check_question, score_batch
-from generators import MODES, Problem, check_ranges, staged_dir
+from generators import MODES, InputError, Problem, check_fields, check_ranges, describe, staged_dir
 from rl.evaluation.baselines import BaselinePolicy, is_baseline
 from rl.evaluation.metrics import Estimate, bootstrap_mean
 from rl.evaluation.report import write_eval_report
@@ -157,9 +157,56 @@ class EvalResult:
                 "groups": [g.to_dict() for g in self.groups]}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> EvalResult:
-        return cls(label=data["label"], model=data["model"], config=data["config"],
-                   groups=[GroupMetrics.from_dict(g) for g in data["groups"]])
+    def from_dict(cls, data: dict[str, Any], where: str = "") -> EvalResult:
+        """An eval.json's content, every field checked (InputError naming `where` and the field path): a
+        label that is a number or a group that is not a table was a traceback in compare or traces."""
+        if not isinstance(data, dict):
+            raise InputError(f"expected a JSON object (an eval.json written by `cfcode eval`), got "
+                             f"{describe(data)}", where=where)
+        check_fields(_EvalFile, data, where=where, what="field")
+        check_fields(EvalConfig, data["config"], where=where, what="field", prefix="config.")
+        groups = []
+        for i, group in enumerate(data["groups"]):
+            prefix = f"groups[{i}]."
+            kw = dict(check_fields(_GroupFile, group, where=where, what="field", prefix=prefix))
+            if kw["mode"] not in MODES:
+                raise InputError(f"expected one of {list(MODES)}, got {describe(kw['mode'])}", where=where,
+                                 field=prefix + "mode")
+            for m in (*METRICS, *ABDUCTION_METRICS):
+                if kw.get(m) is not None:
+                    kw[m] = Estimate(**check_fields(Estimate, kw[m], where=where, what="field",
+                                                    prefix=f"{prefix}{m}."))
+            groups.append(GroupMetrics(**kw))
+        return cls(label=data["label"], model=data["model"], config=data["config"], groups=groups)
+
+
+@dataclass
+class _EvalFile:
+    """The shape of eval.json (EvalResult.to_dict), for its reader's checks."""
+
+    label: str
+    model: str
+    config: dict[str, Any]
+    groups: list[Any]
+    seconds: float = 0.0
+
+
+@dataclass
+class _GroupFile:
+    """The shape of one eval.json group (GroupMetrics.to_dict): estimates are tables, checked next."""
+
+    suite: str
+    mode: str
+    n_problems: int
+    n_samples: int
+    exact_match: dict[str, Any]
+    f1: dict[str, Any]
+    format_rate: dict[str, Any]
+    mean_length: dict[str, Any]
+    verifier_errors: int
+    truncated: int
+    abduction_exact: dict[str, Any] | None = None
+    abduction_f1: dict[str, Any] | None = None
 
 
 # ---------------------------------------------------------------------------------------- suites
@@ -362,7 +409,7 @@ def load_eval(path: str | Path) -> EvalResult:
         p = p / SUMMARY_FILE
     if not p.is_file():
         raise FileNotFoundError(f"no {SUMMARY_FILE} at {path}")
-    return EvalResult.from_dict(json.loads(p.read_text(encoding="utf-8")))
+    return EvalResult.from_dict(json.loads(p.read_text(encoding="utf-8")), where=str(p))
 
 
 def load_samples(path: str | Path) -> list[SampleRecord]:
