@@ -32,7 +32,7 @@ from openenv.core.env_server.types import Action, Observation, State
 from pydantic import Field
 
 from envs.code_env import CounterfactualCodeEnv
-from envs.scoring import completion_text
+from envs.scoring import completion_text, real_list
 
 ENV_NAME = "counterfactual_code"
 
@@ -228,6 +228,7 @@ def trl_environment_factory(base_url: str) -> type[TRLCounterfactualEnv]:
 
 def openenv_reward(completions: list[Any], environments: list[TRLCounterfactualEnv], **_: Any) -> list[float | None]:
     """TRL reward function: each completion is its environment's single step (None: verifier failed)."""
+    completions, environments = real_list(completions), real_list(environments)  # what they hold, not what they say
     if len(completions) != len(environments):
         raise ValueError(f"{len(completions)} completions but {len(environments)} environments")
     rewards: list[float | None] = []

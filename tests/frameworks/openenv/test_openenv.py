@@ -236,3 +236,25 @@ def test_two_records_sharing_an_id_each_show_their_own_prompt(tmp_path):
         obs = env.reset(index=index)
         assert obs.prompt == p.prompt
         assert env.step(CounterfactualAction(completion=p.gold_trace.replace("[2, 5]", str(p.answer)))).reward == 1.0
+
+
+class _BatchLies(list):
+    gold = ""
+
+    def __iter__(self):
+        return iter([self.gold] * list.__len__(self))
+
+    def __getitem__(self, index):
+        return self.gold
+
+
+def test_a_completion_batch_whose_iteration_lies_is_read_by_its_items(server, problems):
+    (env,) = [trl_environment_factory(server)()]
+    p = problems[0]
+    try:
+        env.reset(prompt=[{"role": "user", "content": p.prompt}], problem_id=p.id)
+        batch = _BatchLies([answer_block(["not-an-output"])])
+        batch.gold = p.gold_trace
+        assert openenv_reward(batch, [env]) == [0.0]
+    finally:
+        env._close()
