@@ -29,7 +29,7 @@ from typing import Any
 
 from envs.abduction import outputs_match, outside_values
 from envs.parsing import ParsedAnswer, fenced_spans, in_spans, parse_answer_content
-from envs.scoring import COMPOSITE_SCORERS, Score, completion_text, partial_credit, score_batch
+from envs.scoring import COMPOSITE_SCORERS, Score, completion_text, partial_credit, real_list, score_batch
 from envs.shared_sandbox import shared_sandbox
 from envs.signature import call_args
 from envs.values import fresh, value_key
@@ -265,6 +265,7 @@ def score_abduce_predict(problems: Sequence[Problem], completions: Sequence[Any]
                          abduction_weight: float = DEFAULT_ABDUCTION_WEIGHT) -> list[AbductionScore]:
     """Score abduction and prediction of each completion; reward = w * abduction + (1 - w) * prediction."""
     w = check_weight(abduction_weight)
+    problems, completions = real_list(problems), real_list(completions)  # what they hold, not what they say
     predictions = score_batch(problems, completions, reward, sandbox, "predict", sandbox_backend=sandbox_backend)
     golds = gold_latents(problems, sandbox, sandbox_backend)
     out = []

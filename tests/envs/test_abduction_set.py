@@ -161,3 +161,13 @@ def test_a_latent_that_makes_the_program_fail_is_inconsistent_not_a_verifier_fai
     assert s.verifier_error is None and s.gold_latents == [[3], [4]]
     assert s.abduction_correct and s.reward == 1.0
     assert _score(p, "<latents>[0, 3, 4]</latents><answer>[2, 3]</answer>", local_sandbox).abduction_reward == 0.0
+
+
+def test_a_batch_whose_iteration_lies_is_read_by_its_items(mod_problem, local_sandbox):
+    class _Lies(list):
+        def __iter__(self):
+            return iter([HONEST] * list.__len__(self))
+
+    (score,) = score_abduce_predict([mod_problem], _Lies(["<latents>[0]</latents><answer>[9]</answer>"]), "exact",
+                                    local_sandbox)
+    assert score.reward == 0.0 and not score.abduction_correct
