@@ -29,7 +29,9 @@ def write_problems(path: str | os.PathLike, problems: Iterable[Problem]) -> Path
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=target.name + ".", suffix=".tmp", dir=target.parent)
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            for problem in problems:
+            for i, problem in enumerate(problems):
+                if not isinstance(problem, Problem):  # decoded dicts: an AttributeError from in here
+                    raise TypeError(f"problems[{i}]: expected a Problem, got {type(problem).__name__}")
                 fh.write(problem.to_json() + "\n")
         umask = os.umask(0)
         os.umask(umask)

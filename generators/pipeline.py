@@ -116,7 +116,7 @@ def generate_with_stats(
     only shard I's chunks of the run (see `chunk_plan`).
     """
     spec = get_family(family)
-    _check_args(spec, mode, n, split)
+    _check_args(spec, mode, n, split, seed)
     plan = chunk_plan(n, chunk_size, shard)
     cfg = spec.config(level, **knobs)
     if exclusions is None:
@@ -167,7 +167,7 @@ def build_item(
 ) -> Problem | None:
     """Rebuild item `idx` alone (None if that index is rejected by a per-item filter)."""
     spec = get_family(family)
-    _check_args(spec, mode, 1, split)
+    _check_args(spec, mode, 1, split, seed)
     cfg = spec.config(level, **knobs)
     with _borrowed(sandbox) as sb:
         out = _build_batch(_Run(spec, mode, seed, cfg, split, level, Exclusions()), [idx], sb, FilterStats(), set())
@@ -190,11 +190,13 @@ def draft_item(family: str, mode: str, seed: int, idx: int, level: int | None = 
     return spec.draft(item_rng(seed, family, mode, idx), spec.config(level, **knobs))
 
 
-def _check_args(spec: FamilySpec, mode: str, n: int, split: str) -> None:
+def _check_args(spec: FamilySpec, mode: str, n: int, split: str, seed: int = 0) -> None:
     if mode not in MODES or mode not in spec.modes:
         raise ValueError(f"mode must be one of {list(spec.modes)}, got {mode!r}")
-    if not isinstance(n, int) or n < 0:
+    if not isinstance(n, int) or isinstance(n, bool) or n < 0:
         raise ValueError(f"n must be a non-negative integer, got {n!r}")
+    if not isinstance(seed, int) or isinstance(seed, bool):  # '7' or 1.5 drafted another run, silently
+        raise ValueError(f"seed must be an integer, got {seed!r}")
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
 

@@ -720,3 +720,36 @@ def test_eval_json_with_a_wrong_field_is_one_line_naming_it(tmp_path, eval_dir, 
     result = run_cfcode([command, *args, "--out", str(tmp_path / "out")], tmp_path)
     assert_one_line_error(result, f"{bad / 'eval.json'}: {expected}")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad"]
+
+
+# ------------------------------------------------------------------------------ Python API misuse
+
+@pytest.mark.parametrize("kwargs, expected", [
+    # a seed of the wrong type was accepted and silently drafted a different (str-hashed) run
+    ({"seed": "7"}, "seed must be an integer, got '7'"),
+    ({"seed": 1.5}, "seed must be an integer, got 1.5"),
+    ({"seed": True}, "seed must be an integer, got True"),
+    ({"n": True}, "n must be a non-negative integer, got True"),
+])
+def test_generate_refuses_arguments_of_the_wrong_type(kwargs, expected):
+    from generators import generate
+
+    args = {"family": "if_else", "mode": "counterfactual", "n": 1, "seed": 0, **kwargs}
+    with pytest.raises(ValueError) as info:
+        generate(**args)
+    assert str(info.value) == expected
+
+
+def test_write_problems_refuses_items_that_are_not_problems(tmp_path):
+    """A list of dicts (records already decoded) was an AttributeError from inside the writer."""
+    from generators import write_problems
+
+    with pytest.raises(TypeError, match=r"problems\[1\]: expected a Problem, got dict"):
+        write_problems(tmp_path / "p.jsonl", [_problem(), json.loads(json.dumps(GOOD_RECORD))])
+    assert list(tmp_path.iterdir()) == []
+
+
+def _problem():
+    from generators import Problem
+
+    return Problem.from_dict(json.loads(json.dumps(GOOD_RECORD)))
