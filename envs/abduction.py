@@ -55,14 +55,15 @@ def outside_values(domain: Sequence[Any], k: int) -> list[Any]:
     completion that copies the prompt (or always answers the example) was paid without reading it."""
     taken = {value_key(v) for v in domain}
     kinds = {type(v) for v in domain}
-    candidates: Iterable[Any]
+    typed: Iterable[Any] = ()
     if kinds and kinds <= {int, float}:
         top = max(domain)
-        candidates = (top + i for i in itertools.count(1))
+        typed = (top + i for i in itertools.count(1))
     elif kinds == {str}:
-        candidates = itertools.chain("xyzw", (f"x{i}" for i in itertools.count(1)))
-    else:  # e.g. bools: no bool lies outside [True, False]
-        candidates = itertools.chain([None], "xyzw", itertools.count(0))
+        typed = itertools.chain("xyzw", (f"x{i}" for i in itertools.count(1)))
+    # a bounded try of the domain's type (max + 1 is max again for inf or 1e308), then values of other types
+    # (e.g. bools: none lies outside [True, False]); a finite domain leaves one of those free
+    candidates = itertools.chain(itertools.islice(typed, len(domain) + k), [None], "xyzw", itertools.count(0))
     out: list[Any] = []
     for c in candidates:
         if value_key(c) not in taken:

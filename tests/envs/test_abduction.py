@@ -131,6 +131,8 @@ def test_echoing_the_abduce_prompt_never_pays(local_sandbox):
 @pytest.mark.parametrize(("latents", "example"), [
     ({"r": [0, 1, 2]}, "[3]"), ({"r": [-4, 7, 2]}, "[8]"), ({"s": ["x", "a"]}, "['y']"),
     ({"a": [1, 2, 3], "b": [0, 1, 2]}, "[4, 3]"), ({"f": [0.5, 1.5]}, "[2.5]"), ({"t": [True, False]}, "[None]"),
+    # max + 1 is the max again: the search for an outside value looped for ever (a valid record hung the env)
+    ({"f": [1.0, float("inf")]}, "[None]"), ({"f": [1e308, 1.7976931348623157e308]}, "[None]"),
 ])
 def test_the_abduce_format_example_lies_outside_the_domain(latents, example):
     problem = make_problem("hand:example", latents=latents, program=f"def f(x, {', '.join(latents)}):\n    return x\n")
