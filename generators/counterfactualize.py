@@ -92,6 +92,9 @@ def parse_domain(value: Any, where: str) -> Domain:
             value = json.loads(value)
         except json.JSONDecodeError:
             raise SpecError(f"{where}: expected lo..hi or a JSON list of values, got {value!r}") from None
+        except RecursionError:  # was caught as an infrastructure error: "cannot start the Docker sandbox"
+            raise SpecError(f"{where}: expected lo..hi or a JSON list of values nested at most a few hundred "
+                            f"levels deep, got {len(value)} characters nested deeper") from None
     if not isinstance(value, list) or not value:
         raise SpecError(f"{where}: expected lo..hi or a non-empty list of values, got {value!r}")
     for v in value:

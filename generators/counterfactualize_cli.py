@@ -9,6 +9,7 @@ import typer
 from generators.counterfactualize import Options, SpecError, counterfactualize, function_spec, load_spec
 from generators.errors import InputError, check_distinct_output, check_output_file, output_errors, print_error
 from generators.io import write_problems
+from generators.user_code import Rejection, parse_source, prepare_function
 from sandbox import SandboxFailure, make_sandbox
 
 
@@ -72,11 +73,20 @@ def counterfactualize_cmd(
                 _fail("give --spec SPEC.toml, or --function NAME with --input and --latent")
             specs = [function_spec(function, _pairs(inputs, "--input"), _pairs(latents, "--latent"),
                                    "command line")]
+            # One function: what can be told without running it (not defined, a syntax error, parameters
+            # that do not match) is the user's mistake, one line before the sandbox starts.
+            prepared = prepare_function(parse_source(text), function, list(specs[0].inputs),
+                                        list(specs[0].latents))
+            if isinstance(prepared, Rejection):
+                line = f":{prepared.line}" if prepared.line else ""
+                _fail(f"{source}{line}: --function {function}: {prepared.reason}")
         options = Options(n=n, seed=seed, mode=mode, max_inputs=max_inputs, max_answer_size=max_answer_size,
                           call_timeout_s=call_timeout)
         options.validate()
         with make_sandbox("docker") as sandbox:
             result = counterfactualize(text, specs, sandbox, options, log=lambda line: typer.echo(line, err=True))
+    except typer.Exit:  # a RuntimeError too: an error line printed above, not a Docker failure
+        raise
     except SpecError as exc:
         _fail(str(exc))
     except SandboxFailure as exc:

@@ -722,6 +722,26 @@ def test_eval_json_with_a_wrong_field_is_one_line_naming_it(tmp_path, eval_dir, 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad"]
 
 
+@pytest.mark.parametrize("source, args, expected", [
+    # each printed a `rejected:` line plus "no problem was made" (two lines, exit 1), after Docker started
+    ("def f(x, r):\n    return x + r\n", ["-f", "g"], "src.py: --function g: is not defined at the top level"),
+    ("def f(x, r:\n", ["-f", "f"], "src.py:1: --function f: syntax error: '(' was never closed"),
+    ("def f(x, r, s):\n    return x\n", ["-f", "f"], "src.py:1: --function f: parameters ['s'] are neither"),
+    # any error line inside the run's try block was followed by "cannot start the Docker sandbox:" (typer.Exit
+    # is a RuntimeError), as was a domain nested past the recursion limit
+    ("def f(x, r):\n    return x\n", ["-f", "f", "--spec", "src.py"], "give either --spec or --function"),
+    ("def f(x, r):\n    return x\n", ["-f", "f", "-i", "x=" + "[" * 5000 + "]" * 5000],
+     "command line.inputs.x: expected lo..hi or a JSON list of values nested at most"),
+])
+def test_counterfactualize_bad_function_is_one_line_before_the_sandbox(tmp_path, source, args, expected):
+    (tmp_path / "src.py").write_text(source, encoding="utf-8")
+    if "-i" not in args:
+        args = [*args, "-i", "x=0..3"]
+    result = run_cfcode(["counterfactualize", "src.py", *args, "-l", "r=0..3", "-o", "c.jsonl"], tmp_path)
+    assert_one_line_error(result, expected)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["src.py"]
+
+
 # ------------------------------------------------------------------------------ Python API misuse
 
 @pytest.mark.parametrize("kwargs, expected", [
