@@ -121,8 +121,8 @@ def test_the_consistent_set_cache_keeps_each_problems_latent_order(local_sandbox
     from envs.abduction_set import _GOLD
     from tests.envs.envs_problems import make_problem
 
-    kw = dict(program="def f(x, a, b):\n    return x * a + b\n", observations=[{"args": {"x": 1}, "output": 4}],
-              intervention={"args": {"x": 3}}, answer=[8, 10], meta={})  # f(1) = 4: (a, b) in {(2, 2), (3, 1)}
+    kw = {"program": "def f(x, a, b):\n    return x * a + b\n", "observations": [{"args": {"x": 1}, "output": 4}],
+          "intervention": {"args": {"x": 3}}, "answer": [8, 10], "meta": {}}  # f(1) = 4: (a, b) in {(2, 2), (3, 1)}
     ab = make_problem("hand:cache:ab", latents={"a": [1, 2, 3], "b": [0, 1, 2]}, **kw)
     ba = make_problem("hand:cache:ba", latents={"b": [0, 1, 2], "a": [1, 2, 3]}, **kw)
     _GOLD.clear()
