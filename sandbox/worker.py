@@ -1528,9 +1528,10 @@ def isolate_host_process(cfg):
     """Best-effort namespaces for a worker running directly on the host (LocalSandbox).
 
     Root: private network (only a down loopback), IPC and mount namespaces; in the latter the whole
-    filesystem is made read-only and fresh size-capped tmpfs are mounted on the world-writable places
-    (/tmp, /var/tmp, /dev/shm, /run/lock) and a fresh mqueue on /dev/mqueue: a job can write nowhere
-    but there, and the worker empties them after every job. Non-root: the same through an unprivileged
+    filesystem is made read-only, /run becomes an empty read-only tmpfs, and fresh size-capped tmpfs
+    are mounted on the world-writable places (/tmp, /var/tmp, /dev/shm, /run/lock) and a fresh mqueue
+    on /dev/mqueue (or /run/mqueue): a job can write nowhere but there, and the worker empties them
+    after every job. Non-root: the same through an unprivileged
     user namespace when the kernel allows it. Returns (isolation features obtained, scratch dirs).
     """
     got, scratch = [], []
@@ -1567,14 +1568,31 @@ def isolate_host_process(cfg):
         # a job): a root worker's child sets its own OOM score there (run_child)
         clear = ctypes.create_string_buffer(struct.pack("@QQQQ", 0, MOUNT_ATTR_RDONLY, 0, 0))
         lc.syscall(SYS_MOUNT_SETATTR, AT_FDCWD, b"/proc", 0, clear, len(clear.raw))
+    # /run: a fresh tmpfs, read-only but for /run/lock (and /run/mqueue where the host has no
+    # /dev/mqueue): the host's runtime files and service sockets are out of sight, and the worker has a
+    # place to see its IPC namespace's POSIX message queues (mq_open() needs no mount: unseen, a job's
+    # queues outlived it, for the next job to read)
+    mqueue = "/dev/mqueue" if os.path.isdir("/dev/mqueue") else None
+    if os.path.isdir("/run") and lc.mount(b"tmpfs", b"/run", b"tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                                          b"size=64k,nr_inodes=64,mode=755") == 0:
+        os.mkdir("/run/lock", 0o755)
+        if mqueue is None and flags & CLONE_NEWIPC:
+            os.mkdir("/run/mqueue", 0o755)
+            mqueue = "/run/mqueue"
+        readonly = ctypes.create_string_buffer(struct.pack("@QQQQ", MOUNT_ATTR_RDONLY, 0, 0, 0))
+        run_readonly = True
+    else:
+        run_readonly = False
     for path in ("/tmp", "/var/tmp", "/dev/shm", "/run/lock"):
         if os.path.isdir(path) and _mount_tmpfs(lc, path, cfg["limits"]):
             scratch.append(path)
     if "/tmp" in scratch:
         got.append("private_tmp")
-    if (flags & CLONE_NEWIPC and os.path.isdir("/dev/mqueue")
-            and lc.mount(b"mqueue", b"/dev/mqueue", b"mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, None) == 0):
-        scratch.append("/dev/mqueue")
+    if (flags & CLONE_NEWIPC and mqueue
+            and lc.mount(b"mqueue", mqueue.encode(), b"mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, None) == 0):
+        scratch.append(mqueue)
+    if run_readonly:  # the tmpfs itself, not the places mounted in it
+        lc.syscall(SYS_MOUNT_SETATTR, AT_FDCWD, b"/run", 0, readonly, len(readonly.raw))
     return got, scratch
 
 

@@ -236,6 +236,31 @@ def test_sysv_ipc_objects_do_not_outlive_the_job(solo):
         _remove_host_ipc(key)  # old code leaked them into the host's IPC namespace (local backend)
 
 
+POSIX_MQUEUE = """
+import ctypes, os
+lc = ctypes.CDLL(None, use_errno=True)
+def f(name, mode):
+    if mode == "put":
+        fd = lc.mq_open(name.encode(), os.O_CREAT | os.O_RDWR, 0o600, None)
+        return fd >= 0 and lc.mq_send(fd, b"secret", 6, 0) == 0
+    fd = lc.mq_open(name.encode(), os.O_RDONLY | os.O_NONBLOCK)
+    if fd < 0:
+        return None
+    buf = ctypes.create_string_buffer(8192)
+    return buf.raw[:max(lc.mq_receive(fd, buf, 8192, None), 0)]
+"""
+
+
+def test_a_posix_message_queue_does_not_outlive_the_job(solo):
+    """mq_open() needs no /dev/mqueue: where the host has none, nothing emptied the worker's message
+    queues, and the next job read what the one before had left."""
+    name = "/cfcode-" + secrets.token_hex(4)
+    [put] = run1(solo, POSIX_MQUEUE, [(name, "put")])
+    assert put.ok and put.value is True, put
+    [get] = run1(solo, POSIX_MQUEUE, [(name, "get")])
+    assert get.ok and get.value is None, get
+
+
 KEYRING = """
 import ctypes
 lc = ctypes.CDLL(None, use_errno=True)
