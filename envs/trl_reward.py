@@ -39,9 +39,12 @@ class DatasetColumnError(InputError):
     """A TRL dataset column holds a value the reward function cannot use (names column and row)."""
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=4096)
 def _problem_from_json(text: str) -> Problem:
     return Problem.from_json(text)
+
+
+_CACHED_ROW_CHARS = 64 * 1024  # larger rows are parsed on each use: the cache's memory stays bounded
 
 
 def _problem(value: Any, row: int) -> Problem:
@@ -57,7 +60,7 @@ def _problem(value: Any, row: int) -> Problem:
         raise DatasetColumnError(f"expected a JSON problem record (str, as made by envs.trl_rows), got "
                                  f"{describe(value)}", where=where)
     try:
-        return _problem_from_json(value)
+        return _problem_from_json(value) if len(value) <= _CACHED_ROW_CHARS else Problem.from_json(value)
     except InputError as exc:
         raise DatasetColumnError(exc.detail, where=where, field=exc.field) from None
 

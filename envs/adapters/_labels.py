@@ -15,9 +15,18 @@ from typing import Any
 from generators import Problem
 
 
-@lru_cache(maxsize=16384)
+CACHED_LABEL_CHARS = 64 * 1024  # larger records are parsed on each use: the cache's memory stays bounded
+
+
+@lru_cache(maxsize=4096)
 def _from_json(text: str) -> Problem:
     return Problem.from_json(text)
+
+
+def record_from_json(text: str) -> Problem:
+    """The record in `text`, through the cache unless it is large (a dataset of 1 MB records would
+    otherwise keep ~2 MB per row: the label and its parsed problem)."""
+    return _from_json(text) if len(text) <= CACHED_LABEL_CHARS else Problem.from_json(text)
 
 
 def problem_from_label(label: Any) -> Problem:
@@ -31,7 +40,7 @@ def problem_from_label(label: Any) -> Problem:
         label = label.decode("utf-8")
     if isinstance(label, str):
         try:
-            return _from_json(label)
+            return record_from_json(label)
         except (ValueError, TypeError) as exc:
             raise ValueError(f"label is not a counterfactual-code problem record (JSON): {exc}") from None
     if isinstance(label, dict):

@@ -448,3 +448,17 @@ def test_openrlhf_reads_a_querys_plain_characters(mod_problem):
     query = _SlicesToGoldAnswer(mod_problem.prompt + "<answer>[9]</answer>")
     prompt = _SlicesToGoldAnswer(mod_problem.prompt)
     assert openrlhf.reward_func([query], [prompt], [mod_problem.to_json()])["rewards"].tolist() == [0.0]
+
+
+def test_a_huge_record_is_scored_but_not_kept(mod_problem):
+    """Record caches kept every label whole (key and parsed problem): a dataset of large records (a 1 MB
+    program each) grew the reward's memory by ~2 MB per row, up to 16,384 rows. Large ones are parsed each time."""
+    from envs.adapters import _labels, verl
+    from envs.trl_reward import _problem_from_json
+
+    big = make_problem("hand:big", program=mod_problem.program + "# " + "x" * 1_000_000 + "\n").to_json()
+    before = (_labels._from_json.cache_info().currsize, _problem_from_json.cache_info().currsize)
+    for _ in range(2):
+        assert verl.compute_score("cf", "<answer>[2, 5]</answer>", big)["score"] == 1.0
+        assert make_reward_fn("exact")(["<answer>[2, 5]</answer>"], problem=[big]) == [1.0]
+    assert (_labels._from_json.cache_info().currsize, _problem_from_json.cache_info().currsize) == before
