@@ -296,7 +296,13 @@ def _rng(opts: Options, name: str, purpose: str) -> Random:
 
 
 def _execute(sandbox: Sandbox, works: list[_Work], opts: Options, probe: bool) -> None:
-    """Probe (a few calls) or full grid, a few functions per sandbox round; failures become rejections."""
+    """Probe (a few calls) or full grid, a few functions per sandbox round; failures become rejections.
+
+    The grid runs twice, in order and in reverse order, each run in a process of its own: a gold answer
+    must be what a call returns on its own (the env, `cfcode eval` and any reviewer run calls in other
+    batches and orders), so a function whose value for a call depends on the calls before it (state kept
+    in a module-level list, a counter, a class attribute, a helper's mutable default; id()) is rejected."""
+    runs = 1 if probe else 2
     jobs = []
     for w in works:
         assert w.prepared is not None
@@ -305,15 +311,28 @@ def _execute(sandbox: Sandbox, works: list[_Work], opts: Options, probe: bool) -
             step = max(1, len(calls) // PROBE_CALLS)
             calls = calls[::step][:PROBE_CALLS]
         jobs.append(Job(w.prepared.program, w.prepared.entry, calls))
-    for start in range(0, len(jobs), SANDBOX_CHUNK):
-        chunk = slice(start, start + SANDBOX_CHUNK)
-        results = run_jobs(sandbox, jobs[chunk], call_timeout_s=opts.call_timeout_s)
-        for w, result in zip(works[chunk], results):
-            if result.status != "ok":
-                assert w.prepared is not None
-                w.report.rejection = Rejection(w.spec.name, _failure_text(result, opts), w.prepared.line)
+        if not probe:
+            jobs.append(Job(w.prepared.program, w.prepared.entry, calls[::-1]))
+    per_round = max(1, SANDBOX_CHUNK // runs)
+    for start in range(0, len(works), per_round):
+        chunk = works[start:start + per_round]
+        results = run_jobs(sandbox, jobs[start * runs:(start + len(chunk)) * runs], call_timeout_s=opts.call_timeout_s)
+        for i, w in enumerate(chunk):
+            assert w.prepared is not None
+            mine = results[i * runs:(i + 1) * runs]
+            failed = next((r for r in mine if r.status != "ok"), None)
+            if failed is not None:
+                w.report.rejection = Rejection(w.spec.name, _failure_text(failed, opts), w.prepared.line)
             elif not probe:
-                values = result.values or []
+                values = mine[0].values or []
+                backwards = (mine[1].values or [])[::-1]
+                if [canonical(v) for v in values] != [canonical(v) for v in backwards]:
+                    w.report.rejection = Rejection(
+                        w.spec.name, "returned different values for the same call depending on the calls run "
+                        "before it (state kept between calls: a module-level list or counter, a class "
+                        "attribute, a mutable default; or id()): counterfactual problems need a pure function",
+                        w.prepared.line)
+                    continue
                 width = len(w.combos)
                 w.grid = [values[i * width:(i + 1) * width] for i in range(len(w.points))]
 

@@ -275,5 +275,6 @@ def sort_answer(values) -> list[Any]:
     return [seen[k] for k in sorted(seen, key=lambda k: (type(seen[k]).__name__, _num_key(seen[k]), k))]
 
 
-def _num_key(v: Any) -> float:
-    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else 0.0
+def _num_key(v: Any) -> int | float:
+    """The number itself (an int of any size compares exactly; float() overflowed past 1e308)."""
+    return v if isinstance(v, (int, float)) and not isinstance(v, bool) else 0.0

@@ -348,3 +348,77 @@ def test_cli_out_that_is_an_input_is_refused(tmp_path, which):
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and "--out: expected a path other than the input" in lines[0], res.stderr
     assert {p: p.read_bytes() for p in (src, spec)} == before
+
+
+STATEFUL = '''
+import itertools
+
+SEEN = []
+COUNTER = itertools.count()
+
+
+class Box:
+    n = 0
+
+
+def _acc(v, acc=[]):
+    acc.append(v)
+    return len(acc)
+
+
+def appends(x, r):
+    SEEN.append(x)
+    return (x + r + len(SEEN)) % 5
+
+
+def counts(x, r):
+    return (x * r + next(COUNTER)) % 4
+
+
+def class_state(x, r):
+    Box.n += 1
+    return (x + r + Box.n) % 3
+
+
+def default_list(x, r):
+    return (x + r + _acc(x)) % 3
+
+
+def identity(x, r):
+    return (id(object()) // 16 + x + r) % 3
+
+
+def pure(x, r):
+    return (x * r) % 5
+'''
+
+
+def test_a_function_whose_result_depends_on_earlier_calls_is_rejected(docker_sandbox):
+    """The gold must be what the program returns for that call alone (a reviewer, the env and `cfcode eval`
+    run calls in other batches and orders): a function that keeps state between calls (a module-level list,
+    a counter, a class attribute, a mutable default of a helper) or reads id() had its whole grid run in
+    one process, so its records' gold answers were artefacts of the call order (7 of 29 records of such
+    functions disagreed with a one-call-per-request brute force)."""
+    names = ["appends", "counts", "class_state", "default_list", "identity", "pure"]
+    specs = [function_spec(name, {"x": "0..4"}, {"r": "1..3"}, "t") for name in names]
+    result, lines = _run(docker_sandbox, source=STATEFUL, specs=specs, n=3)
+    assert len(lines) == len(names)
+    for name, line in zip(names, lines):
+        assert line.startswith(name), line
+        if name == "pure":
+            assert line == "pure: 3 problems", line
+        else:
+            assert "rejected" in line and "same call" in line, line
+    assert {p.entry for p in result.problems} == {"pure"}
+
+
+def test_outputs_beyond_float_range_sort_exactly(docker_sandbox):
+    """Ints past 1e308 were an OverflowError traceback in the answer sort (float(v) as the sort key)."""
+    source = "def big(x, r):\n    return 10 ** (x * 100 + r) * (-1) ** r - x\n"
+    result, lines = _run(docker_sandbox, source=source,
+                         specs=[function_spec("big", {"x": "0..4"}, {"r": "1..3"}, "t")], n=3)
+    assert lines == ["big: 3 problems"], lines
+    for p in result.problems:
+        assert p.answer == sorted(p.answer) == sort_answer(p.answer)
+    assert sort_answer([10**400, -(10**400), 3, -(2**53) - 1, -(2**53)]) == [
+        -(10**400), -(2**53) - 1, -(2**53), 3, 10**400]
