@@ -395,44 +395,57 @@ def f(stream_path, dgram_path):
 """
 
 
-@pytest.fixture
-def host_unix_sockets():
-    """A stream and a datagram socket anyone may use, where a host keeps its services' sockets (the
-    system bus, the journal's /dev/log, snapd, a user's docker.sock...)."""
+def _socket_homes() -> list[Path]:
+    """Where a host keeps sockets anyone may use (/run: the system bus, the journal's /dev/log, snapd,
+    docker.sock...), and a place no mount of the sandbox's hides (/var/lib; the user's home when not
+    root)."""
+    import os
+
+    homes = [Path("/run")] if os.access("/run", os.W_OK) else []
+    return homes + [Path("/var/lib") if os.access("/var/lib", os.W_OK) else Path.home()]
+
+
+@pytest.fixture(params=["run", "elsewhere"])
+def host_unix_sockets(request):
+    """A stream and a datagram socket anyone may use, in a directory anyone may search."""
     import os
     import socket as sk
 
-    directory = Path("/run") / f"cfcode-canary-{secrets.token_hex(6)}"
-    directory.mkdir(mode=0o755)
+    homes = _socket_homes()
+    directory = (homes[0] if request.param == "run" else homes[-1]) / f"cfcode-canary-{secrets.token_hex(6)}"
+    directory.mkdir()
+    directory.chmod(0o755)
     stream, dgram = sk.socket(sk.AF_UNIX, sk.SOCK_STREAM), sk.socket(sk.AF_UNIX, sk.SOCK_DGRAM)
-    stream.bind(str(directory / "stream.sock"))
-    dgram.bind(str(directory / "dgram.sock"))
-    for name in ("stream.sock", "dgram.sock"):
-        os.chmod(directory / name, 0o666)
-    stream.listen(8)
-    stream.setblocking(False)
-    dgram.setblocking(False)
+    try:
+        stream.bind(str(directory / "stream.sock"))
+        dgram.bind(str(directory / "dgram.sock"))
+        for name in ("stream.sock", "dgram.sock"):
+            os.chmod(directory / name, 0o666)
+        stream.listen(8)
+        stream.setblocking(False)
+        dgram.setblocking(False)
 
-    def arrived() -> list[str]:
-        got = []
-        try:
-            while True:
-                conn, _ = stream.accept()
-                got.append("stream connection")
-                conn.close()
-        except BlockingIOError:
-            pass
-        try:
-            while True:
-                got.append(dgram.recv(64).decode())
-        except BlockingIOError:
-            pass
-        return got
+        def arrived() -> list[str]:
+            got = []
+            try:
+                while True:
+                    conn, _ = stream.accept()
+                    got.append("stream connection")
+                    conn.close()
+            except BlockingIOError:
+                pass
+            try:
+                while True:
+                    got.append(dgram.recv(64).decode())
+            except BlockingIOError:
+                pass
+            return got
 
-    yield str(directory / "stream.sock"), str(directory / "dgram.sock"), arrived
-    stream.close()
-    dgram.close()
-    shutil.rmtree(directory, ignore_errors=True)
+        yield str(directory / "stream.sock"), str(directory / "dgram.sock"), arrived
+    finally:
+        stream.close()
+        dgram.close()
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def test_a_program_cannot_reach_the_hosts_unix_sockets(solo, host_unix_sockets):
