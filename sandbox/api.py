@@ -84,7 +84,8 @@ class CallResult:
         set, frozenset, bytes, bytearray, complex, NaN and infinite floats, ints too wide for JSON,
         dicts with non-str keys, nested any way) is evaluated back exactly (no code runs). A value
         with no literal form gives an Unrepresentable, never a string, so a returned string is always
-        told apart from any other value.
+        told apart from any other value. So does a set or dict of more than 32 distinct values with
+        one hash: rebuilding it would take the host quadratic time.
         """
         if not self.value_is_repr:
             return self.value
