@@ -3,6 +3,7 @@ in the paper), the prompt, and the gold step-by-step reasoning trace used for SF
 from __future__ import annotations
 
 import ast
+import itertools
 import json
 from typing import Any
 
@@ -59,7 +60,17 @@ def display_program(program: str, entry: str, latents: dict[str, list[Any]]) -> 
         raise ValueError("entry header must fit on one line, body starting on the next")
     draws = [body_indent + latent_draw(name, dom) for name, dom in latents.items()]
     out = lines[: fn.lineno - 1] + [new_header] + draws + lines[fn.lineno:]
+    # `from __future__` must stay the first statement: `import random` goes after those imports
+    future = list(itertools.takewhile(_is_future_import, tree.body))
+    if future:
+        split = future[-1].end_lineno or future[-1].lineno
+        head = "\n".join(out[:split]).strip("\n") + "\n\n"
+        return head + "import random\n\n" + "\n".join(out[split:]).strip("\n") + "\n"
     return "import random\n\n" + "\n".join(out).strip("\n") + "\n"
+
+
+def _is_future_import(node: ast.stmt) -> bool:
+    return isinstance(node, ast.ImportFrom) and node.module == "__future__"
 
 
 def code_prompt(ctx: PromptContext, entry: str, latents: dict[str, list[Any]]) -> str:

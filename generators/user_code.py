@@ -164,6 +164,24 @@ def policy_violation(statements: list[ast.stmt]) -> tuple[str, int | None] | Non
     return None
 
 
+DRAW_MODULE = "random"  # the shown program draws each latent with `random.randint` / `random.choice`
+
+
+def _uses_name(statements: list[ast.stmt], name: str) -> int | None:
+    """The line of the first place `name` is used or bound (a name, parameter, def, import alias, except
+    or match capture), else None."""
+    for stmt in statements:
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.keyword):  # f(random=1) names a parameter of f, binds nothing here
+                continue
+            names = {getattr(node, attr, None) for attr in ("id", "arg", "asname", "name")}
+            if isinstance(node, ast.alias):
+                names.add(node.asname or node.name.split(".")[0])
+            if name in names:
+                return getattr(node, "lineno", None) or stmt.lineno
+    return None
+
+
 def _dunder(name: str) -> bool:
     return len(name) > 4 and name.startswith("__") and name.endswith("__")
 
@@ -197,6 +215,12 @@ def _prepare(parsed: ParsedSource, entry: str, inputs: list[str], latents: list[
         what = "is not a plain function" if other else "is not defined at the top level of the source"
         return Rejection(entry, what, other[0].lineno if other else None)
     fn = defs[-1]
+    if len(defs) > 1:  # the prompt draws the latents in one definition; Python runs the last one
+        lines = ", ".join(str(d.lineno) for d in defs)
+        return Rejection(entry, f"is defined {len(defs)} times (lines {lines}): keep one definition", fn.lineno)
+    if fn.decorator_list:  # the sandbox would call the decorator's result, the prompt shows the bare function
+        return Rejection(entry, "is decorated: the prompt shows the function, but a call would run what the "
+                         "decorator returns; put the decorated code in a helper", fn.lineno)
     a = fn.args
     if a.vararg or a.kwarg or a.kwonlyargs:
         return Rejection(entry, "has *args, **kwargs or keyword-only parameters: only plain parameters "
@@ -216,6 +240,10 @@ def _prepare(parsed: ParsedSource, entry: str, inputs: list[str], latents: list[
     violation = policy_violation(needed)
     if violation is not None:
         return Rejection(entry, violation[0], violation[1])
+    line = _uses_name(needed, DRAW_MODULE)
+    if line is not None:
+        return Rejection(entry, f"uses the name {DRAW_MODULE}, which the prompt's program binds to the module "
+                         "its latents are drawn with; rename it", line)
     callers = [s for s in needed if entry in _used_names(s)]
     if callers:
         return Rejection(entry, "calls itself: its latent would be drawn anew at each call; "

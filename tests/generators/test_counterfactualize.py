@@ -422,3 +422,63 @@ def test_outputs_beyond_float_range_sort_exactly(docker_sandbox):
         assert p.answer == sorted(p.answer) == sort_answer(p.answer)
     assert sort_answer([10**400, -(10**400), 3, -(2**53) - 1, -(2**53)]) == [
         -(10**400), -(2**53) - 1, -(2**53), 3, 10**400]
+
+
+MISSHOWN = '''from __future__ import annotations
+
+
+def swap(fn):
+    def inner(a, b):
+        return fn(b, a)
+    return inner
+
+
+@swap
+def decorated(x, r):
+    return x * 10 + r
+
+
+def twice(x, r):
+    return x - r
+
+
+def twice(x, r):
+    return x + r * 2
+
+
+def shadows_random(random, r):
+    return (random * r) % 5
+
+
+def rebinds_random(x, r):
+    random = x + 1
+    return (random * r) % 5
+
+
+def future(x, r):
+    return (x * r) % 5
+'''
+
+
+def test_the_prompt_shows_the_program_the_gold_comes_from(docker_sandbox):
+    """The shown program (latents drawn with `random` at the top of the entry) must be the one the gold
+    is computed from: a decorated entry was shown as the bare function while the sandbox called the
+    decorator's wrapper (arguments swapped: gold of another function); of an entry defined twice the
+    prompt drew the latents in the first definition, the second (the one that ran) kept them as
+    parameters; an input or local named `random` broke the shown draw (`random.randint` on an int);
+    `from __future__` in the source made the shown program a SyntaxError (`import random` put first)."""
+    names = ["decorated", "twice", "shadows_random", "rebinds_random", "future"]
+    specs = [function_spec(name, {"random" if name == "shadows_random" else "x": "0..4"}, {"r": "1..3"}, "t")
+             for name in names]
+    result, lines = _run(docker_sandbox, source=MISSHOWN, specs=specs, n=2)
+    expect = {"decorated": "decorated", "twice": "defined 2 times", "shadows_random": "name random",
+              "rebinds_random": "name random", "future": "future: 2 problems"}
+    for name, line in zip(names, lines):
+        assert line.startswith(name) and expect[name] in line, line
+        assert ("rejected" in line) == (name != "future"), line
+    assert {p.entry for p in result.problems} == {"future"}
+    for p in result.problems:
+        shown = p.prompt.split("```python\n", 1)[1].split("```", 1)[0]
+        namespace: dict = {}
+        exec(compile(shown, "<shown>", "exec"), namespace)  # noqa: S102 - the test's own source
+        assert namespace["future"](**p.observations[0]["args"]) in range(5)
