@@ -82,6 +82,9 @@ def load_problems(path: str | os.PathLike) -> list[Problem]:
     return list(iter_problems(path))
 
 
+MAX_LINE_BYTES = 16 << 20  # one record; the frozen suites' longest is under 10 kB
+
+
 def iter_problems(path: str | os.PathLike) -> Iterator[Problem]:
     """Validated problems of a JSONL file, one at a time (the one reader every loader goes through)."""
     path = Path(path)
@@ -95,7 +98,12 @@ def iter_problems(path: str | os.PathLike) -> Iterator[Problem]:
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror}", where=str(path)) from None
     with fh:
-        for lineno, raw in enumerate(fh, 1):
+        lineno = 0
+        while raw := fh.readline(MAX_LINE_BYTES + 1):  # a line of a GB was read whole, then parsed
+            lineno += 1
+            if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+                raise RecordError(f"expected a line of at most {MAX_LINE_BYTES >> 20} MiB (one problem record), "
+                                  f"got a longer one", where=f"{path}:{lineno}")
             if not raw.strip():
                 continue
             count += 1

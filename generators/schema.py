@@ -159,11 +159,16 @@ def _validate(data: Any, where: str) -> tuple[str, ...]:
             raise bad(f"inputs[{i}]", "a parameter name", name)
     if not data["latents"]:
         raise bad("latents", "at least one latent", data["latents"])
+    combos = 1
     for name, domain in data["latents"].items():
         if not name.isidentifier():
             raise bad("latents key", "a parameter name", name)
         if not isinstance(domain, list) or not domain:
             raise bad(f"latents.{name}", "a non-empty list of values", domain)
+        combos *= len(domain)
+    if combos > MAX_LATENT_COMBINATIONS:  # every consumer enumerates them (oracle, verifier, gold trace)
+        raise RecordError(f"expected at most {MAX_LATENT_COMBINATIONS} latent combinations, got {combos}",
+                          where=where, field="latents")
     params = _check_program(data["program"], data["entry"], "program", where)
     for field_, names in (("inputs", data["inputs"]), ("latents", list(data["latents"]))):
         missing = [n for n in names if n not in params]
@@ -225,6 +230,7 @@ def _is_unicode(text: str) -> bool:
     return True
 
 
+MAX_LATENT_COMBINATIONS = 100_000  # the families make at most ~30,000 (multi_obs: 3 latents of 31 values)
 MAX_VALUE_DEPTH = 40  # lists/dicts inside one field of a record (an answer the parser reads is at most 6 deep)
 
 

@@ -86,6 +86,11 @@ RECORD_CASES = {
     # samples, after the whole run, with a UnicodeEncodeError traceback and an empty --out left behind
     "id_lone_surrogate": (_record(id="p\ud800"), "id: expected text without lone UTF-16 surrogates"),
     "nested_lone_surrogate": (_record(meta={"k": ["\udc80"]}), "meta.k[0]: expected text without lone UTF-16"),
+    # 400**3 latent combinations: the oracle baseline (and the verifier) enumerated them without end
+    "latents_too_many_combinations": (
+        _record(program="def f(x, r, s, t):\n    return x + r + s + t\n", inputs=["x"],
+                latents={"r": list(range(400)), "s": list(range(400)), "t": list(range(400))}),
+        "latents: expected at most 100000 latent combinations, got 64000000"),
 }
 
 
@@ -111,6 +116,8 @@ FILE_CASES = {
     # JSON keeps the last of two equal keys: the second "answer" silently replaced the gold answer
     "duplicate_key": (json.dumps(GOOD_RECORD)[:-1].encode() + b', "answer": [999]}\n',
                       ":1: expected each key once per object, got 'answer' twice"),
+    # a line of hundreds of MB (or a GB) was read whole, then decoded and parsed: memory ran out
+    "line_too_long": (b'{"id": "' + b"x" * (17 << 20) + b'"}\n', ":1: expected a line of at most 16 MiB"),
     "duplicate_nested_key": (json.dumps(GOOD_RECORD).replace('"latents": {', '"latents": {"r": [5], ', 1).encode()
                              + b"\n", ":1: expected each key once per object, got 'r' twice"),
 }
