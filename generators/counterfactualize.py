@@ -29,7 +29,7 @@ from typing import Any
 from generators.errors import InputError
 from generators.family import Draft, ExecutedDraft
 from generators.filters import FilterStats, find_latent_leaks, program_hashes
-from generators.render import build_prompt, canonical, display_program, gold_trace
+from generators.render import build_prompt, canonical, display_program, gold_trace, unwritable_answer
 from generators.schema import MODES, Problem, latent_combinations, sort_answer
 from generators.toml_files import TomlSyntaxError, read_toml
 from generators.user_code import PreparedFunction, Rejection, parse_source, prepare_function
@@ -370,6 +370,7 @@ def _select(w: _Work, opts: Options, stats: FilterStats, first_idx: int, python_
     out: list[Problem] = []
     seen: set[tuple[Any, ...]] = set()
     tries = 0
+    unwritable = ""  # why an answer could not be written, when one could not
     budget = 60 * opts.n + 100
     while len(out) < opts.n and tries < budget:
         tries += 1
@@ -393,6 +394,11 @@ def _select(w: _Work, opts: Options, stats: FilterStats, first_idx: int, python_
             dedupe = (i0, i1, k)
         if dedupe in seen:
             stats.reject("duplicate")
+            continue
+        why = unwritable_answer(answer)
+        if why is not None:  # no completion could earn it
+            unwritable = unwritable or why
+            stats.reject("unsupported_output")
             continue
         true_latents = dict(zip(latents, w.combos[k]))
         draft = Draft(program=prepared.program, entry=prepared.entry, inputs=list(spec.inputs), latents=latents,
@@ -427,7 +433,10 @@ def _select(w: _Work, opts: Options, stats: FilterStats, first_idx: int, python_
             prompt=prompt, python_version=python_version, revealed=revealed, meta=meta,
             gold_trace=trace, generator_version=GENERATOR_VERSION))
     w.report.problems = len(out)
-    if not out:
+    if not out and unwritable:
+        w.report.rejection = Rejection(spec.name, f"no problem passed the filters: its answers cannot be written in "
+                                       f"the answer format ({unwritable})", prepared.line)
+    elif not out:
         w.report.rejection = Rejection(
             spec.name, "no problem passed the filters: the observation never narrows the answer "
             "(abduction does not matter for these domains)" if opts.mode == "counterfactual"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import itertools
 import json
+import re
 from typing import Any
 
 from generators.family import Draft, ExecutedDraft, PromptContext
@@ -27,6 +28,42 @@ def value_text(value: Any) -> str:
 
 def answer_text(values: list[Any]) -> str:
     return "[" + ", ".join(value_text(v) for v in values) + "]"
+
+
+# What the answer format can carry (the answer parser's default limits, envs.parsing.DEFAULT_LIMITS; a test
+# keeps them equal): a gold answer beyond them is a problem no completion can earn.
+ANSWER_MAX_CHARS = 20_000  # text inside <answer></answer>
+ANSWER_MAX_VALUES = 1_000
+ANSWER_MAX_DEPTH = 6  # containers, the answer's own list included
+ANSWER_MAX_NUMBER_CHARS = 100  # one numeric literal, sign included
+_ANSWER_TAG = re.compile(r"<\s*/?\s*answer\s*>", re.IGNORECASE)
+
+
+def unwritable_answer(values: list[Any]) -> str | None:
+    """Why `answer_text(values)` is not an answer the parser reads back, or None: a string holding an answer
+    tag (it ends or restarts the block), an empty dict (`{}` reads as a set), a number or a nesting the
+    parser does not read, too many values or characters. Iterative (values from untrusted code)."""
+    if len(values) > ANSWER_MAX_VALUES:
+        return f"more than {ANSWER_MAX_VALUES} values"
+    stack: list[tuple[Any, int]] = [(v, 1) for v in values]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            if _ANSWER_TAG.search(value):
+                return "a string holding an answer tag"
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            if len(repr(value)) > ANSWER_MAX_NUMBER_CHARS:
+                return f"a number longer than {ANSWER_MAX_NUMBER_CHARS} characters"
+        elif isinstance(value, (list, dict)):
+            if depth + 1 > ANSWER_MAX_DEPTH:
+                return f"values nested more than {ANSWER_MAX_DEPTH - 1} deep"
+            if isinstance(value, dict) and not value:
+                return "an empty dict (read as a set)"
+            items = [x for kv in value.items() for x in kv] if isinstance(value, dict) else value
+            stack.extend((x, depth + 1) for x in items)
+    if len(answer_text(values)) > ANSWER_MAX_CHARS:
+        return f"more than {ANSWER_MAX_CHARS} characters"
+    return None
 
 
 def call_text(entry: str, args: dict[str, Any]) -> str:

@@ -482,3 +482,52 @@ def test_the_prompt_shows_the_program_the_gold_comes_from(docker_sandbox):
         namespace: dict = {}
         exec(compile(shown, "<shown>", "exec"), namespace)  # noqa: S102 - the test's own source
         assert namespace["future"](**p.observations[0]["args"]) in range(5)
+
+
+UNREADABLE = '''
+def tags(x, r):
+    return ["<answer>", "a</answer>", "< / Answer >", "ok"][(x + r) % 4] if x > r else "k"
+
+
+def empty_dict(x, r):
+    return {} if (x * r) % 3 == 0 else {"k": x % 2}
+
+
+def long_int(x, r):
+    return -(10 ** (99 + (x * r) % 3)) + x
+
+
+def deep(x, r):
+    value = x % 2
+    for _ in range((x + r) % 7):
+        value = [value]
+    return value
+'''
+
+
+def test_every_gold_answer_can_be_written_in_the_answer_format(docker_sandbox):
+    """A gold the answer parser cannot read back is a problem no completion can earn (and an SFT trace that
+    teaches an unreadable answer): a string holding an answer tag, an empty dict (`{}` reads as a set),
+    a number longer than the parser reads, a value nested deeper than it reads. Such problems are
+    dropped; the gold trace of every kept one scores 1.0."""
+    from envs.parsing import DEFAULT_LIMITS
+    from envs.scoring import score_completion
+    from generators import render
+
+    assert (render.ANSWER_MAX_CHARS, render.ANSWER_MAX_VALUES, render.ANSWER_MAX_DEPTH,
+            render.ANSWER_MAX_NUMBER_CHARS) == (DEFAULT_LIMITS.max_answer_chars, DEFAULT_LIMITS.max_values,
+                                                DEFAULT_LIMITS.max_depth, DEFAULT_LIMITS.max_number_chars)
+    names = ["tags", "empty_dict", "long_int", "deep"]
+    specs = [function_spec(name, {"x": "0..9"}, {"r": "0..6"}, "t") for name in names]
+    result, _lines = _run(docker_sandbox, source=UNREADABLE, specs=specs, n=12)
+    assert {p.entry for p in result.problems} == set(names)
+    for p in result.problems:
+        assert score_completion(p, p.gold_trace).reward == 1.0, (p.entry, p.answer)
+
+
+def test_a_function_whose_answers_cannot_be_written_says_so(docker_sandbox):
+    source = "def always_empty(x, r):\n    return {} if (x + r) % 2 else {'k': {}}\n"
+    _result, lines = _run(docker_sandbox, source=source,
+                          specs=[function_spec("always_empty", {"x": "5..9"}, {"r": "0..3"}, "t")], n=2)
+    assert lines == [("always_empty (line 1): rejected: no problem passed the filters: its answers cannot be "
+                      "written in the answer format (an empty dict (read as a set))")], lines
