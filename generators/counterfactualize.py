@@ -21,6 +21,7 @@ import hashlib
 import json
 import math
 import re
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from random import Random
@@ -41,6 +42,7 @@ MAX_LATENT_COMBINATIONS = 256
 MAX_INPUTS = 200
 PROBE_CALLS = 4
 SANDBOX_CHUNK = 7  # jobs per run_jobs call: a chunk of looping functions never looks like a sick sandbox
+MAX_BOUND_DIGITS = 100  # digits of a lo..hi bound
 _RANGE = re.compile(r"^\s*(-?\d+)\s*\.\.\s*(-?\d+)\s*$")
 
 
@@ -84,6 +86,9 @@ def parse_domain(value: Any, where: str) -> Domain:
     if isinstance(value, str):
         m = _RANGE.match(value)
         if m:
+            if max(len(m.group(1)), len(m.group(2))) > MAX_BOUND_DIGITS + 1:  # int() refuses past 4,300 digits
+                raise SpecError(f"{where}: expected lo..hi with integers of at most {MAX_BOUND_DIGITS} digits, "
+                                f"got {len(value)} characters")
             lo, hi = int(m.group(1)), int(m.group(2))
             if hi < lo:
                 raise SpecError(f"{where}: empty range {value!r} (expected lo..hi with lo <= hi)")
@@ -92,6 +97,8 @@ def parse_domain(value: Any, where: str) -> Domain:
             value = json.loads(value)
         except json.JSONDecodeError:
             raise SpecError(f"{where}: expected lo..hi or a JSON list of values, got {value!r}") from None
+        except ValueError as exc:  # an integer past int()'s digit limit
+            raise SpecError(f"{where}: expected a JSON list of values, got {str(exc).split(';')[0]}") from None
         except RecursionError:  # was caught as an infrastructure error: "cannot start the Docker sandbox"
             raise SpecError(f"{where}: expected lo..hi or a JSON list of values nested at most a few hundred "
                             f"levels deep, got {len(value)} characters nested deeper") from None
@@ -278,8 +285,13 @@ def _input_points(spec: FunctionSpec, opts: Options) -> list[tuple[Any, ...]]:
     total = math.prod(d.size for d in domains)
     if total <= opts.max_inputs:
         indices: list[int] = list(range(total))
-    else:
+    elif total <= sys.maxsize:
         indices = sorted(_rng(opts, spec.name, "inputs").sample(range(total), opts.max_inputs))
+    else:  # random.sample needs len(range(total)), a C ssize_t
+        rng, drawn = _rng(opts, spec.name, "inputs"), set()
+        while len(drawn) < opts.max_inputs:
+            drawn.add(rng.randrange(total))
+        indices = sorted(drawn)
     points = []
     for index in indices:
         point = []

@@ -531,3 +531,19 @@ def test_a_function_whose_answers_cannot_be_written_says_so(docker_sandbox):
                           specs=[function_spec("always_empty", {"x": "5..9"}, {"r": "0..3"}, "t")], n=2)
     assert lines == [("always_empty (line 1): rejected: no problem passed the filters: its answers cannot be "
                       "written in the answer format (an empty dict (read as a set))")], lines
+
+
+def test_input_ranges_past_the_machine_word_are_sampled_or_refused_clearly():
+    """`0..10**23` (more input points than a C ssize_t counts) was an OverflowError traceback from
+    random.sample(range(total)); a bound of 5,000 digits was a ValueError traceback from int()."""
+    from generators.counterfactualize import _input_points
+
+    for inputs in ({"x": "0..99999999999999999999999"}, {"x": "0..9999999999", "y": "-9999999999..0"}):
+        spec = function_spec("f", inputs, {"r": "0..3"}, "test")
+        points = _input_points(spec, Options(max_inputs=40))
+        assert len(points) == len(set(points)) == 40 and points == _input_points(spec, Options(max_inputs=40))
+        assert all(spec.inputs[name].lo <= v <= spec.inputs[name].hi for p in points for name, v in zip(inputs, p))
+    with pytest.raises(SpecError, match=r"test.inputs.x: expected lo..hi with integers of at most"):
+        function_spec("f", {"x": "0.." + "9" * 5000}, {"r": "1..3"}, "test")
+    with pytest.raises(SpecError, match=r"test.latents.r: expected a JSON list of values, got Exceeds the limit"):
+        function_spec("f", {"x": "0..3"}, {"r": "[1" + "0" * 5000 + "]"}, "test")
