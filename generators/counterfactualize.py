@@ -111,7 +111,9 @@ def parse_domain(value: Any, where: str) -> Domain:
     unique = {json.dumps(v, sort_keys=True): v for v in value}
     if len(unique) != len(value):
         raise SpecError(f"{where}: values must be distinct")
-    return Domain(values=tuple(value))
+    # Tables in sorted key order: records are written with sorted keys, so the function must run (and the
+    # prompt show) the order a reader of the record gets back; {"b": 1, "a": 2} reads back as {"a": 2, "b": 1}.
+    return Domain(values=tuple(json.loads(text) for text in unique))
 
 
 def _plain(v: Any) -> bool:

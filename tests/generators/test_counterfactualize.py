@@ -547,3 +547,22 @@ def test_input_ranges_past_the_machine_word_are_sampled_or_refused_clearly():
         function_spec("f", {"x": "0.." + "9" * 5000}, {"r": "1..3"}, "test")
     with pytest.raises(SpecError, match=r"test.latents.r: expected a JSON list of values, got Exceeds the limit"):
         function_spec("f", {"x": "0..3"}, {"r": "[1" + "0" * 5000 + "]"}, "test")
+
+
+def test_dict_values_run_in_the_key_order_the_record_keeps(docker_sandbox):
+    """Records are written with sorted keys, so a dict argument {"b": 1, "a": 2} reads back as {"a": 2, "b": 1};
+    a function that depends on key order had its gold computed with the spec's order: recomputed from the
+    written record (and shown in the prompt in another order than the record's) it was another answer."""
+    source = "def first(d, r):\n    return list(d)[r % len(d)]\n"
+    domain = '[{"b": 1, "a": 2}, {"z": 0, "y": 5, "x": 1}, {"q": 3, "p": 4, "o": 5, "n": 6}]'
+    result, lines = _run(docker_sandbox, source=source,
+                         specs=[function_spec("first", {"d": domain}, {"r": "0..3"}, "t")], n=4)
+    assert lines == ["first: 4 problems"], lines
+    import itertools
+    for written in result.problems:
+        p = Problem.from_json(written.to_json())
+        combos = list(itertools.product(*p.latents.values()))
+        (obs,) = p.observations
+        fits = [c for c in combos if canonical(_direct(p, obs["args"], c)) == canonical(obs["output"])]
+        assert p.answer == sort_answer(_direct(p, p.intervention["args"], c) for c in fits), p.id
+        assert f"first(d={obs['args']['d']!r})" in p.prompt
