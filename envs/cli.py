@@ -7,7 +7,7 @@ import typer
 
 from envs.bench import BenchConfig, run_bench
 from envs.interactive_baselines import InteractiveBenchConfig, run_interactive_bench
-from generators import InputError, check_backend, cli_errors, get_family
+from generators import InputError, check_backend, check_count, cli_errors, get_family
 
 env_app = typer.Typer(help="CounterfactualCode-v0 gymnasium env: benchmark.", no_args_is_help=True)
 
@@ -45,6 +45,7 @@ def bench(
                           ("--num-problems", num_problems)):
         if value < 0:
             raise InputError(f"expected a non-negative integer, got {value}", field=option)
+        check_count(value, option, least=0)
     if num_problems < 1:  # the env's pool needs one (was a ValueError traceback from the env)
         raise InputError(f"expected a positive integer, got {num_problems}", field="--num-problems")
 
@@ -85,6 +86,7 @@ def interactive_bench(
     names = tuple(family_names(families))
     if episodes < 1:
         raise InputError(f"expected a positive integer, got {episodes}", field="--episodes")
+    check_count(episodes, "--episodes")
     check_backend(backend)
     try:
         cfg = InteractiveBenchConfig(families=names, episodes=episodes, max_experiments=max_experiments,

@@ -43,7 +43,7 @@ from generators.render import (
 from generators.schema import LEVELS, MODES, SCHEMA_VERSION, Problem, latent_combinations, sort_answer
 from generators.suites import SuiteSpec
 from generators.toml_files import TomlSyntaxError, read_toml, toml_locator
-from generators.typecheck import build_dataclass, check_fields, check_ranges
+from generators.typecheck import build_dataclass, check_count, check_fields, check_ranges
 from generators.version import GENERATOR_VERSION
 
 __all__ = [
@@ -72,6 +72,7 @@ __all__ = [
     "build_item",
     "call_text",
     "check_backend",
+    "check_count",
     "check_distinct_output",
     "check_fields",
     "check_ranges",

@@ -22,6 +22,7 @@ from generators.export.cli import export_cmd
 from generators.family import get_family
 from generators.pipeline import chunk_plan, generate_with_stats
 from generators.schema import SPLITS
+from generators.typecheck import check_count
 from generators.suites import build_suites, rebuild_matches, verify_suites
 from sandbox import SandboxFailure, SandboxUnavailable, make_sandbox
 
@@ -134,6 +135,8 @@ def build_cmd(
         raise InputError(f"expected a positive integer, got {test_size}", field="--test-size")
     if train_size < 0:
         raise InputError(f"expected a non-negative integer, got {train_size}", field="--train-size")
+    check_count(test_size, "--test-size")  # before --out-dir is made (a ValueError left it behind)
+    check_count(train_size, "--train-size", least=0)
     if out_dir is not None:
         check_output_dir(out_dir, "--out-dir")
     try:
@@ -191,6 +194,7 @@ def bench_cmd(
         raise InputError(f"expected one of {list(spec.modes)}, got {mode!r}", field="--mode")
     if n < 1:
         raise InputError(f"expected a positive integer, got {n}", field="--n")
+    check_count(n, "--n")
     spec.config(level)
 
     result = run_benchmark(BenchConfig(family=family, mode=mode, n=n, level=level, sandbox_backend=backend))

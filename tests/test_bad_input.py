@@ -545,6 +545,18 @@ OTHER_CASES = {
     "compare_metric": (["compare", "oracle", "--metric", "bogus"], "--metric: expected one of exact_match"),
     # a missing eval directory was taken for a model, evaluated in a child, and its traceback folded into the line
     "compare_missing_entry": (["compare", "no-such-eval-dir"], "ENTRIES: expected an eval directory (holding eval.json) or [LABEL=]SPEC of an existing model, got 'no-such-eval-dir'"),
+    # a count past any use: a ValueError traceback from the pipeline (suites bench, build-tiny), a run without
+    # end (interactive-bench --episodes 10**23), or a suites build that failed after making its --out-dir
+    "suites_bench_n_huge": (["suites", "bench", "--n", str(10**14), "--backend", "local"],
+                            "--n: expected an integer in 1..2147483647, got 100000000000000"),
+    "suites_build_test_huge": (["suites", "build", "--test-size", str(10**14), "--backend", "local", "--out-dir", "sb"],
+                               "--test-size: expected an integer in 1..2147483647"),
+    "build_tiny_corpus_huge": (["model", "build-tiny", "m", "--corpus-problems", str(10**11)],
+                               "--corpus-problems: expected an integer in 1..2147483647"),
+    "interactive_bench_episodes_huge": (["env", "interactive-bench", "--episodes", str(10**23)],
+                                        "--episodes: expected an integer in 1..2147483647"),
+    "env_bench_exact_steps_huge": (["env", "bench", "--exact-steps", str(10**20)],
+                                   "--exact-steps: expected an integer in 0..2147483647"),
     "compare_missing_labelled": (["compare", "base=/no/such/model"], "got 'base=/no/such/model': no model directory at '/no/such/model'"),
 }
 
@@ -780,3 +792,17 @@ def _problem():
     from generators import Problem
 
     return Problem.from_dict(json.loads(json.dumps(GOOD_RECORD)))
+
+
+@pytest.mark.parametrize("content", [b"keep\n", b'{"id": 1}\n', b"\xff\n", b"[1]\n"])
+def test_distill_out_that_holds_something_else_is_one_line(tmp_path, content):
+    """An existing --out is resumed from; one that is not earlier traces (a note, another JSONL) was a
+    JSONDecodeError / KeyError traceback."""
+    data = tmp_path / "train.jsonl"
+    data.write_text(json.dumps(GOOD_RECORD) + "\n", encoding="utf-8")
+    out = tmp_path / "notes.txt"
+    out.write_bytes(content)
+    result = run_cfcode(["distill", "--endpoint", "openai:http://127.0.0.1:9/v1#m", "--set", f"train_file={data}",
+                         "--out", str(out)], tmp_path)
+    assert_one_line_error(result, f"{out}:1: out: expected a trace record of an earlier distill run")
+    assert out.read_bytes() == content and sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", "train.jsonl"]

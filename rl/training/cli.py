@@ -12,7 +12,7 @@ from typing import Any, List, Optional
 
 import typer
 
-from generators import check_distinct_output, check_output_dir, check_output_file, cli_errors, fail
+from generators import check_count, check_distinct_output, check_output_dir, check_output_file, cli_errors, fail
 from rl.inference.engines import make_engine
 from rl.inference.models import ModelSourceError, check_engine_spec, check_model, convert_gguf, smollm2_gguf
 from rl.inference.openai_server import serve_forever
@@ -206,6 +206,7 @@ def build_tiny(
     check_output_dir(out, "OUT")
     if corpus_problems < 1:
         _fail(f"--corpus-problems: expected a positive integer, got {corpus_problems}")
+    check_count(corpus_problems, "--corpus-problems")
 
     path = build_tiny_model(out, corpus=default_corpus(corpus_problems, seed), seed=seed)
     typer.echo(str(path))

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from envs import make_reward_fn
+from generators import InputError
 from rl.inference.engines import RolloutEngine, SamplingConfig, make_engine
 from rl.training.config import TomlConfig
 from rl.training.data import ProblemSource, problem_messages
@@ -63,9 +64,20 @@ def _done_ids(out: Path) -> set[str]:
     if not out.is_file():
         return set()
     done = set()
-    for line in out.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            done.add(json.loads(line)["problem_id"])
+    with out.open("rb") as fh:  # the kept traces of an earlier run with this `out`: what to resume from
+        for lineno, raw in enumerate(fh, 1):
+            if not raw.strip():
+                continue
+            try:
+                row = json.loads(raw.decode("utf-8"))
+                problem_id = row["problem_id"]
+                if not isinstance(problem_id, str):
+                    raise TypeError(f"problem_id is {type(problem_id).__name__}")
+            except (ValueError, KeyError, TypeError, IndexError, RecursionError) as exc:  # another file
+                raise InputError(f"expected a trace record of an earlier distill run to resume from (a JSON "
+                                 f"object with a problem_id), got {type(exc).__name__}: {exc}",
+                                 where=f"{out}:{lineno}", field="out") from None
+            done.add(problem_id)
     progress = out.with_suffix(out.suffix + ".done")
     if progress.is_file():  # problems sampled without a kept trace are recorded here
         done.update(x for x in progress.read_text(encoding="utf-8").splitlines() if x)
