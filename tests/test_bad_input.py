@@ -806,3 +806,20 @@ def test_distill_out_that_holds_something_else_is_one_line(tmp_path, content):
                          "--out", str(out)], tmp_path)
     assert_one_line_error(result, f"{out}:1: out: expected a trace record of an earlier distill run")
     assert out.read_bytes() == content and sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", "train.jsonl"]
+
+
+@pytest.mark.parametrize("host, expected", [("999.1.1.1", "--host: expected an address of this machine to listen on"),
+                                            ("192.0.2.1", "--host: cannot listen on 192.0.2.1:"),
+                                            ("127.0.0.1", "--port: cannot listen on 127.0.0.1:")])
+def test_serve_on_an_address_it_cannot_listen_on_is_one_line(tmp_path, host, expected):
+    """A host that is not this machine's, or a port in use, failed after the model loaded, as uvicorn's
+    log lines (exit 3 / 1)."""
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run_cfcode(["model", "serve", "openai:http://127.0.0.1:9/v1#m", "--host", host, "--port", str(port)],
+                            tmp_path)
+    assert_one_line_error(result, expected)

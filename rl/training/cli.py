@@ -247,12 +247,34 @@ def serve(
     check_engine_spec(model, "MODEL")
     if not 0 <= port <= 65535:  # was found only after the model loaded (an OverflowError traceback)
         _fail(f"--port: expected 0-65535, got {port}")
+    _check_listen(host, port)
 
     engine = make_engine(model)
     try:
         serve_forever(engine, name, host, port)
     finally:
         engine.close()
+
+
+def _check_listen(host: str, port: int) -> None:
+    """Bind the address once before the model loads: a host that is no address of this machine or a port in
+    use failed after loading, in uvicorn's log lines (exit 3 or 1)."""
+    import errno
+    import socket
+
+    try:
+        family, kind, proto, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                          flags=socket.AI_PASSIVE)[0]
+    except (socket.gaierror, UnicodeError) as exc:
+        _fail(f"--host: expected an address of this machine to listen on, got {host!r} "
+              f"({getattr(exc, 'strerror', None) or exc})")
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        try:
+            sock.bind(addr)
+        except OSError as exc:
+            field = "--port" if exc.errno in (errno.EADDRINUSE, errno.EACCES) else "--host"
+            _fail(f"{field}: cannot listen on {host}:{port}: {exc.strerror or exc}")
 
 
 def register(app: typer.Typer) -> None:
