@@ -12,7 +12,14 @@ from typing import Any, List, Optional
 
 import typer
 
-from generators import check_count, check_distinct_output, check_output_dir, check_output_file, cli_errors, fail
+from generators import (
+    check_count,
+    check_distinct_output,
+    check_output_dir,
+    check_output_file,
+    cli_errors,
+    fail,
+)
 from rl.inference.engines import make_engine
 from rl.inference.models import ModelSourceError, check_engine_spec, check_model, convert_gguf, smollm2_gguf
 from rl.inference.openai_server import serve_forever
