@@ -41,6 +41,9 @@ FAMILY = "custom"  # the records' family: problems made from user code
 MAX_LATENT_COMBINATIONS = 256
 MAX_INPUTS = 200
 PROBE_CALLS = 4
+# Run after the user's module in the reversed grid run: objects of every small size class are kept alive, so
+# the calls' objects lie elsewhere than in the in-order run (an address read through a repr then differs).
+HEAP_SHIFT = "\n__cfcode_heap_shift__ = [[None] * (i % 67) for i in range(2011)]\n"
 SANDBOX_CHUNK = 7  # jobs per run_jobs call: a chunk of looping functions never looks like a sick sandbox
 MAX_BOUND_DIGITS = 100  # digits of a lo..hi bound
 _RANGE = re.compile(r"^\s*(-?\d+)\s*\.\.\s*(-?\d+)\s*$")
@@ -312,10 +315,11 @@ def _rng(opts: Options, name: str, purpose: str) -> Random:
 def _execute(sandbox: Sandbox, works: list[_Work], opts: Options, probe: bool) -> None:
     """Probe (a few calls) or full grid, a few functions per sandbox round; failures become rejections.
 
-    The grid runs twice, in order and in reverse order, each run in a process of its own: a gold answer
-    must be what a call returns on its own (the env, `cfcode eval` and any reviewer run calls in other
-    batches and orders), so a function whose value for a call depends on the calls before it (state kept
-    in a module-level list, a counter, a class attribute, a helper's mutable default; id()) is rejected."""
+    The grid runs twice, in order and in reverse order (after `HEAP_SHIFT`), each run in a process of its
+    own: a gold answer must be what a call returns on its own (the env, `cfcode eval` and any reviewer run
+    calls in other batches, orders and processes), so a function whose value for a call depends on the
+    calls before it (state kept in a module-level list, a counter, a class attribute, a helper's mutable
+    default) or on where objects lie in memory (an object's repr) is rejected."""
     runs = 1 if probe else 2
     jobs = []
     for w in works:
@@ -326,7 +330,7 @@ def _execute(sandbox: Sandbox, works: list[_Work], opts: Options, probe: bool) -
             calls = calls[::step][:PROBE_CALLS]
         jobs.append(Job(w.prepared.program, w.prepared.entry, calls))
         if not probe:
-            jobs.append(Job(w.prepared.program, w.prepared.entry, calls[::-1]))
+            jobs.append(Job(w.prepared.program + HEAP_SHIFT, w.prepared.entry, calls[::-1]))
     per_round = max(1, SANDBOX_CHUNK // runs)
     for start in range(0, len(works), per_round):
         chunk = works[start:start + per_round]
@@ -343,8 +347,9 @@ def _execute(sandbox: Sandbox, works: list[_Work], opts: Options, probe: bool) -
                 if [canonical(v) for v in values] != [canonical(v) for v in backwards]:
                     w.report.rejection = Rejection(
                         w.spec.name, "returned different values for the same call depending on the calls run "
-                        "before it (state kept between calls: a module-level list or counter, a class "
-                        "attribute, a mutable default; or id()): counterfactual problems need a pure function",
+                        "before it or on memory addresses (state kept between calls: a module-level list or "
+                        "counter, a class attribute, a mutable default; an object's repr): counterfactual "
+                        "problems need a pure function",
                         w.prepared.line)
                     continue
                 width = len(w.combos)

@@ -27,6 +27,9 @@ FORBIDDEN_NAMES = frozenset({
     "__import__", "breakpoint", "compile", "delattr", "eval", "exec", "exit", "getattr", "globals",
     "help", "input", "locals", "memoryview", "open", "quit", "setattr", "vars",
 })
+# Builtins whose result is a memory address (id; hash of None or of a plain object) or follows the
+# interpreter's hash seed: the same call gives another value in another process.
+ADDRESS_NAMES = frozenset({"hash", "id"})
 _BUILTIN_NAMES = frozenset(dir(builtins))
 _DEF_LINE = re.compile(r"^\s*(?:async\s+)?def\s+([A-Za-z_]\w*)")
 _CHUNK_START = re.compile(r"^(?:@|def\s|async\s|class\s|import\s|from\s|[A-Za-z_])")
@@ -153,6 +156,9 @@ def policy_violation(statements: list[ast.stmt]) -> tuple[str, int | None] | Non
                     if getattr(node, "level", 0) or mod.split(".")[0] not in ALLOWED_MODULES:
                         allowed = ", ".join(sorted(ALLOWED_MODULES - {"__future__"}))
                         return f"imports {mod or '.'}: only pure standard modules may be imported ({allowed})", line
+            elif isinstance(node, ast.Name) and node.id in ADDRESS_NAMES:
+                return (f"uses {node.id}: its value is a memory address or follows the interpreter's hash seed, "
+                        "so the same call differs from one process to the next"), line
             elif isinstance(node, ast.Name) and (node.id in FORBIDDEN_NAMES or _dunder(node.id)):
                 return f"uses {node.id}: counterfactual problems need pure functions (no I/O, no dynamic code)", line
             elif isinstance(node, ast.Attribute) and _dunder(node.attr):

@@ -566,3 +566,30 @@ def test_dict_values_run_in_the_key_order_the_record_keeps(docker_sandbox):
         fits = [c for c in combos if canonical(_direct(p, obs["args"], c)) == canonical(obs["output"])]
         assert p.answer == sort_answer(_direct(p, p.intervention["args"], c) for c in fits), p.id
         assert f"first(d={obs['args']['d']!r})" in p.prompt
+
+
+ADDRESSES = '''
+def heap_repr(x, r):
+    return (int(repr(iter([]))[-5:-1], 16) + x * r) % 7
+
+
+def static_id(x, r):
+    return (id(None) // 64 + x * r) % 3
+
+
+def none_hash(x, r):
+    return (hash(None) // 64 + x * r) % 3
+'''
+
+
+def test_a_function_whose_result_depends_on_memory_addresses_is_rejected(docker_sandbox):
+    """An address read through an object's repr was the same in the in-order and the reversed run (two
+    forks of one runner allocate alike) but another in the next sandbox request: the gold changed from
+    one recomputation to the next. id() and hash() (of None, of an object: its address) are refused by
+    name; the reversed run allocates a padding first, so heap addresses differ between the two runs."""
+    names = ["heap_repr", "static_id", "none_hash"]
+    specs = [function_spec(name, {"x": "0..5"}, {"r": "1..3"}, "t") for name in names]
+    result, lines = _run(docker_sandbox, source=ADDRESSES, specs=specs, n=3)
+    assert result.problems == []
+    assert "rejected" in lines[0] and "same call" in lines[0], lines[0]
+    assert "rejected: uses id:" in lines[1] and "rejected: uses hash:" in lines[2], lines
