@@ -28,7 +28,14 @@ from generators.family import (
     get_family,
     register_family,
 )
-from generators.frozen import TRAIN_FAMILY, TRAIN_MODE, load_suite, load_train_set, suites_dir
+from generators.frozen import (
+    TRAIN_FAMILY,
+    TRAIN_MODE,
+    check_outside_suites,
+    load_suite,
+    load_train_set,
+    suites_dir,
+)
 from generators.io import iter_problems, load_problems, staged_dir, write_problems
 from generators.pipeline import GenerationResult, build_item, generate, generate_with_stats
 from generators.render import (
@@ -79,6 +86,7 @@ __all__ = [
     "check_input_file",
     "check_output_dir",
     "check_output_file",
+    "check_outside_suites",
     "cli_errors",
     "compact_trace",
     "describe",

@@ -20,6 +20,7 @@ from generators.errors import (
 )
 from generators.export.cli import export_cmd
 from generators.family import get_family
+from generators.frozen import check_outside_suites
 from generators.pipeline import chunk_plan, generate_with_stats
 from generators.schema import SPLITS
 from generators.typecheck import check_count
@@ -70,6 +71,7 @@ def generate_cmd(
     knobs = spec.parse_knobs(knob)
     spec.config(level, **knobs)
     check_output_file(out)
+    check_outside_suites(out)
     try:
         with _sandbox(backend) as sandbox:
             result = generate_with_stats(

@@ -8,6 +8,7 @@ import typer
 
 from generators.counterfactualize import Options, SpecError, counterfactualize, function_spec, load_spec
 from generators.errors import InputError, check_distinct_output, check_output_file, output_errors, print_error
+from generators.frozen import check_outside_suites
 from generators.io import write_problems
 from generators.user_code import Rejection, parse_source, prepare_function
 from sandbox import SandboxFailure, make_sandbox
@@ -54,6 +55,7 @@ def counterfactualize_cmd(
     """
     try:
         check_output_file(out)  # before the sandbox runs every function
+        check_outside_suites(out)
         check_distinct_output(out, {"SOURCE": source, "--spec": spec})
     except InputError as exc:
         _fail(str(exc))

@@ -25,6 +25,16 @@ def suites_dir() -> Path:
     return Path(os.environ.get("CFCODE_SUITES_DIR") or PACKAGED_SUITES)
 
 
+def check_outside_suites(path: str | os.PathLike, field: str = "--out") -> None:
+    """An output file must not land in the frozen suites (`-o suites/test/if_else.counterfactual.jsonl`
+    silently replaced a held-out test suite); `cfcode suites build` is what writes there."""
+    target = Path(os.path.realpath(path))
+    for root in {Path(os.path.realpath(suites_dir())), PACKAGED_SUITES}:
+        if target == root or root in target.parents:
+            raise InputError(f"expected a path outside the frozen suites directory {root}, got {path} "
+                             f"(`cfcode suites build` writes the suites)", field=field)
+
+
 def _suite_path(family: str, mode: str, split: str = "test") -> Path:
     return suites_dir() / f"{split}/{family}.{mode}.jsonl"
 

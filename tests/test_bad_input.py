@@ -823,3 +823,25 @@ def test_serve_on_an_address_it_cannot_listen_on_is_one_line(tmp_path, host, exp
         result = run_cfcode(["model", "serve", "openai:http://127.0.0.1:9/v1#m", "--host", host, "--port", str(port)],
                             tmp_path)
     assert_one_line_error(result, expected)
+
+
+@pytest.mark.parametrize("command", ["generate", "counterfactualize", "distill"])
+def test_output_onto_a_frozen_suite_is_refused(tmp_path, monkeypatch, command):
+    """`-o suites/test/if_else.counterfactual.jsonl` replaced a frozen held-out suite (the programs every train
+    run avoids, the test set every eval reads) with the new problems, silently. (A copy of the suites, named
+    by CFCODE_SUITES_DIR, is the target here.)"""
+    import shutil
+
+    suites = tmp_path / "suites"
+    shutil.copytree(ROOT / "suites", suites)
+    monkeypatch.setenv("CFCODE_SUITES_DIR", str(suites))
+    frozen = suites / "test" / "if_else.counterfactual.jsonl"
+    before = frozen.read_bytes()
+    (tmp_path / "src.py").write_text("def f(x, r):\n    return x + r\n")
+    args = {"generate": ["generate", "-f", "if_else", "-n", "1", "--backend", "local", "-o", str(frozen)],
+            "counterfactualize": ["counterfactualize", "src.py", "-f", "f", "-i", "x=0..3", "-l", "r=0..3",
+                                  "-o", str(frozen)],
+            "distill": ["distill", "--endpoint", "openai:http://127.0.0.1:9/v1#m", "--out", str(frozen)]}[command]
+    result = run_cfcode(args, tmp_path)
+    assert_one_line_error(result, "expected a path outside the frozen suites directory")
+    assert frozen.read_bytes() == before

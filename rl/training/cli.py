@@ -17,6 +17,7 @@ from generators import (
     check_distinct_output,
     check_output_dir,
     check_output_file,
+    check_outside_suites,
     cli_errors,
     fail,
 )
@@ -132,6 +133,7 @@ def distill(
     if cfg.train_file:
         check_problem_file(cfg.train_file, "train_file")
     check_output_file(cfg.out, "out")
+    check_outside_suites(cfg.out, "out")
     check_distinct_output(cfg.out, {"train_file": cfg.train_file}, "out")
     report = run_distill(cfg)
     if json_out:
