@@ -544,11 +544,13 @@ def bounded_text(render, too_large):
             pass
 
 
-def apply_rlimits(limits):
-    """Every limit but CPU time, which CpuLimit sets per call."""
+def apply_rlimits(limits, grown=0):
+    """Every limit but CPU time, which CpuLimit sets per call. The address space counts what the child
+    inherits of its worker, so it gets `grown` more: what the worker's own address space has grown by
+    since it started (see Worker.growth), which the job should not pay for."""
     mb = 1 << 20
     pairs = [
-        (resource.RLIMIT_AS, int(limits["address_space_mb"]) * mb),
+        (resource.RLIMIT_AS, int(limits["address_space_mb"]) * mb + int(grown)),
         (resource.RLIMIT_FSIZE, int(limits["file_size_mb"]) * mb),
         (resource.RLIMIT_NOFILE, int(limits["open_files"])),
         (resource.RLIMIT_NPROC, int(limits["processes"])),
@@ -681,7 +683,7 @@ def run_child(job, start, chan, cfg, jobdir, worker_pid):
         if worker_pid != 1 and prctl(PR_SET_PDEATHSIG, signal.SIGKILL) and os.getppid() != worker_pid:
             os._exit(0)
         os.chdir(jobdir)
-        apply_rlimits(limits)
+        apply_rlimits(limits, job.get("grown", 0))
         cap = int(limits["max_output_bytes"])
         out_state = [0, cap, False]
         sys.stdout = sys.stderr = BoundedOutput(out_state)
@@ -776,10 +778,14 @@ def cpu_time(pid):
 
 
 def address_space():
-    """This process's virtual memory size in bytes (what RLIMIT_AS counts)."""
+    """This process's virtual memory size in bytes (what RLIMIT_AS counts); read once per job, with
+    a raw descriptor (cheaper than a file object)."""
     try:
-        with open("/proc/self/statm", "rb") as fh:
-            return int(fh.read().split()[0]) * mmap.PAGESIZE
+        fd = os.open("/proc/self/statm", os.O_RDONLY)
+        try:
+            return int(os.read(fd, 256).split()[0]) * mmap.PAGESIZE
+        finally:
+            os.close(fd)
     except (OSError, ValueError, IndexError):
         return None
 
@@ -914,12 +920,14 @@ class Worker:
         self.max_fd = max(1024, min(resource.getrlimit(resource.RLIMIT_NOFILE)[0], 1 << 20))
         self.unfit = None  # why this worker must retire after the current job
         self.pid = os.getpid()
+        self.size_at_start = None  # the worker's address space when it starts serving (see growth)
 
     # -- host I/O
     def send(self, obj):
         write_all(self.out_fd, encode_frame(obj))
 
     def serve(self):
+        self.size_at_start = address_space()
         while self.unfit is None:
             job = read_host_frame(self.in_fd)
             if job is None:
@@ -1014,8 +1022,18 @@ class Worker:
             self.unfit = "compiling a job's program left the worker %d MiB larger" % (grown >> 20)
         return code
 
+    def growth(self):
+        """Bytes the worker's address space has grown by since it started serving. It parses every
+        result row: jobs returning megabytes per call leave its heap tens of MB larger (freed, not
+        given back), and each child inherits that as part of its address-space limit, so every later
+        job could allocate that much less. Children get it added to their limit instead (the
+        container's or cgroup's memory limit still bounds what all of them really use)."""
+        now = address_space()
+        return max(0, now - self.size_at_start) if now is not None and self.size_at_start is not None else 0
+
     def run_job(self, job):
         self.compile_cached(job)
+        job["grown"] = self.growth()
         n = len(job["args_repr"] if "args_repr" in job else job["args"])
         timeout = min(float(job["timeout"]), MAX_TIMEOUT_S)
         budget_end = time.monotonic() + min(float(job["budget"]), MAX_TIMEOUT_S) if job.get("budget") else None

@@ -512,6 +512,29 @@ def test_a_jobs_processes_together_stay_within_the_memory_limit(solo):
     assert_serving(solo, jobs=2)
 
 
+HEADROOM = """
+import resource
+def f():
+    size = int(open("/proc/self/statm").read().split()[0]) * resource.getpagesize()
+    return (resource.getrlimit(resource.RLIMIT_AS)[0] - size) >> 20  # MiB a job may still map
+"""
+BIG_RESULTS = ["def f(i):\n    return 'z' * (1000000 - 64 - i)\n",
+               "def f(i):\n    return ['z' * (200000 - i), list(range(2000))]\n"]
+
+
+def test_the_memory_a_job_may_use_does_not_depend_on_the_jobs_before(backend):
+    """The worker parses every result row: jobs returning megabytes per call left its heap tens of
+    MB larger (freed, but not given back), and each child inherits the worker's size as part of its
+    address-space limit, so every later job on that worker could allocate that much less."""
+    with make_sandbox(backend, size=1) as sb:
+        [fresh] = sb.run(ExecRequest(HEADROOM, "f", [()]))
+        for k in range(4):
+            [r, *_] = sb.run(ExecRequest(BIG_RESULTS[k % 2], "f", [(i,) for i in range(150)], timeout_s=60.0))
+            assert r.ok, r
+        [after] = sb.run(ExecRequest(HEADROOM, "f", [()]))
+        assert fresh.ok and after.ok and abs(after.value - fresh.value) <= 4, (fresh.value, after.value)
+
+
 def test_a_job_cut_short_by_a_lost_worker_leaves_nothing_running(backend):
     """The worker dies mid-job (killed from outside): the job's daemon must die too, or it would kill
     the jobs of the worker that replaces it (same slot, same uid)."""
