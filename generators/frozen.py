@@ -81,7 +81,12 @@ def _exclusion_dir() -> str:
 
 def test_program_hashes() -> frozenset[str]:
     """Normalized program hashes of every frozen test suite (a train run must avoid them)."""
-    return cached_hashes(_exclusion_dir(), "test", "program_hash")
+    directory = _exclusion_dir()
+    if os.environ.get("CFCODE_SUITES_DIR") and not any(Path(directory, "test").glob("*.jsonl")):
+        # an empty or unrelated directory meant nothing to avoid, like a typo did
+        raise MissingInputError(f"expected frozen test suites ({Path(directory, 'test')}/*.jsonl), found none",
+                                field="CFCODE_SUITES_DIR")
+    return cached_hashes(directory, "test", "program_hash")
 
 
 def train_program_hashes() -> frozenset[str]:

@@ -102,3 +102,16 @@ def test_generate_with_a_suites_dir_that_does_not_exist(tmp_path, monkeypatch):
     assert result.stderr.strip() == (f"cfcode: error: CFCODE_SUITES_DIR: expected an existing directory of frozen "
                                      f"suites, got '{tmp_path / 'no-such-suites'}'")
     assert not out.exists()
+
+
+def test_generate_with_a_suites_dir_that_holds_no_test_suites(tmp_path, monkeypatch):
+    """CFCODE_SUITES_DIR naming an existing but empty (or wrong) directory also meant 'no frozen programs to
+    avoid': the training run went ahead and could repeat test-suite programs."""
+    (tmp_path / "suites").mkdir()
+    monkeypatch.setenv("CFCODE_SUITES_DIR", str(tmp_path / "suites"))
+    out = tmp_path / "g.jsonl"
+    result = runner.invoke(app, ["generate", "-f", "if_else", "-n", "2", "-o", str(out), "--backend", "local"])
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert result.stderr.strip() == (f"cfcode: error: CFCODE_SUITES_DIR: expected frozen test suites "
+                                     f"({tmp_path / 'suites' / 'test'}/*.jsonl), found none")
+    assert not out.exists()
