@@ -13,7 +13,9 @@ from __future__ import annotations
 import ast
 import builtins
 import copy
+import importlib
 import re
+import types
 from dataclasses import dataclass, field
 
 # Standard modules without I/O, clocks or randomness (pure computation only).
@@ -167,6 +169,54 @@ def policy_violation(statements: list[ast.stmt]) -> tuple[str, int | None] | Non
                 return f"declares {type(node).__name__.lower()} state: results must not depend on earlier calls", line
             elif isinstance(node, ast.AsyncFunctionDef):
                 return f"async function {node.name}: only plain functions are supported", line
+    return _module_reach(statements)
+
+
+def _allowed_module(module: types.ModuleType) -> bool:
+    return module.__name__.split(".")[0] in ALLOWED_MODULES
+
+
+def _module_reach(statements: list[ast.stmt]) -> tuple[str, int | None] | None:
+    """A module an allowed import leads to that may not be imported itself (`typing.sys`, `statistics.random`,
+    `enum.bltns`: the clock, randomness, files, dynamic code), or an imported module used as a value (bound
+    to another name or passed on: anything could then be reached from it). Resolved on this interpreter's
+    copies of the allowed standard modules (nothing of the user's runs here)."""
+    aliases: dict[str, types.ModuleType] = {}
+    parents: dict[ast.AST, ast.AST] = {}
+    for stmt in statements:
+        for node in ast.walk(stmt):
+            for child in ast.iter_child_nodes(node):
+                parents[child] = node
+            try:
+                if isinstance(node, ast.Import):
+                    for a in node.names:
+                        name = a.name if a.asname else a.name.split(".")[0]
+                        aliases[a.asname or name] = importlib.import_module(name)
+                elif isinstance(node, ast.ImportFrom) and node.module and node.module != "__future__":
+                    module = importlib.import_module(node.module)
+                    for a in node.names:
+                        value = getattr(module, a.name, None)
+                        if isinstance(value, types.ModuleType):
+                            if not _allowed_module(value):
+                                return (f"reaches module {value.__name__} through {node.module}.{a.name}: only pure "
+                                        "standard modules may be used"), node.lineno
+                            aliases[a.asname or a.name] = value
+            except ImportError:  # the sandbox run says so, with the user's own traceback line
+                continue
+    for node in parents:
+        if not (isinstance(node, ast.Name) and node.id in aliases and isinstance(node.ctx, ast.Load)):
+            continue
+        target: object = aliases[node.id]
+        dotted, top = node.id, node
+        while isinstance(parents.get(top), ast.Attribute) and parents[top].value is top:  # type: ignore[union-attr]
+            top = parents[top]
+            dotted += "." + top.attr  # type: ignore[attr-defined]
+            target = getattr(target, top.attr, None)  # type: ignore[attr-defined]
+            if isinstance(target, types.ModuleType) and not _allowed_module(target):
+                return (f"reaches module {target.__name__} through {dotted}: only pure standard modules may be "
+                        "used"), node.lineno
+        if top is node:
+            return f"uses module {node.id} as a value: use its functions directly ({node.id}.name)", node.lineno
     return None
 
 

@@ -13,6 +13,7 @@ from generators.counterfactualize import Options, SpecError, counterfactualize, 
 from generators.io import load_problems
 from generators.render import answer_text, canonical
 from generators.schema import Problem, sort_answer
+from generators.user_code import Rejection
 
 pytestmark = pytest.mark.docker
 
@@ -593,3 +594,53 @@ def test_a_function_whose_result_depends_on_memory_addresses_is_rejected(docker_
     assert result.problems == []
     assert "rejected" in lines[0] and "same call" in lines[0], lines[0]
     assert "rejected: uses id:" in lines[1] and "rejected: uses hash:" in lines[2], lines
+
+
+REACH = '''
+import statistics
+import typing
+import math as m
+from enum import bltns
+from collections import abc
+
+
+def clock(x, r):
+    return (int(typing.sys.modules["time"].time()) // 86400 + x * r) % 3
+
+
+def reseeded(x, r):
+    statistics.random.seed(x)
+    return (statistics.random.randrange(3) + r) % 3
+
+
+def builtins_open(x, r):
+    return len(bltns.open("/etc/hostname").read()) % 3 + x * r
+
+
+def module_value(x, r):
+    lib = m
+    return (lib.floor(x / 2) + r) % 3
+
+
+def fine(x, r):
+    return (m.isqrt(x) + r + isinstance(x, abc.Hashable)) % 3
+'''
+
+
+def test_a_module_reached_through_an_allowed_one_is_refused():
+    """The allowed modules hold other modules as attributes: typing.sys (sys.modules: time, os),
+    statistics.random, enum.bltns (open, eval). A function read the clock through typing.sys.modules
+    (a gold that changes at midnight, the same in both grid runs) or files through enum.bltns; an
+    imported module bound to a name reaches the same, unseen."""
+    from generators.user_code import parse_source, prepare_function
+
+    parsed = parse_source(REACH)
+    expect = {"clock": "reaches module sys through typing.sys", "reseeded": "reaches module random through "
+              "statistics.random", "builtins_open": "reaches module builtins through enum.bltns",
+              "module_value": "uses module m as a value", "fine": None}
+    for name, reason in expect.items():
+        prepared = prepare_function(parsed, name, ["x"], ["r"])
+        if reason is None:
+            assert not isinstance(prepared, Rejection), prepared
+        else:
+            assert isinstance(prepared, Rejection) and reason in prepared.reason, (name, prepared)
