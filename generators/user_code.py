@@ -172,6 +172,10 @@ def policy_violation(statements: list[ast.stmt]) -> tuple[str, int | None] | Non
     return _module_reach(statements)
 
 
+# Functions of the allowed modules that evaluate text as Python (string annotations: eval with builtins).
+EVALUATING = frozenset({"ForwardRef", "get_type_hints"})
+
+
 def _allowed_module(module: types.ModuleType) -> bool:
     return module.__name__.split(".")[0] in ALLOWED_MODULES
 
@@ -195,6 +199,9 @@ def _module_reach(statements: list[ast.stmt]) -> tuple[str, int | None] | None:
                 elif isinstance(node, ast.ImportFrom) and node.module and node.module != "__future__":
                     module = importlib.import_module(node.module)
                     for a in node.names:
+                        if a.name.startswith("_") or a.name in EVALUATING:
+                            return (f"imports {node.module}.{a.name}: a module's private parts and functions that "
+                                    "evaluate text as code are not pure computation"), node.lineno
                         value = getattr(module, a.name, None)
                         if isinstance(value, types.ModuleType):
                             if not _allowed_module(value):
@@ -211,6 +218,10 @@ def _module_reach(statements: list[ast.stmt]) -> tuple[str, int | None] | None:
         while isinstance(parents.get(top), ast.Attribute) and parents[top].value is top:  # type: ignore[union-attr]
             top = parents[top]
             dotted += "." + top.attr  # type: ignore[attr-defined]
+            if isinstance(target, types.ModuleType) and (top.attr.startswith("_") or  # type: ignore[attr-defined]
+                                                          top.attr in EVALUATING):  # type: ignore[attr-defined]
+                return (f"uses {dotted}: a module's private parts and functions that evaluate text as code "
+                        "are not pure computation"), node.lineno
             target = getattr(target, top.attr, None)  # type: ignore[attr-defined]
             if isinstance(target, types.ModuleType) and not _allowed_module(target):
                 return (f"reaches module {target.__name__} through {dotted}: only pure standard modules may be "

@@ -624,6 +624,18 @@ def module_value(x, r):
 
 def fine(x, r):
     return (m.isqrt(x) + r + isinstance(x, abc.Hashable)) % 3
+
+
+def _stamp(a: "__import__('time').time()"):
+    return a
+
+
+def annotation_eval(x, r):
+    return (int(typing.get_type_hints(_stamp)["a"]) // 86400 + x * r) % 3
+
+
+def private(x, r):
+    return (len(typing._sys.argv) + x * r) % 3
 '''
 
 
@@ -631,13 +643,15 @@ def test_a_module_reached_through_an_allowed_one_is_refused():
     """The allowed modules hold other modules as attributes: typing.sys (sys.modules: time, os),
     statistics.random, enum.bltns (open, eval). A function read the clock through typing.sys.modules
     (a gold that changes at midnight, the same in both grid runs) or files through enum.bltns; an
-    imported module bound to a name reaches the same, unseen."""
+    imported module bound to a name reaches the same, unseen; typing.get_type_hints evaluates a string
+    annotation with the builtins (`__import__('time')` in a string passed the dunder check)."""
     from generators.user_code import parse_source, prepare_function
 
     parsed = parse_source(REACH)
     expect = {"clock": "reaches module sys through typing.sys", "reseeded": "reaches module random through "
               "statistics.random", "builtins_open": "reaches module builtins through enum.bltns",
-              "module_value": "uses module m as a value", "fine": None}
+              "module_value": "uses module m as a value", "fine": None,
+              "annotation_eval": "uses typing.get_type_hints", "private": "uses typing._sys"}
     for name, reason in expect.items():
         prepared = prepare_function(parsed, name, ["x"], ["r"])
         if reason is None:
