@@ -30,7 +30,14 @@ from typing import Any
 from generators.errors import InputError
 from generators.family import Draft, ExecutedDraft
 from generators.filters import FilterStats, find_latent_leaks, program_hashes
-from generators.render import build_prompt, canonical, display_program, gold_trace, unwritable_answer
+from generators.render import (
+    build_prompt,
+    canonical,
+    display_program,
+    gold_trace,
+    unicode_text,
+    unwritable_answer,
+)
 from generators.schema import MODES, Problem, latent_combinations, sort_answer
 from generators.toml_files import TomlSyntaxError, read_toml
 from generators.user_code import PreparedFunction, Rejection, parse_source, prepare_function
@@ -110,7 +117,7 @@ def parse_domain(value: Any, where: str) -> Domain:
     for v in value:
         if not _plain(v):
             raise SpecError(f"{where}: {v!r} is not plain JSON data (numbers, strings, bools, null, lists, "
-                            "string-keyed tables)")
+                            "string-keyed tables) or holds text that is not valid Unicode (a lone surrogate)")
     unique = {json.dumps(v, sort_keys=True): v for v in value}
     if len(unique) != len(value):
         raise SpecError(f"{where}: values must be distinct")
@@ -120,14 +127,16 @@ def parse_domain(value: Any, where: str) -> Domain:
 
 
 def _plain(v: Any) -> bool:
-    if v is None or isinstance(v, (bool, int, str)):
+    if isinstance(v, str):
+        return unicode_text(v)
+    if v is None or isinstance(v, (bool, int)):
         return True
     if isinstance(v, float):
         return math.isfinite(v)
     if isinstance(v, list):
         return all(_plain(x) for x in v)
     if isinstance(v, dict):
-        return all(isinstance(k, str) and _plain(x) for k, x in v.items())
+        return all(isinstance(k, str) and unicode_text(k) and _plain(x) for k, x in v.items())
     return False
 
 
@@ -414,7 +423,8 @@ def _select(w: _Work, opts: Options, stats: FilterStats, first_idx: int, python_
         if dedupe in seen:
             stats.reject("duplicate")
             continue
-        why = unwritable_answer(answer)
+        why = unwritable_answer(answer) or (None if unicode_text(w.grid[i0][k]) else "an observed output "
+                                            "that is not valid Unicode")
         if why is not None:  # no completion could earn it
             unwritable = unwritable or why
             stats.reject("unsupported_output")

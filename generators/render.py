@@ -39,6 +39,25 @@ ANSWER_MAX_NUMBER_CHARS = 100  # one numeric literal, sign included
 _ANSWER_TAG = re.compile(r"<\s*/?\s*answer\s*>", re.IGNORECASE)
 
 
+def unicode_text(value: Any) -> bool:
+    """No string in `value` (keys included) holds a lone surrogate: a record holding one cannot be written
+    as UTF-8. Iterative (values from untrusted code)."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
+        elif isinstance(v, dict):
+            stack.extend(v)
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return True
+
+
 def unwritable_answer(values: list[Any]) -> str | None:
     """Why `answer_text(values)` is not an answer the parser reads back, or None: a string holding an answer
     tag (it ends or restarts the block), an empty dict (`{}` reads as a set), a number or a nesting the
@@ -51,10 +70,14 @@ def unwritable_answer(values: list[Any]) -> str | None:
         if isinstance(value, str):
             if _ANSWER_TAG.search(value):
                 return "a string holding an answer tag"
+            if not unicode_text(value):
+                return "text that is not valid Unicode (a lone surrogate)"
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
             if len(repr(value)) > ANSWER_MAX_NUMBER_CHARS:
                 return f"a number longer than {ANSWER_MAX_NUMBER_CHARS} characters"
         elif isinstance(value, (list, dict)):
+            if isinstance(value, dict) and not all(unicode_text(key) for key in value):
+                return "text that is not valid Unicode (a lone surrogate)"
             if depth + 1 > ANSWER_MAX_DEPTH:
                 return f"values nested more than {ANSWER_MAX_DEPTH - 1} deep"
             if isinstance(value, dict) and not value:

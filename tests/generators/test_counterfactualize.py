@@ -658,3 +658,21 @@ def test_a_module_reached_through_an_allowed_one_is_refused():
             assert not isinstance(prepared, Rejection), prepared
         else:
             assert isinstance(prepared, Rejection) and reason in prepared.reason, (name, prepared)
+
+
+def test_text_that_is_not_unicode_never_reaches_a_record(docker_sandbox, tmp_path):
+    """A function returning a lone surrogate (chr(0xD800)) made records that could not be written: the
+    writer died with a UnicodeEncodeError traceback after the whole run; a domain value "\\ud800" (a valid
+    JSON escape) was accepted the same way."""
+    from generators.io import write_problems
+
+    with pytest.raises(SpecError, match=r"t.inputs.s: .* is not valid Unicode"):
+        function_spec("f", {"s": '["a", "\\ud800"]'}, {"r": "1..3"}, "t")
+    source = 'def surrogate(x, r):\n    return chr(0xD800 + r) if x == 5 else (x * r) % 4\n'
+    result, lines = _run(docker_sandbox, source=source,
+                         specs=[function_spec("surrogate", {"x": "0..5"}, {"r": "1..3"}, "t")], n=3)
+    assert lines == ["surrogate: 3 problems"], lines
+    write_problems(str(tmp_path / "out.jsonl"), result.problems)
+    assert load_problems(str(tmp_path / "out.jsonl")) == result.problems
+    for p in result.problems:
+        p.to_json().encode("utf-8")  # no lone surrogate anywhere
