@@ -144,7 +144,8 @@ class LocalSandbox(PooledSandbox):
             cgroup = WorkerCgroup.create(f"{os.getpid()}-{self._uid_base}-{slot.index}-{next(self._generation)}",
                                          self.limits.container_memory_mb, self.limits.container_pids)
         extra = {"oom_file": cgroup.oom_file} if cgroup else {}
-        config = self.worker_config(uid=uid, isolate=self.isolate, workdir=host_dir, **extra)
+        # no Unix-domain sockets: a network namespace does not hide the host's socket files
+        config = self.worker_config(uid=uid, isolate=self.isolate, workdir=host_dir, unix_sockets=False, **extra)
         argv = worker_argv(self.python, config)
         if self.isolate:
             argv = list(pid_namespace_prefix()) + argv

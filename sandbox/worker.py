@@ -1486,32 +1486,36 @@ class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
 
 
-def seccomp_program(arch, prlimit, denied, x32_bit, unshare, clone, clone3, sock, sockpair):
+def seccomp_program(arch, prlimit, denied, x32_bit, unshare, clone, clone3, sock, sockpair, unix_sockets=False):
     """A classic-BPF seccomp filter; everything not named here is allowed. EPERM for: prlimit64() on any
     process but the caller itself (a job could lower its worker's limits); the kernel keyrings (add_key,
     request_key, keyctl: keys outlive processes, so one job could leave one for the next); new user
     namespaces (unshare/clone with CLONE_NEWUSER), bpf, perf_event_open, userfaultfd and io_uring
-    (kernel attack surface no program here needs, refused by Docker's own profile too); Unix-domain
-    sockets but unnamed stream pairs (socket(AF_UNIX), datagram socketpairs: a network namespace
-    covers no socket with a name in the filesystem, so a local job could connect to every host service
-    its uid may write to, /dev/log, the system bus, a docker.sock); any syscall of a foreign ABI (x32,
-    32-bit). clone3 answers ENOSYS, so libc falls back to clone."""
+    (kernel attack surface no program here needs, refused by Docker's own profile too); unless
+    `unix_sockets`, Unix-domain sockets but unnamed stream pairs (socket(AF_UNIX), datagram
+    socketpairs: a network namespace covers no socket with a name in the filesystem, so a local job
+    could connect to every host service its uid may write to, /dev/log, the system bus, a
+    docker.sock); any syscall of a foreign ABI (x32, 32-bit). clone3 answers ENOSYS, so libc falls
+    back to clone."""
     ld, jeq, jge, jset, ret, andk = 0x20, 0x15, 0x35, 0x45, 0x06, 0x54
     allow, deny, nosys = 0x7FFF0000, 0x00050000 | errno.EPERM, 0x00050000 | errno.ENOSYS
     prog = [(ld, 0, 0, 4), (jeq, 0, "deny", arch), (ld, 0, 0, 0)]  # architecture, then syscall number
     if x32_bit is not None:
         prog.append((jge, "deny", 0, x32_bit))
     prog += [(jeq, "pid", 0, prlimit), (jeq, "flags", 0, unshare), (jeq, "flags", 0, clone),
-             (jeq, "nosys", 0, clone3), (jeq, "socket", 0, sock), (jeq, "socketpair", 0, sockpair)]
+             (jeq, "nosys", 0, clone3)]
+    if not unix_sockets:
+        prog += [(jeq, "socket", 0, sock), (jeq, "socketpair", 0, sockpair)]
     prog += [(jeq, "deny", 0, nr) for nr in denied]
     prog.append((ret, 0, 0, allow))
     labels = {"pid": len(prog)}
     prog += [(ld, 0, 0, 16), (jeq, "allow", "deny", 0)]  # low word of the pid argument (little-endian)
-    labels["socket"] = len(prog)
-    prog += [(ld, 0, 0, 16), (jeq, "deny", "allow", AF_UNIX)]  # the domain
-    labels["socketpair"] = len(prog)  # AF_UNIX and a type (low 4 bits, the rest are flags) of SOCK_DGRAM
-    prog += [(ld, 0, 0, 16), (jeq, 0, "allow", AF_UNIX), (ld, 0, 0, 24), (andk, 0, 0, 0xF),
-             (jeq, "deny", "allow", SOCK_DGRAM)]
+    if not unix_sockets:
+        labels["socket"] = len(prog)
+        prog += [(ld, 0, 0, 16), (jeq, "deny", "allow", AF_UNIX)]  # the domain
+        labels["socketpair"] = len(prog)  # AF_UNIX and a type (low 4 bits, the rest flags) of SOCK_DGRAM
+        prog += [(ld, 0, 0, 16), (jeq, 0, "allow", AF_UNIX), (ld, 0, 0, 24), (andk, 0, 0, 0xF),
+                 (jeq, "deny", "allow", SOCK_DGRAM)]
     labels["flags"] = len(prog)
     prog += [(ld, 0, 0, 16), (jset, "deny", "allow", CLONE_NEWUSER)]
     labels.update(allow=len(prog), deny=len(prog) + 1, nosys=len(prog) + 2)
@@ -1524,14 +1528,16 @@ def seccomp_program(arch, prlimit, denied, x32_bit, unshare, clone, clone3, sock
     return out
 
 
-def install_seccomp():
+def install_seccomp(unix_sockets=True):
     """Applies to the worker and, inherited across fork, to every child: programs cannot change the
-    worker's limits (prlimit on PID 1 / the parent) nor use keyrings. Needs no_new_privs (set before)."""
+    worker's limits (prlimit on PID 1 / the parent) nor use keyrings. Needs no_new_privs (set before).
+    unix_sockets=False (a worker on the host, which sees the host's socket files) also refuses
+    Unix-domain sockets but unnamed stream pairs; a container has no socket of the host to reach."""
     lc = libc()
     spec = SECCOMP_ARCHES.get(platform.machine())
     if not lc or spec is None:
         return False
-    prog = seccomp_program(*spec)
+    prog = seccomp_program(*spec, unix_sockets=unix_sockets)
     filters = (_SockFilter * len(prog))(*[_SockFilter(*ins) for ins in prog])
     fprog = _SockFprog(len(prog), filters)
     return lc.prctl(PR_SET_SECCOMP, 2, ctypes.byref(fprog), 0, 0) == 0
@@ -1679,7 +1685,7 @@ def main():
         isolation.append("nondumpable")
     if prctl(PR_SET_NO_NEW_PRIVS, 1):  # inherited by every child: set once here, not per fork
         isolation.append("no_new_privs")
-        if install_seccomp():
+        if install_seccomp(unix_sockets=cfg.get("unix_sockets", True)):
             isolation.append("seccomp")
     cfg["isolation"] = isolation
     cfg["has_caps"] = has_capabilities()
