@@ -33,7 +33,7 @@ def answer_text(values: list[Any]) -> str:
 # What the answer format can carry (the answer parser's default limits, envs.parsing.DEFAULT_LIMITS; a test
 # keeps them equal): a gold answer beyond them is a problem no completion can earn.
 ANSWER_MAX_CHARS = 20_000  # text inside <answer></answer>
-ANSWER_MAX_VALUES = 1_000
+ANSWER_MAX_VALUES = 1_000  # in the answer, and in each list or dict inside it
 ANSWER_MAX_DEPTH = 6  # containers, the answer's own list included
 ANSWER_MAX_NUMBER_CHARS = 100  # one numeric literal, sign included
 _ANSWER_TAG = re.compile(r"<\s*/?\s*answer\s*>", re.IGNORECASE)
@@ -82,6 +82,8 @@ def unwritable_answer(values: list[Any]) -> str | None:
                 return f"values nested more than {ANSWER_MAX_DEPTH - 1} deep"
             if isinstance(value, dict) and not value:
                 return "an empty dict (read as a set)"
+            if len(value) > ANSWER_MAX_VALUES:
+                return f"a list or dict of more than {ANSWER_MAX_VALUES} items"
             items = [x for kv in value.items() for x in kv] if isinstance(value, dict) else value
             stack.extend((x, depth + 1) for x in items)
     if len(answer_text(values)) > ANSWER_MAX_CHARS:
@@ -116,7 +118,9 @@ def display_program(program: str, entry: str, latents: dict[str, list[Any]]) -> 
     indent = header[: len(header) - len(header.lstrip())]
     body_indent = " " * fn.body[0].col_offset
     new_header = f"{indent}def {entry}({', '.join(kept)}):"
-    if fn.body[0].lineno != fn.lineno + 1 or fn.end_lineno is None:
+    first = fn.body[0]  # a nested def or class may be preceded by its decorators and blank lines (ast.unparse)
+    start = min([first.lineno, *(d.lineno for d in getattr(first, "decorator_list", []))])
+    if start <= fn.lineno or any(line.strip() for line in lines[fn.lineno:start - 1]) or fn.end_lineno is None:
         raise ValueError("entry header must fit on one line, body starting on the next")
     draws = [body_indent + latent_draw(name, dom) for name, dom in latents.items()]
     out = lines[: fn.lineno - 1] + [new_header] + draws + lines[fn.lineno:]

@@ -503,13 +503,18 @@ def deep(x, r):
     for _ in range((x + r) % 7):
         value = [value]
     return value
+
+
+def many_items(x, r):
+    return list(range((x * r) % 5 * 400))
 '''
 
 
 def test_every_gold_answer_can_be_written_in_the_answer_format(docker_sandbox):
     """A gold the answer parser cannot read back is a problem no completion can earn (and an SFT trace that
     teaches an unreadable answer): a string holding an answer tag, an empty dict (`{}` reads as a set),
-    a number longer than the parser reads, a value nested deeper than it reads. Such problems are
+    a number longer than the parser reads, a value nested deeper than it reads, a list of more items than
+    it reads. Such problems are
     dropped; the gold trace of every kept one scores 1.0."""
     from envs.parsing import DEFAULT_LIMITS
     from envs.scoring import score_completion
@@ -518,7 +523,7 @@ def test_every_gold_answer_can_be_written_in_the_answer_format(docker_sandbox):
     assert (render.ANSWER_MAX_CHARS, render.ANSWER_MAX_VALUES, render.ANSWER_MAX_DEPTH,
             render.ANSWER_MAX_NUMBER_CHARS) == (DEFAULT_LIMITS.max_answer_chars, DEFAULT_LIMITS.max_values,
                                                 DEFAULT_LIMITS.max_depth, DEFAULT_LIMITS.max_number_chars)
-    names = ["tags", "empty_dict", "long_int", "deep"]
+    names = ["tags", "empty_dict", "long_int", "deep", "many_items"]
     specs = [function_spec(name, {"x": "0..9"}, {"r": "0..6"}, "t") for name in names]
     result, _lines = _run(docker_sandbox, source=UNREADABLE, specs=specs, n=12)
     assert {p.entry for p in result.problems} == set(names)
@@ -676,3 +681,19 @@ def test_text_that_is_not_unicode_never_reaches_a_record(docker_sandbox, tmp_pat
     assert load_problems(str(tmp_path / "out.jsonl")) == result.problems
     for p in result.problems:
         p.to_json().encode("utf-8")  # no lone surrogate anywhere
+
+
+def test_an_entry_whose_body_opens_with_a_class_or_def_becomes_problems(docker_sandbox):
+    """ast.unparse puts a blank line before a nested class or def, so the entry's body started two lines
+    below its header: display_program raised ValueError and the whole run died with a traceback."""
+    source = ("def nested(x, r):\n    def helper(v):\n        return v * r\n    return helper(x) % 5\n\n\n"
+              "def with_class(x, r):\n    class Box:\n        size = 3\n    return (x + r * Box.size) % 4\n\n\n"
+              "def ok(x, r):\n    return (x * r) % 3\n")
+    specs = [function_spec(name, {"x": "0..5"}, {"r": "1..3"}, "t") for name in ("nested", "with_class", "ok")]
+    result, lines = _run(docker_sandbox, source=source, specs=specs, n=2)
+    assert lines == ["nested: 2 problems", "with_class: 2 problems", "ok: 2 problems"], lines
+    for p in result.problems:
+        shown = p.prompt.split("```python\n", 1)[1].split("```", 1)[0]
+        namespace: dict = {}
+        exec(compile(shown, "<shown>", "exec"), namespace)  # noqa: S102 - the test's own source
+        assert f"def {p.entry}(x):\n    r = random.randint(1, 3)\n" in shown
