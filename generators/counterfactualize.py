@@ -374,7 +374,9 @@ def _failure_text(result: JobResult, opts: Options) -> str:
             return f"raised {detail}"
         return f"raised {detail} (narrow the input ranges or latent domains so that every call succeeds)"
     if result.error_type == UNSUPPORTED:
-        return f"returned a {detail}: outputs must be plain JSON data (numbers, strings, bools, None, lists, dicts)"
+        return (f"returned a {detail} that cannot be a record value: outputs must be plain JSON data (numbers, "
+                "strings, bools, None, lists, dicts with string keys) nested at most 50 levels deep, without NaN, "
+                "infinity or ints over 4,300 digits")
     known = {
         "timeout": f"timed out in the sandbox (an endless loop, or slower than {opts.call_timeout_s} s a call)",
         "memory": "ran out of memory in the sandbox",

@@ -187,6 +187,13 @@ def tuple_out(x, r):
     return (x, r)
 
 
+def too_deep(x, r):
+    value = x + r
+    for _ in range(80):
+        value = [value]
+    return value
+
+
 def again(x, r):
     return x if x < 1 else again(x - 1, r)
 
@@ -207,6 +214,8 @@ HOSTILE_EXPECT = {
     "quits_anyway": "rejected",
     "boom": "ZeroDivisionError",
     "tuple_out": "returned a tuple",
+    "too_deep": "returned a list that cannot be a record value: outputs must be plain JSON data (numbers, strings, "
+                "bools, None, lists, dicts with string keys) nested at most 50 levels deep",
     "again": "calls itself",
     "star": "*args",
     "deep": "nested too deeply",
