@@ -199,11 +199,11 @@ def build_dataclass(cls: type, data: Any, *, where: str = "", locate: Callable[[
 MAX_COUNT = 2**31 - 1  # sizes and counts (batch, steps between saves, samples): what a 32-bit int holds
 
 
-def check_count(value: int, field: str, least: int = 1) -> int:
-    """A command-line count (`--n`, `--episodes`) in least..MAX_COUNT: one line naming the option, not a
+def check_count(value: int, field: str, least: int = 1, where: str = "") -> int:
+    """A count (`--n`, `--episodes`, `n_train`) in least..MAX_COUNT: one line naming the option, not a
     traceback from deep inside or a run without end (`--episodes 10**23`)."""
     if not least <= value <= MAX_COUNT:
-        raise InputError(f"expected an integer in {least}..{MAX_COUNT}, got {value}", field=field)
+        raise InputError(f"expected an integer in {least}..{MAX_COUNT}, got {value}", where=where, field=field)
     return value
 
 

@@ -417,6 +417,9 @@ EXPERIMENT_CASES = {
     # each of these passed the config check and failed (or ran) only inside a stage, after minutes of work
     "n_train_negative": ("[data]\nn_train = -1\n", "exp.toml:2: [data]: n_train: expected a positive integer"),
     "n_train_zero": ("[data]\nn_train = 0\n", "exp.toml:2: [data]: n_train: expected a positive integer"),
+    # passed the checks; the data stage failed with a ValueError (3 lines) after making out_dir
+    "n_train_huge": ("[data]\nn_train = 99999999999999999999\n",
+                     "exp.toml:2: [data]: n_train: expected an integer in 1..2147483647"),
     "eval_limit_negative": ("[eval]\nlimit = -1\n", "exp.toml:2: [eval]: limit must be >= 1, got -1"),
     "eval_temperature_nan": ("[eval]\ntemperature = nan\n", "exp.toml:2: [eval]: temperature must be a finite"),
     "eval_max_tokens_zero": ("[eval]\nmax_tokens = 0\n", "exp.toml:2: [eval]: max_tokens must be >= 1"),
@@ -446,12 +449,15 @@ def test_experiment_out_dir_that_is_a_file(tmp_path, flag):
     assert plain.read_text() == "keep" and not (tmp_path / "run").exists()
 
 
-def test_experiment_negative_seed(tmp_path):
+@pytest.mark.parametrize("seed, expected", [("-3", "seed: expected a non-negative integer, got -3"),
+                                            # 10**20 passed; stage eval:base failed (a traceback in its log)
+                                            ("99999999999999999999", "seed: expected an integer in 0..4294967295")])
+def test_experiment_seed_out_of_range(tmp_path, seed, expected):
     """[experiment] seed = -3 reached the eval stages' bootstrap (numpy refuses negative seeds)."""
     path = tmp_path / "exp.toml"
-    path.write_text(f'[experiment]\nseed = -3\nout_dir = "{tmp_path / "run"}"\n')
+    path.write_text(f'[experiment]\nseed = {seed}\nout_dir = "{tmp_path / "run"}"\n')
     result = run_cfcode(["experiment", str(path)], tmp_path)
-    assert_one_line_error(result, "exp.toml:2: [experiment]: seed: expected a non-negative integer, got -3")
+    assert_one_line_error(result, f"exp.toml:2: [experiment]: {expected}")
     assert not (tmp_path / "run").exists()
 
 

@@ -14,6 +14,7 @@ from generators import (
     InputError,
     MissingInputError,
     build_dataclass,
+    check_count,
     describe,
     get_family,
     read_toml,
@@ -191,9 +192,13 @@ def parse_experiment(data: dict[str, Any], source: str = "<config>", text: str |
     if exp.seed < 0:
         raise InputError(f"expected a non-negative integer, got {exp.seed}", where=at["experiment"]("seed"),
                          field="seed")
+    if exp.seed >= 2**32:  # every stage seeds numpy with it (0..2**32-1): the first eval stage failed
+        raise InputError(f"expected an integer in 0..{2**32 - 1}, got {exp.seed}", where=at["experiment"]("seed"),
+                         field="seed")
     if dat.n_train < 1 and not dat.train_file:
         raise InputError(f"expected a positive integer, got {dat.n_train}", where=at["data"]("n_train"),
                          field="n_train")
+    check_count(dat.n_train, "n_train", where=at["data"]("n_train"))  # the data stage failed, out_dir made
     names = {f.name for f in fields(EvalConfig)}  # EvalConfig's own range checks, before any stage runs
     try:
         EvalConfig(model="oracle", **{k: v for k, v in asdict(ev).items() if k in names})
