@@ -48,7 +48,7 @@ FAMILY = "custom"  # the records' family: problems made from user code
 MAX_LATENT_COMBINATIONS = 256
 MAX_INPUTS = 200
 PROBE_CALLS = 4
-# Run after the user's module in the reversed grid run: objects of every small size class are kept alive, so
+# Run after the user's module in the check run of the grid: objects of every small size class are kept alive, so
 # the calls' objects lie elsewhere than in the in-order run (an address read through a repr then differs).
 HEAP_SHIFT = "\n__cfcode_heap_shift__ = [[None] * (i % 67) for i in range(2011)]\n"
 SANDBOX_CHUNK = 7  # jobs per run_jobs call: a chunk of looping functions never looks like a sick sandbox
@@ -324,13 +324,13 @@ def _rng(opts: Options, name: str, purpose: str) -> Random:
 def _execute(sandbox: Sandbox, works: list[_Work], opts: Options, probe: bool) -> None:
     """Probe (a few calls) or full grid, a few functions per sandbox round; failures become rejections.
 
-    The grid runs twice, in order and in reverse order (after `HEAP_SHIFT`), each run in a process of its
+    The grid runs twice, in order and in a shuffled order (after `HEAP_SHIFT`), each run in a process of its
     own: a gold answer must be what a call returns on its own (the env, `cfcode eval` and any reviewer run
     calls in other batches, orders and processes), so a function whose value for a call depends on the
     calls before it (state kept in a module-level list, a counter, a class attribute, a helper's mutable
     default) or on where objects lie in memory (an object's repr) is rejected."""
     runs = 1 if probe else 2
-    jobs = []
+    jobs, orders = [], []
     for w in works:
         assert w.prepared is not None
         calls = [list(p) + list(c) for p in w.points for c in w.combos]
@@ -339,7 +339,9 @@ def _execute(sandbox: Sandbox, works: list[_Work], opts: Options, probe: bool) -
             calls = calls[::step][:PROBE_CALLS]
         jobs.append(Job(w.prepared.program, w.prepared.entry, calls))
         if not probe:
-            jobs.append(Job(w.prepared.program + HEAP_SHIFT, w.prepared.entry, calls[::-1]))
+            order = _check_order(len(calls), _rng(opts, w.spec.name, "check"))
+            orders.append(order)
+            jobs.append(Job(w.prepared.program + HEAP_SHIFT, w.prepared.entry, [calls[i] for i in order]))
     per_round = max(1, SANDBOX_CHUNK // runs)
     for start in range(0, len(works), per_round):
         chunk = works[start:start + per_round]
@@ -352,8 +354,10 @@ def _execute(sandbox: Sandbox, works: list[_Work], opts: Options, probe: bool) -
                 w.report.rejection = Rejection(w.spec.name, _failure_text(failed, opts), w.prepared.line)
             elif not probe:
                 values = mine[0].values or []
-                backwards = (mine[1].values or [])[::-1]
-                if [canonical(v) for v in values] != [canonical(v) for v in backwards]:
+                again: list[Any] = [None] * len(values)
+                for position, value in zip(orders[start + i], mine[1].values or []):
+                    again[position] = value
+                if [canonical(v) for v in values] != [canonical(v) for v in again]:
                     w.report.rejection = Rejection(
                         w.spec.name, "returned different values for the same call depending on the calls run "
                         "before it or on memory addresses (state kept between calls: a module-level list or "
@@ -363,6 +367,14 @@ def _execute(sandbox: Sandbox, works: list[_Work], opts: Options, probe: bool) -
                     continue
                 width = len(w.combos)
                 w.grid = [values[i * width:(i + 1) * width] for i in range(len(w.points))]
+
+
+def _check_order(n: int, rng: Random) -> list[int]:
+    """The order of the check run: a seeded shuffle (a reversal keeps some patterns, e.g. a counter's parity
+    over an odd number of calls), never the in-order run itself."""
+    order = list(range(n))
+    rng.shuffle(order)
+    return order[::-1] if order == sorted(order) else order
 
 
 def _failure_text(result: JobResult, opts: Options) -> str:
