@@ -291,14 +291,20 @@ def test_train_output_dir_that_is_empty(tmp_path, command):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.toml", "model"]
 
 
-@pytest.mark.parametrize("line", ['[1, 2]', '"text"', '{"prompt": "p", "completion": []}', "{not json"])
+@pytest.mark.parametrize("line", ['[1, 2]', '"text"', '{"prompt": "p", "completion": []}', "{not json",
+                                  # each passed, then the chat template or the tokenizer failed after torch loaded
+                                  '{"prompt": [1, 2], "completion": []}',
+                                  '{"prompt": [{"role": "user"}], "completion": []}',
+                                  '{"prompt": [{"role": "user", "content": "hi\\ud800"}], "completion": []}',
+                                  # not UTF-8: one line, but naming neither the file nor the line
+                                  '{"prompt": [], "completion": [{"role": "assistant", "content": "\xff"}]}'])
 def test_sft_bad_trace_lines_name_the_line(tmp_path, line):
     """A trace file line that is not a {prompt, completion} object (a JSON list raised AttributeError)."""
     model = tmp_path / "model"
     model.mkdir()
     (model / "config.json").write_text(FAKE_CONFIG)
     traces = tmp_path / "traces.jsonl"
-    traces.write_text(line + "\n", encoding="utf-8")
+    traces.write_bytes(line.encode("utf-8").replace(b"\xc3\xbf", b"\xff") + b"\n")  # \xff: a lone byte 0xff
     path = tmp_path / "sft.toml"
     path.write_text(f'[sft]\nmodel = "{model}"\ntraces = "{traces}"\noutput_dir = "{tmp_path / "run"}"\n')
     result = run_cfcode(["train", "sft", str(path)], tmp_path)

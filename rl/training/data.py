@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from envs import render_prompt, trl_rows
-from generators import TRACE_STYLES, Problem, compact_trace, generate, load_problems
+from generators import TRACE_STYLES, InputError, Problem, compact_trace, describe, generate, load_problems
 from rl.inference.engines import plain_prompt
 
 
@@ -99,17 +99,24 @@ def load_trace_rows(path: str | Path) -> list[dict[str, Any]]:
     if not path.is_file():
         raise FileNotFoundError(f"no trace file at {path}")
     rows = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
+    with path.open("rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            if not raw.strip():
                 continue
             try:
-                row = json.loads(line)
+                row = json.loads(raw.decode("utf-8"))
                 if not (isinstance(row, dict) and isinstance(row.get("prompt"), list)
                         and isinstance(row.get("completion"), list)):
                     raise ValueError("needs 'prompt' and 'completion' message lists")
-            except ValueError as exc:
-                raise ValueError(f"{path}:{lineno}: not a trace record: {exc}") from exc
+                for key in ("prompt", "completion"):  # the chat template met them after torch had loaded
+                    for i, message in enumerate(row[key]):
+                        if not (isinstance(message, dict) and isinstance(message.get("role"), str)
+                                and isinstance(message.get("content"), str)):
+                            raise ValueError(f"{key}[{i}]: expected a message {{role: str, content: str}}, "
+                                             f"got {describe(message)}")
+                        message["content"].encode("utf-8")  # a lone surrogate: the tokenizer refused it
+            except (ValueError, RecursionError) as exc:  # UnicodeError too: not UTF-8, or a lone surrogate
+                raise InputError(f"not a trace record: {exc}", where=f"{path}:{lineno}") from None
             rows.append({"prompt": row["prompt"], "completion": row["completion"]})
     if not rows:
         raise ValueError(f"{path}: no traces")
