@@ -32,6 +32,7 @@ def read_toml(path: str | Path) -> tuple[dict[str, Any], str]:
                          where=str(path)) from None
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror}", where=str(path)) from None
+    text = text.removeprefix("\ufeff")  # a UTF-8 byte-order mark (Windows editors): tomllib calls it invalid
     try:
         return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as exc:

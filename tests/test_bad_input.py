@@ -857,3 +857,12 @@ def test_output_onto_a_frozen_suite_is_refused(tmp_path, monkeypatch, command):
     result = run_cfcode(args, tmp_path)
     assert_one_line_error(result, "expected a path outside the frozen suites directory")
     assert frozen.read_bytes() == before
+
+
+def test_config_with_a_byte_order_mark_is_read(tmp_path):
+    """A UTF-8 BOM (Windows editors write one) made every config 'invalid TOML: Invalid statement (at line 1,
+    column 1)', a message that names nothing the user can see."""
+    path = tmp_path / "c.toml"
+    path.write_bytes(b"\xef\xbb\xbf[sft]\nmax_step = 3\n")
+    result = run_cfcode(["train", "sft", str(path)], tmp_path)
+    assert_one_line_error(result, "c.toml:2: [sft]: unknown keys ['max_step']")
