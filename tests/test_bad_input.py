@@ -866,3 +866,23 @@ def test_config_with_a_byte_order_mark_is_read(tmp_path):
     path.write_bytes(b"\xef\xbb\xbf[sft]\nmax_step = 3\n")
     result = run_cfcode(["train", "sft", str(path)], tmp_path)
     assert_one_line_error(result, "c.toml:2: [sft]: unknown keys ['max_step']")
+
+
+def test_export_over_a_folder_that_is_not_an_earlier_export_keeps_it(tmp_path):
+    """OUT/<format>/ is replaced by a new export; one holding anything else (a user's own `hf/` folder) was
+    deleted with it (shutil.rmtree), unseen."""
+    mine = tmp_path / "out" / "hf" / "precious.txt"
+    mine.parent.mkdir(parents=True)
+    mine.write_text("keep")
+    result = run_cfcode(["export", str(ROOT / "suites/test/if_else.counterfactual.jsonl"), "--format", "hf",
+                         "-o", str(tmp_path / "out")], tmp_path)
+    assert_one_line_error(result, f"--out: expected {tmp_path / 'out' / 'hf'} to hold an earlier export (or nothing), "
+                                  "got a file an export does not write: precious.txt")
+    assert mine.read_text() == "keep" and sorted(p.name for p in (tmp_path / "out").iterdir()) == ["hf"]
+
+
+def test_export_over_an_earlier_export_replaces_it(tmp_path):
+    src = str(ROOT / "suites/test/if_else.counterfactual.jsonl")
+    for _ in range(2):
+        result = run_cfcode(["export", src, "-o", str(tmp_path / "out")], tmp_path)
+        assert result.returncode == 0, result.stderr[-2000:]

@@ -66,6 +66,26 @@ def load_sources(sources: Sequence[str], split: str | None = None) -> dict[str, 
     return out
 
 
+# What each format's writer puts in OUT/<format>/: an existing folder is replaced only if it holds nothing else.
+_EXPORT_FILES = {"hf": ("README.md", "data/*.parquet"), "verl": ("*.parquet",), "openrlhf": ("*.parquet",),
+                 "lm_eval": ("README.md", "*.yaml", "utils.py", "data/*.jsonl", "__pycache__/*")}
+
+
+def _check_replaceable(folder: Path, fmt: str) -> None:
+    """OUT/<format>/ is removed and replaced by the new export: a folder that is not an earlier export (a
+    user's own `hf/`) was deleted with everything in it."""
+    if not folder.is_dir():
+        return
+    patterns = _EXPORT_FILES.get(fmt, ())
+    for path in sorted(folder.rglob("*")):
+        if path.is_dir():
+            continue
+        rel = path.relative_to(folder)
+        if path.is_symlink() or not any(rel.match(p) and len(rel.parts) == len(Path(p).parts) for p in patterns):
+            raise InputError(f"expected {folder} to hold an earlier export (or nothing), got a file an export "
+                             f"does not write: {rel}", field="--out")
+
+
 def export_problems(splits: dict[str, list[Problem]], out_dir: str | os.PathLike,
                     formats: Sequence[str] = FORMATS, name: str = "counterfactual-code",
                     command: str = "", log: Callable[[str], None] | None = None) -> ExportReport:
@@ -80,6 +100,7 @@ def export_problems(splits: dict[str, list[Problem]], out_dir: str | os.PathLike
         if (Path(out_dir) / fmt).exists() and not (Path(out_dir) / fmt).is_dir():
             raise InputError(f"expected {Path(out_dir) / fmt} to be a directory (an earlier export), got a file",
                              field="--out")
+        _check_replaceable(Path(out_dir) / fmt, fmt)
     for split, problems in splits.items():
         if not split.replace("_", "").isalnum():
             raise ValueError(f"split name {split!r} must be letters, digits and '_'")
