@@ -616,6 +616,8 @@ def test_a_function_whose_result_depends_on_memory_addresses_is_rejected(docker_
 
 
 REACH = '''
+import operator
+from operator import attrgetter
 import statistics
 import typing
 import math as m
@@ -655,6 +657,15 @@ def annotation_eval(x, r):
 
 def private(x, r):
     return (len(typing._sys.argv) + x * r) % 3
+
+
+def by_name(x, r):
+    builtins = operator.attrgetter("__globals__")(by_name)["__builtins__"]
+    return (int(builtins["__import__"]("time").time()) // 86400 + x * r) % 3
+
+
+def by_name_imported(x, r):
+    return (attrgetter("real")(x) + r) % 3
 '''
 
 
@@ -670,7 +681,8 @@ def test_a_module_reached_through_an_allowed_one_is_refused():
     expect = {"clock": "reaches module sys through typing.sys", "reseeded": "reaches module random through "
               "statistics.random", "builtins_open": "reaches module builtins through enum.bltns",
               "module_value": "uses module m as a value", "fine": None,
-              "annotation_eval": "uses typing.get_type_hints", "private": "uses typing._sys"}
+              "annotation_eval": "uses typing.get_type_hints", "private": "uses typing._sys",
+              "by_name": "uses operator.attrgetter", "by_name_imported": "imports operator.attrgetter"}
     for name, reason in expect.items():
         prepared = prepare_function(parsed, name, ["x"], ["r"])
         if reason is None:
