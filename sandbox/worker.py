@@ -279,8 +279,9 @@ def scan_value(v, cap):
     Why: a value can be small in memory and huge encoded (one list or string referenced a million
     times, [v, v] nested 90 deep); encoding it first cost the call its time or memory limit. This
     walk charges a lower bound of each part's encoded length and stops as soon as the sum passes
-    `cap`, so it takes at most about `cap` steps. Parts nested deeper than MAX_DEPTH are not walked
-    (not plain; the encoder refuses them after MAX_DEPTH steps down).
+    `cap`, so it takes at most about `cap` steps (and describes at most cap / 12 objects with no
+    literal form, each rendered under its own guard). Parts nested deeper than MAX_DEPTH are not
+    walked (not plain; the encoder refuses them after MAX_DEPTH steps down).
     """
     left = cap
     plain = True
@@ -319,13 +320,13 @@ def scan_value(v, cap):
             elif t is bytes or t is bytearray:
                 left -= len(x) + 3
                 plain = False
-            else:
+            elif x is None or t is bool or t is float or t is complex:
                 left -= 1
-                if t is float:
-                    if plain and not math.isfinite(x):
-                        plain = False
-                elif x is not None and t is not bool:
+                if t is complex or (t is float and plain and not math.isfinite(x)):
                     plain = False
+            else:  # no literal form: described as "<opaque TYPE: REPR>", 12 characters at least
+                left -= 12
+                plain = False
             if left < 0:
                 return True, False
         else:
