@@ -886,3 +886,19 @@ def test_export_over_an_earlier_export_replaces_it(tmp_path):
     for _ in range(2):
         result = run_cfcode(["export", src, "-o", str(tmp_path / "out")], tmp_path)
         assert result.returncode == 0, result.stderr[-2000:]
+
+
+@pytest.mark.parametrize("fresh", [True, False])
+def test_experiment_into_a_folder_that_is_not_an_experiment_keeps_it(tmp_path, fresh):
+    """`--out ~ --fresh` (any folder holding other things) deleted its data/, models/, eval/, logs/ ... folders
+    (the stage outputs --fresh wipes), and without --fresh the stages wrote into them."""
+    mine = tmp_path / "home" / "data" / "precious.txt"
+    mine.parent.mkdir(parents=True)
+    mine.write_text("keep")
+    path = tmp_path / "exp.toml"
+    path.write_text("[data]\nn_train = 2\n")
+    result = run_cfcode(["experiment", str(path), "--out", str(tmp_path / "home"), *(["--fresh"] if fresh else [])],
+                        tmp_path)
+    assert_one_line_error(result, f"--out: expected a new or empty directory, or an earlier experiment's (holding "
+                                  f"state.json), got {tmp_path / 'home'} holding other files (data)")
+    assert mine.read_text() == "keep" and [p.name for p in (tmp_path / "home").iterdir()] == ["data"]
