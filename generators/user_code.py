@@ -32,6 +32,13 @@ FORBIDDEN_NAMES = frozenset({
 # Builtins whose result is a memory address (id; hash of None or of a plain object) or follows the
 # interpreter's hash seed: the same call gives another value in another process.
 ADDRESS_NAMES = frozenset({"hash", "id"})
+# Attributes of frames, generators, coroutines, tracebacks and code objects: through them (a generator's
+# gi_frame.f_builtins) a function reaches the builtins (__import__: the clock, files) with no dunder name.
+INTERNAL_ATTRIBUTES = frozenset({
+    "f_back", "f_builtins", "f_code", "f_globals", "f_locals", "f_trace", "gi_code", "gi_frame", "gi_yieldfrom",
+    "cr_await", "cr_code", "cr_frame", "ag_await", "ag_code", "ag_frame", "tb_frame", "tb_next", "co_consts",
+    "co_code", "co_names",
+})
 _BUILTIN_NAMES = frozenset(dir(builtins))
 _DEF_LINE = re.compile(r"^\s*(?:async\s+)?def\s+([A-Za-z_]\w*)")
 _CHUNK_START = re.compile(r"^(?:@|def\s|async\s|class\s|import\s|from\s|[A-Za-z_])")
@@ -163,7 +170,7 @@ def policy_violation(statements: list[ast.stmt]) -> tuple[str, int | None] | Non
                         "so the same call differs from one process to the next"), line
             elif isinstance(node, ast.Name) and (node.id in FORBIDDEN_NAMES or _dunder(node.id)):
                 return f"uses {node.id}: counterfactual problems need pure functions (no I/O, no dynamic code)", line
-            elif isinstance(node, ast.Attribute) and _dunder(node.attr):
+            elif isinstance(node, ast.Attribute) and (_dunder(node.attr) or node.attr in INTERNAL_ATTRIBUTES):
                 return f"touches the internal attribute .{node.attr}", line
             elif isinstance(node, (ast.Global, ast.Nonlocal)):
                 return f"declares {type(node).__name__.lower()} state: results must not depend on earlier calls", line

@@ -666,6 +666,11 @@ def by_name(x, r):
 
 def by_name_imported(x, r):
     return (attrgetter("real")(x) + r) % 3
+
+
+def frames(x, r):
+    imp = (i for i in [0]).gi_frame.f_builtins["__import__"]
+    return (int(imp("time").time()) // 86400 + x * r) % 3
 '''
 
 
@@ -674,7 +679,8 @@ def test_a_module_reached_through_an_allowed_one_is_refused():
     statistics.random, enum.bltns (open, eval). A function read the clock through typing.sys.modules
     (a gold that changes at midnight, the same in both grid runs) or files through enum.bltns; an
     imported module bound to a name reaches the same, unseen; typing.get_type_hints evaluates a string
-    annotation with the builtins (`__import__('time')` in a string passed the dunder check)."""
+    annotation with the builtins (`__import__('time')` in a string passed the dunder check); a generator's
+    gi_frame.f_builtins holds __import__."""
     from generators.user_code import parse_source, prepare_function
 
     parsed = parse_source(REACH)
@@ -682,7 +688,8 @@ def test_a_module_reached_through_an_allowed_one_is_refused():
               "statistics.random", "builtins_open": "reaches module builtins through enum.bltns",
               "module_value": "uses module m as a value", "fine": None,
               "annotation_eval": "uses typing.get_type_hints", "private": "uses typing._sys",
-              "by_name": "uses operator.attrgetter", "by_name_imported": "imports operator.attrgetter"}
+              "by_name": "uses operator.attrgetter", "by_name_imported": "imports operator.attrgetter",
+              "frames": "touches the internal attribute .f_builtins"}
     for name, reason in expect.items():
         prepared = prepare_function(parsed, name, ["x"], ["r"])
         if reason is None:
