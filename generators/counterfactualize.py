@@ -31,6 +31,7 @@ from generators.errors import InputError
 from generators.family import Draft, ExecutedDraft
 from generators.filters import FilterStats, find_latent_leaks, program_hashes
 from generators.render import (
+    ambiguous_outputs,
     build_prompt,
     canonical,
     display_program,
@@ -404,6 +405,7 @@ def _select(w: _Work, opts: Options, stats: FilterStats, first_idx: int, python_
     spec, prepared = w.spec, w.prepared
     latents = {k: d.listed() for k, d in spec.latents.items()}
     keys = [[canonical(v) for v in row] for row in w.grid]
+    ambiguous = [ambiguous_outputs(row) for row in w.grid]
     reachable = [sort_answer(row) for row in w.grid]
     rng = _rng(opts, spec.name, "problems")
     phash, shash = program_hashes(prepared.program)
@@ -421,6 +423,10 @@ def _select(w: _Work, opts: Options, stats: FilterStats, first_idx: int, python_
         i1 = rng.randrange(n_points - 1)
         i1 += i1 >= i0
         k = rng.randrange(n_combos)
+        if ambiguous[i0] or ambiguous[i1]:  # the gold would depend on whether 3.0 counts as 3
+            unwritable = unwritable or "outputs such as 3 and 3.0, which the answer comparison takes as equal"
+            stats.reject("unsupported_output")
+            continue
         consistent = [j for j in range(n_combos) if keys[i0][j] == keys[i0][k]]
         if opts.mode == "counterfactual":
             answer = sort_answer(w.grid[i1][j] for j in consistent)
@@ -478,7 +484,7 @@ def _select(w: _Work, opts: Options, stats: FilterStats, first_idx: int, python_
     w.report.problems = len(out)
     if not out and unwritable:
         w.report.rejection = Rejection(spec.name, f"no problem passed the filters: its answers cannot be written in "
-                                       f"the answer format ({unwritable})", prepared.line)
+                                       f"or told apart by the answer format ({unwritable})", prepared.line)
     elif not out:
         w.report.rejection = Rejection(
             spec.name, "no problem passed the filters: the observation never narrows the answer "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import itertools
 import json
+import math
 import re
 from typing import Any
 
@@ -37,6 +38,36 @@ ANSWER_MAX_VALUES = 1_000  # in the answer, and in each list or dict inside it
 ANSWER_MAX_DEPTH = 6  # containers, the answer's own list included
 ANSWER_MAX_NUMBER_CHARS = 100  # one numeric literal, sign included
 _ANSWER_TAG = re.compile(r"<\s*/?\s*answer\s*>", re.IGNORECASE)
+
+
+def answer_key(value: Any) -> Any:
+    """The key the answer comparison (envs.values.value_key; a test keeps them equal) gives a JSON value:
+    3.0 is 3, -0.0 is 0, floats compare to 12 significant digits, True is not 1. Recursive: for values the
+    sandbox returned (nested at most 50 deep)."""
+    kind = type(value)
+    if kind is float:
+        if not math.isfinite(value):
+            return ("n", repr(value))
+        return ("n", int(value) if value.is_integer() and abs(value) < 2**53 else float(f"{value:.12g}"))
+    if kind is int or kind is str or kind is bool:
+        return ({int: "n", str: "s", bool: "b"}[kind], value)
+    if value is None:
+        return ("z",)
+    if kind is list:
+        return ("q", tuple(answer_key(v) for v in value))
+    if kind is dict:
+        return ("d", tuple(sorted(((answer_key(k), answer_key(v)) for k, v in value.items()), key=repr)))
+    return ("o", repr(value))
+
+
+def ambiguous_outputs(values: list[Any]) -> bool:
+    """Do two of `values` differ as JSON text (what the generator tells apart) but not for the answer comparison
+    (3 and 3.0)? Then a consistent set or an answer would depend on which comparison one uses."""
+    seen: dict[Any, Any] = {}
+    for v in values:
+        if seen.setdefault(answer_key(v), canonical(v)) != canonical(v):
+            return True
+    return False
 
 
 def unicode_text(value: Any) -> bool:

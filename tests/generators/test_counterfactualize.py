@@ -550,7 +550,7 @@ def test_a_function_whose_answers_cannot_be_written_says_so(docker_sandbox):
     _result, lines = _run(docker_sandbox, source=source,
                           specs=[function_spec("always_empty", {"x": "5..9"}, {"r": "0..3"}, "t")], n=2)
     assert lines == [("always_empty (line 1): rejected: no problem passed the filters: its answers cannot be "
-                      "written in the answer format (an empty dict (read as a set))")], lines
+                      "written in or told apart by the answer format (an empty dict (read as a set))")], lines
 
 
 def test_input_ranges_past_the_machine_word_are_sampled_or_refused_clearly():
@@ -730,3 +730,36 @@ def test_an_entry_whose_body_opens_with_a_class_or_def_becomes_problems(docker_s
         namespace: dict = {}
         exec(compile(shown, "<shown>", "exec"), namespace)  # noqa: S102 - the test's own source
         assert f"def {p.entry}(x):\n    r = random.randint(1, 3)\n" in shown
+
+
+def test_gold_is_the_same_under_the_answer_comparison(docker_sandbox):
+    """The answer format compares values as envs.values.value_key does (3.0 is 3, -0.0 is 0, float noise past 12
+    digits ignored) and the abduce verifier checks observations that way, but the generator told outputs apart
+    by their JSON text: a latent giving 3.0 where 3 was observed was inconsistent for the gold yet consistent
+    for the abduce check and for anyone comparing with ==, and [3, 3.0] was an answer of two values. Problems
+    whose observation or answer row holds values the two comparisons tell apart differently are dropped."""
+    import itertools
+
+    from envs.values import key_set, value_key
+    from generators.render import answer_key
+
+    samples = [0, -0.0, 0.0, 3, 3.0, 0.1 + 0.2, 0.3, 1e16, 2**60, float(2**60), True, None, "3", [3, 3.0],
+               {"a": 3.0}, [[-0.0]], 1e-13, 2.5]
+    for a, b in itertools.product(samples, repeat=2):
+        assert (answer_key(a) == answer_key(b)) == (value_key(a) == value_key(b)), (a, b)
+    source = "def mixed(x, r):\n    return x // r if r % 2 else x / r\n"
+    result, lines = _run(docker_sandbox, source=source,
+                         specs=[function_spec("mixed", {"x": "0..9"}, {"r": "1..4"}, "t")], n=6)
+    assert result.problems, lines
+    for p in result.problems:
+        combos = list(itertools.product(*p.latents.values()))
+        (obs,) = p.observations
+        fits = [c for c in combos if value_key(_direct(p, obs["args"], c)) == value_key(obs["output"])]
+        want = key_set(_direct(p, p.intervention["args"], c) for c in fits)
+        assert key_set(p.answer) == want and len(p.answer) == len(want), p.id
+    source = "def always_mixed(x, r):\n    return x % 3 + r // 3 if r % 2 else float(x % 3 + r // 3)\n"
+    _result, lines = _run(docker_sandbox, source=source,
+                          specs=[function_spec("always_mixed", {"x": "0..5"}, {"r": "1..4"}, "t")], n=2)
+    assert lines == [("always_mixed (line 1): rejected: no problem passed the filters: its answers cannot be written "
+                      "in or told apart by the answer format (outputs such as 3 and 3.0, which the answer "
+                      "comparison takes as equal)")], lines
