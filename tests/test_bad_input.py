@@ -604,6 +604,8 @@ SAMPLE_CASES = {
     "correct_str": ({"correct": "yes"}, "samples.jsonl:2: correct: expected bool, got str 'yes'"),
     "sample_str": ({"sample": "zero"}, "samples.jsonl:2: sample: expected int"),
     "unknown_field": ({"bogus": 1}, "samples.jsonl:2: unknown fields ['bogus']"),
+    # eval --reuse re-scored it, then died writing samples.jsonl back (UnicodeEncodeError traceback)
+    "text_lone_surrogate": ({"text": "abc\ud800"}, "samples.jsonl:2: text: expected text without lone UTF-16"),
 }
 
 
@@ -902,3 +904,14 @@ def test_experiment_into_a_folder_that_is_not_an_experiment_keeps_it(tmp_path, f
     assert_one_line_error(result, f"--out: expected a new or empty directory, or an earlier experiment's (holding "
                                   f"state.json), got {tmp_path / 'home'} holding other files (data)")
     assert mine.read_text() == "keep" and [p.name for p in (tmp_path / "home").iterdir()] == ["data"]
+
+
+def test_eval_reuse_of_samples_with_a_lone_surrogate_is_one_line(tmp_path, eval_dir):
+    bad = _copy_eval(eval_dir, tmp_path / "bad")
+    rows = [json.loads(line) for line in (bad / "samples.jsonl").read_text(encoding="utf-8").splitlines()]
+    rows[0]["text"] += "\ud800"
+    (bad / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    result = run_cfcode(["eval", "--model", "oracle", "--suites", "if_else", "--modes", "counterfactual", "--limit", "2",
+                         "--sandbox", "local", "--reuse", str(bad), "--out", str(tmp_path / "out")], tmp_path)
+    assert_one_line_error(result, "samples.jsonl:1: text: expected text without lone UTF-16 surrogates")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad"]

@@ -109,6 +109,13 @@ def _check_eval_dir(entry: Path, samples: bool) -> None:
             except (ValueError, RecursionError) as exc:
                 raise InputError(f"expected a JSON object, got {type(exc).__name__}: {exc}", where=where) from None
             check_fields(SampleRecord, row, where=where, what="field")
+            if b"\\u" in raw:  # a lone surrogate escape (JSON, not Unicode): eval --reuse died writing it back
+                for key, value in row.items():
+                    try:
+                        json.dumps(value, ensure_ascii=False).encode("utf-8")
+                    except UnicodeEncodeError:
+                        raise InputError("expected text without lone UTF-16 surrogates (not valid Unicode)",
+                                         where=where, field=key) from None
 
 
 def register(app: typer.Typer) -> None:
