@@ -55,11 +55,9 @@ class _Story:
 
 
 def _bakery(rng: Random, cfg: GsmConfig) -> _Story:
-    t, g, b = (
-        rng.randint(cfg.x_max // 2, cfg.x_max),
-        rng.randint(2, cfg.const_max),
-        rng.randint(3, cfg.modulus_max),
-    )
+    t = rng.randint(cfg.x_max // 2, cfg.x_max)
+    g = rng.randint(2, min(cfg.const_max, t))  # she never gives away more than she has (total > t >= g)
+    b = rng.randint(3, cfg.modulus_max)
     m = rng.randint(2, 3) if cfg.extra_step else 1
     mult = f" * {m}" if m > 1 else ""
     prog = (
@@ -99,12 +97,10 @@ def _bakery(rng: Random, cfg: GsmConfig) -> _Story:
 
 
 def _savings(rng: Random, cfg: GsmConfig) -> _Story:
-    chores, t, price, bill = (
-        rng.randint(2, 4),
-        rng.randint(cfg.x_max // 2, cfg.x_max),
-        rng.randint(3, cfg.const_max),
-        rng.randint(3, cfg.modulus_max),
-    )
+    chores = rng.randint(2, 4)
+    t = rng.randint(cfg.x_max // 2, cfg.x_max)
+    price = rng.randint(min(3, t), min(cfg.const_max, t))  # he can afford the book (savings >= t >= price)
+    bill = rng.randint(3, cfg.modulus_max)
     bonus = rng.randint(2, cfg.const_max) if cfg.extra_step else 0
     prog = (
         f"def bills(start, per_chore):\n"

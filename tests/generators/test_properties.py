@@ -196,3 +196,23 @@ def test_no_statement_assigns_a_variable_to_itself(family):
                     if isinstance(node, ast.Assign) and isinstance(node.value, ast.Name):
                         targets = [t.id for t in node.targets if isinstance(t, ast.Name)]
                         assert targets != [node.value.id], source
+
+
+@pytest.mark.parametrize("knobs", [{}, {"const_max": 100, "x_max": 5},
+                                   {"const_max": 60, "x_max": 10, "extra_step": True}])
+def test_gsm_stories_never_take_away_more_than_there_is(knobs):
+    """The word problem must be the program: with legal knobs (const_max=100, x_max=5) Leo bought a book
+    he could not afford and ended with a negative number of bills, and Mia gave her neighbour more muffins
+    than she had (Python's % then made a count of a negative number of muffins)."""
+    for level in (1, 3, 5):
+        for idx in range(120):
+            d = draft_item("gsm", "counterfactual", 1, idx, level=level, **knobs)
+            namespace: dict = {}
+            exec(d.program, namespace)  # noqa: S102 - the project's own generated program
+            f = namespace[d.entry]
+            (domain,) = d.latents.values()
+            for args in [*d.observations, d.intervention]:
+                assert all(f(*args.values(), r) >= 0 for r in domain), d.program
+            m = re.search(r"if (\w+) >=? (\d+):\n\s+\1 = \1 - (\d+)\n", d.program)
+            if m:
+                assert int(m.group(3)) <= int(m.group(2)), d.program
