@@ -7,6 +7,7 @@ traceback.
 """
 from __future__ import annotations
 
+import errno
 import sys
 from typing import Any
 
@@ -42,7 +43,45 @@ class _Cfcode(typer.Typer):
         except typer.Abort:
             print_error("aborted")
             sys.exit(1)
+        except OSError as exc:
+            if not _stdout_broken(exc):
+                raise
+            _silence_stdout()  # else Python's exit-time flush prints "Exception ignored ..." lines
+            if exc.errno == errno.EPIPE:  # the reader went away (`| head`): nothing to report
+                sys.exit(1)
+            print_error(f"cannot write to standard output: {exc.strerror or exc}")
+            sys.exit(EXIT_CODE)
         return rv if isinstance(rv, int) and not isinstance(rv, bool) else None
+
+
+def _stdout_broken(exc: OSError) -> bool:
+    """The error is standard output's (`> /dev/full`, a closed pipe): the frame that wrote (click's echo)
+    wrote to file descriptor 1, or the standard output still fails when flushed."""
+    if exc.filename is not None or exc.errno not in (errno.EPIPE, errno.ENOSPC, errno.EIO, errno.EFBIG,
+                                                     errno.EDQUOT):
+        return False
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    target = tb.tb_frame.f_locals.get("file") if tb is not None else None
+    try:
+        if target is not None and target.fileno() == sys.__stdout__.fileno():
+            return True
+    except (AttributeError, OSError, ValueError):
+        pass
+    try:
+        sys.stdout.flush()
+    except OSError:
+        return True
+    return False
+
+
+def _silence_stdout() -> None:
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _check_utf8(argv: Any) -> None:

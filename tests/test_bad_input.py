@@ -915,3 +915,21 @@ def test_eval_reuse_of_samples_with_a_lone_surrogate_is_one_line(tmp_path, eval_
                          "--sandbox", "local", "--reuse", str(bad), "--out", str(tmp_path / "out")], tmp_path)
     assert_one_line_error(result, "samples.jsonl:1: text: expected text without lone UTF-16 surrogates")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad"]
+
+
+@pytest.mark.parametrize("args", [["families"], ["suites", "verify", "--dir", str(ROOT / "suites")]])
+def test_standard_output_that_cannot_be_written_is_one_line(tmp_path, args):
+    """`cfcode families > /dev/full` was an OSError traceback (ENOSPC) from the first echo; a closed pipe
+    (`| head -c0`) ended in Python's 'Exception ignored ... BrokenPipeError' lines."""
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([str(CFCODE), *args], cwd=tmp_path, env=env, stdout=full, stderr=subprocess.PIPE,
+                                text=True, check=False, timeout=TIMEOUT_S)
+    result.stdout = ""
+    assert_one_line_error(result, "cannot write to standard output: No space left on device")
+    reader, writer = os.pipe()
+    os.close(reader)  # the consumer is gone before anything is written
+    result = subprocess.run([str(CFCODE), *args], cwd=tmp_path, env=env, stdout=writer, stderr=subprocess.PIPE,
+                            text=True, check=False, timeout=TIMEOUT_S)
+    os.close(writer)
+    assert result.stderr == "" and result.returncode == 1, (result.returncode, result.stderr[-2000:])
