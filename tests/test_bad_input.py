@@ -839,7 +839,7 @@ def test_serve_on_an_address_it_cannot_listen_on_is_one_line(tmp_path, host, exp
     assert_one_line_error(result, expected)
 
 
-@pytest.mark.parametrize("command", ["generate", "counterfactualize", "distill"])
+@pytest.mark.parametrize("command", ["generate", "counterfactualize", "distill", "eval", "export"])
 def test_output_onto_a_frozen_suite_is_refused(tmp_path, monkeypatch, command):
     """`-o suites/test/if_else.counterfactual.jsonl` replaced a frozen held-out suite (the programs every train
     run avoids, the test set every eval reads) with the new problems, silently. (A copy of the suites, named
@@ -855,10 +855,15 @@ def test_output_onto_a_frozen_suite_is_refused(tmp_path, monkeypatch, command):
     args = {"generate": ["generate", "-f", "if_else", "-n", "1", "--backend", "local", "-o", str(frozen)],
             "counterfactualize": ["counterfactualize", "src.py", "-f", "f", "-i", "x=0..3", "-l", "r=0..3",
                                   "-o", str(frozen)],
-            "distill": ["distill", "--endpoint", "openai:http://127.0.0.1:9/v1#m", "--out", str(frozen)]}[command]
+            "distill": ["distill", "--endpoint", "openai:http://127.0.0.1:9/v1#m", "--out", str(frozen)],
+            # eval --out suites/test put samples.jsonl beside the suites: every train run then read it as a suite
+            "eval": ["eval", "--model", "oracle", "--suites", "if_else", "--limit", "1", "--sandbox", "local",
+                     "--out", str(frozen.parent)],
+            "export": ["export", "frozen:test", "--format", "hf", "--out", str(frozen.parent)]}[command]
     result = run_cfcode(args, tmp_path)
     assert_one_line_error(result, "expected a path outside the frozen suites directory")
     assert frozen.read_bytes() == before
+    assert sorted(p.name for p in frozen.parent.iterdir()) == sorted(p.name for p in (ROOT / "suites/test").iterdir())
 
 
 def test_config_with_a_byte_order_mark_is_read(tmp_path):

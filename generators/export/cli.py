@@ -10,6 +10,7 @@ import typer
 
 from generators.errors import InputError, check_output_dir, output_errors
 from generators.export import FORMATS, export_problems, load_sources
+from generators.frozen import check_outside_suites
 
 
 def export_cmd(
@@ -28,6 +29,7 @@ def export_cmd(
         raise InputError(f"unknown {bad or formats!r}; expected a comma-separated subset of {', '.join(FORMATS)}",
                          field="--format")
     check_output_dir(out)
+    check_outside_suites(out)
     try:
         splits = load_sources(sources, split)
         with output_errors(out):

@@ -16,6 +16,7 @@ from generators import (
     check_fields,
     check_input_file,
     check_output_dir,
+    check_outside_suites,
     cli_errors,
     fail,
     output_errors,
@@ -76,6 +77,7 @@ def _check_inputs(cfg, out: Path | None = None) -> None:
             check_input_file(name, "--suites", "JSONL file of problems")
     if out is not None:
         check_output_dir(out)
+        check_outside_suites(out)
 
 
 def _check_eval_dir(entry: Path, samples: bool) -> None:
@@ -217,6 +219,7 @@ def register(app: typer.Typer) -> None:
         for entry in evals:
             _check_eval_dir(Path(entry), samples=True)
         check_output_dir(out)
+        check_outside_suites(out)
         try:
             with output_errors(out):
                 stats = analyze_eval_dirs([Path(e) for e in evals], out, judge=judge or None,
