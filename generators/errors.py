@@ -210,5 +210,8 @@ def check_input_file(path: Any, field: str, what: str = "file") -> None:
     path = Path(path)
     if path.is_dir():
         raise MissingInputError(f"expected a {what}, got a directory: {path}", field=field)
+    kind = special_file_kind(path)
+    if kind:  # a FIFO or a device was reported as "(no such file)"
+        raise MissingInputError(f"expected a regular {what}, got a {kind}: {path}", field=field)
     if not path.is_file():
         raise MissingInputError(f"expected an existing {what}, got {str(path)!r} (no such file)", field=field)

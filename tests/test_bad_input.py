@@ -135,14 +135,17 @@ def test_bad_problem_file_is_one_line(tmp_path, case):
     assert not out.exists()
 
 
-@pytest.mark.parametrize("kind", ["missing", "directory"])
+@pytest.mark.parametrize("kind", ["missing", "directory", "fifo"])
 def test_problem_file_missing_or_a_directory(tmp_path, kind):
     path = tmp_path / "problems.jsonl"
     if kind == "directory":
         path.mkdir()
+    if kind == "fifo":  # was "(no such file)" for a FIFO that exists
+        os.mkfifo(path)
     result = run_cfcode(["eval", "--model", "oracle", "--suites", str(path), "--out", str(tmp_path / "out")],
                         tmp_path)
-    assert_one_line_error(result, str(path), "directory" if kind == "directory" else "no such file")
+    assert_one_line_error(result, str(path), {"directory": "directory", "missing": "no such file",
+                                              "fifo": "expected a regular JSONL file of problems, got a FIFO"}[kind])
     assert not (tmp_path / "out").exists()
 
 
