@@ -14,12 +14,15 @@ from hypothesis import strategies as st
 from generators import FAMILIES, MODES, Problem, build_item, generate, sort_answer
 from generators.pipeline import draft_item
 from generators.render import ANSWER_INSTRUCTIONS
+from generators.suites import TEST_SEED
 from tests.generators.brute_force import answer_keys, brute_force
 
 FAMILY_NAMES = sorted(FAMILIES)
 PROPERTY = settings(max_examples=10, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-seeds = st.integers(min_value=0, max_value=2**40)
+# Not the frozen test suites' seed: hypothesis draws constants it finds in the project's source, and a train
+# run with that seed drafts only programs of the test suites (all refused as test_overlap, "only 0 of 3").
+seeds = st.integers(min_value=0, max_value=2**40).filter(lambda seed: seed != TEST_SEED)
 levels = st.integers(min_value=1, max_value=5)
 
 
