@@ -139,9 +139,13 @@ def _generate_chunk(run: _Run, n: int, offset: int, sb: Sandbox, total: FilterSt
     idx = offset
     while len(problems) < n:
         if stats.drafted >= MAX_DRAFTS_PER_PROBLEM * n + 100:
+            overlap = stats.rejected["test_overlap"] * 2 > stats.drafted
+            why = (f"this seed drafts the frozen {'test' if run.split == 'train' else 'train'} suites' programs, "
+                   f"which a {run.split} run never produces: use another seed" if overlap
+                   else "knobs too restrictive?")
             raise ValueError(
                 f"{run.spec.name}/{run.mode}: only {len(problems)} of {n} problems after "
-                f"{stats.drafted} drafts; knobs too restrictive? counts={stats.to_dict()}"
+                f"{stats.drafted} drafts; {why} counts={stats.to_dict()}"
             )
         rate = stats.accepted / stats.drafted if stats.drafted else 0.6
         want = min(batch_size, max(8, math.ceil(1.15 * (n - len(problems)) / max(rate, 0.05))))

@@ -219,3 +219,11 @@ def test_gsm_stories_never_take_away_more_than_there_is(knobs):
             m = re.search(r"if (\w+) >=? (\d+):\n\s+\1 = \1 - (\d+)\n", d.program)
             if m:
                 assert int(m.group(3)) <= int(m.group(2)), d.program
+
+
+def test_a_train_run_with_the_test_suites_seed_says_why_it_has_no_problems(sandbox):
+    """Every draft of a train run with the frozen test suites' seed is a test-suite program (test_overlap): the
+    error asked 'knobs too restrictive?' with no knob given."""
+    with pytest.raises(ValueError, match=r"this seed drafts the frozen test suites' programs, which a train run "
+                                         r"never produces: use another seed"):
+        generate("if_else", "counterfactual", 3, TEST_SEED, level=3, sandbox=sandbox)
