@@ -4,62 +4,267 @@ Why: distillation and endpoint evaluation speak the OpenAI API; this lets them r
 model (HF or vLLM engine) without `vllm serve`, e.g. in tests and on machines without a hub.
 Implements `GET /v1/models`, `POST /v1/chat/completions` and `POST /v1/completions`; `stream=true`
 answers in server-sent events (each choice's text in one chunk: the engine generates it whole).
+
+Every request is checked before the engine sees it, as vLLM's server does: a field of the wrong type
+or out of range, a prompt plus `max_tokens` longer than the model's context, more than
+`MAX_SEQUENCES` completions, an unknown model name or a body over `MAX_BODY_BYTES` is a 4xx with an
+OpenAI error object (`{"error": {"message", "type", "param", "code"}}`) naming the field; nothing a
+client sends can make the server answer 500, run without end, or end the process.
 """
-from __future__ import annotations
 
 import json
+import math
 import socket
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from rl.inference.engines import RolloutEngine, SamplingConfig
+from rl.inference.engines import RolloutEngine, SamplingConfig, render_prompts
+
+MAX_BODY_BYTES = 16 << 20  # a request body; larger is 413 before it is read whole
+MAX_SEQUENCES = 256  # n x prompts of one request
+MAX_STOP = 64  # stop strings of one request (OpenAI allows 4)
+MAX_STOP_CHARS = 1000
+DEFAULT_MAX_TOKENS = 256
 
 
-def _sampling(body: dict[str, Any]) -> SamplingConfig:
-    stop = body.get("stop") or []
+class RequestError(Exception):
+    """A request the server refuses: `status` and one message naming `param`."""
+
+    def __init__(self, message: str, param: str | None = None, status: int = 400) -> None:
+        super().__init__(message)
+        self.message, self.param, self.status = message, param, status
+
+
+def error_body(message: str, status: int, param: str | None = None) -> dict[str, Any]:
+    kind = {400: "BadRequestError", 404: "NotFoundError", 413: "RequestTooLargeError"}.get(
+        status, "InternalServerError")
+    return {"error": {"message": message, "type": kind, "param": param, "code": status}}
+
+
+# -- field checks (the types and ranges OpenAI documents; bool is not a number) -----------------------
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _int_field(body: dict[str, Any], name: str, lo: int, hi: int) -> int | None:
+    v = body.get(name)
+    if v is None:
+        return None
+    if not _is_int(v):
+        raise RequestError(f"'{name}' must be an integer, got {json.dumps(v)[:80]}", name)
+    if not lo <= v <= hi:
+        raise RequestError(f"'{name}' must be in {lo}..{hi}, got {v}", name)
+    return v
+
+
+def _float_field(body: dict[str, Any], name: str, default: float, lo: float, hi: float,
+                 lo_open: bool = False) -> float:
+    v = body.get(name)
+    if v is None:
+        return default
+    if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
+        raise RequestError(f"'{name}' must be a finite number, got {json.dumps(v)[:80]}", name)
+    if not ((lo < v) if lo_open else (lo <= v)) or v > hi:
+        raise RequestError(f"'{name}' must be in {'(' if lo_open else '['}{lo}, {hi}], got {v}", name)
+    return float(v)
+
+
+def _stop(body: dict[str, Any]) -> list[str]:
+    stop = body.get("stop")
+    if stop is None:
+        return []
+    stop = [stop] if isinstance(stop, str) else stop
+    if not isinstance(stop, list) or not all(isinstance(s, str) for s in stop):
+        raise RequestError("'stop' must be a string or a list of strings", "stop")
+    if len(stop) > MAX_STOP or any(len(s) > MAX_STOP_CHARS for s in stop):
+        raise RequestError(f"'stop' takes at most {MAX_STOP} strings of at most {MAX_STOP_CHARS} characters",
+                           "stop")
+    return stop
+
+
+def _messages(body: dict[str, Any]) -> list[dict[str, str]]:
+    """Chat messages as the engines take them: content parts of type text are joined (as vLLM does)."""
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise RequestError("'messages' must be a non-empty list", "messages")
+    out = []
+    for i, m in enumerate(messages):
+        where = f"messages[{i}]"
+        if not isinstance(m, dict) or not isinstance(m.get("role"), str):
+            raise RequestError(f"'{where}' must be an object with a string 'role'", where)
+        content = m.get("content")
+        if content is None and m["role"] == "assistant":  # an assistant turn of tool calls only
+            content = ""
+        if isinstance(content, list):
+            if not all(isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str)
+                       for p in content):
+                raise RequestError(f"'{where}.content': only text parts are supported "
+                                   "({\"type\": \"text\", \"text\": ...})", f"{where}.content")
+            content = "".join(p["text"] for p in content)
+        if not isinstance(content, str):
+            raise RequestError(f"'{where}.content' must be a string or a list of text parts", f"{where}.content")
+        out.append({"role": m["role"], "content": content})
+    return out
+
+
+def _text_prompts(body: dict[str, Any]) -> list[str]:
+    prompt = body.get("prompt")
+    prompts = [prompt] if isinstance(prompt, str) else prompt
+    if not isinstance(prompts, list) or not prompts or not all(isinstance(p, str) for p in prompts):
+        raise RequestError("'prompt' must be a string or a non-empty list of strings (token ids are not "
+                           "supported)", "prompt")
+    return prompts
+
+
+def _model_limits(engine: RolloutEngine) -> tuple[Any, int | None]:
+    """The engine's tokenizer and context length (None, None for an engine without a local model)."""
+    tokenizer = getattr(engine, "tokenizer", None)
+    context = None
+    model = getattr(engine, "model", None)
+    if model is not None and hasattr(model, "config"):  # HFEngine
+        context = getattr(model.config, "max_position_embeddings", None)
+    llm = getattr(engine, "llm", None)
+    if llm is not None:  # VLLMEngine
+        context = llm.llm_engine.model_config.max_model_len
+    return tokenizer, context
+
+
+def _sampling(body: dict[str, Any], n_prompts: int, prompt_tokens: list[int], context: int | None
+              ) -> SamplingConfig:
+    n = _int_field(body, "n", 1, MAX_SEQUENCES) or 1
+    if n * n_prompts > MAX_SEQUENCES:
+        raise RequestError(f"at most {MAX_SEQUENCES} completions per request (prompts x n), "
+                           f"got {n_prompts} x {n}", "n")
+    room = context - max(prompt_tokens, default=0) if context else None
+    limits = {name: _int_field(body, name, 1, context or 2**31 - 1)  # both checked; vLLM's precedence
+              for name in ("max_tokens", "max_completion_tokens")}
+    name = "max_completion_tokens" if limits["max_completion_tokens"] is not None else "max_tokens"
+    max_tokens = limits[name]
+    if room is not None and room < (max_tokens or 1):
+        raise RequestError(
+            f"This model's maximum context length is {context} tokens. However, you requested "
+            f"{max(prompt_tokens) + (max_tokens or 1)} tokens ({max(prompt_tokens)} in the prompt, "
+            f"{max_tokens or 1} in the completion). Please reduce the length of the prompt or completion.",
+            name if max_tokens else "messages")
+    if max_tokens is None:
+        max_tokens = min(DEFAULT_MAX_TOKENS, room) if room is not None else DEFAULT_MAX_TOKENS
+    if body.get("stream") is not None and not isinstance(body.get("stream"), bool):
+        raise RequestError("'stream' must be true or false", "stream")
+    options = body.get("stream_options")
+    if options is not None and not isinstance(options, dict):
+        raise RequestError("'stream_options' must be an object", "stream_options")
     return SamplingConfig(
-        max_tokens=int(body.get("max_tokens") or body.get("max_completion_tokens") or 256),
-        temperature=float(body.get("temperature", 1.0)),
-        top_p=float(body.get("top_p", 1.0)),
-        n=int(body.get("n", 1)),
-        seed=body.get("seed"),
-        stop=[stop] if isinstance(stop, str) else list(stop),
+        max_tokens=max_tokens,
+        temperature=_float_field(body, "temperature", 1.0, 0.0, 1e6),
+        top_p=_float_field(body, "top_p", 1.0, 0.0, 1.0, lo_open=True),
+        n=n,
+        seed=_int_field(body, "seed", 0, 2**62),
+        stop=_stop(body),
     )
 
 
+class _BodyLimit:
+    """ASGI middleware: a body over `limit` bytes is 413 (uvicorn reads any size into memory)."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            more = message.get("more_body", False)
+            if size > self.limit:
+                from starlette.responses import JSONResponse
+
+                reply = JSONResponse(error_body(f"request body over {self.limit} bytes", 413), status_code=413)
+                return await reply(scope, receive, send)
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> dict:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
 def build_app(engine: RolloutEngine, model_name: str):
-    from fastapi import FastAPI, HTTPException
+    from fastapi import FastAPI, Request
+    from fastapi.responses import JSONResponse
+    from starlette.concurrency import run_in_threadpool
 
     app = FastAPI(title="cfcode OpenAI-compatible server")
-    lock = threading.Lock()  # engines are not re-entrant
+    app.add_middleware(_BodyLimit, limit=MAX_BODY_BYTES)
+    lock = threading.Lock()  # engines (and their tokenizers) are not re-entrant
+    tokenizer, context = _model_limits(engine)
+
+    @app.exception_handler(RequestError)
+    async def refused(_: Request, exc: RequestError) -> JSONResponse:
+        return JSONResponse(error_body(exc.message, exc.status, exc.param), status_code=exc.status)
+
+    @app.exception_handler(Exception)
+    async def failed(_: Request, exc: Exception) -> JSONResponse:  # the engine's own failure: still JSON
+        return JSONResponse(error_body(f"{type(exc).__name__}: {exc}"[:1000], 500), status_code=500)
+
+    async def read_body(request: Request) -> dict[str, Any]:
+        try:
+            body = json.loads(await request.body())
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise RequestError(f"the request body is not valid JSON: {exc}") from None
+        if not isinstance(body, dict):
+            raise RequestError("the request body must be a JSON object")
+        model = body.get("model")
+        if model is not None and model != model_name:
+            raise RequestError(f"The model `{str(model)[:200]}` does not exist.", "model", status=404)
+        return body
 
     def run(prompts: list, body: dict[str, Any]):
-        try:
-            sampling = _sampling(body)
-        except (TypeError, ValueError) as exc:
-            raise HTTPException(status_code=400, detail=str(exc)) from exc
         with lock:
-            return engine.generate(prompts, sampling)
+            prompt_tokens = [0] * len(prompts)
+            if tokenizer is not None:
+                try:
+                    texts = render_prompts(tokenizer, prompts)
+                except Exception as exc:  # the chat template refused the messages (a role it does not know)
+                    raise RequestError(f"the chat template refused the messages: {exc}"[:500], "messages") from None
+                prompt_tokens = [len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
+            sampling = _sampling(body, len(prompts), prompt_tokens, context)
+            try:
+                groups = engine.generate(prompts, sampling)
+            except (TypeError, ValueError) as exc:  # an engine's own check (a remote endpoint's 4xx)
+                raise RequestError(str(exc)[:500]) from None
+        return groups, sum(prompt_tokens)  # as OpenAI counts them: once per prompt, whatever n
 
-    def response(id_prefix: str, kind: str, choices: list[dict[str, Any]], groups) -> dict[str, Any]:
+    def response(id_prefix: str, kind: str, choices: list[dict[str, Any]], groups, prompt_tokens: int
+                 ) -> dict[str, Any]:
         """The OpenAI response envelope shared by chat and text completions."""
         tokens = sum(c.n_tokens for g in groups for c in g)
         return {"id": f"{id_prefix}-{time.time_ns()}", "object": kind, "created": int(time.time()),
                 "model": model_name, "choices": choices,
-                "usage": {"prompt_tokens": 0, "completion_tokens": tokens, "total_tokens": tokens}}
+                "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": tokens,
+                          "total_tokens": prompt_tokens + tokens}}
 
     @app.get("/v1/models")
     def models() -> dict[str, Any]:
         return {"object": "list", "data": [{"id": model_name, "object": "model", "owned_by": "cfcode"}]}
 
     @app.post("/v1/chat/completions")
-    def chat(body: dict[str, Any]) -> Any:
-        messages = body.get("messages")
-        if not isinstance(messages, list) or not messages:
-            raise HTTPException(status_code=400, detail="'messages' must be a non-empty list")
-        groups = run([messages], body)
+    async def chat(request: Request) -> Any:
+        body = await read_body(request)
+        messages = _messages(body)
+        groups, prompt_tokens = await run_in_threadpool(run, [messages], body)
         choices = [
             {
                 "index": i,
@@ -68,21 +273,19 @@ def build_app(engine: RolloutEngine, model_name: str):
             }
             for i, c in enumerate(groups[0])
         ]
-        return _maybe_stream(body, response("chatcmpl", "chat.completion", choices, groups))
+        return _maybe_stream(body, response("chatcmpl", "chat.completion", choices, groups, prompt_tokens))
 
     @app.post("/v1/completions")
-    def completions(body: dict[str, Any]) -> Any:
-        prompt = body.get("prompt")
-        prompts = [prompt] if isinstance(prompt, str) else prompt
-        if not isinstance(prompts, list) or not prompts or not all(isinstance(p, str) for p in prompts):
-            raise HTTPException(status_code=400, detail="'prompt' must be a string or a list of strings")
-        groups = run(prompts, body)
+    async def completions(request: Request) -> Any:
+        body = await read_body(request)
+        prompts = _text_prompts(body)
+        groups, prompt_tokens = await run_in_threadpool(run, prompts, body)
         choices = [
             {"index": i * len(g) + j, "text": c.text, "finish_reason": c.finish_reason, "logprobs": None}
             for i, g in enumerate(groups)
             for j, c in enumerate(g)
         ]
-        return _maybe_stream(body, response("cmpl", "text_completion", choices, groups))
+        return _maybe_stream(body, response("cmpl", "text_completion", choices, groups, prompt_tokens))
 
     return app
 

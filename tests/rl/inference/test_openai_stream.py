@@ -3,6 +3,8 @@ streamed text equals the non-streamed text, for chat and text completions (verif
 clients relay in SSE)."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from rl.inference.engines import HFEngine
@@ -41,3 +43,79 @@ def test_text_completion_stream_equals_non_stream(client):
     whole = client.completions.create(**kw)
     streamed = "".join(c.choices[0].text for c in client.completions.create(stream=True, **kw) if c.choices)
     assert streamed == whole.choices[0].text
+
+
+# -- requests a real OpenAI/vLLM server refuses with a 4xx: never a 500, a hang or a dead server ----------
+
+@pytest.fixture(scope="module")
+def server(tiny_model):
+    engine = HFEngine(tiny_model, batch_size=4, timeout_s=60)
+    with serve_in_thread(engine, model_name="tiny") as running:
+        yield running
+    engine.close()
+
+
+_M = [{"role": "user", "content": "f(x=1) returned 3."}]
+_BAD_CHAT = {
+    "n_huge": {"n": 10**9}, "n_zero": {"n": 0}, "n_string": {"n": "2"},
+    "max_tokens_huge": {"max_tokens": 10**12}, "max_tokens_negative": {"max_tokens": -1},
+    "max_tokens_zero": {"max_tokens": 0}, "max_tokens_string": {"max_tokens": "abc"},
+    "max_tokens_fraction": {"max_tokens": 1.5}, "max_tokens_bool": {"max_tokens": True},
+    "max_completion_tokens_huge": {"max_completion_tokens": 10**12},
+    "temperature_hot": {"temperature": "hot"}, "temperature_inf": {"temperature": "1e999"},
+    "temperature_negative": {"temperature": -1}, "top_p_zero": {"top_p": 0}, "top_p_string": {"top_p": "1"},
+    "stop_ints": {"stop": [1, 2]}, "stop_dict": {"stop": {"a": 1}}, "stop_million": {"stop": ["x"] * 10**6},
+    "seed_string": {"seed": "x"}, "seed_huge": {"seed": 10**30}, "seed_fraction": {"seed": 1.5},
+    "messages_numbers": {"messages": [1]}, "message_without_content": {"messages": [{"role": "user"}]},
+    "message_content_none": {"messages": [{"role": "user", "content": None}]},
+    "message_content_number": {"messages": [{"role": "user", "content": 5}]},
+    "message_role_number": {"messages": [{"role": 3, "content": "x"}]},
+    "message_image_part": {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}]},
+    "prompt_over_context": {"messages": [{"role": "user", "content": "a b " * 20000}]},
+    "stream_string": {"stream": "yes"}, "stream_options_list": {"stream": True, "stream_options": [1]},
+}
+
+
+@pytest.mark.parametrize("name", sorted(_BAD_CHAT))
+def test_bad_chat_request_is_a_400_naming_the_field(server, name):
+    import httpx
+
+    body = {"model": "tiny", "messages": _M, "max_tokens": 4, **_BAD_CHAT[name]}
+    raw = json.dumps(body).replace('"1e999"', "1e999")  # JSON text Python reads as infinity
+    r = httpx.post(f"{server.url}/chat/completions", content=raw, headers={"content-type": "application/json"},
+                   timeout=120)
+    assert r.status_code == 400, (r.status_code, r.text[:300])
+    error = r.json()["error"]
+    assert error["type"] == "BadRequestError" and error["message"]
+    # the server still answers a good request afterwards
+    ok = httpx.post(f"{server.url}/chat/completions", json={"model": "tiny", "messages": _M, "max_tokens": 2})
+    assert ok.status_code == 200
+
+
+def test_bad_request_bodies_and_unknown_models(server):
+    import httpx
+
+    for raw in (b"{not json", b"[1, 2]", b'"text"'):
+        r = httpx.post(f"{server.url}/chat/completions", content=raw, headers={"content-type": "application/json"})
+        assert r.status_code == 400 and r.json()["error"]["message"], (raw, r.status_code, r.text[:200])
+    r = httpx.post(f"{server.url}/chat/completions", json={"model": "gpt-4", "messages": _M, "max_tokens": 2})
+    assert r.status_code == 404 and "gpt-4" in r.json()["error"]["message"]
+    for prompt in ([[1, 2, 3]], [], None, "x" * 10, ["ok", 5]):
+        r = httpx.post(f"{server.url}/completions", json={"model": "tiny", "prompt": prompt, "max_tokens": 10**9})
+        assert r.status_code == 400, (prompt, r.status_code, r.text[:200])
+    r = httpx.post(f"{server.url}/completions", content=b"x" * (20 << 20),
+                   headers={"content-type": "application/json"})
+    assert r.status_code == 413
+
+
+def test_text_parts_and_usage_are_served_as_openai_does(server):
+    import httpx
+
+    parts = [{"role": "user", "content": [{"type": "text", "text": "f(x=1) "}, {"type": "text", "text": "returned 3."}]}]
+    a = httpx.post(f"{server.url}/chat/completions", json={"model": "tiny", "messages": parts, "max_tokens": 4,
+                                                          "temperature": 0}).json()
+    b = httpx.post(f"{server.url}/chat/completions", json={"model": "tiny", "messages": _M, "max_tokens": 4,
+                                                          "temperature": 0}).json()
+    assert a["choices"][0]["message"]["content"] == b["choices"][0]["message"]["content"]
+    assert b["usage"]["prompt_tokens"] > 0
+    assert b["usage"]["total_tokens"] == b["usage"]["prompt_tokens"] + b["usage"]["completion_tokens"]
