@@ -572,6 +572,9 @@ OTHER_CASES = {
                                         "--episodes: expected an integer in 1..2147483647"),
     "env_bench_exact_steps_huge": (["env", "bench", "--exact-steps", str(10**20)],
                                    "--exact-steps: expected an integer in 0..2147483647"),
+    # an endpoint that is no URL was tried, with retries, after the suites and sandbox were set up
+    "eval_endpoint_not_a_url": (["eval", "--model", "openai:notaurl#m", "--suites", "if_else", "--limit", "1"],
+                                "--model: expected openai:http(s)://HOST[:PORT]/PATH#MODEL, got 'openai:notaurl#m'"),
     "compare_missing_labelled": (["compare", "base=/no/such/model"], "got 'base=/no/such/model': no model directory at '/no/such/model'"),
 }
 

