@@ -7,6 +7,7 @@ trace analysis), `eval.md` and `eval.png` (written by rl.evaluation.report).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -98,6 +99,9 @@ class SampleRecord:
     verifier_error: str | None
     abduction_correct: bool | None = None  # question "abduce_predict" only
     abduction_f1: float | None = None
+    # what the completion answered (the problem record and its rendered prompt): --reuse takes a completion
+    # only for the same question, not for whatever now holds its id (suites regenerated in place)
+    problem_sha256: str = ""
 
 
 @dataclass
@@ -237,14 +241,23 @@ def _baseline_completer(cfg: EvalConfig, sandbox) -> Completer:
     return complete
 
 
+def _prompt(problem: Problem, cfg: EvalConfig) -> Any:
+    return (envs.render_prompt(problem, cfg.prompt_style, question=cfg.question) if cfg.prompt_style
+            else envs.render_prompt(problem, question=cfg.question))
+
+
+def problem_fingerprint(problem: Problem, cfg: EvalConfig) -> str:
+    """sha256 of the problem record and the prompt a model is shown for it (SampleRecord.problem_sha256)."""
+    text = problem.to_json() + "\0" + json.dumps(_prompt(problem, cfg), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def _engine_completer(cfg: EvalConfig, engine) -> Completer:
     sampling = SamplingConfig(n=cfg.samples, max_tokens=cfg.max_tokens, temperature=cfg.temperature,
                               top_p=cfg.top_p, seed=cfg.seed)
 
     def complete(problems: Sequence[Problem]) -> list[list[Any]]:
-        prompts = [envs.render_prompt(p, cfg.prompt_style, question=cfg.question) if cfg.prompt_style
-                   else envs.render_prompt(p, question=cfg.question) for p in problems]
-        return engine.generate(prompts, sampling)
+        return engine.generate([_prompt(p, cfg) for p in problems], sampling)
 
     return complete
 
@@ -271,12 +284,14 @@ def _score_all(groups: dict[tuple[str, str], list[Problem]], completions: list[l
     scores = score_batch([p for _, p, _, _ in rows], [c.text for _, _, _, c in rows], reward=cfg.reward,
                          sandbox=sandbox, question=cfg.question, sandbox_backend=cfg.sandbox)
     abduce = cfg.question == "abduce_predict"
+    fingerprints = {(p.id, key): problem_fingerprint(p, cfg) for key, p in flat}
     return [SampleRecord(suite=key[0], mode=key[1], problem_id=p.id, sample=i, text=c.text,
                          n_tokens=int(c.n_tokens), finish_reason=str(c.finish_reason), reward=s.reward,
                          correct=bool(s.correct), f1=float(s.f1), format_ok=bool(s.format_ok),
                          parsed_answer=s.parsed_answer, gold=s.gold, verifier_error=s.verifier_error,
                          abduction_correct=bool(getattr(s, "abduction_correct", False)) if abduce else None,
-                         abduction_f1=float(getattr(s, "abduction_f1", 0.0)) if abduce else None)
+                         abduction_f1=float(getattr(s, "abduction_f1", 0.0)) if abduce else None,
+                         problem_sha256=fingerprints[p.id, key])
             for (key, p, i, c), s in zip(rows, scores)]
 
 
@@ -326,15 +341,19 @@ def check_reusable(cfg: EvalConfig, earlier: EvalResult, where: str = "--reuse")
 
 
 def _reused_completions(groups: dict[tuple[str, str], list[Problem]], reuse: Sequence[SampleRecord],
-                        samples: int) -> dict[tuple[str, str], list[list[Any]]]:
-    """(suite, mode) -> completions per problem, for the groups an earlier run fully covers."""
+                        cfg: EvalConfig) -> dict[tuple[str, str], list[list[Any]]]:
+    """(suite, mode) -> completions per problem, for the groups an earlier run fully covers: each problem
+    has `cfg.samples` completions made for this very problem and prompt (`problem_sha256`; rows without
+    one, from before it was recorded, are generated again)."""
+    samples = cfg.samples
     earlier: dict[tuple[str, str, str], list[SampleRecord]] = defaultdict(list)
     for r in reuse:
         earlier[(r.suite, r.mode, r.problem_id)].append(r)
     out: dict[tuple[str, str], list[list[Any]]] = {}
     for (suite, mode), problems in groups.items():
         rows = [sorted(earlier.get((suite, mode, p.id), []), key=lambda r: r.sample) for p in problems]
-        if all(len(rs) == samples for rs in rows):
+        if all(len(rs) == samples and {r.problem_sha256 for r in rs} == {problem_fingerprint(p, cfg)}
+               for p, rs in zip(problems, rows)):
             out[(suite, mode)] = [[Completion(r.text, r.n_tokens, r.finish_reason) for r in rs] for rs in rows]
     return out
 
@@ -353,7 +372,7 @@ def evaluate(cfg: EvalConfig, *, engine=None, sandbox=None,
     groups = load_eval_problems(cfg)
     if cfg.prompt_style:  # an unknown style fails here, not when the first prompt is rendered after engine start
         envs.render_prompt(next(iter(groups.values()))[0], cfg.prompt_style, question=cfg.question)
-    reused = _reused_completions(groups, reuse, cfg.samples)
+    reused = _reused_completions(groups, reuse, cfg)
     todo = [p for key, ps in groups.items() if key not in reused for p in ps]
     start = time.perf_counter()
     own_sandbox = None

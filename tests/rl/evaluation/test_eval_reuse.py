@@ -128,3 +128,29 @@ def test_an_interrupted_save_leaves_the_earlier_eval_whole(tmp_path):
         save_eval(tmp_path, EvalResult(label="y", model="oracle", config={}, groups=summarize(records, seed=0)),
                   [record(2), object()])
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_a_problem_whose_content_changed_under_the_same_id_is_generated_again(mini_suites, local_sandbox,
+                                                                              tmp_path):
+    """Suites regenerated in place (same path, same ids, other programs) or a changed prompt renderer: the
+    earlier completions answered other questions, so reusing them would score answers to the old problems
+    against the new golds."""
+    import shutil
+
+    from generators import load_problems, write_problems
+
+    suites = tmp_path / "suites"
+    shutil.copytree(mini_suites, suites)
+    path = suites / "test" / "if_else.counterfactual.jsonl"
+    old = load_problems(path)
+    engine = GoldEngine(old)
+    cfg = eval_config(suites, "vllm:/m", suites=["if_else"], modes=["counterfactual"], limit=2)
+    _, earlier = evaluate(cfg, engine=engine, sandbox=local_sandbox)
+
+    # the same ids now name the next problems of the file
+    renamed = [type(p)(**{**p.__dict__, "id": q.id}) for p, q in zip(old[2:4], old[:2])]
+    write_problems(path, renamed + old[2:])
+    engine = GoldEngine(renamed)
+    result, _ = evaluate(cfg, engine=engine, sandbox=local_sandbox, reuse=earlier)
+    assert len(engine.asked) == 2
+    assert result.groups[0].exact_match.mean == 1.0
