@@ -75,11 +75,48 @@ def collect(entries: Sequence[str], base: EvalConfig, out_dir: Path, *, sandbox=
     return results
 
 
+# Settings that decide what a policy was asked (without a problems fingerprint: older eval.json files) and,
+# between two models, how it answered; a difference under them is an artefact, not the policies'.
+PROBLEM_SETTINGS = ("limit", "suites_dir", "question", "prompt_style")
+SAMPLING_SETTINGS = ("samples", "max_tokens", "temperature", "top_p")
+
+
+def check_comparable(results: Sequence[EvalResult]) -> None:
+    """ValueError (one line) unless every (suite, mode) group that two results share measured the same
+    problems, and two models sampled them alike (baselines do not sample)."""
+    for i, a in enumerate(results):
+        for b in results[i + 1:]:
+            for g in a.groups:
+                h = b.group(g.suite, g.mode)
+                if h is None:
+                    continue
+                if g.problems_sha256 and h.problems_sha256:
+                    same = g.problems_sha256 == h.problems_sha256
+                    why = f"{g.n_problems} and {h.n_problems} problems"
+                else:
+                    diff = [k for k in PROBLEM_SETTINGS if a.config.get(k) != b.config.get(k)]
+                    same = not diff and g.n_problems == h.n_problems
+                    why = ", ".join(f"{k} {a.config.get(k)!r} and {b.config.get(k)!r}" for k in diff) or \
+                        f"{g.n_problems} and {h.n_problems} problems"
+                if not same:
+                    raise ValueError(f"cannot compare {a.label!r} and {b.label!r}: they were evaluated on different "
+                                     f"problems in {g.suite}/{g.mode} ({why}); evaluate both on the same suites "
+                                     f"and --limit")
+            if not (is_baseline(a.model) or is_baseline(b.model)):
+                diff = [k for k in SAMPLING_SETTINGS if a.config.get(k) != b.config.get(k)]
+                if diff:
+                    raise ValueError(f"cannot compare {a.label!r} and {b.label!r}: they were sampled differently ("
+                                     + ", ".join(f"{k} {a.config.get(k)!r} and {b.config.get(k)!r}" for k in diff)
+                                     + ")")
+
+
 def write_comparison(out_dir: Path, results: Sequence[EvalResult], metric: str = "exact_match") -> list[Path]:
-    """compare.json (all numbers), compare.md (paper-style table) and compare.png (grouped bars)."""
+    """compare.json (all numbers), compare.md (paper-style table) and compare.png (grouped bars), only
+    for results measured alike (`check_comparable`)."""
     if metric not in COMPARE_METRICS:
         raise ValueError(f"metric must be exact_match, f1, format_rate, abduction_exact or abduction_f1 "
                          f"(the last two: evals with --question abduce_predict), got {metric!r}")
+    check_comparable(results)
     out_dir = Path(out_dir)
     with staged_dir(out_dir) as staging:  # all three files or none (a full disk, Ctrl-C)
         js = staging / COMPARE_JSON

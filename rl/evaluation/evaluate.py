@@ -12,7 +12,7 @@ import json
 import os
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -120,6 +120,9 @@ class GroupMetrics:
     truncated: int
     abduction_exact: Estimate | None = None  # question "abduce_predict": stated latent set == consistent set
     abduction_f1: Estimate | None = None
+    # sha256 of the group's problems (their SampleRecord.problem_sha256, sorted): compare refuses groups of
+    # two evals that were asked different questions ("" in eval.json files from before it was recorded)
+    problems_sha256: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -211,6 +214,7 @@ class _GroupFile:
     truncated: int
     abduction_exact: dict[str, Any] | None = None
     abduction_f1: dict[str, Any] | None = None
+    problems_sha256: str = ""
 
 
 # ---------------------------------------------------------------------------------------- suites
@@ -295,6 +299,12 @@ def _score_all(groups: dict[tuple[str, str], list[Problem]], completions: list[l
             for (key, p, i, c), s in zip(rows, scores)]
 
 
+def problems_fingerprint(records: Iterable[SampleRecord]) -> str:
+    """GroupMetrics.problems_sha256: which problems a group measured, whatever their order."""
+    keys = sorted(r.problem_sha256 for r in records)
+    return "" if not keys or "" in keys else hashlib.sha256("\n".join(keys).encode()).hexdigest()
+
+
 def summarize(records: Sequence[SampleRecord], *, seed: int = 0,
               resamples: int = 1000) -> list[GroupMetrics]:
     """Per (suite, mode): per-problem means over samples, then bootstrap over problems."""
@@ -315,6 +325,7 @@ def summarize(records: Sequence[SampleRecord], *, seed: int = 0,
             format_rate=est(lambda r: float(r.format_ok)), mean_length=est(lambda r: float(r.n_tokens)),
             verifier_errors=sum(1 for rs in samples for r in rs if r.verifier_error),
             truncated=sum(1 for rs in samples for r in rs if r.finish_reason == "length"),
+            problems_sha256=problems_fingerprint(rs[0] for rs in samples),
             **({"abduction_exact": est(lambda r: float(bool(r.abduction_correct))),
                 "abduction_f1": est(lambda r: float(r.abduction_f1 or 0.0))}
                if any(r.abduction_correct is not None for rs in samples for r in rs) else {})))

@@ -206,3 +206,28 @@ def test_vllm_evaluation_runs_in_a_child_process(tiny_model, mini_suites, tmp_pa
     assert all(g.mean_length.mean == 8.0 and g.truncated == 2 for g in result.groups)
     samples = load_samples(tmp_path)
     assert len(samples) == 4 and all(s.text and s.finish_reason == "length" for s in samples)
+
+
+def test_compare_refuses_evals_of_different_problems(mini_suites, local_sandbox, tmp_path):
+    """Two evals of one suite on other problems (another --limit, suites regenerated in place) differ by
+    what they were asked, not by policy: the table would report that artefact as a difference."""
+    import shutil
+
+    from generators import load_problems, write_problems
+
+    suites = tmp_path / "suites"
+    shutil.copytree(mini_suites, suites)
+    run = lambda name, **kw: save_eval(tmp_path / name, *evaluate(  # noqa: E731
+        eval_config(suites, "oracle", suites=["if_else"], modes=["counterfactual"], **kw), sandbox=local_sandbox))
+    same_a, same_b, short = run("a", limit=4), run("b", limit=4, label="again"), run("short", limit=2, label="short")
+    base = eval_config(suites, "")
+    write_comparison(tmp_path / "ok", collect([str(same_a), str(same_b)], base, tmp_path / "ok"))
+    with pytest.raises(ValueError, match="different problems.*if_else/counterfactual"):
+        write_comparison(tmp_path / "c1", collect([str(same_a), str(short)], base, tmp_path / "c1"))
+    path = suites / "test" / "if_else.counterfactual.jsonl"
+    problems = load_problems(path)
+    write_problems(path, problems[4:] + problems[:4])  # the same file name and limit, other problems
+    moved = run("moved", limit=4, label="moved")
+    with pytest.raises(ValueError, match="different problems"):
+        write_comparison(tmp_path / "c2", collect([str(same_a), str(moved)], base, tmp_path / "c2"))
+    assert not (tmp_path / "c1").exists() and not (tmp_path / "c2").exists()
