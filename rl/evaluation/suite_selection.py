@@ -67,11 +67,16 @@ def load_named_suites(names: Sequence[str], modes: Sequence[str], suites_dir: st
             wanted += found
         else:
             wanted.append(name)
+    seen: dict[str, str] = {}
     for name in dict.fromkeys(wanted):
+        suite = Path(name).name.split(".")[0] if name.endswith(".jsonl") else name
+        if suite in seen:  # results are keyed by suite name: one would silently replace the other
+            raise ValueError(f"suite {suite!r} named twice ({seen[suite]!r} and {name!r}); evaluate them apart")
+        seen[suite] = name
         if name.endswith(".jsonl"):
-            problems = load_problems(name)
+            problems = _unique_ids(load_problems(name), name)
             for mode in modes:
-                yield Path(name).name.split(".")[0], mode, [p for p in problems if p.mode == mode]
+                yield suite, mode, [p for p in problems if p.mode == mode]
             continue
         files = {m: _test_file(root, name, m) for m in modes}
         if not any(f.is_file() for f in files.values()):
@@ -79,4 +84,15 @@ def load_named_suites(names: Sequence[str], modes: Sequence[str], suites_dir: st
                                     f"(available: {', '.join(available_suites(root)) or 'none'})")
         for mode, path in files.items():
             if path.is_file():
-                yield name, mode, load_problems(path)
+                yield name, mode, _unique_ids(load_problems(path), path)
+
+
+def _unique_ids(problems: list[Problem], path: str | Path) -> list[Problem]:
+    """Metrics average samples per problem id: an id held by two problems would count them as one."""
+    first: dict[tuple[str, str], int] = {}
+    for i, p in enumerate(problems, 1):
+        j = first.setdefault((p.mode, p.id), i)
+        if j != i:
+            raise ValueError(f"{path}: problem id {p.id!r} appears twice (problems {j} and {i}); ids must be "
+                             f"unique within a suite")
+    return problems

@@ -101,3 +101,31 @@ def test_eval_cli_runs_a_baseline(mini_suites, tmp_path):
     bad = CliRunner().invoke(app, ["eval", "--model", "oracle", "--suites", "nope", "--suites-dir",
                                    str(mini_suites), "--out", str(tmp_path / "bad")])
     assert bad.exit_code == 2 and "no frozen suite 'nope'" in bad.output
+
+
+def test_a_suite_holding_one_problem_id_twice_is_refused(mini_suites, tmp_path):
+    """Metrics average samples per problem id: two problems (or one twice) under one id were counted as
+    one problem with twice the samples (n_problems and the interval wrong), and two suites of one name
+    (a.jsonl/if_else.jsonl and b.jsonl/if_else.jsonl) kept only the last."""
+    import shutil
+
+    import pytest
+
+    from rl.evaluation import evaluate as run_eval
+    from rl.evaluation.evaluate import load_eval_problems
+    from tests.rl.conftest import eval_config
+
+    suites = tmp_path / "suites"
+    shutil.copytree(mini_suites, suites)
+    path = suites / "test" / "if_else.counterfactual.jsonl"
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    path.write_text("".join(lines + lines[:1]), encoding="utf-8")
+    with pytest.raises(ValueError, match=r"if_else.counterfactual.jsonl.*appears twice"):
+        run_eval(eval_config(suites, "oracle", suites=["if_else"], modes=["counterfactual"]))
+    for d in ("a", "b"):
+        (tmp_path / d).mkdir()
+        shutil.copy(mini_suites / "test" / "while.counterfactual.jsonl", tmp_path / d / "if_else.jsonl")
+    with pytest.raises(ValueError, match="if_else.*twice"):
+        load_eval_problems(eval_config(suites, "oracle", modes=["counterfactual"],
+                                       suites=[str(tmp_path / "a" / "if_else.jsonl"),
+                                               str(tmp_path / "b" / "if_else.jsonl")]))
