@@ -154,6 +154,7 @@ class EvalResult:
     config: dict[str, Any]
     groups: list[GroupMetrics]
     seconds: float = 0.0
+    model_sha256: str = ""  # model_fingerprint(model): what --reuse checks beside the settings
 
     def group(self, suite: str, mode: str) -> GroupMetrics | None:
         return next((g for g in self.groups if g.suite == suite and g.mode == mode), None)
@@ -161,7 +162,7 @@ class EvalResult:
     def to_dict(self) -> dict[str, Any]:
         """Timing is left out so the same seed gives a byte-identical eval.json (see timing.json)."""
         return {"label": self.label, "model": self.model, "config": self.config,
-                "groups": [g.to_dict() for g in self.groups]}
+                "groups": [g.to_dict() for g in self.groups], "model_sha256": self.model_sha256}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str = "") -> EvalResult:
@@ -184,7 +185,8 @@ class EvalResult:
                     kw[m] = Estimate(**check_fields(Estimate, kw[m], where=where, what="field",
                                                     prefix=f"{prefix}{m}."))
             groups.append(GroupMetrics(**kw))
-        return cls(label=data["label"], model=data["model"], config=data["config"], groups=groups)
+        return cls(label=data["label"], model=data["model"], config=data["config"], groups=groups,
+                   model_sha256=data.get("model_sha256", ""))
 
 
 @dataclass
@@ -196,6 +198,7 @@ class _EvalFile:
     config: dict[str, Any]
     groups: list[Any]
     seconds: float = 0.0
+    model_sha256: str = ""
 
 
 @dataclass
@@ -342,8 +345,31 @@ def _complete(cfg: EvalConfig, problems: list[Problem], engine, sandbox) -> list
         return _engine_completer(cfg, own)(problems)
 
 
+def model_fingerprint(model: str) -> str:
+    """sha256 of a local model's files (name, size, and content below 1 MiB, modification time above):
+    weights trained again into the same folder change it. "" for baselines and remote endpoints."""
+    kind, sep, rest = model.partition(":")
+    name = rest if sep and kind in ("vllm", "hf") else ("" if sep or is_baseline(model) else model)
+    path = Path(name).expanduser()
+    if not name or not path.exists():
+        return ""
+    digest = hashlib.sha256()
+    files = sorted(f for f in path.rglob("*") if f.is_file()) if path.is_dir() else [path]
+    for f in files:
+        stat = f.stat()
+        digest.update(f"{f.relative_to(path) if path.is_dir() else f.name}\0{stat.st_size}\0".encode(
+            "utf-8", "surrogateescape"))
+        digest.update(f.read_bytes() if stat.st_size < (1 << 20) else str(stat.st_mtime_ns).encode())
+    return digest.hexdigest()
+
+
 def check_reusable(cfg: EvalConfig, earlier: EvalResult, where: str = "--reuse") -> None:
-    """An earlier run's completions stand in for this run's only if every generation setting matches."""
+    """An earlier run's completions stand in for this run's only if every generation setting matches, and
+    the model is the one that made them (`model_fingerprint`, when the earlier run recorded one)."""
+    ours = model_fingerprint(cfg.model)
+    if earlier.model_sha256 and earlier.model_sha256 != ours:
+        raise ValueError(f"{where}: the model at {cfg.model!r} changed since that evaluation (its files differ); "
+                         f"completions are reused only from the same model")
     for key in (f.name for f in fields(EvalConfig) if f.name not in REUSE_FREE):
         theirs, ours = earlier.config.get(key), getattr(cfg, key)
         if theirs != ours:
@@ -402,7 +428,7 @@ def evaluate(cfg: EvalConfig, *, engine=None, sandbox=None,
             own_sandbox.close()
     metrics = summarize(records, seed=cfg.seed, resamples=cfg.bootstrap_resamples)
     result = EvalResult(label=cfg.display_label(), model=cfg.model, config=asdict(cfg), groups=metrics,
-                        seconds=round(time.perf_counter() - start, 3))
+                        seconds=round(time.perf_counter() - start, 3), model_sha256=model_fingerprint(cfg.model))
     return result, records
 
 

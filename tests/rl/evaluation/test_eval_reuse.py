@@ -154,3 +154,24 @@ def test_a_problem_whose_content_changed_under_the_same_id_is_generated_again(mi
     result, _ = evaluate(cfg, engine=engine, sandbox=local_sandbox, reuse=earlier)
     assert len(engine.asked) == 2
     assert result.groups[0].exact_match.mean == 1.0
+
+
+def test_a_model_retrained_in_place_is_not_reused(mini_suites, local_sandbox, tmp_path):
+    """`--reuse` compared the model spec only: weights trained again into the same folder (runs/sft/final)
+    kept the old completions, so the new model was reported with the old one's numbers."""
+    import pytest
+
+    from rl.evaluation import load_eval
+    from rl.evaluation.evaluate import check_reusable
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}", encoding="utf-8")
+    (model / "model.safetensors").write_bytes(b"old weights")
+    cfg = eval_config(mini_suites, f"hf:{model}", suites=["if_else"], modes=["counterfactual"], limit=2)
+    engine = GoldEngine(_problems(cfg))
+    save_eval(tmp_path / "eval", *evaluate(cfg, engine=engine, sandbox=local_sandbox))
+    check_reusable(cfg, load_eval(tmp_path / "eval"))  # the same model: reusable
+    (model / "model.safetensors").write_bytes(b"new weights!")
+    with pytest.raises(ValueError, match="model"):
+        check_reusable(cfg, load_eval(tmp_path / "eval"))
