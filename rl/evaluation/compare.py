@@ -20,6 +20,9 @@ from rl.evaluation.evaluate import (
     evaluate_in_subprocess,
     load_eval,
     load_eval_problems,
+    model_fingerprint,
+    problem_fingerprint,
+    problems_fingerprint,
     save_eval,
 )
 from rl.evaluation.report import write_comparison_report
@@ -40,6 +43,21 @@ def _same_settings(a: dict, b: dict) -> bool:
     return {k: v for k, v in a.items() if k != "label"} == {k: v for k, v in b.items() if k != "label"}
 
 
+def _same_inputs(cached: EvalResult, cfg: EvalConfig) -> bool:
+    """The cached eval measured today's problems (suites rebuilt in place change them) with today's model
+    (weights trained again into the same folder change its fingerprint)."""
+    if cached.model_sha256 != model_fingerprint(cfg.model):
+        return False
+    groups = load_eval_problems(cfg)
+    if len(groups) != len(cached.groups):
+        return False
+    for (suite, mode), problems in groups.items():
+        g = cached.group(suite, mode)
+        if g is None or g.problems_sha256 != problems_fingerprint(problem_fingerprint(p, cfg) for p in problems):
+            return False
+    return True
+
+
 def evaluate_cached(cfg: EvalConfig, out_dir: Path, *, sandbox=None) -> EvalResult:
     """Evaluate unless `out_dir` already holds an evaluation with exactly these settings.
 
@@ -47,7 +65,7 @@ def evaluate_cached(cfg: EvalConfig, out_dir: Path, *, sandbox=None) -> EvalResu
     summary = out_dir / "eval.json"
     if summary.is_file():
         cached = load_eval(summary)
-        if _same_settings(cached.config, asdict(cfg)):
+        if _same_settings(cached.config, asdict(cfg)) and _same_inputs(cached, cfg):
             return cached
     if not is_baseline(cfg.model):
         engine_spec(cfg.model), load_eval_problems(cfg)  # bad input fails here, before a child starts

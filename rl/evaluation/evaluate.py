@@ -302,9 +302,10 @@ def _score_all(groups: dict[tuple[str, str], list[Problem]], completions: list[l
             for (key, p, i, c), s in zip(rows, scores)]
 
 
-def problems_fingerprint(records: Iterable[SampleRecord]) -> str:
-    """GroupMetrics.problems_sha256: which problems a group measured, whatever their order."""
-    keys = sorted(r.problem_sha256 for r in records)
+def problems_fingerprint(keys: Iterable[str]) -> str:
+    """GroupMetrics.problems_sha256 from its problems' problem_sha256: which problems a group measured,
+    whatever their order ("" if one is unknown)."""
+    keys = sorted(keys)
     return "" if not keys or "" in keys else hashlib.sha256("\n".join(keys).encode()).hexdigest()
 
 
@@ -328,7 +329,7 @@ def summarize(records: Sequence[SampleRecord], *, seed: int = 0,
             format_rate=est(lambda r: float(r.format_ok)), mean_length=est(lambda r: float(r.n_tokens)),
             verifier_errors=sum(1 for rs in samples for r in rs if r.verifier_error),
             truncated=sum(1 for rs in samples for r in rs if r.finish_reason == "length"),
-            problems_sha256=problems_fingerprint(rs[0] for rs in samples),
+            problems_sha256=problems_fingerprint(rs[0].problem_sha256 for rs in samples),
             **({"abduction_exact": est(lambda r: float(bool(r.abduction_correct))),
                 "abduction_f1": est(lambda r: float(r.abduction_f1 or 0.0))}
                if any(r.abduction_correct is not None for rs in samples for r in rs) else {})))

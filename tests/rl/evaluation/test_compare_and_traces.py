@@ -231,3 +231,21 @@ def test_compare_refuses_evals_of_different_problems(mini_suites, local_sandbox,
     with pytest.raises(ValueError, match="different problems"):
         write_comparison(tmp_path / "c2", collect([str(same_a), str(moved)], base, tmp_path / "c2"))
     assert not (tmp_path / "c1").exists() and not (tmp_path / "c2").exists()
+
+
+def test_compare_cache_is_not_used_for_suites_changed_in_place(mini_suites, tmp_path):
+    """compare reused evals/<label>/eval.json whenever the settings matched: after the suites were rebuilt
+    in place, the cached numbers of the old problems were tabulated beside fresh ones."""
+    import shutil
+
+    from generators import load_problems, write_problems
+
+    suites = tmp_path / "suites"
+    shutil.copytree(mini_suites, suites)
+    base = eval_config(suites, "", suites=["if_else"], modes=["counterfactual"], limit=3)
+    first = collect(["truth=oracle"], base, tmp_path / "out")
+    path = suites / "test" / "if_else.counterfactual.jsonl"
+    problems = load_problems(path)
+    write_problems(path, problems[3:] + problems[:3])
+    again = collect(["truth=oracle"], base, tmp_path / "out")
+    assert again[0].groups[0].problems_sha256 != first[0].groups[0].problems_sha256
