@@ -132,8 +132,27 @@ def _model_limits(engine: RolloutEngine) -> tuple[Any, int | None]:
     return tokenizer, context
 
 
+# Options this server cannot honour, with the values that ask nothing of it: any other value is refused
+# rather than ignored (a client asking for logprobs, JSON output or tools would silently get none).
+_UNSUPPORTED: dict[str, tuple[Any, ...]] = {
+    "logprobs": (None, False, 0), "top_logprobs": (None, 0), "echo": (None, False), "best_of": (None, 1),
+    "logit_bias": (None, {}), "suffix": (None, ""), "tools": (None, []), "functions": (None, []),
+    "tool_choice": (None, "none", "auto"), "response_format": (None, {"type": "text"}),
+    "presence_penalty": (None, 0, 0.0), "frequency_penalty": (None, 0, 0.0), "prompt_logprobs": (None, 0),
+}
+
+
+def _check_unsupported(body: dict[str, Any]) -> None:
+    for name, neutral in _UNSUPPORTED.items():
+        value = body.get(name)
+        if not any(value == v and type(value) is type(v) or (v is None and value is None) for v in neutral):
+            raise RequestError(f"'{name}' = {json.dumps(value)[:80]} is not supported by this server "
+                               f"(it would be ignored)", name)
+
+
 def _sampling(body: dict[str, Any], n_prompts: int, prompt_tokens: list[int], context: int | None
               ) -> SamplingConfig:
+    _check_unsupported(body)
     n = _int_field(body, "n", 1, MAX_SEQUENCES) or 1
     if n * n_prompts > MAX_SEQUENCES:
         raise RequestError(f"at most {MAX_SEQUENCES} completions per request (prompts x n), "

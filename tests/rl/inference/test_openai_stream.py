@@ -73,6 +73,11 @@ _BAD_CHAT = {
     "message_image_part": {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}]},
     "prompt_over_context": {"messages": [{"role": "user", "content": "a b " * 20000}]},
     "stream_string": {"stream": "yes"}, "stream_options_list": {"stream": True, "stream_options": [1]},
+    # options the server cannot honour are refused, not ignored
+    "logprobs": {"logprobs": True}, "top_logprobs": {"top_logprobs": 5}, "best_of": {"best_of": 3},
+    "json_mode": {"response_format": {"type": "json_object"}}, "logit_bias": {"logit_bias": {"5": 100}},
+    "tools": {"tools": [{"type": "function", "function": {"name": "f"}}]},
+    "presence_penalty": {"presence_penalty": 1.5},
 }
 
 
