@@ -36,6 +36,7 @@ METRICS: tuple[str, ...] = ("exact_match", "f1", "format_rate", "mean_length")
 REUSE_FREE: frozenset[str] = frozenset({"suites", "modes", "label", "reward", "sandbox", "bootstrap_resamples",
                                         "engine_kwargs"})
 ABDUCTION_METRICS: tuple[str, ...] = ("abduction_exact", "abduction_f1")
+MAX_SAMPLES = 1024  # completions per problem (pass@k papers use up to a few hundred)
 
 
 @dataclass
@@ -65,6 +66,8 @@ class EvalConfig:
         bootstrap, after every completion was generated; NaN or negative temperatures went to the engine)."""
         check_ranges(self, at_least_1=("limit", "samples", "max_tokens", "bootstrap_resamples"), seeds=("seed",),
                      non_negative=("temperature",), probabilities=("top_p",))
+        if self.samples > MAX_SAMPLES:  # 10**9 passed: a baseline built 10**9 completions per problem (OOM)
+            raise ValueError(f"samples must be at most {MAX_SAMPLES} (completions per problem), got {self.samples}")
 
     def display_label(self) -> str:
         if self.label:

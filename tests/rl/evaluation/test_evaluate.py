@@ -129,3 +129,16 @@ def test_a_suite_holding_one_problem_id_twice_is_refused(mini_suites, tmp_path):
         load_eval_problems(eval_config(suites, "oracle", modes=["counterfactual"],
                                        suites=[str(tmp_path / "a" / "if_else.jsonl"),
                                                str(tmp_path / "b" / "if_else.jsonl")]))
+
+
+def test_samples_past_any_use_are_refused_before_anything_runs():
+    """samples=10**9 passed the checks (<= 2**31 - 1): a baseline built a list of 10**9 completions per
+    problem (out of memory), a model engine was asked for n=10**9."""
+    import pytest
+
+    from rl.evaluation import EvalConfig
+    from rl.evaluation.evaluate import MAX_SAMPLES
+
+    EvalConfig(model="oracle", samples=MAX_SAMPLES)
+    with pytest.raises(ValueError, match=r"samples must be at most"):
+        EvalConfig(model="oracle", samples=10**9)
