@@ -37,6 +37,7 @@ REUSE_FREE: frozenset[str] = frozenset({"suites", "modes", "label", "reward", "s
                                         "engine_kwargs"})
 ABDUCTION_METRICS: tuple[str, ...] = ("abduction_exact", "abduction_f1")
 MAX_SAMPLES = 1024  # completions per problem (pass@k papers use up to a few hundred)
+MAX_RESAMPLES = 100_000  # bootstrap resamples (1000 is the default; 10**9 ran out of memory after the eval)
 
 
 @dataclass
@@ -68,6 +69,8 @@ class EvalConfig:
                      non_negative=("temperature",), probabilities=("top_p",))
         if self.samples > MAX_SAMPLES:  # 10**9 passed: a baseline built 10**9 completions per problem (OOM)
             raise ValueError(f"samples must be at most {MAX_SAMPLES} (completions per problem), got {self.samples}")
+        if self.bootstrap_resamples > MAX_RESAMPLES:  # the bootstrap holds resamples x problems indices
+            raise ValueError(f"bootstrap_resamples must be at most {MAX_RESAMPLES}, got {self.bootstrap_resamples}")
 
     def display_label(self) -> str:
         if self.label:

@@ -142,3 +142,5 @@ def test_samples_past_any_use_are_refused_before_anything_runs():
     EvalConfig(model="oracle", samples=MAX_SAMPLES)
     with pytest.raises(ValueError, match=r"samples must be at most"):
         EvalConfig(model="oracle", samples=10**9)
+    with pytest.raises(ValueError, match=r"bootstrap_resamples must be at most"):  # R x problems int64 indices
+        EvalConfig(model="oracle", bootstrap_resamples=10**9)
