@@ -72,6 +72,15 @@ def _float_field(body: dict[str, Any], name: str, default: float, lo: float, hi:
     return float(v)
 
 
+def _unicode(text: str, where: str) -> str:
+    """JSON can carry a lone UTF-16 surrogate ("\\ud800"); no tokenizer can (a 500 in its encoder)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise RequestError(f"'{where}' is not valid Unicode (a lone surrogate)", where) from None
+    return text
+
+
 def _stop(body: dict[str, Any]) -> list[str]:
     stop = body.get("stop")
     if stop is None:
@@ -82,7 +91,7 @@ def _stop(body: dict[str, Any]) -> list[str]:
     if len(stop) > MAX_STOP or any(len(s) > MAX_STOP_CHARS for s in stop):
         raise RequestError(f"'stop' takes at most {MAX_STOP} strings of at most {MAX_STOP_CHARS} characters",
                            "stop")
-    return stop
+    return [_unicode(s, "stop") for s in stop]
 
 
 def _messages(body: dict[str, Any]) -> list[dict[str, str]]:
@@ -106,7 +115,7 @@ def _messages(body: dict[str, Any]) -> list[dict[str, str]]:
             content = "".join(p["text"] for p in content)
         if not isinstance(content, str):
             raise RequestError(f"'{where}.content' must be a string or a list of text parts", f"{where}.content")
-        out.append({"role": m["role"], "content": content})
+        out.append({"role": _unicode(m["role"], f"{where}.role"), "content": _unicode(content, f"{where}.content")})
     return out
 
 
@@ -116,7 +125,7 @@ def _text_prompts(body: dict[str, Any]) -> list[str]:
     if not isinstance(prompts, list) or not prompts or not all(isinstance(p, str) for p in prompts):
         raise RequestError("'prompt' must be a string or a non-empty list of strings (token ids are not "
                            "supported)", "prompt")
-    return prompts
+    return [_unicode(p, "prompt") for p in prompts]
 
 
 def _model_limits(engine: RolloutEngine) -> tuple[Any, int | None]:
@@ -241,7 +250,7 @@ def build_app(engine: RolloutEngine, model_name: str):
     async def read_body(request: Request) -> dict[str, Any]:
         try:
             body = json.loads(await request.body())
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
             raise RequestError(f"the request body is not valid JSON: {exc}") from None
         if not isinstance(body, dict):
             raise RequestError("the request body must be a JSON object")

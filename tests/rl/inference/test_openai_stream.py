@@ -100,9 +100,14 @@ def test_bad_chat_request_is_a_400_naming_the_field(server, name):
 def test_bad_request_bodies_and_unknown_models(server):
     import httpx
 
-    for raw in (b"{not json", b"[1, 2]", b'"text"'):
-        r = httpx.post(f"{server.url}/chat/completions", content=raw, headers={"content-type": "application/json"})
-        assert r.status_code == 400 and r.json()["error"]["message"], (raw, r.status_code, r.text[:200])
+    nested = b'{"messages": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    surrogate = b'{"messages": [{"role": "user", "content": "x\\ud800y"}], "max_tokens": 2}'
+    for raw in (b"{not json", b"[1, 2]", b'"text"', b"\xff\xfe{", nested, surrogate,
+                b'{"prompt": "a\\udfffb", "max_tokens": 2}', b'{"messages": [{"role": "user", "content": "x"}], '
+                b'"stop": ["\\ud800"], "max_tokens": 2}'):
+        path = "/completions" if b'"prompt"' in raw else "/chat/completions"
+        r = httpx.post(f"{server.url}{path}", content=raw, headers={"content-type": "application/json"})
+        assert r.status_code == 400 and r.json()["error"]["message"], (raw[:80], r.status_code, r.text[:200])
     r = httpx.post(f"{server.url}/chat/completions", json={"model": "gpt-4", "messages": _M, "max_tokens": 2})
     assert r.status_code == 404 and "gpt-4" in r.json()["error"]["message"]
     for prompt in ([[1, 2, 3]], [], None, "x" * 10, ["ok", 5]):
