@@ -245,9 +245,10 @@ class HFEngine(RolloutEngine):
                     torch.manual_seed(sampling.seed + start)
                 enc = self.tokenizer(batch, return_tensors="pt", padding=True, add_special_tokens=False)
                 enc = enc.to(self.device)
+                greedy = sampling.temperature <= 0  # one sequence, repeated n times (as vLLM answers n > 1)
                 kwargs: dict[str, Any] = dict(
                     max_new_tokens=sampling.max_tokens,
-                    num_return_sequences=sampling.n,
+                    num_return_sequences=1 if greedy else sampling.n,
                     pad_token_id=self.tokenizer.pad_token_id,
                     eos_token_id=eos_ids,
                 )
@@ -264,9 +265,8 @@ class HFEngine(RolloutEngine):
                 for i in range(len(batch)):
                     group = []
                     for j in range(sampling.n):
-                        group.append(
-                            self._completion(new_tokens[i * sampling.n + j].tolist(), eos_ids, sampling)
-                        )
+                        row = i if greedy else i * sampling.n + j
+                        group.append(self._completion(new_tokens[row].tolist(), eos_ids, sampling))
                     results.append(group)
         return results
 

@@ -129,3 +129,19 @@ def test_text_parts_and_usage_are_served_as_openai_does(server):
     assert a["choices"][0]["message"]["content"] == b["choices"][0]["message"]["content"]
     assert b["usage"]["prompt_tokens"] > 0
     assert b["usage"]["total_tokens"] == b["usage"]["prompt_tokens"] + b["usage"]["completion_tokens"]
+
+
+def test_greedy_n_gives_n_identical_completions(server):
+    """OpenAI and vLLM answer n > 1 at temperature 0 with n (identical) choices; the HF engine passed
+    num_return_sequences=n to greedy generate, which transformers refuses (and `cfcode eval --samples 4`
+    with an hf: model died after loading it)."""
+    import httpx
+
+    r = httpx.post(f"{server.url}/chat/completions", json={"model": "tiny", "messages": _M, "max_tokens": 4,
+                                                          "temperature": 0, "n": 3})
+    assert r.status_code == 200, r.text[:300]
+    one = httpx.post(f"{server.url}/chat/completions", json={"model": "tiny", "messages": _M, "max_tokens": 4,
+                                                            "temperature": 0}).json()
+    texts = [c["message"]["content"] for c in r.json()["choices"]]
+    assert texts == [one["choices"][0]["message"]["content"]] * 3
+    assert [c["index"] for c in r.json()["choices"]] == [0, 1, 2]
