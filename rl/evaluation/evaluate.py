@@ -387,7 +387,7 @@ def check_reusable(cfg: EvalConfig, earlier: EvalResult, where: str = "--reuse")
 def _reused_completions(groups: dict[tuple[str, str], list[Problem]], reuse: Sequence[SampleRecord],
                         cfg: EvalConfig) -> dict[tuple[str, str], list[list[Any]]]:
     """(suite, mode) -> completions per problem, for the groups an earlier run fully covers: each problem
-    has `cfg.samples` completions made for this very problem and prompt (`problem_sha256`; rows without
+    has samples 0 .. `cfg.samples` - 1, once each, made for this very problem and prompt (`problem_sha256`; rows without
     one, from before it was recorded, are generated again)."""
     samples = cfg.samples
     earlier: dict[tuple[str, str, str], list[SampleRecord]] = defaultdict(list)
@@ -396,7 +396,8 @@ def _reused_completions(groups: dict[tuple[str, str], list[Problem]], reuse: Seq
     out: dict[tuple[str, str], list[list[Any]]] = {}
     for (suite, mode), problems in groups.items():
         rows = [sorted(earlier.get((suite, mode, p.id), []), key=lambda r: r.sample) for p in problems]
-        if all(len(rs) == samples and {r.problem_sha256 for r in rs} == {problem_fingerprint(p, cfg)}
+        if all([r.sample for r in rs] == list(range(samples))
+               and {r.problem_sha256 for r in rs} == {problem_fingerprint(p, cfg)}
                for p, rs in zip(problems, rows)):
             out[(suite, mode)] = [[Completion(r.text, r.n_tokens, r.finish_reason) for r in rs] for rs in rows]
     return out

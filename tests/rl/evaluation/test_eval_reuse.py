@@ -175,3 +175,17 @@ def test_a_model_retrained_in_place_is_not_reused(mini_suites, local_sandbox, tm
     (model / "model.safetensors").write_bytes(b"new weights!")
     with pytest.raises(ValueError, match="model"):
         check_reusable(cfg, load_eval(tmp_path / "eval"))
+
+
+def test_a_problem_whose_samples_are_not_each_index_once_is_generated_again(mini_suites, local_sandbox):
+    """Reuse counted rows per problem: samples.jsonl holding sample 0 twice (and no sample 1) for samples=2
+    passed as complete, one completion standing in for two."""
+    cfg = eval_config(mini_suites, "vllm:/m", suites=["if_else"], modes=["counterfactual"], limit=2, samples=2,
+                      temperature=1.0)
+    engine = GoldEngine(_problems(cfg))
+    _, earlier = evaluate(cfg, engine=engine, sandbox=local_sandbox)
+    doubled = [r if r.sample == 0 or r.problem_id != earlier[0].problem_id else
+               type(r)(**{**r.__dict__, "sample": 0}) for r in earlier]
+    engine.asked.clear()
+    evaluate(cfg, engine=engine, sandbox=local_sandbox, reuse=doubled)
+    assert len(engine.asked) == 2
