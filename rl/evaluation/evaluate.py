@@ -417,7 +417,8 @@ def evaluate(cfg: EvalConfig, *, engine=None, sandbox=None,
     groups = load_eval_problems(cfg)
     if cfg.prompt_style:  # an unknown style fails here, not when the first prompt is rendered after engine start
         envs.render_prompt(next(iter(groups.values()))[0], cfg.prompt_style, question=cfg.question)
-    reused = _reused_completions(groups, reuse, cfg)
+    # a baseline's completions come from today's code (solver, answer rendering) and are cheap: never reused
+    reused = {} if is_baseline(cfg.model) else _reused_completions(groups, reuse, cfg)
     todo = [p for key, ps in groups.items() if key not in reused for p in ps]
     start = time.perf_counter()
     own_sandbox = None

@@ -189,3 +189,13 @@ def test_a_problem_whose_samples_are_not_each_index_once_is_generated_again(mini
     engine.asked.clear()
     evaluate(cfg, engine=engine, sandbox=local_sandbox, reuse=doubled)
     assert len(engine.asked) == 2
+
+
+def test_a_baseline_is_generated_again_not_reused(mini_suites, local_sandbox):
+    """A baseline's completions are a function of today's code (its solver and answer rendering), cheap to
+    make again: reused ones from an older version would be reported as today's baseline."""
+    cfg = eval_config(mini_suites, "oracle", suites=["if_else"], modes=["counterfactual"], limit=2)
+    _, earlier = evaluate(cfg, sandbox=local_sandbox)
+    stale = [type(r)(**{**r.__dict__, "text": "<answer>[123456789]</answer>"}) for r in earlier]
+    result, _ = evaluate(cfg, sandbox=local_sandbox, reuse=stale)
+    assert result.groups[0].exact_match.mean == 1.0
