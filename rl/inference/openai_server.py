@@ -136,8 +136,10 @@ def _model_limits(engine: RolloutEngine) -> tuple[Any, int | None]:
     if model is not None and hasattr(model, "config"):  # HFEngine
         context = getattr(model.config, "max_position_embeddings", None)
     llm = getattr(engine, "llm", None)
-    if llm is not None:  # VLLMEngine
-        context = llm.llm_engine.model_config.max_model_len
+    if llm is not None:  # VLLMEngine (LLMEngine.model_config in V1; vllm_config.model_config as well)
+        core = getattr(llm, "llm_engine", None)
+        config = getattr(core, "model_config", None) or getattr(getattr(core, "vllm_config", None), "model_config", None)
+        context = getattr(config, "max_model_len", None)
     return tokenizer, context
 
 
