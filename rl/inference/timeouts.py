@@ -8,6 +8,7 @@ process with a clear message: a dead run beats a silently hung one.
 from __future__ import annotations
 
 import faulthandler
+import math
 import os
 import signal
 import sys
@@ -24,12 +25,14 @@ class StallTimeout(TimeoutError):
 
 @contextmanager
 def deadline(seconds: float | None, what: str, grace_s: float = 30.0) -> Iterator[None]:
-    """Run the body under a deadline of `seconds` (None or <= 0: no deadline).
+    """Run the body under a deadline of `seconds` (None, <= 0 or infinite: no deadline; NaN: ValueError).
 
     In the main thread the body is interrupted with `StallTimeout`; elsewhere (and if interrupting does
     not work within `grace_s`) the process is terminated with exit code `STALL_EXIT_CODE`.
     """
-    if not seconds or seconds <= 0:
+    if seconds is not None and math.isnan(seconds):  # every wait would end at once: a stall at each call
+        raise ValueError(f"{what}: timeout must be a number of seconds (or None for none), got nan")
+    if not seconds or seconds <= 0 or seconds >= threading.TIMEOUT_MAX:  # inf: Event.wait overflows
         yield
         return
     message = (f"{what} stalled: no result after {seconds:.0f} s. The engine is hung or far too slow; "

@@ -56,3 +56,14 @@ def test_a_swallowing_sigint_handler_left_by_a_library_does_not_defeat_the_deadl
     proc = run_python([str(script)], timeout=60)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "stalled: vLLM rollout stalled" in proc.stdout and "handler restored" in proc.stdout
+
+
+def test_infinite_and_nan_deadlines(capfd):
+    """inf (TOML's `inf`, 1e400) killed the watchdog thread with an OverflowError traceback; NaN (TOML's `nan`
+    through engine_kwargs, which no range check sees) made every call a StallTimeout at once."""
+    with deadline(float("inf"), "unbounded"):
+        time.sleep(0.05)
+    assert "Traceback" not in capfd.readouterr().err
+    with pytest.raises(ValueError, match="timeout"):
+        with deadline(float("nan"), "nan"):
+            pass
