@@ -163,8 +163,9 @@ class VLLMEngine(RolloutEngine):
 
         sampling = sampling or SamplingConfig()
         texts = render_prompts(self.tokenizer, prompts)
+        greedy = sampling.temperature <= 0  # vLLM refuses n > 1 when greedy: one sequence, repeated n times
         params = SamplingParams(
-            n=sampling.n,
+            n=1 if greedy else sampling.n,
             max_tokens=sampling.max_tokens,
             temperature=sampling.temperature,
             top_p=sampling.top_p,
@@ -180,7 +181,7 @@ class VLLMEngine(RolloutEngine):
                     n_tokens=len(o.token_ids),
                     finish_reason="length" if o.finish_reason == "length" else "stop",
                 )
-                for o in out.outputs
+                for o in (out.outputs * sampling.n if greedy else out.outputs)
             ]
             for out in outputs
         ]

@@ -22,6 +22,7 @@ def main(model: str) -> dict:
     with VLLMEngine(model, dtype="float32", seed=0) as engine:
         out = {
             "greedy": engine.generate(chats, greedy),
+            "greedy_n": engine.generate(chats[:2], SamplingConfig(max_tokens=12, temperature=0.0, n=3)),
             "sampled": engine.generate(chats + plain, sampled),
             "sampled_again": engine.generate(chats + plain, sampled),
             "other_seed": engine.generate(

@@ -75,6 +75,8 @@ def test_vllm_engine_matches_hf_and_is_seeded(tiny_model):
     # Greedy decoding of the same fp32 model: vLLM and transformers pick the same tokens.
     assert [[c["text"] for c in g] for g in r["greedy"]] == [[c["text"] for c in g] for g in r["hf_greedy"]]
     assert [len(g) for g in r["sampled"]] == [3] * 6
+    # n > 1 when greedy: n copies of the greedy completion (vLLM's SamplingParams refuses n > 1 at temperature 0)
+    assert r["greedy_n"] == [g * 3 for g in r["greedy"][:2]]
     assert r["sampled"] == r["sampled_again"]  # same seed, same samples
     assert r["sampled"] != r["other_seed"]
     assert all(
