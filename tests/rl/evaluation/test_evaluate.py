@@ -144,3 +144,14 @@ def test_samples_past_any_use_are_refused_before_anything_runs():
         EvalConfig(model="oracle", samples=10**9)
     with pytest.raises(ValueError, match=r"bootstrap_resamples must be at most"):  # R x problems int64 indices
         EvalConfig(model="oracle", bootstrap_resamples=10**9)
+
+
+def test_the_eval_json_readers_shapes_follow_what_is_written():
+    """The reader checks eval.json against its own shape classes: a field added to EvalResult or
+    GroupMetrics but not to them made every new eval.json unreadable ('unknown fields ['model_sha256']')."""
+    from dataclasses import fields
+
+    from rl.evaluation.evaluate import EvalResult, GroupMetrics, _EvalFile, _GroupFile
+
+    assert {f.name for f in fields(_EvalFile)} == {f.name for f in fields(EvalResult)}
+    assert {f.name for f in fields(_GroupFile)} == {f.name for f in fields(GroupMetrics)}
