@@ -22,6 +22,14 @@ TIMEOUT_S = 60
 FAKE_CONFIG = '{"model_type": "qwen2"}'  # a model folder's config.json as far as the pre-flight checks read it
 
 
+def fake_model_dir(tmp_path):
+    """A folder that passes the model pre-flight (config.json with a model_type) and holds no weights."""
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text(FAKE_CONFIG)
+    return model
+
+
 def run_cfcode(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
     return subprocess.run([str(CFCODE), *args], cwd=cwd, env=env, capture_output=True, text=True, check=False,
@@ -222,9 +230,7 @@ SFT_CASES = {
 @pytest.mark.parametrize("case", sorted(SFT_CASES))
 def test_sft_config_errors_name_the_line_and_come_before_torch(tmp_path, case):
     extra, expected = SFT_CASES[case]
-    model = tmp_path / "model"
-    model.mkdir()
-    (model / "config.json").write_text(FAKE_CONFIG)
+    model = fake_model_dir(tmp_path)
     body = f'[sft]\noutput_dir = "{tmp_path / "run"}"\n'
     if not extra.startswith("model ="):
         body += extra + f'model = "{model}"\n'
@@ -239,9 +245,7 @@ def test_sft_config_errors_name_the_line_and_come_before_torch(tmp_path, case):
 
 def test_set_given_twice_is_refused(tmp_path):
     """`--set max_steps=5 --set max_steps=50`: the last silently won."""
-    model = tmp_path / "model"
-    model.mkdir()
-    (model / "config.json").write_text(FAKE_CONFIG)
+    model = fake_model_dir(tmp_path)
     path = tmp_path / "c.toml"
     path.write_text(f'[sft]\nmodel = "{model}"\noutput_dir = "{tmp_path / "run"}"\n')
     result = run_cfcode(["train", "sft", str(path), "--set", "max_steps=5", "--set", "max_steps=50"], tmp_path)
@@ -284,9 +288,7 @@ def test_model_directory_whose_config_is_not_a_model_config(tmp_path, config, ex
 def test_train_output_dir_that_is_empty(tmp_path, command):
     """output_dir = "" passed the check (Path('') is the current directory) and, after the model loaded,
     was a FileNotFoundError traceback."""
-    model = tmp_path / "model"
-    model.mkdir()
-    (model / "config.json").write_text(FAKE_CONFIG)
+    model = fake_model_dir(tmp_path)
     path = tmp_path / "c.toml"
     path.write_text(f'[{command}]\nmodel = "{model}"\noutput_dir = ""\n')
     result = run_cfcode(["train", command, str(path)], tmp_path)
@@ -303,9 +305,7 @@ def test_train_output_dir_that_is_empty(tmp_path, command):
                                   '{"prompt": [], "completion": [{"role": "assistant", "content": "\xff"}]}'])
 def test_sft_bad_trace_lines_name_the_line(tmp_path, line):
     """A trace file line that is not a {prompt, completion} object (a JSON list raised AttributeError)."""
-    model = tmp_path / "model"
-    model.mkdir()
-    (model / "config.json").write_text(FAKE_CONFIG)
+    model = fake_model_dir(tmp_path)
     traces = tmp_path / "traces.jsonl"
     traces.write_bytes(line.encode("utf-8").replace(b"\xc3\xbf", b"\xff") + b"\n")  # \xff: a lone byte 0xff
     path = tmp_path / "sft.toml"
@@ -318,9 +318,7 @@ def test_sft_bad_trace_lines_name_the_line(tmp_path, line):
 @pytest.mark.parametrize("command", ["sft", "grpo"])
 def test_train_output_dir_that_is_a_file(tmp_path, command):
     """An output_dir that is a file was a FileExistsError traceback after torch and the model loaded."""
-    model = tmp_path / "model"
-    model.mkdir()
-    (model / "config.json").write_text(FAKE_CONFIG)
+    model = fake_model_dir(tmp_path)
     plain = tmp_path / "plain"
     plain.write_text("keep")
     path = tmp_path / "c.toml"
@@ -334,9 +332,7 @@ def test_train_output_dir_that_is_a_file(tmp_path, command):
 def test_misspelt_trl_override_fails_before_training(tmp_path, command, table):
     """trl_overrides keys went unchecked until TRL built its config, after the model (and in an
     experiment, every earlier stage) had run."""
-    model = tmp_path / "model"
-    model.mkdir()
-    (model / "config.json").write_text(FAKE_CONFIG)
+    model = fake_model_dir(tmp_path)
     path = tmp_path / "c.toml"
     path.write_text(f'[{command}]\nmodel = "{model}"\noutput_dir = "{tmp_path / "run"}"\n'
                     "trl_overrides = { learning_rat = 0.1 }\n")
@@ -348,9 +344,7 @@ def test_misspelt_trl_override_fails_before_training(tmp_path, command, table):
 
 def test_grpo_step_that_does_not_divide_into_batches_fails_before_torch(tmp_path):
     """prompts_per_step x num_generations not a multiple of the batch failed inside TRL's config building."""
-    model = tmp_path / "model"
-    model.mkdir()
-    (model / "config.json").write_text(FAKE_CONFIG)
+    model = fake_model_dir(tmp_path)
     path = tmp_path / "grpo.toml"
     path.write_text(f'[grpo]\nmodel = "{model}"\noutput_dir = "{tmp_path / "run"}"\nprompts_per_step = 3\n'
                     "num_generations = 5\nper_device_train_batch_size = 4\n")
@@ -371,9 +365,7 @@ def test_distill_out_that_is_the_train_file_is_refused(tmp_path):
 
 
 def test_grpo_bad_train_file_records_fail_before_training(tmp_path):
-    model = tmp_path / "model"
-    model.mkdir()
-    (model / "config.json").write_text(FAKE_CONFIG)
+    model = fake_model_dir(tmp_path)
     data = tmp_path / "train.jsonl"
     data.write_text(json.dumps(_record(answer=3)) + "\n", encoding="utf-8")
     path = tmp_path / "grpo.toml"
