@@ -31,6 +31,7 @@ from sandbox.local import worker_argv, worker_env
 from sandbox.pool import PooledSandbox, SandboxUnavailable, Slot
 from sandbox.runc_check import RuncCheck, check_engine_runc
 from sandbox.transport import AttachedSocketConnection, SocketConnection, WorkerConnection
+from sandbox.uid_blocks import claim_uid_block
 
 log = logging.getLogger(__name__)
 
@@ -137,12 +138,17 @@ class DockerSandbox(PooledSandbox):
         self.transport = transport if transport != "auto" else ("socket" if local_engine else "attach")
         self._generation = itertools.count()
         self._socket_root = os.path.join(_socket_base(), self.pool_id)
-        self._uid_base = _UID_BASE + (os.getpid() % 100_000) * 4096 + (id(self) // 16 % 64) * 64
         _remove_empty_dirs(os.path.dirname(self._socket_root))  # left by pools that crashed
         stale = remove_stale_containers(self.client)
         if stale:
             log.info("removed %d leaked sandbox container(s) from an earlier run", stale)
-        super().__init__(size or os.cpu_count() or 1, limits, **kwargs)
+        self._uid_block = claim_uid_block(_UID_BASE)  # held until close: no live pool shares a uid
+        self._uid_base = self._uid_block.base
+        try:
+            super().__init__(size or os.cpu_count() or 1, limits, **kwargs)
+        except BaseException:
+            self._uid_block.release()
+            raise
 
     def _check_runc(self) -> RuncCheck:
         key = self.client.api.base_url
@@ -306,3 +312,4 @@ class DockerSandbox(PooledSandbox):
         except Exception:
             pass
         shutil.rmtree(self._socket_root, ignore_errors=True)
+        self._uid_block.release()  # after the pool's containers are removed

@@ -29,14 +29,14 @@ from sandbox.api import SandboxLimits
 from sandbox.cgroups import WorkerCgroup
 from sandbox.pool import PooledSandbox, Slot
 from sandbox.transport import PipeConnection, WorkerConnection
+from sandbox.uid_blocks import claim_uid_block
 
 log = logging.getLogger(__name__)
 
 # Unprivileged uids handed to local workers when running as root: far above any real account,
-# distinct per process and slot so a hostile job can neither signal nor read another job.
+# one block of 64 per live pool on this host (sandbox.uid_blocks), so a job can neither signal nor read another job.
 _UID_BASE = 1_500_000_000
 _warned = threading.Event()
-_instances = itertools.count()
 
 
 @lru_cache(maxsize=1)
@@ -113,13 +113,18 @@ class LocalSandbox(PooledSandbox):
         self.python = python or default_python()
         self.isolate = isolate
         self._root = os.geteuid() == 0
-        self._uid_base = _UID_BASE + (os.getpid() % 100_000) * 4096 + (next(_instances) % 64) * 64
+        self._uid_block = claim_uid_block(_UID_BASE)  # held until close: no live pool shares a uid
+        self._uid_base = self._uid_block.base
         self._uid_lock = threading.Lock()
         self._uids_taken: set[int] = set()  # uids of live workers, and of lost ones not yet swept
         self._uid_turn = 0
         self._generation = itertools.count()
         self._host_dirs: list[str] = []
-        super().__init__(size or os.cpu_count() or 1, limits, **kwargs)
+        try:
+            super().__init__(size or os.cpu_count() or 1, limits, **kwargs)
+        except BaseException:
+            self._uid_block.release()
+            raise
 
     def _take_uid(self) -> int:
         """A uid of this pool's 64 that no live worker holds and no stray of a lost worker may hold:
@@ -209,3 +214,4 @@ class LocalSandbox(PooledSandbox):
     def _release_resources(self) -> None:
         for d in self._host_dirs:
             shutil.rmtree(d, ignore_errors=True)
+        self._uid_block.release()  # after every worker and its uid's processes are gone
